@@ -1,0 +1,4 @@
+fn main() {
+    // Embedded migrations must be rebuilt when a migration file changes.
+    println!("cargo:rerun-if-changed=migrations");
+}

@@ -1,0 +1,10 @@
+DROP TABLE signing_keys;
+DROP TABLE idempotency_keys;
+DROP TABLE email_outbox;
+DROP TABLE audit_events;
+DROP TABLE api_clients;
+DROP TABLE refresh_tokens;
+DROP TABLE action_tokens;
+DROP TABLE memberships;
+DROP TABLE users;
+DROP TABLE customers;

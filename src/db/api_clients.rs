@@ -1,0 +1,85 @@
+//! API clients for provisioning scripts: client-credentials grants, secret
+//! stored hashed, scoped to the platform or one customer.
+
+use diesel::prelude::*;
+use time::PrimitiveDateTime;
+
+use super::schema::api_clients;
+use super::DbConnection;
+use crate::domain::pagination::Cursor;
+
+#[derive(Debug, Clone, Queryable, Selectable, Insertable)]
+#[diesel(table_name = api_clients)]
+pub struct ApiClientRow {
+    pub id: String,
+    pub name: String,
+    pub customer_id: Option<String>,
+    pub secret_hash: String,
+    pub created_by: Option<String>,
+    pub created_at: PrimitiveDateTime,
+    pub last_used_at: Option<PrimitiveDateTime>,
+    pub revoked_at: Option<PrimitiveDateTime>,
+}
+
+pub fn insert(conn: &mut DbConnection, client: &ApiClientRow) -> QueryResult<()> {
+    diesel::insert_into(api_clients::table)
+        .values(client)
+        .execute(conn)
+        .map(drop)
+}
+
+/// A client that has not been revoked.
+pub fn find_live(conn: &mut DbConnection, id: &str) -> QueryResult<Option<ApiClientRow>> {
+    api_clients::table
+        .find(id)
+        .filter(api_clients::revoked_at.is_null())
+        .select(ApiClientRow::as_select())
+        .first(conn)
+        .optional()
+}
+
+pub fn list(
+    conn: &mut DbConnection,
+    only_customers: Option<&[String]>,
+    cursor: Option<&Cursor>,
+    limit: i64,
+) -> QueryResult<Vec<ApiClientRow>> {
+    let mut query = api_clients::table
+        .filter(api_clients::revoked_at.is_null())
+        .select(ApiClientRow::as_select())
+        .into_boxed();
+    if let Some(ids) = only_customers {
+        query = query.filter(api_clients::customer_id.eq_any(ids.to_vec()));
+    }
+    if let Some(cursor) = cursor {
+        query = query.filter(
+            api_clients::created_at
+                .lt(cursor.at)
+                .or(api_clients::created_at
+                    .eq(cursor.at)
+                    .and(api_clients::id.lt(cursor.id.clone()))),
+        );
+    }
+    query
+        .order((api_clients::created_at.desc(), api_clients::id.desc()))
+        .limit(limit + 1)
+        .load(conn)
+}
+
+pub fn revoke(conn: &mut DbConnection, id: &str, now: PrimitiveDateTime) -> QueryResult<bool> {
+    let updated = diesel::update(
+        api_clients::table
+            .find(id)
+            .filter(api_clients::revoked_at.is_null()),
+    )
+    .set(api_clients::revoked_at.eq(now))
+    .execute(conn)?;
+    Ok(updated == 1)
+}
+
+pub fn touch(conn: &mut DbConnection, id: &str, now: PrimitiveDateTime) -> QueryResult<()> {
+    diesel::update(api_clients::table.find(id))
+        .set(api_clients::last_used_at.eq(now))
+        .execute(conn)
+        .map(drop)
+}

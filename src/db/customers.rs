@@ -1,0 +1,153 @@
+//! Customers and their seat counts.
+
+use std::collections::HashMap;
+
+use diesel::prelude::*;
+use time::PrimitiveDateTime;
+
+use super::schema::{customers, memberships, users};
+use super::users::like_prefix;
+use super::DbConnection;
+use crate::domain::pagination::Cursor;
+
+#[derive(Debug, Clone, Queryable, Selectable)]
+#[diesel(table_name = customers)]
+pub struct CustomerRow {
+    pub id: String,
+    pub name: String,
+    pub name_lower: String,
+    pub licensed_seats: Option<i32>,
+    pub version: i32,
+    pub created_at: PrimitiveDateTime,
+    pub updated_at: PrimitiveDateTime,
+}
+
+#[derive(Debug, Insertable)]
+#[diesel(table_name = customers)]
+pub struct NewCustomer {
+    pub id: String,
+    pub name: String,
+    pub name_lower: String,
+    pub licensed_seats: Option<i32>,
+    pub created_at: PrimitiveDateTime,
+    pub updated_at: PrimitiveDateTime,
+}
+
+pub fn insert(conn: &mut DbConnection, customer: &NewCustomer) -> QueryResult<()> {
+    diesel::insert_into(customers::table)
+        .values(customer)
+        .execute(conn)
+        .map(drop)
+}
+
+pub fn find(conn: &mut DbConnection, id: &str) -> QueryResult<Option<CustomerRow>> {
+    customers::table
+        .find(id)
+        .select(CustomerRow::as_select())
+        .first(conn)
+        .optional()
+}
+
+pub fn names(conn: &mut DbConnection, ids: &[String]) -> QueryResult<HashMap<String, String>> {
+    Ok(customers::table
+        .filter(customers::id.eq_any(ids))
+        .select((customers::id, customers::name))
+        .load::<(String, String)>(conn)?
+        .into_iter()
+        .collect())
+}
+
+/// Takes the customer's row lock for the rest of the transaction, so two
+/// requests racing for its last seat are serialized (PostgreSQL; SQLite's
+/// IMMEDIATE transactions already are). Returns false if it does not exist.
+pub fn lock(conn: &mut DbConnection, id: &str) -> QueryResult<bool> {
+    let touched = diesel::update(customers::table.find(id))
+        .set(customers::version.eq(customers::version))
+        .execute(conn)?;
+    Ok(touched == 1)
+}
+
+/// Memberships whose user is not retired.
+pub fn named_users(conn: &mut DbConnection, id: &str) -> QueryResult<i64> {
+    memberships::table
+        .inner_join(users::table)
+        .filter(memberships::customer_id.eq(id))
+        .filter(users::status.ne("retired"))
+        .count()
+        .get_result(conn)
+}
+
+pub fn named_users_of(
+    conn: &mut DbConnection,
+    ids: &[String],
+) -> QueryResult<HashMap<String, i64>> {
+    Ok(memberships::table
+        .inner_join(users::table)
+        .filter(memberships::customer_id.eq_any(ids))
+        .filter(users::status.ne("retired"))
+        .group_by(memberships::customer_id)
+        .select((memberships::customer_id, diesel::dsl::count_star()))
+        .load::<(String, i64)>(conn)?
+        .into_iter()
+        .collect())
+}
+
+/// Newest first; `only` restricts to the customers a non-platform caller sees.
+pub fn list(
+    conn: &mut DbConnection,
+    only: Option<&[String]>,
+    prefix: Option<&str>,
+    cursor: Option<&Cursor>,
+    limit: i64,
+) -> QueryResult<Vec<CustomerRow>> {
+    let mut query = customers::table
+        .select(CustomerRow::as_select())
+        .into_boxed();
+    if let Some(ids) = only {
+        query = query.filter(customers::id.eq_any(ids.to_vec()));
+    }
+    if let Some(prefix) = prefix {
+        query = query.filter(customers::name_lower.like(like_prefix(prefix)).escape('\\'));
+    }
+    if let Some(cursor) = cursor {
+        query = query.filter(
+            customers::created_at.lt(cursor.at).or(customers::created_at
+                .eq(cursor.at)
+                .and(customers::id.lt(cursor.id.clone()))),
+        );
+    }
+    query
+        .order((customers::created_at.desc(), customers::id.desc()))
+        .limit(limit + 1)
+        .load(conn)
+}
+
+#[derive(Debug, Default, AsChangeset)]
+#[diesel(table_name = customers)]
+pub struct CustomerChange {
+    pub name: Option<String>,
+    pub name_lower: Option<String>,
+    pub licensed_seats: Option<Option<i32>>,
+}
+
+/// Applies `change` if the row is still at `expected_version`.
+pub fn update(
+    conn: &mut DbConnection,
+    id: &str,
+    expected_version: i32,
+    change: &CustomerChange,
+    now: PrimitiveDateTime,
+) -> QueryResult<bool> {
+    let updated = diesel::update(
+        customers::table
+            .filter(customers::id.eq(id))
+            .filter(customers::version.eq(expected_version)),
+    )
+    .set((
+        change,
+        customers::version.eq(customers::version + 1),
+        customers::updated_at.eq(now),
+    ))
+    .execute(conn)?;
+    Ok(updated == 1)
+}

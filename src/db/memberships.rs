@@ -1,0 +1,133 @@
+//! Memberships: a user's place (role, settings) in one customer.
+
+use diesel::prelude::*;
+use time::PrimitiveDateTime;
+
+use super::schema::{customers, memberships, users};
+use super::users::{like_prefix, UserFilter, UserRow};
+use super::DbConnection;
+use crate::domain::pagination::Cursor;
+
+#[derive(Debug, Clone, Queryable, Selectable, Insertable)]
+#[diesel(table_name = memberships)]
+pub struct MembershipRow {
+    pub customer_id: String,
+    pub user_id: String,
+    pub role: String,
+    pub settings: String,
+    pub added_at: PrimitiveDateTime,
+    pub updated_at: PrimitiveDateTime,
+}
+
+pub fn insert(conn: &mut DbConnection, membership: &MembershipRow) -> QueryResult<()> {
+    diesel::insert_into(memberships::table)
+        .values(membership)
+        .execute(conn)
+        .map(drop)
+}
+
+pub fn find(
+    conn: &mut DbConnection,
+    customer_id: &str,
+    user_id: &str,
+) -> QueryResult<Option<MembershipRow>> {
+    memberships::table
+        .find((customer_id, user_id))
+        .select(MembershipRow::as_select())
+        .first(conn)
+        .optional()
+}
+
+/// The user's memberships with each customer's name, oldest first.
+pub fn of_user(
+    conn: &mut DbConnection,
+    user_id: &str,
+) -> QueryResult<Vec<(MembershipRow, String)>> {
+    memberships::table
+        .inner_join(customers::table)
+        .filter(memberships::user_id.eq(user_id))
+        .order((memberships::added_at.asc(), memberships::customer_id.asc()))
+        .select((MembershipRow::as_select(), customers::name))
+        .load(conn)
+}
+
+/// `(customer_id, role)` of every membership of the user.
+pub fn roles_of(conn: &mut DbConnection, user_id: &str) -> QueryResult<Vec<(String, String)>> {
+    memberships::table
+        .filter(memberships::user_id.eq(user_id))
+        .select((memberships::customer_id, memberships::role))
+        .load(conn)
+}
+
+pub fn customer_ids_of(conn: &mut DbConnection, user_id: &str) -> QueryResult<Vec<String>> {
+    memberships::table
+        .filter(memberships::user_id.eq(user_id))
+        .select(memberships::customer_id)
+        .order(memberships::customer_id.asc())
+        .load(conn)
+}
+
+/// One customer's users, newest membership first.
+pub fn list_customer_users(
+    conn: &mut DbConnection,
+    customer_id: &str,
+    filter: &UserFilter,
+    role: Option<&str>,
+    cursor: Option<&Cursor>,
+    limit: i64,
+) -> QueryResult<Vec<(MembershipRow, UserRow)>> {
+    let mut query = memberships::table
+        .inner_join(users::table)
+        .filter(memberships::customer_id.eq(customer_id.to_string()))
+        .select((MembershipRow::as_select(), UserRow::as_select()))
+        .into_boxed();
+    if let Some(status) = &filter.status {
+        query = query.filter(users::status.eq(status.clone()));
+    }
+    if let Some(role) = role {
+        query = query.filter(memberships::role.eq(role.to_string()));
+    }
+    if let Some(prefix) = &filter.prefix {
+        let pattern = like_prefix(prefix);
+        query = query.filter(
+            users::email_lower
+                .like(pattern.clone())
+                .escape('\\')
+                .or(users::first_name_lower.like(pattern.clone()).escape('\\'))
+                .or(users::last_name_lower.like(pattern).escape('\\')),
+        );
+    }
+    if let Some(cursor) = cursor {
+        query = query.filter(
+            memberships::added_at.lt(cursor.at).or(memberships::added_at
+                .eq(cursor.at)
+                .and(memberships::user_id.lt(cursor.id.clone()))),
+        );
+    }
+    query
+        .order((memberships::added_at.desc(), memberships::user_id.desc()))
+        .limit(limit + 1)
+        .load(conn)
+}
+
+pub fn update(
+    conn: &mut DbConnection,
+    customer_id: &str,
+    user_id: &str,
+    role: &str,
+    settings: &str,
+    now: PrimitiveDateTime,
+) -> QueryResult<()> {
+    diesel::update(memberships::table.find((customer_id, user_id)))
+        .set((
+            memberships::role.eq(role),
+            memberships::settings.eq(settings),
+            memberships::updated_at.eq(now),
+        ))
+        .execute(conn)
+        .map(drop)
+}
+
+pub fn delete(conn: &mut DbConnection, customer_id: &str, user_id: &str) -> QueryResult<bool> {
+    Ok(diesel::delete(memberships::table.find((customer_id, user_id))).execute(conn)? == 1)
+}

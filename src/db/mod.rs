@@ -1,0 +1,251 @@
+//! The data layer: one connection type over SQLite and PostgreSQL, pooled with
+//! r2d2, embedded migrations per backend, and the few statements that differ.
+
+pub mod schema;
+
+pub mod action_tokens;
+pub mod api_clients;
+pub mod audit;
+pub mod customers;
+pub mod idempotency;
+pub mod memberships;
+pub mod outbox;
+pub mod refresh_tokens;
+pub mod signing_keys;
+pub mod users;
+
+use std::time::Duration;
+
+use diesel::connection::{AnsiTransactionManager, SimpleConnection, TransactionManager};
+use diesel::prelude::*;
+use diesel::{PgConnection, SqliteConnection};
+use diesel_migrations::{embed_migrations, EmbeddedMigrations, MigrationHarness};
+
+use crate::config::is_postgres_url;
+use crate::error::ApiError;
+
+const SQLITE_MIGRATIONS: EmbeddedMigrations = embed_migrations!("migrations/sqlite");
+const POSTGRES_MIGRATIONS: EmbeddedMigrations = embed_migrations!("migrations/postgres");
+
+#[derive(diesel::MultiConnection)]
+pub enum DbConnection {
+    Postgres(PgConnection),
+    Sqlite(SqliteConnection),
+}
+
+pub type Pool = r2d2::Pool<Manager>;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backend {
+    Postgres,
+    Sqlite,
+}
+
+impl Backend {
+    pub fn of_url(url: &str) -> Backend {
+        if is_postgres_url(url) {
+            Backend::Postgres
+        } else {
+            Backend::Sqlite
+        }
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum DbSetupError {
+    #[error("cannot connect to the database: {0}")]
+    Connect(#[from] ConnectionError),
+    #[error("cannot prepare the database: {0}")]
+    Prepare(#[from] diesel::result::Error),
+    #[error("cannot build the connection pool: {0}")]
+    Pool(#[from] r2d2::Error),
+    #[error("migrations failed: {0}")]
+    Migrate(String),
+}
+
+/// Connects straight to the backend the URL names, so a bad URL or password
+/// surfaces its real message (the derived `establish` hides it).
+#[derive(Debug, Clone)]
+pub struct Manager {
+    url: String,
+    backend: Backend,
+    busy_timeout: Duration,
+}
+
+impl Manager {
+    pub fn new(url: &str, busy_timeout: Duration) -> Self {
+        let url = url.strip_prefix("sqlite://").unwrap_or(url).to_string();
+        Manager {
+            backend: Backend::of_url(&url),
+            url,
+            busy_timeout,
+        }
+    }
+
+    fn establish(&self) -> Result<DbConnection, ConnectionError> {
+        match self.backend {
+            Backend::Postgres => PgConnection::establish(&self.url).map(DbConnection::Postgres),
+            Backend::Sqlite => {
+                let mut conn = SqliteConnection::establish(&self.url)?;
+                // WAL is set once by `prepare`; these are per connection.
+                conn.batch_execute(&format!(
+                    "PRAGMA foreign_keys = ON; PRAGMA busy_timeout = {}; PRAGMA synchronous = NORMAL;",
+                    self.busy_timeout.as_millis()
+                ))
+                .map_err(ConnectionError::CouldntSetupConfiguration)?;
+                Ok(DbConnection::Sqlite(conn))
+            }
+        }
+    }
+}
+
+impl r2d2::ManageConnection for Manager {
+    type Connection = DbConnection;
+    type Error = ConnectionError;
+
+    fn connect(&self) -> Result<DbConnection, ConnectionError> {
+        self.establish()
+    }
+
+    fn is_valid(&self, conn: &mut DbConnection) -> Result<(), ConnectionError> {
+        conn.batch_execute("SELECT 1")
+            .map_err(ConnectionError::CouldntSetupConfiguration)
+    }
+
+    fn has_broken(&self, conn: &mut DbConnection) -> bool {
+        <DbConnection as Connection>::TransactionManager::is_broken_transaction_manager(conn)
+    }
+}
+
+/// Connects once (failing fast with the real error), sets SQLite's WAL mode,
+/// runs migrations when asked, and builds the pool.
+pub struct PoolOptions {
+    pub size: u32,
+    /// How long a request waits for a connection before it is a 503.
+    pub timeout: Duration,
+    /// SQLite: how long a writer waits for the lock before it is a 503.
+    pub busy_timeout: Duration,
+}
+
+pub fn connect(url: &str, options: &PoolOptions, migrate: bool) -> Result<Pool, DbSetupError> {
+    let manager = Manager::new(url, options.busy_timeout);
+    let mut first = manager.establish()?;
+    if let DbConnection::Sqlite(conn) = &mut first {
+        conn.batch_execute("PRAGMA journal_mode = WAL;")?;
+    }
+    if migrate {
+        run_migrations(&mut first)?;
+    }
+    drop(first);
+    let pool = r2d2::Pool::builder()
+        .max_size(options.size)
+        .min_idle(Some(options.size.min(2)))
+        .connection_timeout(options.timeout)
+        .build(manager)?;
+    Ok(pool)
+}
+
+pub fn run_migrations(conn: &mut DbConnection) -> Result<usize, DbSetupError> {
+    let applied = match conn {
+        DbConnection::Postgres(pg) => pg.run_pending_migrations(POSTGRES_MIGRATIONS),
+        DbConnection::Sqlite(lite) => lite.run_pending_migrations(SQLITE_MIGRATIONS),
+    }
+    .map_err(|e| DbSetupError::Migrate(e.to_string()))?;
+    Ok(applied.len())
+}
+
+/// Runs `work` in a transaction that holds the write lock from its start.
+///
+/// SQLite's default deferred transactions fail with SQLITE_BUSY when two of
+/// them upgrade from reading to writing at once, so writes begin IMMEDIATE.
+/// PostgreSQL takes row locks as it goes (see `customers::lock`).
+pub fn write_transaction<T, E>(
+    conn: &mut DbConnection,
+    work: impl FnOnce(&mut DbConnection) -> Result<T, E>,
+) -> Result<T, E>
+where
+    E: From<diesel::result::Error>,
+{
+    match conn {
+        DbConnection::Sqlite(lite) => {
+            AnsiTransactionManager::begin_transaction_sql(lite, "BEGIN IMMEDIATE")?
+        }
+        DbConnection::Postgres(_) => {
+            <DbConnection as Connection>::TransactionManager::begin_transaction(conn)?
+        }
+    }
+    match work(conn) {
+        Ok(value) => {
+            <DbConnection as Connection>::TransactionManager::commit_transaction(conn)?;
+            Ok(value)
+        }
+        Err(err) => {
+            match <DbConnection as Connection>::TransactionManager::rollback_transaction(conn) {
+                Ok(()) | Err(diesel::result::Error::BrokenTransactionManager) => Err(err),
+                Err(rollback) => Err(rollback.into()),
+            }
+        }
+    }
+}
+
+/// The pool, handed to handlers; every query runs off the async workers.
+#[derive(Clone)]
+pub struct Db {
+    pool: Pool,
+}
+
+impl Db {
+    pub fn new(pool: Pool) -> Self {
+        Db { pool }
+    }
+
+    pub fn pool(&self) -> &Pool {
+        &self.pool
+    }
+
+    /// Runs `work` with a pooled connection on the blocking thread pool.
+    pub async fn run<T, F>(&self, work: F) -> Result<T, ApiError>
+    where
+        F: FnOnce(&mut DbConnection) -> Result<T, ApiError> + Send + 'static,
+        T: Send + 'static,
+    {
+        let pool = self.pool.clone();
+        actix_web::web::block(move || {
+            let mut conn = pool.get()?;
+            work(&mut conn)
+        })
+        .await
+        .map_err(ApiError::internal)?
+    }
+
+    /// Like `run`, inside a write transaction.
+    pub async fn write<T, F>(&self, work: F) -> Result<T, ApiError>
+    where
+        F: FnOnce(&mut DbConnection) -> Result<T, ApiError> + Send + 'static,
+        T: Send + 'static,
+    {
+        self.run(move |conn| write_transaction(conn, work)).await
+    }
+
+    /// Whether the database answers a trivial query.
+    pub async fn ping(&self) -> Result<(), ApiError> {
+        self.run(|conn| {
+            conn.batch_execute("SELECT 1")?;
+            Ok(())
+        })
+        .await
+    }
+}
+
+/// True when `err` is a unique-constraint violation (a lost race for a key).
+pub fn is_unique_violation(err: &diesel::result::Error) -> bool {
+    matches!(
+        err,
+        diesel::result::Error::DatabaseError(diesel::result::DatabaseErrorKind::UniqueViolation, _)
+    )
+}
+
+/// A fresh, time-ordered id (UUIDv7): new rows land at the right of indexes.
+pub fn new_id() -> String {
+    uuid::Uuid::now_v7().to_string()
+}

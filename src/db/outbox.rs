@@ -1,0 +1,254 @@
+//! The email outbox: written in the same transaction as the change that
+//! causes each email; delivered by `crate::email::worker`.
+
+use diesel::prelude::*;
+use time::PrimitiveDateTime;
+
+use super::schema::email_outbox;
+use super::DbConnection;
+use crate::domain::pagination::Cursor;
+
+#[derive(Debug, Clone, Queryable, Selectable, Insertable)]
+#[diesel(table_name = email_outbox)]
+pub struct OutboxRow {
+    pub id: String,
+    pub kind: String,
+    pub recipient: String,
+    pub subject: String,
+    pub text_body: String,
+    pub html_body: String,
+    pub user_id: Option<String>,
+    pub customer_id: Option<String>,
+    pub status: String,
+    pub attempts: i32,
+    pub next_attempt_at: PrimitiveDateTime,
+    pub lease_owner: Option<String>,
+    pub lease_expires_at: Option<PrimitiveDateTime>,
+    pub last_error: Option<String>,
+    pub provider_message_id: Option<String>,
+    pub created_at: PrimitiveDateTime,
+    pub updated_at: PrimitiveDateTime,
+    pub sent_at: Option<PrimitiveDateTime>,
+}
+
+pub fn insert(conn: &mut DbConnection, row: &OutboxRow) -> QueryResult<()> {
+    diesel::insert_into(email_outbox::table)
+        .values(row)
+        .execute(conn)
+        .map(drop)
+}
+
+pub fn find(conn: &mut DbConnection, id: &str) -> QueryResult<Option<OutboxRow>> {
+    email_outbox::table
+        .find(id)
+        .select(OutboxRow::as_select())
+        .first(conn)
+        .optional()
+}
+
+#[derive(Debug, Default, Clone)]
+pub struct OutboxFilter {
+    pub status: Option<String>,
+    pub kind: Option<String>,
+    pub recipient: Option<String>,
+    pub user_id: Option<String>,
+}
+
+pub fn list(
+    conn: &mut DbConnection,
+    filter: &OutboxFilter,
+    cursor: Option<&Cursor>,
+    limit: i64,
+) -> QueryResult<Vec<OutboxRow>> {
+    let mut query = email_outbox::table
+        .select(OutboxRow::as_select())
+        .into_boxed();
+    if let Some(status) = &filter.status {
+        query = query.filter(email_outbox::status.eq(status.clone()));
+    }
+    if let Some(kind) = &filter.kind {
+        query = query.filter(email_outbox::kind.eq(kind.clone()));
+    }
+    if let Some(recipient) = &filter.recipient {
+        query = query.filter(email_outbox::recipient.eq(recipient.clone()));
+    }
+    if let Some(user_id) = &filter.user_id {
+        query = query.filter(email_outbox::user_id.eq(user_id.clone()));
+    }
+    if let Some(cursor) = cursor {
+        query = query.filter(
+            email_outbox::created_at
+                .lt(cursor.at)
+                .or(email_outbox::created_at
+                    .eq(cursor.at)
+                    .and(email_outbox::id.lt(cursor.id.clone()))),
+        );
+    }
+    query
+        .order((email_outbox::created_at.desc(), email_outbox::id.desc()))
+        .limit(limit + 1)
+        .load(conn)
+}
+
+/// Claims up to `limit` due rows for `owner` until `lease_until`. A row whose
+/// lease ran out (its sender crashed) is due again. The claim is a
+/// compare-and-set per row, so two instances never both own one.
+pub fn claim_due(
+    conn: &mut DbConnection,
+    owner: &str,
+    now: PrimitiveDateTime,
+    lease_until: PrimitiveDateTime,
+    limit: i64,
+) -> QueryResult<Vec<OutboxRow>> {
+    let candidates: Vec<String> = email_outbox::table
+        .filter(email_outbox::status.eq("pending"))
+        .filter(email_outbox::next_attempt_at.le(now))
+        .filter(
+            email_outbox::lease_expires_at
+                .is_null()
+                .or(email_outbox::lease_expires_at.lt(now)),
+        )
+        .order(email_outbox::next_attempt_at.asc())
+        .select(email_outbox::id)
+        .limit(limit)
+        .load(conn)?;
+    let mut claimed = Vec::new();
+    for id in candidates {
+        // Compare-and-set on the same "unleased" condition the scan used.
+        let won = diesel::update(
+            email_outbox::table
+                .find(&id)
+                .filter(email_outbox::status.eq("pending"))
+                .filter(
+                    email_outbox::lease_expires_at
+                        .is_null()
+                        .or(email_outbox::lease_expires_at.lt(now)),
+                ),
+        )
+        .set((
+            email_outbox::lease_owner.eq(owner),
+            email_outbox::lease_expires_at.eq(lease_until),
+        ))
+        .execute(conn)?;
+        if won == 1 {
+            if let Some(row) = find(conn, &id)? {
+                claimed.push(row);
+            }
+        }
+    }
+    Ok(claimed)
+}
+
+pub fn mark_sent(
+    conn: &mut DbConnection,
+    id: &str,
+    owner: &str,
+    provider_message_id: Option<&str>,
+    now: PrimitiveDateTime,
+) -> QueryResult<()> {
+    diesel::update(
+        email_outbox::table
+            .find(id)
+            .filter(email_outbox::lease_owner.eq(owner)),
+    )
+    .set((
+        email_outbox::status.eq("sent"),
+        email_outbox::attempts.eq(email_outbox::attempts + 1),
+        email_outbox::provider_message_id.eq(provider_message_id),
+        email_outbox::last_error.eq(None::<String>),
+        email_outbox::lease_owner.eq(None::<String>),
+        email_outbox::lease_expires_at.eq(None::<PrimitiveDateTime>),
+        email_outbox::sent_at.eq(now),
+        email_outbox::updated_at.eq(now),
+    ))
+    .execute(conn)
+    .map(drop)
+}
+
+/// Records a failed attempt: retried at `retry_at`, or `failed` for good when `None`.
+pub fn mark_attempt_failed(
+    conn: &mut DbConnection,
+    id: &str,
+    owner: &str,
+    error: &str,
+    retry_at: Option<PrimitiveDateTime>,
+    now: PrimitiveDateTime,
+) -> QueryResult<()> {
+    let status = if retry_at.is_some() {
+        "pending"
+    } else {
+        "failed"
+    };
+    diesel::update(
+        email_outbox::table
+            .find(id)
+            .filter(email_outbox::lease_owner.eq(owner)),
+    )
+    .set((
+        email_outbox::status.eq(status),
+        email_outbox::attempts.eq(email_outbox::attempts + 1),
+        email_outbox::last_error.eq(error),
+        email_outbox::next_attempt_at.eq(retry_at.unwrap_or(now)),
+        email_outbox::lease_owner.eq(None::<String>),
+        email_outbox::lease_expires_at.eq(None::<PrimitiveDateTime>),
+        email_outbox::updated_at.eq(now),
+    ))
+    .execute(conn)
+    .map(drop)
+}
+
+/// Gives back a claimed row untouched (graceful shutdown).
+pub fn release(conn: &mut DbConnection, id: &str, owner: &str) -> QueryResult<()> {
+    diesel::update(
+        email_outbox::table
+            .find(id)
+            .filter(email_outbox::lease_owner.eq(owner)),
+    )
+    .set((
+        email_outbox::lease_owner.eq(None::<String>),
+        email_outbox::lease_expires_at.eq(None::<PrimitiveDateTime>),
+    ))
+    .execute(conn)
+    .map(drop)
+}
+
+/// Puts a failed row back in the queue; false unless it was `failed`.
+pub fn retry(conn: &mut DbConnection, id: &str, now: PrimitiveDateTime) -> QueryResult<bool> {
+    let updated = diesel::update(
+        email_outbox::table
+            .find(id)
+            .filter(email_outbox::status.eq("failed")),
+    )
+    .set((
+        email_outbox::status.eq("pending"),
+        email_outbox::attempts.eq(0),
+        email_outbox::next_attempt_at.eq(now),
+        email_outbox::updated_at.eq(now),
+    ))
+    .execute(conn)?;
+    Ok(updated == 1)
+}
+
+/// Replaces the bodies of a delivered email (links carry live tokens).
+pub fn redact_bodies(conn: &mut DbConnection, id: &str, text: &str, html: &str) -> QueryResult<()> {
+    diesel::update(email_outbox::table.find(id))
+        .set((
+            email_outbox::text_body.eq(text),
+            email_outbox::html_body.eq(html),
+        ))
+        .execute(conn)
+        .map(drop)
+}
+
+/// Age in seconds of the oldest pending email, and the pending count.
+pub fn backlog(conn: &mut DbConnection) -> QueryResult<(i64, Option<PrimitiveDateTime>)> {
+    let count = email_outbox::table
+        .filter(email_outbox::status.eq("pending"))
+        .count()
+        .get_result(conn)?;
+    let oldest = email_outbox::table
+        .filter(email_outbox::status.eq("pending"))
+        .select(diesel::dsl::min(email_outbox::created_at))
+        .first(conn)?;
+    Ok((count, oldest))
+}

@@ -1,0 +1,169 @@
+//! Table definitions shared by both backends (see `migrations/`).
+
+diesel::table! {
+    customers (id) {
+        id -> Text,
+        name -> Text,
+        name_lower -> Text,
+        licensed_seats -> Nullable<Integer>,
+        version -> Integer,
+        created_at -> Timestamp,
+        updated_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    users (id) {
+        id -> Text,
+        email -> Text,
+        email_lower -> Text,
+        first_name -> Text,
+        first_name_lower -> Text,
+        last_name -> Text,
+        last_name_lower -> Text,
+        job_title -> Nullable<Text>,
+        status -> Text,
+        platform_role -> Text,
+        password_hash -> Nullable<Text>,
+        password_changed_at -> Nullable<Timestamp>,
+        session_version -> Integer,
+        failed_logins -> Integer,
+        locked_at -> Nullable<Timestamp>,
+        invited_at -> Nullable<Timestamp>,
+        activated_at -> Nullable<Timestamp>,
+        last_login_at -> Nullable<Timestamp>,
+        retired_at -> Nullable<Timestamp>,
+        status_changed_at -> Timestamp,
+        version -> Integer,
+        created_at -> Timestamp,
+        updated_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    memberships (customer_id, user_id) {
+        customer_id -> Text,
+        user_id -> Text,
+        role -> Text,
+        settings -> Text,
+        added_at -> Timestamp,
+        updated_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    action_tokens (id) {
+        id -> Text,
+        user_id -> Text,
+        purpose -> Text,
+        token_hash -> Text,
+        created_at -> Timestamp,
+        expires_at -> Timestamp,
+        used_at -> Nullable<Timestamp>,
+        revoked_at -> Nullable<Timestamp>,
+    }
+}
+
+diesel::table! {
+    refresh_tokens (id) {
+        id -> Text,
+        family_id -> Text,
+        user_id -> Text,
+        token_hash -> Text,
+        created_at -> Timestamp,
+        expires_at -> Timestamp,
+        rotated_at -> Nullable<Timestamp>,
+        revoked_at -> Nullable<Timestamp>,
+    }
+}
+
+diesel::table! {
+    api_clients (id) {
+        id -> Text,
+        name -> Text,
+        customer_id -> Nullable<Text>,
+        secret_hash -> Text,
+        created_by -> Nullable<Text>,
+        created_at -> Timestamp,
+        last_used_at -> Nullable<Timestamp>,
+        revoked_at -> Nullable<Timestamp>,
+    }
+}
+
+diesel::table! {
+    audit_events (id) {
+        id -> Text,
+        occurred_at -> Timestamp,
+        action -> Text,
+        actor_user_id -> Nullable<Text>,
+        actor_client_id -> Nullable<Text>,
+        customer_id -> Nullable<Text>,
+        target_user_id -> Nullable<Text>,
+        requester_name -> Nullable<Text>,
+        confirmation_email -> Nullable<Text>,
+        request_id -> Nullable<Text>,
+        changes -> Text,
+    }
+}
+
+diesel::table! {
+    email_outbox (id) {
+        id -> Text,
+        kind -> Text,
+        recipient -> Text,
+        subject -> Text,
+        text_body -> Text,
+        html_body -> Text,
+        user_id -> Nullable<Text>,
+        customer_id -> Nullable<Text>,
+        status -> Text,
+        attempts -> Integer,
+        next_attempt_at -> Timestamp,
+        lease_owner -> Nullable<Text>,
+        lease_expires_at -> Nullable<Timestamp>,
+        last_error -> Nullable<Text>,
+        provider_message_id -> Nullable<Text>,
+        created_at -> Timestamp,
+        updated_at -> Timestamp,
+        sent_at -> Nullable<Timestamp>,
+    }
+}
+
+diesel::table! {
+    idempotency_keys (principal, idempotency_key) {
+        principal -> Text,
+        idempotency_key -> Text,
+        request_hash -> Text,
+        response_status -> Nullable<Integer>,
+        response_body -> Nullable<Text>,
+        response_headers -> Nullable<Text>,
+        created_at -> Timestamp,
+        expires_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    signing_keys (kid) {
+        kid -> Text,
+        private_key_pem -> Text,
+        created_at -> Timestamp,
+    }
+}
+
+diesel::joinable!(memberships -> customers (customer_id));
+diesel::joinable!(memberships -> users (user_id));
+diesel::joinable!(action_tokens -> users (user_id));
+diesel::joinable!(refresh_tokens -> users (user_id));
+
+diesel::allow_tables_to_appear_in_same_query!(
+    customers,
+    users,
+    memberships,
+    action_tokens,
+    refresh_tokens,
+    api_clients,
+    audit_events,
+    email_outbox,
+    idempotency_keys,
+    signing_keys,
+);

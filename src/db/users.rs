@@ -1,0 +1,373 @@
+//! Users: lookups, the platform-wide list, and the single-row updates that
+//! the lifecycle needs. Every update bumps `version` (the ETag) and `updated_at`.
+
+use diesel::prelude::*;
+use time::PrimitiveDateTime;
+
+use super::schema::{memberships, users};
+use super::DbConnection;
+use crate::domain::pagination::Cursor;
+
+#[derive(Debug, Clone, Queryable, Selectable)]
+#[diesel(table_name = users)]
+pub struct UserRow {
+    pub id: String,
+    pub email: String,
+    pub email_lower: String,
+    pub first_name: String,
+    pub first_name_lower: String,
+    pub last_name: String,
+    pub last_name_lower: String,
+    pub job_title: Option<String>,
+    pub status: String,
+    pub platform_role: String,
+    pub password_hash: Option<String>,
+    pub password_changed_at: Option<PrimitiveDateTime>,
+    pub session_version: i32,
+    pub failed_logins: i32,
+    pub locked_at: Option<PrimitiveDateTime>,
+    pub invited_at: Option<PrimitiveDateTime>,
+    pub activated_at: Option<PrimitiveDateTime>,
+    pub last_login_at: Option<PrimitiveDateTime>,
+    pub retired_at: Option<PrimitiveDateTime>,
+    pub status_changed_at: PrimitiveDateTime,
+    pub version: i32,
+    pub created_at: PrimitiveDateTime,
+    pub updated_at: PrimitiveDateTime,
+}
+
+impl UserRow {
+    pub fn is_platform_admin(&self) -> bool {
+        self.platform_role == "admin"
+    }
+}
+
+#[derive(Debug, Insertable)]
+#[diesel(table_name = users)]
+pub struct NewUser {
+    pub id: String,
+    pub email: String,
+    pub email_lower: String,
+    pub first_name: String,
+    pub first_name_lower: String,
+    pub last_name: String,
+    pub last_name_lower: String,
+    pub job_title: Option<String>,
+    pub status: String,
+    pub platform_role: String,
+    pub password_hash: Option<String>,
+    pub password_changed_at: Option<PrimitiveDateTime>,
+    pub invited_at: Option<PrimitiveDateTime>,
+    pub activated_at: Option<PrimitiveDateTime>,
+    pub status_changed_at: PrimitiveDateTime,
+    pub created_at: PrimitiveDateTime,
+    pub updated_at: PrimitiveDateTime,
+}
+
+pub fn insert(conn: &mut DbConnection, user: &NewUser) -> QueryResult<()> {
+    diesel::insert_into(users::table)
+        .values(user)
+        .execute(conn)
+        .map(drop)
+}
+
+pub fn find(conn: &mut DbConnection, id: &str) -> QueryResult<Option<UserRow>> {
+    users::table
+        .find(id)
+        .select(UserRow::as_select())
+        .first(conn)
+        .optional()
+}
+
+pub fn find_by_email(conn: &mut DbConnection, email_key: &str) -> QueryResult<Option<UserRow>> {
+    users::table
+        .filter(users::email_lower.eq(email_key))
+        .select(UserRow::as_select())
+        .first(conn)
+        .optional()
+}
+
+pub fn any_platform_admin(conn: &mut DbConnection) -> QueryResult<bool> {
+    diesel::select(diesel::dsl::exists(
+        users::table.filter(users::platform_role.eq("admin")),
+    ))
+    .get_result(conn)
+}
+
+/// Filters shared by the platform-wide and the per-customer user lists.
+#[derive(Debug, Default, Clone)]
+pub struct UserFilter {
+    pub status: Option<String>,
+    /// Lower-cased prefix of email, first or last name.
+    pub prefix: Option<String>,
+}
+
+/// Escapes LIKE metacharacters so a `q` of `50%_off` matches literally.
+pub fn like_prefix(prefix: &str) -> String {
+    let mut pattern = String::with_capacity(prefix.len() + 1);
+    for c in prefix.chars() {
+        if matches!(c, '%' | '_' | '\\') {
+            pattern.push('\\');
+        }
+        pattern.push(c);
+    }
+    pattern.push('%');
+    pattern
+}
+
+/// The platform-wide list, newest first; `customer_id` narrows it to members.
+pub fn list(
+    conn: &mut DbConnection,
+    filter: &UserFilter,
+    customer_id: Option<&str>,
+    role: Option<&str>,
+    cursor: Option<&Cursor>,
+    limit: i64,
+) -> QueryResult<Vec<UserRow>> {
+    let mut query = users::table.select(UserRow::as_select()).into_boxed();
+    if let Some(status) = &filter.status {
+        query = query.filter(users::status.eq(status.clone()));
+    }
+    if let Some(prefix) = &filter.prefix {
+        let pattern = like_prefix(prefix);
+        query = query.filter(
+            users::email_lower
+                .like(pattern.clone())
+                .escape('\\')
+                .or(users::first_name_lower.like(pattern.clone()).escape('\\'))
+                .or(users::last_name_lower.like(pattern).escape('\\')),
+        );
+    }
+    let members = memberships::table.select(memberships::user_id);
+    query = match (customer_id, role) {
+        (Some(customer_id), Some(role)) => query.filter(
+            users::id.eq_any(
+                members
+                    .filter(memberships::customer_id.eq(customer_id.to_string()))
+                    .filter(memberships::role.eq(role.to_string())),
+            ),
+        ),
+        (Some(customer_id), None) => query.filter(
+            users::id.eq_any(members.filter(memberships::customer_id.eq(customer_id.to_string()))),
+        ),
+        (None, Some(role)) => {
+            query.filter(users::id.eq_any(members.filter(memberships::role.eq(role.to_string()))))
+        }
+        (None, None) => query,
+    };
+    if let Some(cursor) = cursor {
+        query = query.filter(
+            users::created_at.lt(cursor.at).or(users::created_at
+                .eq(cursor.at)
+                .and(users::id.lt(cursor.id.clone()))),
+        );
+    }
+    query
+        .order((users::created_at.desc(), users::id.desc()))
+        .limit(limit + 1)
+        .load(conn)
+}
+
+/// Profile fields an admin may edit; `None` leaves a field alone.
+#[derive(Debug, Default, AsChangeset)]
+#[diesel(table_name = users)]
+pub struct ProfileChange {
+    pub email: Option<String>,
+    pub email_lower: Option<String>,
+    pub first_name: Option<String>,
+    pub first_name_lower: Option<String>,
+    pub last_name: Option<String>,
+    pub last_name_lower: Option<String>,
+    pub job_title: Option<Option<String>>,
+}
+
+/// Applies `change` when the row is still at `expected_version`; returns
+/// whether it was (false means someone else changed it first).
+pub fn update_profile(
+    conn: &mut DbConnection,
+    id: &str,
+    expected_version: i32,
+    change: &ProfileChange,
+    now: PrimitiveDateTime,
+) -> QueryResult<bool> {
+    let updated = diesel::update(
+        users::table
+            .filter(users::id.eq(id))
+            .filter(users::version.eq(expected_version)),
+    )
+    .set((
+        change,
+        users::version.eq(users::version + 1),
+        users::updated_at.eq(now),
+    ))
+    .execute(conn)?;
+    Ok(updated == 1)
+}
+
+/// Status fields written by a lifecycle transition.
+#[derive(Debug, AsChangeset)]
+#[diesel(table_name = users)]
+pub struct StatusChange {
+    pub status: String,
+    pub status_changed_at: PrimitiveDateTime,
+    pub retired_at: Option<Option<PrimitiveDateTime>>,
+}
+
+pub fn set_status(
+    conn: &mut DbConnection,
+    id: &str,
+    change: &StatusChange,
+    revoke_sessions: bool,
+    now: PrimitiveDateTime,
+) -> QueryResult<()> {
+    let bump = i32::from(revoke_sessions);
+    diesel::update(users::table.find(id))
+        .set((
+            change,
+            users::session_version.eq(users::session_version + bump),
+            users::version.eq(users::version + 1),
+            users::updated_at.eq(now),
+        ))
+        .execute(conn)
+        .map(drop)
+}
+
+/// Sets a new password: activates an invited user, clears any lock, and
+/// revokes every session (the caller issues a new one where that is wanted).
+pub fn set_password(
+    conn: &mut DbConnection,
+    id: &str,
+    hash: &str,
+    activate: bool,
+    now: PrimitiveDateTime,
+) -> QueryResult<()> {
+    diesel::update(users::table.find(id))
+        .set((
+            users::password_hash.eq(hash),
+            users::password_changed_at.eq(now),
+            users::failed_logins.eq(0),
+            users::locked_at.eq(None::<PrimitiveDateTime>),
+            users::session_version.eq(users::session_version + 1),
+            users::version.eq(users::version + 1),
+            users::updated_at.eq(now),
+        ))
+        .execute(conn)?;
+    if activate {
+        diesel::update(users::table.find(id).filter(users::status.eq("invited")))
+            .set((
+                users::status.eq("active"),
+                users::activated_at.eq(now),
+                users::status_changed_at.eq(now),
+            ))
+            .execute(conn)?;
+    }
+    Ok(())
+}
+
+pub fn record_login(conn: &mut DbConnection, id: &str, now: PrimitiveDateTime) -> QueryResult<()> {
+    diesel::update(users::table.find(id))
+        .set((users::last_login_at.eq(now), users::failed_logins.eq(0)))
+        .execute(conn)
+        .map(drop)
+}
+
+/// Counts one failed sign-in atomically and locks the account when the count
+/// reaches `threshold`. Returns true when this very failure locked it.
+pub fn record_failed_login(
+    conn: &mut DbConnection,
+    id: &str,
+    threshold: u32,
+    now: PrimitiveDateTime,
+) -> QueryResult<bool> {
+    diesel::update(users::table.find(id))
+        .set(users::failed_logins.eq(users::failed_logins + 1))
+        .execute(conn)?;
+    let threshold = i32::try_from(threshold).unwrap_or(i32::MAX);
+    let locked = diesel::update(
+        users::table
+            .find(id)
+            .filter(users::locked_at.is_null())
+            .filter(users::failed_logins.ge(threshold)),
+    )
+    .set((
+        users::locked_at.eq(now),
+        users::session_version.eq(users::session_version + 1),
+        users::version.eq(users::version + 1),
+        users::updated_at.eq(now),
+    ))
+    .execute(conn)?;
+    Ok(locked == 1)
+}
+
+/// Clears a lock; returns whether there was one.
+pub fn unlock(conn: &mut DbConnection, id: &str, now: PrimitiveDateTime) -> QueryResult<bool> {
+    let updated = diesel::update(users::table.find(id).filter(users::locked_at.is_not_null()))
+        .set((
+            users::locked_at.eq(None::<PrimitiveDateTime>),
+            users::failed_logins.eq(0),
+            users::version.eq(users::version + 1),
+            users::updated_at.eq(now),
+        ))
+        .execute(conn)?;
+    Ok(updated == 1)
+}
+
+/// Revokes every access token of the user at once.
+pub fn bump_session_version(conn: &mut DbConnection, id: &str) -> QueryResult<i32> {
+    diesel::update(users::table.find(id))
+        .set(users::session_version.eq(users::session_version + 1))
+        .execute(conn)?;
+    users::table
+        .find(id)
+        .select(users::session_version)
+        .first(conn)
+}
+
+pub fn delete(conn: &mut DbConnection, id: &str) -> QueryResult<bool> {
+    Ok(diesel::delete(users::table.find(id)).execute(conn)? == 1)
+}
+
+/// Active users idle since before `cutoff` become `expired`.
+pub fn expire_dormant(
+    conn: &mut DbConnection,
+    cutoff: PrimitiveDateTime,
+    now: PrimitiveDateTime,
+) -> QueryResult<Vec<String>> {
+    let dormant: Vec<String> = users::table
+        .filter(users::status.eq("active"))
+        .filter(users::status_changed_at.lt(cutoff))
+        .filter(
+            users::last_login_at
+                .is_null()
+                .or(users::last_login_at.lt(cutoff)),
+        )
+        .select(users::id)
+        .load(conn)?;
+    if !dormant.is_empty() {
+        diesel::update(
+            users::table
+                .filter(users::id.eq_any(&dormant))
+                .filter(users::status.eq("active")),
+        )
+        .set((
+            users::status.eq("expired"),
+            users::status_changed_at.eq(now),
+            users::session_version.eq(users::session_version + 1),
+            users::version.eq(users::version + 1),
+            users::updated_at.eq(now),
+        ))
+        .execute(conn)?;
+    }
+    Ok(dormant)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::like_prefix;
+
+    #[test]
+    fn like_metacharacters_match_literally() {
+        assert_eq!(like_prefix("50%_off\\"), "50\\%\\_off\\\\%");
+        assert_eq!(like_prefix("jane"), "jane%");
+    }
+}

@@ -1,0 +1,250 @@
+//! The account lifecycle (API.md, "Lifecycle"): which status changes an admin
+//! may make, and what each one must do besides changing the status.
+
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum UserStatus {
+    /// Added, has not yet set a password.
+    Invited,
+    Active,
+    /// Turned off by an admin; cannot sign in.
+    Inactive,
+    /// No sign-in for `ROSTER_DORMANCY_DAYS`.
+    Expired,
+    /// Dropped: record kept, seat freed.
+    Retired,
+}
+
+impl UserStatus {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            UserStatus::Invited => "invited",
+            UserStatus::Active => "active",
+            UserStatus::Inactive => "inactive",
+            UserStatus::Expired => "expired",
+            UserStatus::Retired => "retired",
+        }
+    }
+
+    pub fn parse(value: &str) -> Option<Self> {
+        match value {
+            "invited" => Some(UserStatus::Invited),
+            "active" => Some(UserStatus::Active),
+            "inactive" => Some(UserStatus::Inactive),
+            "expired" => Some(UserStatus::Expired),
+            "retired" => Some(UserStatus::Retired),
+            _ => None,
+        }
+    }
+
+    /// The `code` a correct-password sign-in answers with when the account
+    /// cannot be used; `None` when it can.
+    pub fn sign_in_refusal(self) -> Option<&'static str> {
+        match self {
+            UserStatus::Active => None,
+            UserStatus::Invited => Some("account_not_activated"),
+            UserStatus::Inactive => Some("account_inactive"),
+            UserStatus::Expired => Some("account_expired"),
+            UserStatus::Retired => Some("account_retired"),
+        }
+    }
+}
+
+/// The statuses an admin may set with `PUT /v1/users/{uid}/status`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum StatusTarget {
+    Active,
+    Inactive,
+    Retired,
+}
+
+impl StatusTarget {
+    pub fn parse(value: &str) -> Result<Self, &'static str> {
+        match value {
+            "active" => Ok(StatusTarget::Active),
+            "inactive" => Ok(StatusTarget::Inactive),
+            "retired" => Ok(StatusTarget::Retired),
+            "invited" | "expired" => {
+                Err("cannot be set by an admin: use active, inactive or retired")
+            }
+            _ => Err("must be one of active, inactive, retired"),
+        }
+    }
+}
+
+/// What a status change must do. Built by [`plan_status_change`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StatusPlan {
+    pub to: UserStatus,
+    /// False when the user already is in the asked state (idempotent no-op).
+    pub changes: bool,
+    pub revoke_sessions: bool,
+    /// Send `account_deactivated` ("contact your CSM").
+    pub notify_deactivated: bool,
+    /// The user never set a password: back to invited with a fresh link.
+    pub send_activation: bool,
+    pub set_retired_at: bool,
+    pub clear_retired_at: bool,
+    /// The user takes seats again in each of their customers.
+    pub needs_seats: bool,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum TransitionError {
+    #[error("a retired user must be reinstated (status active) before being inactivated")]
+    RetiredCannotBeInactivated,
+    #[error("the user has not activated the account yet; resend the activation email instead")]
+    NotActivated,
+}
+
+impl TransitionError {
+    pub fn code(&self) -> &'static str {
+        match self {
+            TransitionError::RetiredCannotBeInactivated => "user_retired",
+            TransitionError::NotActivated => "user_not_activated",
+        }
+    }
+}
+
+pub fn plan_status_change(
+    from: UserStatus,
+    target: StatusTarget,
+    has_password: bool,
+) -> Result<StatusPlan, TransitionError> {
+    let unchanged = StatusPlan {
+        to: from,
+        changes: false,
+        revoke_sessions: false,
+        notify_deactivated: false,
+        send_activation: false,
+        set_retired_at: false,
+        clear_retired_at: false,
+        needs_seats: false,
+    };
+    use UserStatus as S;
+    match (target, from) {
+        (StatusTarget::Inactive, S::Inactive) => Ok(unchanged),
+        (StatusTarget::Inactive, S::Retired) => Err(TransitionError::RetiredCannotBeInactivated),
+        (StatusTarget::Inactive, _) => Ok(StatusPlan {
+            to: S::Inactive,
+            changes: true,
+            revoke_sessions: true,
+            notify_deactivated: true,
+            ..unchanged
+        }),
+        (StatusTarget::Active, S::Active) => Ok(unchanged),
+        (StatusTarget::Active, S::Invited) => Err(TransitionError::NotActivated),
+        (StatusTarget::Active, S::Inactive | S::Expired | S::Retired) => Ok(StatusPlan {
+            to: if has_password { S::Active } else { S::Invited },
+            changes: true,
+            send_activation: !has_password,
+            clear_retired_at: from == S::Retired,
+            needs_seats: from == S::Retired,
+            ..unchanged
+        }),
+        (StatusTarget::Retired, S::Retired) => Ok(unchanged),
+        (StatusTarget::Retired, _) => Ok(StatusPlan {
+            to: S::Retired,
+            changes: true,
+            revoke_sessions: true,
+            set_retired_at: true,
+            ..unchanged
+        }),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use UserStatus as S;
+
+    #[test]
+    fn inactivating_revokes_sessions_and_sends_the_deactivation_notice() {
+        for from in [S::Active, S::Invited, S::Expired] {
+            let plan = plan_status_change(from, StatusTarget::Inactive, true).unwrap();
+            assert_eq!(plan.to, S::Inactive);
+            assert!(plan.revoke_sessions && plan.notify_deactivated, "{from:?}");
+        }
+    }
+
+    #[test]
+    fn reactivating_sends_no_email_to_a_user_with_a_password() {
+        let plan = plan_status_change(S::Inactive, StatusTarget::Active, true).unwrap();
+        assert_eq!(plan.to, S::Active);
+        assert!(!plan.send_activation && !plan.notify_deactivated && !plan.needs_seats);
+    }
+
+    #[test]
+    fn reactivating_a_user_without_a_password_invites_them_again() {
+        let plan = plan_status_change(S::Inactive, StatusTarget::Active, false).unwrap();
+        assert_eq!(plan.to, S::Invited);
+        assert!(plan.send_activation);
+    }
+
+    #[test]
+    fn an_expired_user_comes_back_to_active() {
+        let plan = plan_status_change(S::Expired, StatusTarget::Active, true).unwrap();
+        assert_eq!(plan.to, S::Active);
+    }
+
+    #[test]
+    fn retiring_sets_the_date_and_revokes_sessions_from_any_state() {
+        for from in [S::Invited, S::Active, S::Inactive, S::Expired] {
+            let plan = plan_status_change(from, StatusTarget::Retired, true).unwrap();
+            assert_eq!(plan.to, S::Retired);
+            assert!(plan.set_retired_at && plan.revoke_sessions);
+        }
+    }
+
+    #[test]
+    fn reinstating_a_retired_user_needs_seats_and_clears_the_date() {
+        let plan = plan_status_change(S::Retired, StatusTarget::Active, true).unwrap();
+        assert!(plan.needs_seats && plan.clear_retired_at);
+        assert_eq!(plan.to, S::Active);
+    }
+
+    #[test]
+    fn asking_for_the_current_state_changes_nothing() {
+        for (from, target) in [
+            (S::Active, StatusTarget::Active),
+            (S::Inactive, StatusTarget::Inactive),
+            (S::Retired, StatusTarget::Retired),
+        ] {
+            let plan = plan_status_change(from, target, true).unwrap();
+            assert!(!plan.changes);
+            assert_eq!(plan.to, from);
+        }
+    }
+
+    #[test]
+    fn impossible_changes_are_refused() {
+        assert_eq!(
+            plan_status_change(S::Retired, StatusTarget::Inactive, true),
+            Err(TransitionError::RetiredCannotBeInactivated)
+        );
+        assert_eq!(
+            plan_status_change(S::Invited, StatusTarget::Active, false),
+            Err(TransitionError::NotActivated)
+        );
+    }
+
+    #[test]
+    fn invited_and_expired_are_not_targets() {
+        assert!(StatusTarget::parse("invited").is_err());
+        assert!(StatusTarget::parse("expired").is_err());
+        assert!(StatusTarget::parse("bogus").is_err());
+        assert_eq!(StatusTarget::parse("retired"), Ok(StatusTarget::Retired));
+    }
+
+    #[test]
+    fn only_active_users_may_sign_in() {
+        assert_eq!(S::Active.sign_in_refusal(), None);
+        assert_eq!(S::Inactive.sign_in_refusal(), Some("account_inactive"));
+        assert_eq!(S::Expired.sign_in_refusal(), Some("account_expired"));
+        assert_eq!(S::Retired.sign_in_refusal(), Some("account_retired"));
+        assert_eq!(S::Invited.sign_in_refusal(), Some("account_not_activated"));
+    }
+}

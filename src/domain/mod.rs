@@ -1,0 +1,11 @@
+//! Business rules, free of HTTP and SQL: parsed values, the account lifecycle,
+//! seats and permissions. Everything here is pure and unit-tested.
+
+pub mod email;
+pub mod lifecycle;
+pub mod pagination;
+pub mod password_policy;
+pub mod permissions;
+pub mod profile;
+pub mod roles;
+pub mod seats;

@@ -1,0 +1,299 @@
+//! Who may do what (API.md, "Endpoints").
+//!
+//! - A platform admin, or an API client of platform scope, may do everything.
+//! - A customer admin (role `admin` in a customer, or an API client scoped to
+//!   it) administers that customer's memberships.
+//! - The user-admin rule: changing a *user* (profile, status, lock, emails)
+//!   needs every one of that user's memberships to be in customers the actor
+//!   administers; platform admins can only be changed by platform admins.
+//! - What an actor cannot see answers 404 ([`Access::Hidden`]); what it can
+//!   see but not change answers 403 ([`Access::Forbidden`]).
+
+use std::collections::BTreeSet;
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ActorKind {
+    User { id: String },
+    Client { id: String },
+}
+
+/// The authenticated caller, with what it administers.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Actor {
+    pub kind: ActorKind,
+    pub platform_admin: bool,
+    /// Customers the actor is a member of (any role).
+    pub member_of: BTreeSet<String>,
+    /// Customers the actor administers (a subset of `member_of` for people).
+    pub admin_of: BTreeSet<String>,
+}
+
+/// A user as far as permissions care.
+#[derive(Debug, Clone)]
+pub struct TargetUser<'a> {
+    pub id: &'a str,
+    pub platform_admin: bool,
+    pub customer_ids: &'a [String],
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Access {
+    Allowed,
+    Forbidden,
+    Hidden,
+}
+
+impl Actor {
+    pub fn user_id(&self) -> Option<&str> {
+        match &self.kind {
+            ActorKind::User { id } => Some(id),
+            ActorKind::Client { .. } => None,
+        }
+    }
+
+    pub fn client_id(&self) -> Option<&str> {
+        match &self.kind {
+            ActorKind::Client { id } => Some(id),
+            ActorKind::User { .. } => None,
+        }
+    }
+
+    /// A stable key for per-caller state such as idempotency keys.
+    pub fn principal_key(&self) -> String {
+        match &self.kind {
+            ActorKind::User { id } => format!("user:{id}"),
+            ActorKind::Client { id } => format!("client:{id}"),
+        }
+    }
+
+    fn is_self(&self, user_id: &str) -> bool {
+        self.user_id() == Some(user_id)
+    }
+
+    fn administers(&self, customer_id: &str) -> bool {
+        self.platform_admin || self.admin_of.contains(customer_id)
+    }
+
+    fn sees_customer(&self, customer_id: &str) -> bool {
+        self.platform_admin
+            || self.member_of.contains(customer_id)
+            || self.admin_of.contains(customer_id)
+    }
+
+    /// Platform-wide operations (create customers, list all users, delete users, outbox).
+    pub fn platform(&self) -> Access {
+        if self.platform_admin {
+            Access::Allowed
+        } else {
+            Access::Forbidden
+        }
+    }
+
+    pub fn view_customer(&self, customer_id: &str) -> Access {
+        if self.sees_customer(customer_id) {
+            Access::Allowed
+        } else {
+            Access::Hidden
+        }
+    }
+
+    pub fn edit_customer(&self, customer_id: &str) -> Access {
+        match self.view_customer(customer_id) {
+            Access::Allowed if self.platform_admin => Access::Allowed,
+            Access::Allowed => Access::Forbidden,
+            other => other,
+        }
+    }
+
+    /// Manage one customer's memberships (list, add, edit, remove).
+    pub fn administer_customer(&self, customer_id: &str) -> Access {
+        if self.administers(customer_id) {
+            Access::Allowed
+        } else if self.sees_customer(customer_id) {
+            Access::Forbidden
+        } else {
+            Access::Hidden
+        }
+    }
+
+    pub fn view_user(&self, target: &TargetUser) -> Access {
+        if self.platform_admin
+            || self.is_self(target.id)
+            || target
+                .customer_ids
+                .iter()
+                .any(|c| self.admin_of.contains(c))
+        {
+            Access::Allowed
+        } else if target
+            .customer_ids
+            .iter()
+            .any(|c| self.member_of.contains(c))
+        {
+            Access::Forbidden
+        } else {
+            Access::Hidden
+        }
+    }
+
+    /// The user-admin rule.
+    pub fn administer_user(&self, target: &TargetUser) -> Access {
+        if self.platform_admin {
+            return Access::Allowed;
+        }
+        let holds_every_membership = !target.customer_ids.is_empty()
+            && target
+                .customer_ids
+                .iter()
+                .all(|c| self.admin_of.contains(c));
+        if holds_every_membership && !target.platform_admin {
+            return Access::Allowed;
+        }
+        match self.view_user(target) {
+            Access::Hidden => Access::Hidden,
+            _ => Access::Forbidden,
+        }
+    }
+
+    /// Audit events: platform admins see all; customer admins their customers'.
+    pub fn audit_scope(&self) -> Option<AuditScope> {
+        if self.platform_admin {
+            Some(AuditScope::All)
+        } else if self.admin_of.is_empty() {
+            None
+        } else {
+            Some(AuditScope::Customers(self.admin_of.clone()))
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum AuditScope {
+    All,
+    Customers(BTreeSet<String>),
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn person(id: &str, platform_admin: bool, member: &[&str], admin: &[&str]) -> Actor {
+        Actor {
+            kind: ActorKind::User { id: id.into() },
+            platform_admin,
+            member_of: member.iter().chain(admin).map(|s| s.to_string()).collect(),
+            admin_of: admin.iter().map(|s| s.to_string()).collect(),
+        }
+    }
+
+    fn target<'a>(id: &'a str, customers: &'a [String]) -> TargetUser<'a> {
+        TargetUser {
+            id,
+            platform_admin: false,
+            customer_ids: customers,
+        }
+    }
+
+    #[test]
+    fn a_platform_admin_may_do_everything() {
+        let admin = person("p", true, &[], &[]);
+        let customers = vec!["A".to_string()];
+        assert_eq!(admin.platform(), Access::Allowed);
+        assert_eq!(admin.administer_customer("A"), Access::Allowed);
+        assert_eq!(
+            admin.administer_user(&target("u", &customers)),
+            Access::Allowed
+        );
+        assert_eq!(admin.audit_scope(), Some(AuditScope::All));
+    }
+
+    #[test]
+    fn a_customer_admin_administers_only_their_customer() {
+        let admin_a = person("a", false, &[], &["A"]);
+        assert_eq!(admin_a.administer_customer("A"), Access::Allowed);
+        assert_eq!(admin_a.administer_customer("B"), Access::Hidden);
+        assert_eq!(admin_a.edit_customer("A"), Access::Forbidden);
+        assert_eq!(admin_a.platform(), Access::Forbidden);
+    }
+
+    #[test]
+    fn a_member_is_forbidden_not_hidden_in_their_own_customer() {
+        let member = person("m", false, &["A"], &[]);
+        assert_eq!(member.view_customer("A"), Access::Allowed);
+        assert_eq!(member.administer_customer("A"), Access::Forbidden);
+        assert_eq!(member.administer_customer("B"), Access::Hidden);
+        assert_eq!(member.audit_scope(), None);
+    }
+
+    #[test]
+    fn a_customer_admin_may_not_change_a_user_shared_with_another_customer() {
+        let admin_a = person("a", false, &[], &["A"]);
+        let only_a = vec!["A".to_string()];
+        let a_and_b = vec!["A".to_string(), "B".to_string()];
+        assert_eq!(
+            admin_a.administer_user(&target("u", &only_a)),
+            Access::Allowed
+        );
+        assert_eq!(
+            admin_a.administer_user(&target("u", &a_and_b)),
+            Access::Forbidden
+        );
+        assert_eq!(admin_a.view_user(&target("u", &a_and_b)), Access::Allowed);
+    }
+
+    #[test]
+    fn another_tenants_user_is_hidden() {
+        let admin_a = person("a", false, &[], &["A"]);
+        let only_b = vec!["B".to_string()];
+        assert_eq!(admin_a.view_user(&target("u", &only_b)), Access::Hidden);
+        assert_eq!(
+            admin_a.administer_user(&target("u", &only_b)),
+            Access::Hidden
+        );
+    }
+
+    #[test]
+    fn a_user_without_memberships_is_the_platforms_alone() {
+        let admin_a = person("a", false, &[], &["A"]);
+        assert_eq!(admin_a.administer_user(&target("u", &[])), Access::Hidden);
+    }
+
+    #[test]
+    fn a_customer_admin_may_not_change_a_platform_admin() {
+        let admin_a = person("a", false, &[], &["A"]);
+        let only_a = vec!["A".to_string()];
+        let boss = TargetUser {
+            id: "p",
+            platform_admin: true,
+            customer_ids: &only_a,
+        };
+        assert_eq!(admin_a.administer_user(&boss), Access::Forbidden);
+    }
+
+    #[test]
+    fn everyone_may_see_themselves_but_not_administer_themselves() {
+        let member = person("m", false, &["A"], &[]);
+        let only_a = vec!["A".to_string()];
+        assert_eq!(member.view_user(&target("m", &only_a)), Access::Allowed);
+        assert_eq!(
+            member.administer_user(&target("m", &only_a)),
+            Access::Forbidden
+        );
+    }
+
+    #[test]
+    fn a_customer_scoped_api_client_acts_as_that_customers_admin() {
+        let client = Actor {
+            kind: ActorKind::Client { id: "c".into() },
+            platform_admin: false,
+            member_of: ["A".to_string()].into(),
+            admin_of: ["A".to_string()].into(),
+        };
+        let only_a = vec!["A".to_string()];
+        assert_eq!(
+            client.administer_user(&target("u", &only_a)),
+            Access::Allowed
+        );
+        assert_eq!(client.principal_key(), "client:c");
+    }
+}

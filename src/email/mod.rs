@@ -1,0 +1,104 @@
+//! Outbound email: every message is rendered from a template and written to
+//! the outbox in the caller's transaction; the worker delivers it later.
+
+pub mod templates;
+
+use serde::{Deserialize, Serialize};
+use time::PrimitiveDateTime;
+use utoipa::ToSchema;
+
+use crate::db::outbox::{self, OutboxRow};
+use crate::db::DbConnection;
+use crate::error::ApiError;
+pub use templates::{EmailTemplates, RenderedEmail};
+
+/// The kinds of email roster sends; used as the provider's tag.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum EmailKind {
+    Activation,
+    PasswordReset,
+    PasswordChanged,
+    AccountDeactivated,
+    AccountLocked,
+    MembershipAdded,
+    MembershipRemoved,
+    ActionConfirmation,
+}
+
+impl EmailKind {
+    pub const ALL: [EmailKind; 8] = [
+        EmailKind::Activation,
+        EmailKind::PasswordReset,
+        EmailKind::PasswordChanged,
+        EmailKind::AccountDeactivated,
+        EmailKind::AccountLocked,
+        EmailKind::MembershipAdded,
+        EmailKind::MembershipRemoved,
+        EmailKind::ActionConfirmation,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            EmailKind::Activation => "activation",
+            EmailKind::PasswordReset => "password_reset",
+            EmailKind::PasswordChanged => "password_changed",
+            EmailKind::AccountDeactivated => "account_deactivated",
+            EmailKind::AccountLocked => "account_locked",
+            EmailKind::MembershipAdded => "membership_added",
+            EmailKind::MembershipRemoved => "membership_removed",
+            EmailKind::ActionConfirmation => "action_confirmation",
+        }
+    }
+
+    pub fn parse(value: &str) -> Option<Self> {
+        EmailKind::ALL.into_iter().find(|k| k.as_str() == value)
+    }
+}
+
+/// An email to queue: the template context is completed by [`EmailTemplates`].
+#[derive(Debug, Clone)]
+pub struct Message {
+    pub kind: EmailKind,
+    pub to: String,
+    pub context: serde_json::Value,
+    pub user_id: Option<String>,
+    pub customer_id: Option<String>,
+}
+
+/// Renders `message` and writes it to the outbox on `conn` (the caller's transaction).
+pub fn enqueue(
+    conn: &mut DbConnection,
+    templates: &EmailTemplates,
+    message: Message,
+    now: PrimitiveDateTime,
+) -> Result<String, ApiError> {
+    let rendered = templates
+        .render(message.kind, &message.context)
+        .map_err(ApiError::internal)?;
+    let id = crate::db::new_id();
+    outbox::insert(
+        conn,
+        &OutboxRow {
+            id: id.clone(),
+            kind: message.kind.as_str().to_string(),
+            recipient: message.to,
+            subject: rendered.subject,
+            text_body: rendered.text,
+            html_body: rendered.html,
+            user_id: message.user_id,
+            customer_id: message.customer_id,
+            status: "pending".into(),
+            attempts: 0,
+            next_attempt_at: now,
+            lease_owner: None,
+            lease_expires_at: None,
+            last_error: None,
+            provider_message_id: None,
+            created_at: now,
+            updated_at: now,
+            sent_at: None,
+        },
+    )?;
+    Ok(id)
+}

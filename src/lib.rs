@@ -1,0 +1,16 @@
+//! roster: user administration for multi-tenant SaaS.
+
+pub mod auth;
+pub mod clock;
+pub mod config;
+pub mod db;
+pub mod domain;
+pub mod email;
+pub mod error;
+pub mod http;
+pub mod openapi;
+pub mod routes;
+pub mod service;
+pub mod startup;
+pub mod state;
+pub mod telemetry;

@@ -1,0 +1,522 @@
+//! Public authentication endpoints: the token endpoint, revocation, JWKS and
+//! the action-token flows (activation, forgotten and reset passwords).
+
+use actix_web::http::{header, StatusCode};
+use actix_web::{get, post, web, HttpMessage, HttpRequest, HttpResponse, ResponseError};
+use base64::engine::general_purpose::STANDARD;
+use base64::Engine;
+use secrecy::SecretString;
+use serde::{Deserialize, Serialize};
+use time::OffsetDateTime;
+use utoipa::ToSchema;
+
+use crate::auth::jwt::JwkSet;
+use crate::db::action_tokens::Purpose;
+use crate::db::users;
+use crate::domain::email::{normalize, EmailAddress};
+use crate::error::{ApiError, Problem};
+use crate::http::{read_limited, JsonBody, RequestId};
+use crate::service::accounts::{self, Redeemable};
+use crate::service::sessions::{self, GrantError, PasswordOutcome, TokenResponse};
+use crate::state::AppState;
+
+/// The token request (RFC 6749), as a form or as JSON.
+#[derive(Debug, Default, Deserialize, ToSchema)]
+pub struct TokenRequest {
+    /// `password`, `refresh_token` or `client_credentials`.
+    #[schema(example = "password")]
+    pub grant_type: String,
+    /// The email address (password grant).
+    pub username: Option<String>,
+    #[schema(value_type = Option<String>, format = Password)]
+    pub password: Option<SecretString>,
+    pub refresh_token: Option<String>,
+    /// Client credentials, unless sent with HTTP Basic.
+    pub client_id: Option<String>,
+    #[schema(value_type = Option<String>, format = Password)]
+    pub client_secret: Option<SecretString>,
+    /// Accepted and ignored: scope follows the account or client.
+    pub scope: Option<String>,
+}
+
+/// An RFC 6749 error. `code` names the account state when the password was right.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct OAuthError {
+    #[schema(example = "invalid_grant")]
+    pub error: &'static str,
+    pub error_description: String,
+    /// `account_inactive`, `account_expired`, `account_retired` or `account_not_activated`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub code: Option<&'static str>,
+}
+
+impl std::fmt::Display for OAuthError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}: {}", self.error, self.error_description)
+    }
+}
+
+impl OAuthError {
+    fn new(error: &'static str, description: &str) -> Self {
+        OAuthError {
+            error,
+            error_description: description.to_string(),
+            code: None,
+        }
+    }
+
+    fn from_grant(err: GrantError) -> Self {
+        match err {
+            GrantError::InvalidGrant => {
+                OAuthError::new("invalid_grant", "The credentials are not valid.")
+            }
+            GrantError::AccountState(code) => OAuthError {
+                code: Some(code),
+                ..OAuthError::new("invalid_grant", account_state_description(code))
+            },
+            GrantError::InvalidClient => {
+                OAuthError::new("invalid_client", "Client authentication failed.")
+            }
+        }
+    }
+}
+
+fn account_state_description(code: &str) -> &'static str {
+    match code {
+        "account_inactive" => "Your account has been deactivated; contact your CSM to activate it.",
+        "account_expired" => "Your account expired after a long time without sign-in; ask an administrator to reactivate it.",
+        "account_retired" => "Your account has been retired.",
+        _ => "Your account is not activated yet; use the link in your activation email.",
+    }
+}
+
+/// The token endpoint answers in RFC 6749 form, never cached.
+pub enum TokenError {
+    OAuth(OAuthError),
+    Api(ApiError),
+}
+
+impl From<ApiError> for TokenError {
+    fn from(err: ApiError) -> Self {
+        TokenError::Api(err)
+    }
+}
+
+impl std::fmt::Debug for TokenError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            TokenError::OAuth(e) => write!(f, "{e}"),
+            TokenError::Api(e) => write!(f, "{e}"),
+        }
+    }
+}
+
+impl std::fmt::Display for TokenError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        std::fmt::Debug::fmt(self, f)
+    }
+}
+
+impl ResponseError for TokenError {
+    fn status_code(&self) -> StatusCode {
+        match self {
+            TokenError::OAuth(e) if e.error == "invalid_client" => StatusCode::UNAUTHORIZED,
+            TokenError::OAuth(_) => StatusCode::BAD_REQUEST,
+            TokenError::Api(e) => e.status_code(),
+        }
+    }
+
+    fn error_response(&self) -> HttpResponse {
+        match self {
+            TokenError::OAuth(body) => HttpResponse::build(self.status_code())
+                .insert_header((header::CACHE_CONTROL, "no-store"))
+                .json(body),
+            TokenError::Api(err) => err.error_response(),
+        }
+    }
+}
+
+fn token_response(pair: TokenResponse) -> HttpResponse {
+    HttpResponse::Ok()
+        .insert_header((header::CACHE_CONTROL, "no-store"))
+        .insert_header((header::PRAGMA, "no-cache"))
+        .json(pair)
+}
+
+async fn read_token_request(
+    req: &HttpRequest,
+    payload: web::Payload,
+) -> Result<TokenRequest, TokenError> {
+    let content_type = req.content_type().to_ascii_lowercase();
+    let mut inner = payload.into_inner();
+    let body = read_limited(&mut inner).await?;
+    let parsed: Result<TokenRequest, String> =
+        if content_type == "application/x-www-form-urlencoded" {
+            serde_urlencoded::from_bytes(&body).map_err(|e| e.to_string())
+        } else if content_type == "application/json" {
+            serde_json::from_slice(&body).map_err(|e| e.to_string())
+        } else {
+            return Err(TokenError::Api(ApiError::UnsupportedMediaType));
+        };
+    parsed.map_err(|why| TokenError::OAuth(OAuthError::new("invalid_request", &why)))
+}
+
+/// `client_id:client_secret` from HTTP Basic (RFC 6749 §2.3.1), if present.
+fn basic_credentials(req: &HttpRequest) -> Option<(String, String)> {
+    let value = req.headers().get(header::AUTHORIZATION)?.to_str().ok()?;
+    let (scheme, encoded) = value.split_once(' ')?;
+    if !scheme.eq_ignore_ascii_case("basic") {
+        return None;
+    }
+    let decoded = String::from_utf8(STANDARD.decode(encoded.trim()).ok()?).ok()?;
+    let (id, secret) = decoded.split_once(':')?;
+    let unescape = |s: &str| {
+        form_urlencoded::parse(format!("x={s}").as_bytes())
+            .next()
+            .map(|(_, v)| v.into_owned())
+    };
+    Some((unescape(id)?, unescape(secret)?))
+}
+
+/// Issue tokens.
+///
+/// `grant_type=password` (`username` = email, `password`) for people,
+/// `refresh_token` to rotate a refresh token (reusing a rotated one revokes
+/// its whole family), `client_credentials` for API clients (in the body or
+/// with HTTP Basic). A wrong password, an unknown email and a locked account
+/// all answer the same `invalid_grant`; only after the right password does
+/// `code` name the account state.
+#[utoipa::path(
+    tag = "auth",
+    request_body(content(
+        (TokenRequest = "application/x-www-form-urlencoded"),
+        (TokenRequest = "application/json"),
+    )),
+    responses(
+        (status = 200, body = TokenResponse, headers(("Cache-Control" = String, description = "no-store"))),
+        (status = 400, description = "invalid_request, invalid_grant or unsupported_grant_type", body = OAuthError),
+        (status = 401, description = "invalid_client", body = OAuthError),
+        (status = 415, body = Problem, content_type = "application/problem+json"),
+        (status = 429, body = Problem, content_type = "application/problem+json"),
+    )
+)]
+#[post("/v1/auth/token")]
+pub async fn issue_token(
+    req: HttpRequest,
+    payload: web::Payload,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse, TokenError> {
+    let request = read_token_request(&req, payload).await?;
+    let outcome = match request.grant_type.as_str() {
+        "password" => password_grant(&state, request).await?,
+        "refresh_token" => {
+            let presented = request
+                .refresh_token
+                .ok_or_else(|| missing("refresh_token"))?;
+            let state2 = state.clone();
+            state
+                .db
+                .write(move |conn| sessions::refresh_grant(conn, &state2, &presented))
+                .await?
+        }
+        "client_credentials" => {
+            let (id, secret) = match (
+                basic_credentials(&req),
+                request.client_id,
+                request.client_secret,
+            ) {
+                (Some(pair), _, _) => pair,
+                (None, Some(id), Some(secret)) => (
+                    id,
+                    secrecy::ExposeSecret::expose_secret(&secret).to_string(),
+                ),
+                _ => return Err(missing("client_id and client_secret")),
+            };
+            let state2 = state.clone();
+            state
+                .db
+                .write(move |conn| sessions::client_credentials_grant(conn, &state2, &id, &secret))
+                .await?
+        }
+        _ => {
+            return Err(TokenError::OAuth(OAuthError::new(
+                "unsupported_grant_type",
+                "Use password, refresh_token or client_credentials.",
+            )))
+        }
+    };
+    outcome
+        .map(token_response)
+        .map_err(|e| TokenError::OAuth(OAuthError::from_grant(e)))
+}
+
+fn missing(what: &str) -> TokenError {
+    TokenError::OAuth(OAuthError::new(
+        "invalid_request",
+        &format!("{what} is required."),
+    ))
+}
+
+async fn password_grant(
+    state: &web::Data<AppState>,
+    request: TokenRequest,
+) -> Result<Result<TokenResponse, GrantError>, TokenError> {
+    let username = request.username.ok_or_else(|| missing("username"))?;
+    let password = request.password.ok_or_else(|| missing("password"))?;
+    let key = normalize(&username);
+    let user = state
+        .db
+        .run(move |conn| Ok(users::find_by_email(conn, &key)?))
+        .await?;
+    let matches = state
+        .hasher
+        .verify(
+            password,
+            user.as_ref().and_then(|u| u.password_hash.clone()),
+        )
+        .await?;
+    let outcome = if matches {
+        PasswordOutcome::Accepted(user.expect("a matching password has a user"))
+    } else {
+        PasswordOutcome::Rejected(user)
+    };
+    let state2 = state.clone();
+    Ok(state
+        .db
+        .write(move |conn| sessions::finish_password_grant(conn, &state2, outcome))
+        .await?)
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+pub struct RevokeRequest {
+    pub token: String,
+    /// `refresh_token` or `access_token`; only refresh tokens are stateful.
+    pub token_type_hint: Option<String>,
+}
+
+/// Revoke a refresh token and its family (RFC 7009). Always 200: unknown
+/// tokens and access tokens (which expire on their own) are ignored.
+#[utoipa::path(
+    tag = "auth",
+    request_body(content(
+        (RevokeRequest = "application/x-www-form-urlencoded"),
+        (RevokeRequest = "application/json"),
+    )),
+    responses((status = 200, description = "Revoked, or nothing to revoke"))
+)]
+#[post("/v1/auth/revoke")]
+pub async fn revoke_token(
+    req: HttpRequest,
+    payload: web::Payload,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse, ApiError> {
+    let content_type = req.content_type().to_ascii_lowercase();
+    let mut inner = payload.into_inner();
+    let body = read_limited(&mut inner).await?;
+    let token = if content_type == "application/json" {
+        serde_json::from_slice::<RevokeRequest>(&body)
+            .ok()
+            .map(|r| r.token)
+    } else {
+        serde_urlencoded::from_bytes::<RevokeRequest>(&body)
+            .ok()
+            .map(|r| r.token)
+    };
+    if let Some(token) = token {
+        let state2 = state.clone();
+        state
+            .db
+            .write(move |conn| sessions::revoke(conn, &state2, &token))
+            .await?;
+    }
+    Ok(HttpResponse::Ok()
+        .insert_header((header::CACHE_CONTROL, "no-store"))
+        .finish())
+}
+
+/// The public keys that verify access tokens.
+#[utoipa::path(tag = "auth", responses((status = 200, body = JwkSet)))]
+#[get("/.well-known/jwks.json")]
+pub async fn jwks(state: web::Data<AppState>) -> HttpResponse {
+    HttpResponse::Ok()
+        .insert_header((header::CACHE_CONTROL, "public, max-age=300"))
+        .json(state.keys.jwks())
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum ActionPurpose {
+    Activation,
+    PasswordReset,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ActionTokenInfo {
+    pub purpose: ActionPurpose,
+    pub email: String,
+    #[serde(with = "time::serde::rfc3339")]
+    pub expires_at: OffsetDateTime,
+}
+
+/// What an emailed link is for. Never consumes it (mail scanners open links).
+#[utoipa::path(
+    tag = "auth",
+    params(("token" = String, Path, description = "The token from the emailed link")),
+    responses(
+        (status = 200, body = ActionTokenInfo),
+        (status = 404, description = "Unknown token", body = Problem, content_type = "application/problem+json"),
+        (status = 410, description = "Expired, used or superseded", body = Problem, content_type = "application/problem+json"),
+    )
+)]
+#[get("/v1/auth/action-tokens/{token}")]
+pub async fn inspect_action_token(
+    path: web::Path<String>,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse, ApiError> {
+    let presented = path.into_inner();
+    let state2 = state.clone();
+    let Redeemable { token, user } = state
+        .db
+        .run(move |conn| accounts::peek(conn, &state2, &presented))
+        .await?;
+    Ok(HttpResponse::Ok()
+        .insert_header((header::CACHE_CONTROL, "no-store"))
+        .json(ActionTokenInfo {
+            purpose: match Purpose::parse(&token.purpose) {
+                Some(Purpose::PasswordReset) => ActionPurpose::PasswordReset,
+                _ => ActionPurpose::Activation,
+            },
+            email: user.email,
+            expires_at: crate::clock::from_db(token.expires_at),
+        }))
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct SetPasswordRequest {
+    /// The token from the emailed link.
+    pub token: String,
+    #[schema(value_type = String, format = Password)]
+    pub password: SecretString,
+}
+
+/// Redeem the link the checked token came from, validating and hashing the
+/// new password first (policy errors are 422 and leave the link usable).
+async fn hash_for_token(
+    state: &web::Data<AppState>,
+    body: &SetPasswordRequest,
+) -> Result<String, ApiError> {
+    let presented = body.token.clone();
+    let state2 = state.clone();
+    let Redeemable { user, .. } = state
+        .db
+        .run(move |conn| accounts::peek(conn, &state2, &presented))
+        .await?;
+    accounts::check_new_password(state, &user, &body.password, "password")?;
+    state.hasher.hash(body.password.clone()).await
+}
+
+/// Activate an invited account: set the password and sign in.
+#[utoipa::path(
+    tag = "auth",
+    request_body = SetPasswordRequest,
+    responses(
+        (status = 200, body = TokenResponse),
+        (status = 404, body = Problem, content_type = "application/problem+json"),
+        (status = 410, body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "The password breaks the policy", body = Problem, content_type = "application/problem+json"),
+    )
+)]
+#[post("/v1/auth/activate")]
+pub async fn activate(
+    body: JsonBody<SetPasswordRequest>,
+    state: web::Data<AppState>,
+    request_id: RequestId,
+) -> Result<HttpResponse, ApiError> {
+    let body = body.0;
+    let hash = hash_for_token(&state, &body).await?;
+    let state2 = state.clone();
+    let pair = state
+        .db
+        .write(move |conn| accounts::activate(conn, &state2, &body.token, &hash, &request_id.0))
+        .await?;
+    Ok(token_response(pair))
+}
+
+/// Set a new password with a reset link. Signs nobody in; ends every session.
+#[utoipa::path(
+    tag = "auth",
+    request_body = SetPasswordRequest,
+    responses(
+        (status = 204, description = "Password changed; sign in with it"),
+        (status = 404, body = Problem, content_type = "application/problem+json"),
+        (status = 410, body = Problem, content_type = "application/problem+json"),
+        (status = 422, body = Problem, content_type = "application/problem+json"),
+    )
+)]
+#[post("/v1/auth/reset-password")]
+pub async fn reset_password(
+    body: JsonBody<SetPasswordRequest>,
+    state: web::Data<AppState>,
+    request_id: RequestId,
+) -> Result<HttpResponse, ApiError> {
+    let body = body.0;
+    let hash = hash_for_token(&state, &body).await?;
+    let state2 = state.clone();
+    state
+        .db
+        .write(move |conn| {
+            accounts::reset_password(conn, &state2, &body.token, &hash, &request_id.0)
+        })
+        .await?;
+    Ok(HttpResponse::NoContent().finish())
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ForgotPasswordRequest {
+    #[schema(example = "jane.doe@example.com")]
+    pub email: String,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct Accepted {
+    #[schema(example = "If the address belongs to an account, an email is on its way.")]
+    pub message: &'static str,
+}
+
+const FORGOT_ANSWER: &str = "If the address belongs to an account, an email is on its way.";
+
+/// Ask for a reset link. Always 202 with the same body; the lookup and the
+/// email happen after the answer, so timing tells nothing either.
+#[utoipa::path(
+    tag = "auth",
+    request_body = ForgotPasswordRequest,
+    responses(
+        (status = 202, body = Accepted),
+        (status = 422, description = "Not an email address", body = Problem, content_type = "application/problem+json"),
+    )
+)]
+#[post("/v1/auth/forgot-password")]
+pub async fn forgot_password(
+    body: JsonBody<ForgotPasswordRequest>,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse, ApiError> {
+    let email =
+        EmailAddress::parse(&body.0.email).map_err(|why| ApiError::invalid("email", why))?;
+    let state2 = state.clone();
+    actix_web::rt::spawn(async move {
+        let key = email.key();
+        let state3 = state2.clone();
+        let result = state2
+            .db
+            .write(move |conn| accounts::forgot_password(conn, &state3, &key))
+            .await;
+        if let Err(err) = result {
+            tracing::error!(error = %err, "forgot-password email could not be queued");
+        }
+    });
+    Ok(HttpResponse::Accepted().json(Accepted {
+        message: FORGOT_ANSWER,
+    }))
+}

@@ -1,0 +1,85 @@
+//! The signed-in user's own account.
+
+use actix_web::{get, post, web, HttpResponse};
+use secrecy::SecretString;
+use serde::Deserialize;
+use utoipa::ToSchema;
+
+use crate::auth::Authenticated;
+use crate::db::{memberships, users};
+use crate::error::{ApiError, Problem};
+use crate::http::{JsonBody, RequestId};
+use crate::routes::views::UserView;
+use crate::service::sessions::TokenResponse;
+use crate::service::users as user_service;
+use crate::state::AppState;
+
+fn own_id(actor: &Authenticated) -> Result<String, ApiError> {
+    actor
+        .0
+        .user_id()
+        .map(str::to_string)
+        .ok_or_else(|| ApiError::Forbidden("API clients have no user account.".into()))
+}
+
+/// Your own User, with memberships.
+#[utoipa::path(
+    tag = "me",
+    security(("bearer" = [])),
+    responses(
+        (status = 200, body = UserView),
+        (status = 401, body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "API clients have no user", body = Problem, content_type = "application/problem+json"),
+    )
+)]
+#[get("/v1/me")]
+pub async fn me(
+    actor: Authenticated,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse, ApiError> {
+    let id = own_id(&actor)?;
+    let view = state
+        .db
+        .run(move |conn| {
+            let user = users::find(conn, &id)?.ok_or(ApiError::NotFound("user"))?;
+            let memberships = memberships::of_user(conn, &id)?;
+            Ok(UserView::new(&user, &memberships))
+        })
+        .await?;
+    Ok(HttpResponse::Ok().json(view))
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ChangePasswordRequest {
+    #[schema(value_type = String, format = Password)]
+    pub current_password: SecretString,
+    #[schema(value_type = String, format = Password)]
+    pub new_password: SecretString,
+}
+
+/// Change your password: needs the current one; returns a new token pair and
+/// ends your other sessions; a confirmation email follows.
+#[utoipa::path(
+    tag = "me",
+    security(("bearer" = [])),
+    request_body = ChangePasswordRequest,
+    responses(
+        (status = 200, body = TokenResponse),
+        (status = 401, body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "Wrong current password, or the new one breaks the policy", body = Problem, content_type = "application/problem+json"),
+    )
+)]
+#[post("/v1/me/password")]
+pub async fn change_password(
+    actor: Authenticated,
+    body: JsonBody<ChangePasswordRequest>,
+    state: web::Data<AppState>,
+    request_id: RequestId,
+) -> Result<HttpResponse, ApiError> {
+    let id = own_id(&actor)?;
+    let pair = user_service::change_own_password(&state, &id, body.0, &request_id.0).await?;
+    Ok(HttpResponse::Ok()
+        .insert_header((actix_web::http::header::CACHE_CONTROL, "no-store"))
+        .json(pair))
+}

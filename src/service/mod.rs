@@ -1,0 +1,8 @@
+//! Use cases: each runs the domain rules, the database writes, the audit
+//! event and the outbox rows of one request in one transaction.
+
+pub mod accounts;
+pub mod audit;
+pub mod bootstrap;
+pub mod sessions;
+pub mod users;

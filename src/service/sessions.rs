@@ -1,0 +1,241 @@
+//! Sessions: sign-in grants, rotating refresh tokens, and the token pairs
+//! they return.
+
+use serde::Serialize;
+use serde_json::json;
+use time::PrimitiveDateTime;
+use utoipa::ToSchema;
+
+use crate::auth::jwt::Claims;
+use crate::auth::tokens::{hash_token, PlainToken, TokenKind};
+use crate::clock::span;
+use crate::config::TOKEN_AUDIENCE;
+use crate::db::users::UserRow;
+use crate::db::{api_clients, refresh_tokens, users, DbConnection};
+use crate::domain::lifecycle::UserStatus;
+use crate::email::{self, EmailKind, Message};
+use crate::service::audit::{self, AuditContext, Event};
+use crate::state::AppState;
+
+/// An RFC 6749 token response.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct TokenResponse {
+    pub access_token: String,
+    #[schema(example = "Bearer")]
+    pub token_type: &'static str,
+    /// Seconds until the access token expires.
+    #[schema(example = 900)]
+    pub expires_in: u64,
+    /// Absent for client-credentials grants.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub refresh_token: Option<String>,
+}
+
+/// Why a grant failed, in RFC 6749 terms.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum GrantError {
+    /// Unknown email, wrong password, locked account, bad refresh token.
+    InvalidGrant,
+    /// The password was right but the account cannot sign in.
+    AccountState(&'static str),
+    InvalidClient,
+}
+
+pub fn access_claims(
+    state: &AppState,
+    subject: &str,
+    session_version: i32,
+    client: bool,
+) -> Claims {
+    let now = state.clock.now().unix_timestamp();
+    let ttl = i64::try_from(state.settings.access_token_ttl.as_secs()).unwrap_or(900);
+    Claims {
+        iss: state.keys.issuer().to_string(),
+        aud: TOKEN_AUDIENCE.to_string(),
+        sub: subject.to_string(),
+        exp: now + ttl,
+        nbf: now,
+        iat: now,
+        jti: uuid::Uuid::new_v4().to_string(),
+        sv: session_version,
+        client_id: client.then(|| subject.to_string()),
+    }
+}
+
+/// Issues an access token and a refresh token in `family` (a new one if `None`).
+pub fn issue_pair(
+    conn: &mut DbConnection,
+    state: &AppState,
+    user_id: &str,
+    session_version: i32,
+    family: Option<&str>,
+    now: PrimitiveDateTime,
+) -> Result<TokenResponse, diesel::result::Error> {
+    let refresh = PlainToken::generate(TokenKind::Refresh);
+    let family = family.map_or_else(crate::db::new_id, str::to_string);
+    let expires_at = now + span(state.settings.refresh_token_ttl);
+    refresh_tokens::insert(conn, &family, user_id, &refresh.hash(), now, expires_at)?;
+    Ok(TokenResponse {
+        access_token: state
+            .keys
+            .sign(&access_claims(state, user_id, session_version, false)),
+        token_type: "Bearer",
+        expires_in: state.settings.access_token_ttl.as_secs(),
+        refresh_token: Some(refresh.expose().to_string()),
+    })
+}
+
+/// What the password check found, before any write.
+pub enum PasswordOutcome {
+    Accepted(UserRow),
+    Rejected(Option<UserRow>),
+}
+
+/// Applies the result of a password check: on success records the sign-in
+/// and issues a pair; on failure counts it (atomically) and locks the account
+/// at the threshold, emailing the user.
+pub fn finish_password_grant(
+    conn: &mut DbConnection,
+    state: &AppState,
+    outcome: PasswordOutcome,
+) -> Result<Result<TokenResponse, GrantError>, crate::error::ApiError> {
+    let now = state.clock.now_db();
+    match outcome {
+        PasswordOutcome::Rejected(None) => Ok(Err(GrantError::InvalidGrant)),
+        PasswordOutcome::Rejected(Some(user)) => {
+            if user.locked_at.is_none() {
+                let locked_now = users::record_failed_login(
+                    conn,
+                    &user.id,
+                    state.settings.lockout_threshold,
+                    now,
+                )?;
+                if locked_now {
+                    lock_consequences(conn, state, &user, now)?;
+                }
+            }
+            Ok(Err(GrantError::InvalidGrant))
+        }
+        PasswordOutcome::Accepted(user) => {
+            if user.locked_at.is_some() {
+                return Ok(Err(GrantError::InvalidGrant));
+            }
+            let status = UserStatus::parse(&user.status).unwrap_or(UserStatus::Inactive);
+            if let Some(code) = status.sign_in_refusal() {
+                return Ok(Err(GrantError::AccountState(code)));
+            }
+            users::record_login(conn, &user.id, now)?;
+            let pair = issue_pair(conn, state, &user.id, user.session_version, None, now)?;
+            Ok(Ok(pair))
+        }
+    }
+}
+
+fn lock_consequences(
+    conn: &mut DbConnection,
+    state: &AppState,
+    user: &UserRow,
+    now: PrimitiveDateTime,
+) -> Result<(), crate::error::ApiError> {
+    refresh_tokens::revoke_user(conn, &user.id, None, now)?;
+    email::enqueue(
+        conn,
+        &state.templates,
+        Message {
+            kind: EmailKind::AccountLocked,
+            to: user.email.clone(),
+            context: json!({
+                "recipient_name": user.first_name,
+                "forgot_password_url": format!("{}/forgot-password", state.settings.app_url),
+            }),
+            user_id: Some(user.id.clone()),
+            customer_id: None,
+        },
+        now,
+    )?;
+    audit::record(
+        conn,
+        &state.templates,
+        &AuditContext::system(),
+        Event {
+            action: "user.locked",
+            customer_id: None,
+            target_user_id: Some(&user.id),
+            changes: json!({"locked": {"before": false, "after": true}}),
+            summary: format!("{} was locked after failed sign-ins", user.email),
+            customer_name: None,
+        },
+        now,
+    )
+}
+
+/// Rotates a refresh token. Presenting a rotated one revokes its family.
+pub fn refresh_grant(
+    conn: &mut DbConnection,
+    state: &AppState,
+    presented: &str,
+) -> Result<Result<TokenResponse, GrantError>, crate::error::ApiError> {
+    let now = state.clock.now_db();
+    let Some(row) = refresh_tokens::find_by_hash(conn, &hash_token(presented))? else {
+        return Ok(Err(GrantError::InvalidGrant));
+    };
+    if row.revoked_at.is_some() || row.expires_at <= now {
+        return Ok(Err(GrantError::InvalidGrant));
+    }
+    if !refresh_tokens::rotate(conn, &row.id, now)? {
+        tracing::warn!(family = %row.family_id, "refresh token reused; revoking its family");
+        refresh_tokens::revoke_family(conn, &row.family_id, now)?;
+        return Ok(Err(GrantError::InvalidGrant));
+    }
+    let Some(user) = users::find(conn, &row.user_id)? else {
+        return Ok(Err(GrantError::InvalidGrant));
+    };
+    if user.status != "active" || user.locked_at.is_some() {
+        refresh_tokens::revoke_family(conn, &row.family_id, now)?;
+        return Ok(Err(GrantError::InvalidGrant));
+    }
+    let pair = issue_pair(
+        conn,
+        state,
+        &user.id,
+        user.session_version,
+        Some(&row.family_id),
+        now,
+    )?;
+    Ok(Ok(pair))
+}
+
+/// Client credentials: secrets carry 256 random bits, so a SHA-256 compare
+/// is as strong as a slow hash and costs nothing.
+pub fn client_credentials_grant(
+    conn: &mut DbConnection,
+    state: &AppState,
+    client_id: &str,
+    client_secret: &str,
+) -> Result<Result<TokenResponse, GrantError>, crate::error::ApiError> {
+    let Some(client) = api_clients::find_live(conn, client_id)? else {
+        return Ok(Err(GrantError::InvalidClient));
+    };
+    if client.secret_hash != hash_token(client_secret) {
+        return Ok(Err(GrantError::InvalidClient));
+    }
+    api_clients::touch(conn, &client.id, state.clock.now_db())?;
+    Ok(Ok(TokenResponse {
+        access_token: state.keys.sign(&access_claims(state, &client.id, 0, true)),
+        token_type: "Bearer",
+        expires_in: state.settings.access_token_ttl.as_secs(),
+        refresh_token: None,
+    }))
+}
+
+/// RFC 7009: revokes the refresh token's family; unknown tokens are ignored.
+pub fn revoke(
+    conn: &mut DbConnection,
+    state: &AppState,
+    presented: &str,
+) -> Result<(), crate::error::ApiError> {
+    if let Some(row) = refresh_tokens::find_by_hash(conn, &hash_token(presented))? {
+        refresh_tokens::revoke_family(conn, &row.family_id, state.clock.now_db())?;
+    }
+    Ok(())
+}

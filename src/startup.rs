@@ -1,0 +1,170 @@
+//! Assembling the service: database, keys, mailer templates, the first
+//! admin, the HTTP server on its own listener (port 0 in tests), and the
+//! background jobs.
+
+use std::net::TcpListener;
+use std::sync::Arc;
+
+use actix_web::dev::Server;
+use actix_web::middleware::from_fn;
+use actix_web::{web, App, HttpServer};
+use secrecy::ExposeSecret;
+use tracing_actix_web::TracingLogger;
+use utoipa::OpenApi;
+use utoipa_actix_web::AppExt;
+use utoipa_swagger_ui::SwaggerUi;
+
+use crate::auth::jwt::{self, JwtKeys, KeyError};
+use crate::auth::passwords::PasswordHasher;
+use crate::clock::Clock;
+use crate::config::Settings;
+use crate::db::{self, signing_keys, Db, DbSetupError};
+use crate::email::EmailTemplates;
+use crate::error::ApiError;
+use crate::http::{fallback, request_id_middleware, RosterRootSpan, RouteTable};
+use crate::openapi::{self, ApiDoc};
+use crate::service::bootstrap::{self, Bootstrap, BootstrapError};
+use crate::state::AppState;
+
+#[derive(Debug, thiserror::Error)]
+pub enum StartupError {
+    #[error(transparent)]
+    Database(#[from] DbSetupError),
+    #[error(transparent)]
+    Keys(#[from] KeyError),
+    #[error(transparent)]
+    Bootstrap(#[from] BootstrapError),
+    #[error("cannot listen on {addr}: {cause}")]
+    Bind { addr: String, cause: std::io::Error },
+    #[error(transparent)]
+    Api(#[from] ApiError),
+    #[error(transparent)]
+    Io(#[from] std::io::Error),
+}
+
+pub struct Application {
+    port: u16,
+    server: Server,
+    state: web::Data<AppState>,
+    bootstrap: Bootstrap,
+}
+
+impl Application {
+    pub async fn build(settings: Settings) -> Result<Self, StartupError> {
+        Self::build_with_clock(settings, Clock::default()).await
+    }
+
+    pub async fn build_with_clock(settings: Settings, clock: Clock) -> Result<Self, StartupError> {
+        let settings = Arc::new(settings);
+        let db = connect_database(&settings, true).await?;
+        let keys = Arc::new(load_keys(&settings, &db, &clock).await?);
+        let state = web::Data::new(AppState {
+            db,
+            keys,
+            hasher: PasswordHasher::new(settings.hash_concurrency),
+            templates: EmailTemplates::new(&settings.product_name, &settings.app_url),
+            clock,
+            settings: settings.clone(),
+        });
+        let bootstrap = bootstrap::ensure_admin(&state).await?;
+        let listener = TcpListener::bind(settings.bind).map_err(|cause| StartupError::Bind {
+            addr: settings.bind.to_string(),
+            cause,
+        })?;
+        let port = listener.local_addr()?.port();
+        let server = serve(listener, state.clone(), settings.workers)?;
+        Ok(Application {
+            port,
+            server,
+            state,
+            bootstrap,
+        })
+    }
+
+    pub fn port(&self) -> u16 {
+        self.port
+    }
+
+    pub fn state(&self) -> web::Data<AppState> {
+        self.state.clone()
+    }
+
+    /// What start-up did about the first admin (the link to print, if any).
+    pub fn bootstrap(&self) -> &Bootstrap {
+        &self.bootstrap
+    }
+
+    /// Serves until SIGTERM or SIGINT; in-flight requests finish first.
+    pub async fn run_until_stopped(self) -> std::io::Result<()> {
+        self.server.await
+    }
+}
+
+/// Connects (failing fast with the real error) and optionally migrates.
+pub async fn connect_database(settings: &Settings, migrate: bool) -> Result<Db, DbSetupError> {
+    let url = settings.database_url.expose_secret().to_string();
+    let options = db::PoolOptions {
+        size: settings.database_pool_size,
+        timeout: settings.database_timeout,
+        busy_timeout: settings.database_busy_timeout,
+    };
+    let pool = actix_web::rt::task::spawn_blocking(move || db::connect(&url, &options, migrate))
+        .await
+        .map_err(|e| DbSetupError::Migrate(e.to_string()))??;
+    Ok(Db::new(pool))
+}
+
+/// The signing key: from `ROSTER_JWT_KEY_FILE`, or generated once and kept in
+/// the database (the oldest stored key wins if instances race).
+async fn load_keys(settings: &Settings, db: &Db, clock: &Clock) -> Result<JwtKeys, StartupError> {
+    if let Some(path) = &settings.jwt_key_file {
+        return Ok(JwtKeys::from_file(path, &settings.jwt_issuer)?);
+    }
+    let now = clock.now_db();
+    let pem = db
+        .run(move |conn| {
+            if let Some(pem) = signing_keys::current(conn)? {
+                return Ok(pem);
+            }
+            let pem = jwt::generate_pem();
+            let kid = crate::db::new_id();
+            signing_keys::insert(conn, &kid, &pem, now)?;
+            Ok(signing_keys::current(conn)?.unwrap_or(pem))
+        })
+        .await?;
+    Ok(JwtKeys::from_pem(&pem, &settings.jwt_issuer)?)
+}
+
+fn serve(
+    listener: TcpListener,
+    state: web::Data<AppState>,
+    workers: usize,
+) -> std::io::Result<Server> {
+    let document = openapi::document();
+    let routes = web::Data::new(RouteTable::from_openapi(&document));
+    let server = HttpServer::new(move || {
+        let (app, _) = App::new()
+            .into_utoipa_app()
+            .openapi(ApiDoc::openapi())
+            .configure(crate::routes::configure)
+            .split_for_parts();
+        app.app_data(state.clone())
+            .app_data(routes.clone())
+            .service(SwaggerUi::new("/docs/{_:.*}").url("/openapi.json", document.clone()))
+            .route("/docs", web::get().to(redirect_to_docs))
+            .default_service(web::to(fallback))
+            .wrap(TracingLogger::<RosterRootSpan>::new())
+            .wrap(from_fn(request_id_middleware))
+    })
+    .workers(workers)
+    .shutdown_timeout(30)
+    .listen(listener)?
+    .run();
+    Ok(server)
+}
+
+async fn redirect_to_docs() -> actix_web::HttpResponse {
+    actix_web::HttpResponse::MovedPermanently()
+        .insert_header((actix_web::http::header::LOCATION, "/docs/"))
+        .finish()
+}
