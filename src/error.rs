@@ -80,6 +80,12 @@ pub enum ApiError {
     UnsupportedMediaType,
     #[error("validation failed")]
     Validation(Vec<FieldError>),
+    /// A 422 with its own code (e.g. `idempotency_key_reused`).
+    #[error("unprocessable: {code}")]
+    Unprocessable {
+        code: &'static str,
+        errors: Vec<FieldError>,
+    },
     #[error("too many requests")]
     TooManyRequests { retry_after_secs: u64 },
     #[error("service unavailable: {0}")]
@@ -101,6 +107,14 @@ impl ApiError {
         ApiError::Validation(vec![FieldError::new(field, message)])
     }
 
+    /// Gives a validation failure a more specific code.
+    pub fn with_code(self, code: &'static str) -> Self {
+        match self {
+            ApiError::Validation(errors) => ApiError::Unprocessable { code, errors },
+            other => other,
+        }
+    }
+
     pub fn internal(cause: impl std::fmt::Display) -> Self {
         ApiError::Internal(cause.to_string())
     }
@@ -118,6 +132,7 @@ impl ApiError {
             ApiError::PayloadTooLarge => "payload_too_large",
             ApiError::UnsupportedMediaType => "unsupported_media_type",
             ApiError::Validation(_) => "validation_failed",
+            ApiError::Unprocessable { code, .. } => code,
             ApiError::TooManyRequests { .. } => "rate_limited",
             ApiError::Unavailable(_) => "service_unavailable",
             ApiError::Internal(_) => "internal_error",
@@ -142,9 +157,12 @@ impl ApiError {
             ApiError::UnsupportedMediaType => {
                 "Send the request body as application/json.".into()
             }
-            ApiError::Validation(errors) => {
-                let fields: Vec<&str> = errors.iter().map(|e| e.field.as_str()).collect();
-                format!("Invalid value for {}.", fields.join(", "))
+            ApiError::Validation(errors) | ApiError::Unprocessable { errors, .. } => {
+                let details: Vec<String> = errors
+                    .iter()
+                    .map(|e| format!("{} {}", e.field, e.message))
+                    .collect();
+                format!("Invalid request: {}.", details.join("; "))
             }
             ApiError::TooManyRequests { retry_after_secs } => {
                 format!("Too many requests; retry in {retry_after_secs} s.")
@@ -166,7 +184,9 @@ impl ApiError {
             detail: self.detail(),
             code: code.to_string(),
             errors: match self {
-                ApiError::Validation(errors) => Some(errors.clone()),
+                ApiError::Validation(errors) | ApiError::Unprocessable { errors, .. } => {
+                    Some(errors.clone())
+                }
                 _ => None,
             },
             user_id: match self {
@@ -194,7 +214,9 @@ impl ResponseError for ApiError {
             ApiError::PreconditionFailed => StatusCode::PRECONDITION_FAILED,
             ApiError::PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
             ApiError::UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
-            ApiError::Validation(_) => StatusCode::UNPROCESSABLE_ENTITY,
+            ApiError::Validation(_) | ApiError::Unprocessable { .. } => {
+                StatusCode::UNPROCESSABLE_ENTITY
+            }
             ApiError::TooManyRequests { .. } => StatusCode::TOO_MANY_REQUESTS,
             ApiError::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
             ApiError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,

@@ -252,3 +252,8 @@ pub fn backlog(conn: &mut DbConnection) -> QueryResult<(i64, Option<PrimitiveDat
         .first(conn)?;
     Ok((count, oldest))
 }
+
+/// Removes every email about the user (platform deletion).
+pub fn delete_for_user(conn: &mut DbConnection, user_id: &str) -> QueryResult<usize> {
+    diesel::delete(email_outbox::table.filter(email_outbox::user_id.eq(user_id))).execute(conn)
+}

@@ -4,5 +4,9 @@
 pub mod accounts;
 pub mod audit;
 pub mod bootstrap;
+pub mod customers;
+pub mod guard;
+pub mod idempotency;
+pub mod members;
 pub mod sessions;
 pub mod users;

@@ -76,3 +76,341 @@ pub async fn change_own_password(
         })
         .await
 }
+
+use crate::db::action_tokens::Purpose;
+use crate::db::memberships::{self, MembershipRow};
+use crate::db::users::{ProfileChange, StatusChange, UserFilter, UserRow};
+use crate::db::{audit as audit_db, customers, outbox, refresh_tokens, DbConnection};
+use crate::domain::email::EmailAddress;
+use crate::domain::lifecycle::{plan_status_change, StatusTarget, UserStatus};
+use crate::domain::pagination::Cursor;
+use crate::domain::permissions::Actor;
+use crate::domain::profile::search_key;
+use crate::domain::seats::has_free_seat;
+use crate::email::{self, EmailKind, Message};
+use crate::service::accounts::send_action_email;
+use crate::service::guard::{administered_user, require, visible_user};
+use crate::service::members::{describe, seat_limit};
+
+/// User Info: the user and their memberships with customer names.
+pub type UserInfo = (UserRow, Vec<(MembershipRow, String)>);
+
+fn info(conn: &mut DbConnection, id: &str) -> Result<UserInfo, ApiError> {
+    let user = users::find(conn, id)?.ok_or(ApiError::NotFound("user"))?;
+    let memberships = memberships::of_user(conn, id)?;
+    Ok((user, memberships))
+}
+
+pub fn get(conn: &mut DbConnection, actor: &Actor, id: &str) -> Result<UserInfo, ApiError> {
+    visible_user(conn, actor, id)?;
+    info(conn, id)
+}
+
+pub fn list(
+    conn: &mut DbConnection,
+    actor: &Actor,
+    filter: &UserFilter,
+    customer_id: Option<&str>,
+    role: Option<&str>,
+    cursor: Option<&Cursor>,
+    limit: i64,
+) -> Result<Vec<UserRow>, ApiError> {
+    require(actor.platform(), "user")?;
+    Ok(users::list(conn, filter, customer_id, role, cursor, limit)?)
+}
+
+/// A requested profile edit; `job_title: Some(None)` clears it.
+pub struct ProfileEdit {
+    pub first_name: Option<String>,
+    pub last_name: Option<String>,
+    pub job_title: Option<Option<String>>,
+    pub email: Option<EmailAddress>,
+}
+
+pub fn update_profile(
+    conn: &mut DbConnection,
+    state: &AppState,
+    actor: &Actor,
+    context: &AuditContext,
+    id: &str,
+    expected_version: Option<i32>,
+    edit: ProfileEdit,
+) -> Result<UserInfo, ApiError> {
+    let before = administered_user(conn, actor, id)?.row;
+    if expected_version.is_some_and(|v| v != before.version) {
+        return Err(ApiError::PreconditionFailed);
+    }
+    if let Some(email) = &edit.email {
+        let taken = users::find_by_email(conn, &email.key())?.is_some_and(|other| other.id != id);
+        if taken {
+            return Err(ApiError::conflict(
+                "email_taken",
+                "Another user already has this email address.",
+            ));
+        }
+    }
+    let change = ProfileChange {
+        email_lower: edit.email.as_ref().map(EmailAddress::key),
+        email: edit.email.as_ref().map(EmailAddress::to_string),
+        first_name_lower: edit.first_name.as_deref().map(search_key),
+        first_name: edit.first_name,
+        last_name_lower: edit.last_name.as_deref().map(search_key),
+        last_name: edit.last_name,
+        job_title: edit.job_title,
+    };
+    let now = state.clock.now_db();
+    let applied = users::update_profile(conn, id, before.version, &change, now).map_err(|err| {
+        if crate::db::is_unique_violation(&err) {
+            ApiError::conflict(
+                "email_taken",
+                "Another user already has this email address.",
+            )
+        } else {
+            err.into()
+        }
+    })?;
+    if !applied {
+        return Err(ApiError::PreconditionFailed);
+    }
+    let (after, memberships) = info(conn, id)?;
+    audit::record(
+        conn,
+        &state.templates,
+        context,
+        Event {
+            action: "user.updated",
+            customer_id: None,
+            target_user_id: Some(id),
+            changes: audit::diff(&[
+                ("email", json!(before.email), json!(after.email)),
+                (
+                    "first_name",
+                    json!(before.first_name),
+                    json!(after.first_name),
+                ),
+                ("last_name", json!(before.last_name), json!(after.last_name)),
+                ("job_title", json!(before.job_title), json!(after.job_title)),
+            ]),
+            summary: format!("{} was edited", describe(&after)),
+            customer_name: None,
+        },
+        now,
+    )?;
+    Ok((after, memberships))
+}
+
+/// Inactivate, reactivate, retire or reinstate (API.md's lifecycle table).
+pub fn set_status(
+    conn: &mut DbConnection,
+    state: &AppState,
+    actor: &Actor,
+    context: &AuditContext,
+    id: &str,
+    target: StatusTarget,
+) -> Result<UserInfo, ApiError> {
+    let loaded = administered_user(conn, actor, id)?;
+    let user = loaded.row;
+    if actor.user_id() == Some(id) {
+        return Err(ApiError::conflict(
+            "cannot_change_self",
+            "You cannot change your own status.",
+        ));
+    }
+    let from = UserStatus::parse(&user.status).unwrap_or(UserStatus::Inactive);
+    let plan = plan_status_change(from, target, user.password_hash.is_some())
+        .map_err(|err| ApiError::conflict(err.code(), err.to_string()))?;
+    if !plan.changes {
+        return info(conn, id);
+    }
+    let now = state.clock.now_db();
+    if plan.needs_seats {
+        for customer_id in &loaded.customer_ids {
+            customers::lock(conn, customer_id)?;
+            let customer =
+                customers::find(conn, customer_id)?.ok_or(ApiError::NotFound("customer"))?;
+            let named = customers::named_users(conn, customer_id)?;
+            if !has_free_seat(customer.licensed_seats, named) {
+                return Err(seat_limit(&customer, named));
+            }
+        }
+    }
+    let change = StatusChange {
+        status: plan.to.as_str().to_string(),
+        status_changed_at: now,
+        retired_at: if plan.set_retired_at {
+            Some(Some(now))
+        } else if plan.clear_retired_at {
+            Some(None)
+        } else {
+            None
+        },
+    };
+    users::set_status(conn, id, &change, plan.revoke_sessions, now)?;
+    if plan.revoke_sessions {
+        refresh_tokens::revoke_user(conn, id, None, now)?;
+    }
+    if plan.notify_deactivated {
+        email::enqueue(
+            conn,
+            &state.templates,
+            Message {
+                kind: EmailKind::AccountDeactivated,
+                to: user.email.clone(),
+                context: json!({"recipient_name": user.first_name}),
+                user_id: Some(user.id.clone()),
+                customer_id: None,
+            },
+            now,
+        )?;
+    }
+    if plan.send_activation {
+        let fresh = users::find(conn, id)?.ok_or(ApiError::NotFound("user"))?;
+        send_action_email(conn, state, &fresh, Purpose::Activation, None, now)?;
+    }
+    audit::record(
+        conn,
+        &state.templates,
+        context,
+        Event {
+            action: "user.status_changed",
+            customer_id: None,
+            target_user_id: Some(id),
+            changes: json!({"status": {"before": from.as_str(), "after": plan.to.as_str()}}),
+            summary: format!("{} is now {}", describe(&user), plan.to.as_str()),
+            customer_name: None,
+        },
+        now,
+    )?;
+    info(conn, id)
+}
+
+/// Clears a lockout; doing it twice is fine.
+pub fn unlock(
+    conn: &mut DbConnection,
+    state: &AppState,
+    actor: &Actor,
+    context: &AuditContext,
+    id: &str,
+) -> Result<(), ApiError> {
+    let user = administered_user(conn, actor, id)?.row;
+    let now = state.clock.now_db();
+    if users::unlock(conn, id, now)? {
+        audit::record(
+            conn,
+            &state.templates,
+            context,
+            Event {
+                action: "user.unlocked",
+                customer_id: None,
+                target_user_id: Some(id),
+                changes: json!({"locked": {"before": true, "after": false}}),
+                summary: format!("{} was unlocked", describe(&user)),
+                customer_name: None,
+            },
+            now,
+        )?;
+    }
+    Ok(())
+}
+
+/// Resends the activation email (invited users) or sends a reset email
+/// (active users); the previous link stops working.
+pub fn send_link(
+    conn: &mut DbConnection,
+    state: &AppState,
+    actor: &Actor,
+    context: &AuditContext,
+    id: &str,
+    purpose: Purpose,
+) -> Result<(), ApiError> {
+    let user = administered_user(conn, actor, id)?.row;
+    let (required, code, action) = match purpose {
+        Purpose::Activation => ("invited", "not_invited", "user.activation_email_sent"),
+        Purpose::PasswordReset => ("active", "not_active", "user.password_reset_email_sent"),
+    };
+    if user.status != required {
+        return Err(ApiError::conflict(
+            code,
+            format!(
+                "The user is {}; this email is only for {required} users.",
+                user.status
+            ),
+        ));
+    }
+    let now = state.clock.now_db();
+    send_action_email(conn, state, &user, purpose, None, now)?;
+    audit::record(
+        conn,
+        &state.templates,
+        context,
+        Event {
+            action,
+            customer_id: None,
+            target_user_id: Some(id),
+            changes: json!({}),
+            summary: format!(
+                "{} was sent a new {} link",
+                describe(&user),
+                purpose.as_str().replace('_', " ")
+            ),
+            customer_name: None,
+        },
+        now,
+    )
+}
+
+const PERSONAL_FIELDS: [&str; 4] = ["email", "first_name", "last_name", "job_title"];
+
+/// Deletes the user from the platform: personal data, memberships, tokens
+/// and queued emails go; audit events keep the id with personal values redacted.
+pub fn delete(
+    conn: &mut DbConnection,
+    state: &AppState,
+    actor: &Actor,
+    context: &AuditContext,
+    id: &str,
+) -> Result<(), ApiError> {
+    require(actor.platform(), "user")?;
+    if actor.user_id() == Some(id) {
+        return Err(ApiError::conflict(
+            "cannot_change_self",
+            "You cannot delete yourself.",
+        ));
+    }
+    let user = users::find(conn, id)?.ok_or(ApiError::NotFound("user"))?;
+    for (event_id, changes) in audit_db::changes_about(conn, id)? {
+        let redacted = redact(&changes);
+        if redacted != changes {
+            audit_db::set_changes(conn, &event_id, &redacted)?;
+        }
+    }
+    outbox::delete_for_user(conn, id)?;
+    users::delete(conn, id)?;
+    let now = state.clock.now_db();
+    audit::record(
+        conn,
+        &state.templates,
+        context,
+        Event {
+            action: "user.deleted",
+            customer_id: None,
+            target_user_id: Some(id),
+            changes: json!({}),
+            summary: format!("{} was deleted from the platform", describe(&user)),
+            customer_name: None,
+        },
+        now,
+    )
+}
+
+fn redact(changes: &str) -> String {
+    let Ok(serde_json::Value::Object(mut map)) = serde_json::from_str(changes) else {
+        return changes.to_string();
+    };
+    for field in PERSONAL_FIELDS {
+        if let Some(entry) = map.get_mut(field) {
+            *entry = json!({"before": "[deleted]", "after": "[deleted]"});
+        }
+    }
+    serde_json::Value::Object(map).to_string()
+}

@@ -1,0 +1,128 @@
+//! The audit log.
+
+use actix_web::{get, web, HttpRequest, HttpResponse};
+use serde::{Deserialize, Serialize};
+use time::OffsetDateTime;
+use utoipa::{IntoParams, ToSchema};
+
+use crate::auth::Authenticated;
+use crate::clock::from_db;
+use crate::db::audit::{self, AuditFilter, AuditRow};
+use crate::domain::pagination::{paginate, Cursor};
+use crate::domain::permissions::AuditScope;
+use crate::error::{ApiError, Problem};
+use crate::http::parse_query;
+use crate::routes::common::PageQuery;
+use crate::routes::views::Page;
+use crate::state::AppState;
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct AuditEventView {
+    #[schema(format = Uuid)]
+    pub id: String,
+    #[serde(with = "time::serde::rfc3339")]
+    pub occurred_at: OffsetDateTime,
+    /// e.g. `membership.added`, `user.status_changed`.
+    pub action: String,
+    pub actor_user_id: Option<String>,
+    pub actor_client_id: Option<String>,
+    pub customer_id: Option<String>,
+    /// Kept after the user is deleted.
+    pub target_user_id: Option<String>,
+    pub requester_name: Option<String>,
+    pub confirmation_email: Option<String>,
+    /// The `X-Request-Id` of the request that did it.
+    pub request_id: Option<String>,
+    /// `{"field": {"before": …, "after": …}}`.
+    #[schema(value_type = Object)]
+    pub changes: serde_json::Value,
+}
+
+impl From<AuditRow> for AuditEventView {
+    fn from(row: AuditRow) -> Self {
+        AuditEventView {
+            changes: serde_json::from_str(&row.changes).unwrap_or_default(),
+            id: row.id,
+            occurred_at: from_db(row.occurred_at),
+            action: row.action,
+            actor_user_id: row.actor_user_id,
+            actor_client_id: row.actor_client_id,
+            customer_id: row.customer_id,
+            target_user_id: row.target_user_id,
+            requester_name: row.requester_name,
+            confirmation_email: row.confirmation_email,
+            request_id: row.request_id,
+        }
+    }
+}
+
+#[derive(Debug, Default, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct AuditQuery {
+    /// Events about this user.
+    pub user_id: Option<String>,
+    /// Events in this customer.
+    pub customer_id: Option<String>,
+    /// One action, e.g. `user.status_changed`.
+    pub action: Option<String>,
+    #[param(value_type = Option<i64>, minimum = 1, maximum = 200)]
+    pub limit: Option<String>,
+    pub cursor: Option<String>,
+}
+
+/// Audit events, newest first. Customer admins see their customers' events.
+#[utoipa::path(
+    tag = "audit",
+    security(("bearer" = [])),
+    params(AuditQuery),
+    responses(
+        (status = 200, body = Page<AuditEventView>),
+        (status = 401, body = Problem, content_type = "application/problem+json"),
+        (status = 403, body = Problem, content_type = "application/problem+json"),
+        (status = 422, body = Problem, content_type = "application/problem+json"),
+    )
+)]
+#[get("/v1/audit-events")]
+pub async fn list_audit_events(
+    req: HttpRequest,
+    actor: Authenticated,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse, ApiError> {
+    let query: AuditQuery = parse_query(&req)?;
+    let (limit, cursor) = PageQuery {
+        limit: query.limit,
+        cursor: query.cursor,
+    }
+    .parse()?;
+    let only_customers = match actor.0.audit_scope() {
+        None => {
+            return Err(ApiError::Forbidden(
+                "Only admins can read the audit log.".into(),
+            ))
+        }
+        Some(AuditScope::All) => None,
+        Some(AuditScope::Customers(ids)) => Some(ids),
+    };
+    let non_empty = |v: Option<String>| v.filter(|s| !s.is_empty());
+    let filter = AuditFilter {
+        user_id: non_empty(query.user_id),
+        customer_id: non_empty(query.customer_id),
+        action: non_empty(query.action),
+        only_customers,
+    };
+    let rows = state
+        .db
+        .run(move |conn| Ok(audit::list(conn, &filter, cursor.as_ref(), limit)?))
+        .await?;
+    let (rows, next_cursor) = paginate(rows, limit, |row| Cursor {
+        at: row.occurred_at,
+        id: row.id.clone(),
+    });
+    Ok(HttpResponse::Ok().json(Page {
+        items: rows
+            .into_iter()
+            .map(AuditEventView::from)
+            .collect::<Vec<_>>(),
+        next_cursor,
+    }))
+}

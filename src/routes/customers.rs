@@ -1,0 +1,245 @@
+//! Customers and their licensed seats.
+
+use actix_web::http::header;
+use actix_web::{get, patch, post, web, HttpRequest, HttpResponse};
+use serde::{Deserialize, Serialize};
+use utoipa::{IntoParams, ToSchema};
+
+use crate::auth::Authenticated;
+use crate::domain::pagination::{paginate, Cursor};
+use crate::domain::profile::{parse_label, search_key};
+use crate::error::{ApiError, Problem};
+use crate::http::{double_option, etag, if_match_version, parse_query, JsonBody, RequestId};
+use crate::routes::common::{Checks, PageQuery, RequestMeta};
+use crate::routes::views::{CustomerView, Page};
+use crate::service::customers::{self, CustomerEdit, CustomerInput};
+use crate::service::idempotency::{self, Created};
+use crate::state::AppState;
+
+const MAX_NAME: usize = 200;
+
+#[derive(Debug, Deserialize, Serialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CreateCustomer {
+    #[schema(example = "UBM Demo", max_length = 200)]
+    pub name: String,
+    /// Seats licensed; omit or null for unlimited.
+    #[schema(minimum = 0)]
+    pub licensed_seats: Option<i32>,
+    pub requester_name: Option<String>,
+    pub confirmation_email: Option<String>,
+}
+
+fn check_seats(seats: Option<i32>) -> Result<Option<i32>, &'static str> {
+    match seats {
+        Some(n) if n < 0 => Err("must be 0 or more (null means unlimited)"),
+        other => Ok(other),
+    }
+}
+
+/// Create a customer.
+#[utoipa::path(
+    tag = "customers",
+    security(("bearer" = [])),
+    request_body = CreateCustomer,
+    params(("Idempotency-Key" = Option<String>, Header, description = "Repeat-safe creation: the same key and body within 24 h replays the first answer")),
+    responses(
+        (status = 201, body = CustomerView, headers(("Location" = String), ("ETag" = String))),
+        (status = 401, body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "Platform admins only", body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "The same Idempotency-Key is still being processed", body = Problem, content_type = "application/problem+json"),
+        (status = 422, body = Problem, content_type = "application/problem+json"),
+    )
+)]
+#[post("/v1/customers")]
+pub async fn create_customer(
+    req: HttpRequest,
+    actor: Authenticated,
+    body: JsonBody<CreateCustomer>,
+    state: web::Data<AppState>,
+    request_id: RequestId,
+) -> Result<HttpResponse, ApiError> {
+    let body = body.0;
+    let mut checks = Checks::default();
+    let name = checks.check("name", parse_label(&body.name, MAX_NAME));
+    let seats = checks.check("licensed_seats", check_seats(body.licensed_seats));
+    checks.finish()?;
+    let meta = RequestMeta {
+        requester_name: body.requester_name.clone(),
+        confirmation_email: body.confirmation_email.clone(),
+    };
+    let context = meta.context(&actor.0, &request_id)?;
+    let key = idempotency::key_of(&req)?;
+    let fingerprint = idempotency::fingerprint(&req, &body);
+    let input = CustomerInput {
+        name: name.unwrap_or_default(),
+        licensed_seats: seats.flatten(),
+    };
+    let (state2, actor2) = (state.clone(), actor.0.clone());
+    idempotency::create_once(&state, &actor.0, key, fingerprint, move |conn| {
+        let (row, named) = customers::create(conn, &state2, &actor2, &context, input)?;
+        Ok(Created {
+            body: serde_json::to_value(CustomerView::new(&row, named))
+                .map_err(ApiError::internal)?,
+            location: format!("/v1/customers/{}", row.id),
+            etag: Some(etag(row.version)),
+        })
+    })
+    .await
+}
+
+#[derive(Debug, Default, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct CustomerListQuery {
+    /// Case-insensitive prefix of the name.
+    pub q: Option<String>,
+    #[param(value_type = Option<i64>, minimum = 1, maximum = 200)]
+    pub limit: Option<String>,
+    pub cursor: Option<String>,
+}
+
+/// List customers: all for platform admins, your own for everyone else.
+#[utoipa::path(
+    tag = "customers",
+    security(("bearer" = [])),
+    params(CustomerListQuery),
+    responses(
+        (status = 200, body = Page<CustomerView>),
+        (status = 401, body = Problem, content_type = "application/problem+json"),
+        (status = 422, body = Problem, content_type = "application/problem+json"),
+    )
+)]
+#[get("/v1/customers")]
+pub async fn list_customers(
+    req: HttpRequest,
+    actor: Authenticated,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse, ApiError> {
+    let query: CustomerListQuery = parse_query(&req)?;
+    let (limit, cursor) = PageQuery {
+        limit: query.limit,
+        cursor: query.cursor,
+    }
+    .parse()?;
+    let prefix = query
+        .q
+        .as_deref()
+        .map(str::trim)
+        .filter(|q| !q.is_empty())
+        .map(search_key);
+    let rows = state
+        .db
+        .run(move |conn| customers::list(conn, &actor.0, prefix.as_deref(), cursor.as_ref(), limit))
+        .await?;
+    let (rows, next_cursor) = paginate(rows, limit, |(row, _)| Cursor {
+        at: row.created_at,
+        id: row.id.clone(),
+    });
+    Ok(HttpResponse::Ok().json(Page {
+        items: rows
+            .iter()
+            .map(|(row, named)| CustomerView::new(row, *named))
+            .collect(),
+        next_cursor,
+    }))
+}
+
+/// A customer, with its seat counts.
+#[utoipa::path(
+    tag = "customers",
+    security(("bearer" = [])),
+    params(("cid" = String, Path, description = "Customer id")),
+    responses(
+        (status = 200, body = CustomerView, headers(("ETag" = String))),
+        (status = 401, body = Problem, content_type = "application/problem+json"),
+        (status = 404, body = Problem, content_type = "application/problem+json"),
+    )
+)]
+#[get("/v1/customers/{cid}")]
+pub async fn get_customer(
+    path: web::Path<String>,
+    actor: Authenticated,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse, ApiError> {
+    let id = path.into_inner();
+    let (row, named) = state
+        .db
+        .run(move |conn| customers::get(conn, &actor.0, &id))
+        .await?;
+    Ok(HttpResponse::Ok()
+        .insert_header((header::ETAG, etag(row.version)))
+        .json(CustomerView::new(&row, named)))
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct UpdateCustomer {
+    #[schema(max_length = 200)]
+    pub name: Option<String>,
+    /// null makes seats unlimited; lowering below `named_users` only blocks additions.
+    #[serde(default, deserialize_with = "double_option")]
+    #[schema(value_type = Option<i32>, minimum = 0)]
+    pub licensed_seats: Option<Option<i32>>,
+    pub requester_name: Option<String>,
+    pub confirmation_email: Option<String>,
+}
+
+/// Edit a customer (platform admins). Honours `If-Match`.
+#[utoipa::path(
+    tag = "customers",
+    security(("bearer" = [])),
+    request_body = UpdateCustomer,
+    params(
+        ("cid" = String, Path, description = "Customer id"),
+        ("If-Match" = Option<String>, Header, description = "The ETag you read; 412 if the customer changed since"),
+    ),
+    responses(
+        (status = 200, body = CustomerView, headers(("ETag" = String))),
+        (status = 401, body = Problem, content_type = "application/problem+json"),
+        (status = 403, body = Problem, content_type = "application/problem+json"),
+        (status = 404, body = Problem, content_type = "application/problem+json"),
+        (status = 412, body = Problem, content_type = "application/problem+json"),
+        (status = 422, body = Problem, content_type = "application/problem+json"),
+    )
+)]
+#[patch("/v1/customers/{cid}")]
+pub async fn update_customer(
+    req: HttpRequest,
+    path: web::Path<String>,
+    actor: Authenticated,
+    body: JsonBody<UpdateCustomer>,
+    state: web::Data<AppState>,
+    request_id: RequestId,
+) -> Result<HttpResponse, ApiError> {
+    let body = body.0;
+    let mut checks = Checks::default();
+    let name = body
+        .name
+        .as_deref()
+        .and_then(|n| checks.check("name", parse_label(n, MAX_NAME)));
+    if let Some(seats) = body.licensed_seats {
+        checks.check("licensed_seats", check_seats(seats));
+    }
+    checks.finish()?;
+    let context = RequestMeta {
+        requester_name: body.requester_name,
+        confirmation_email: body.confirmation_email,
+    }
+    .context(&actor.0, &request_id)?;
+    let expected = if_match_version(&req)?;
+    let edit = CustomerEdit {
+        name,
+        licensed_seats: body.licensed_seats,
+    };
+    let id = path.into_inner();
+    let state2 = state.clone();
+    let (row, named) = state
+        .db
+        .write(move |conn| {
+            customers::update(conn, &state2, &actor.0, &context, &id, expected, edit)
+        })
+        .await?;
+    Ok(HttpResponse::Ok()
+        .insert_header((header::ETAG, etag(row.version)))
+        .json(CustomerView::new(&row, named)))
+}

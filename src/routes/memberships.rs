@@ -1,0 +1,387 @@
+//! A customer's users ("Customer Info → Users").
+
+use actix_web::{delete, get, patch, post, web, HttpRequest, HttpResponse};
+use serde::{Deserialize, Serialize};
+use utoipa::{IntoParams, ToSchema};
+
+use crate::auth::Authenticated;
+use crate::db::users::UserFilter;
+use crate::domain::email::EmailAddress;
+use crate::domain::lifecycle::UserStatus;
+use crate::domain::pagination::{paginate, Cursor};
+use crate::domain::profile::{parse_job_title, parse_name, search_key};
+use crate::domain::roles::{check_settings, MembershipRole};
+use crate::error::{ApiError, Problem};
+use crate::http::{parse_query, JsonBody, RequestId};
+use crate::routes::common::{Checks, PageQuery, RequestMeta};
+use crate::routes::views::CustomerUserView;
+use crate::service::idempotency::{self, Created};
+use crate::service::members::{self, AddUser, MembershipEdit};
+use crate::state::AppState;
+
+#[derive(Debug, Default, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct UserListQuery {
+    /// Only users in this status.
+    #[param(value_type = Option<UserStatus>)]
+    pub status: Option<String>,
+    /// Only members with this role.
+    #[param(value_type = Option<MembershipRole>)]
+    pub role: Option<String>,
+    /// Case-insensitive prefix of email, first or last name.
+    pub q: Option<String>,
+    #[param(value_type = Option<i64>, minimum = 1, maximum = 200)]
+    pub limit: Option<String>,
+    pub cursor: Option<String>,
+}
+
+/// Validated list filters.
+pub struct ListFilters {
+    pub filter: UserFilter,
+    pub role: Option<String>,
+    pub limit: i64,
+    pub cursor: Option<Cursor>,
+}
+
+impl UserListQuery {
+    pub fn validate(self) -> Result<ListFilters, ApiError> {
+        let mut checks = Checks::default();
+        let status = self
+            .status
+            .as_deref()
+            .filter(|s| !s.is_empty())
+            .and_then(|s| {
+                checks.check(
+                    "status",
+                    UserStatus::parse(s)
+                        .map(|st| st.as_str().to_string())
+                        .ok_or("must be one of invited, active, inactive, expired, retired"),
+                )
+            });
+        let role = self
+            .role
+            .as_deref()
+            .filter(|s| !s.is_empty())
+            .and_then(|r| {
+                checks.check(
+                    "role",
+                    MembershipRole::parse(r)
+                        .map(|role| role.as_str().to_string())
+                        .ok_or("must be one of standard_user, full_access, admin"),
+                )
+            });
+        checks.finish()?;
+        let (limit, cursor) = PageQuery {
+            limit: self.limit,
+            cursor: self.cursor,
+        }
+        .parse()?;
+        let prefix = self
+            .q
+            .as_deref()
+            .map(str::trim)
+            .filter(|q| !q.is_empty())
+            .map(search_key);
+        Ok(ListFilters {
+            filter: UserFilter { status, prefix },
+            role,
+            limit,
+            cursor,
+        })
+    }
+}
+
+/// One page of a customer's users, with its seat counts.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct CustomerUserPage {
+    /// Seats licensed; null means unlimited.
+    pub licensed_seats: Option<i32>,
+    /// Memberships whose user is not retired.
+    pub named_users: i64,
+    pub items: Vec<CustomerUserView>,
+    pub next_cursor: Option<String>,
+}
+
+/// List a customer's users, newest first.
+#[utoipa::path(
+    tag = "memberships",
+    security(("bearer" = [])),
+    params(("cid" = String, Path, description = "Customer id"), UserListQuery),
+    responses(
+        (status = 200, body = CustomerUserPage),
+        (status = 401, body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "Not an admin of this customer", body = Problem, content_type = "application/problem+json"),
+        (status = 404, body = Problem, content_type = "application/problem+json"),
+        (status = 422, body = Problem, content_type = "application/problem+json"),
+    )
+)]
+#[get("/v1/customers/{cid}/users")]
+pub async fn list_customer_users(
+    req: HttpRequest,
+    path: web::Path<String>,
+    actor: Authenticated,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse, ApiError> {
+    let filters = parse_query::<UserListQuery>(&req)?.validate()?;
+    let customer_id = path.into_inner();
+    let limit = filters.limit;
+    let page = state
+        .db
+        .run(move |conn| {
+            members::list(
+                conn,
+                &actor.0,
+                &customer_id,
+                &filters.filter,
+                filters.role.as_deref(),
+                filters.cursor.as_ref(),
+                filters.limit,
+            )
+        })
+        .await?;
+    let (rows, next_cursor) = paginate(page.rows, limit, |(membership, _)| Cursor {
+        at: membership.added_at,
+        id: membership.user_id.clone(),
+    });
+    Ok(HttpResponse::Ok().json(CustomerUserPage {
+        licensed_seats: page.customer.licensed_seats,
+        named_users: page.named_users,
+        items: rows
+            .iter()
+            .map(|(m, u)| CustomerUserView::new(m, u))
+            .collect(),
+        next_cursor,
+    }))
+}
+
+#[derive(Debug, Deserialize, Serialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct AddCustomerUser {
+    #[schema(example = "user@email.com")]
+    pub email: String,
+    /// Required for a new user; ignored for an existing one.
+    pub first_name: Option<String>,
+    /// Required for a new user; ignored for an existing one.
+    pub last_name: Option<String>,
+    pub job_title: Option<String>,
+    /// Defaults to `full_access`, or the copied user's role.
+    pub role: Option<MembershipRole>,
+    /// Product defaults (menu, chat tags, user-group tags); a JSON object ≤ 16 KiB.
+    #[schema(value_type = Option<Object>)]
+    pub settings: Option<serde_json::Value>,
+    /// Copy role and settings from this user's membership in the same customer.
+    pub copy_from_user_id: Option<String>,
+    /// Send the activation email to a new user (default true).
+    pub send_invite: Option<bool>,
+    pub requester_name: Option<String>,
+    pub confirmation_email: Option<String>,
+}
+
+impl AddCustomerUser {
+    fn validate(&self) -> Result<AddUser, ApiError> {
+        let mut checks = Checks::default();
+        let email = checks.check("email", EmailAddress::parse(&self.email));
+        let first_name = self
+            .first_name
+            .as_deref()
+            .and_then(|n| checks.check("first_name", parse_name(n)));
+        let last_name = self
+            .last_name
+            .as_deref()
+            .and_then(|n| checks.check("last_name", parse_name(n)));
+        let job_title = checks
+            .check("job_title", parse_job_title(self.job_title.as_deref()))
+            .flatten();
+        let settings = self
+            .settings
+            .as_ref()
+            .and_then(|s| checks.check("settings", check_settings(s)));
+        checks.finish()?;
+        Ok(AddUser {
+            email: email.expect("checked"),
+            first_name,
+            last_name,
+            job_title,
+            role: self.role,
+            settings,
+            copy_from_user_id: self.copy_from_user_id.clone(),
+            send_invite: self.send_invite.unwrap_or(true),
+        })
+    }
+}
+
+/// Add a user to a customer. A new email creates an invited user and sends
+/// the activation email (link valid 48 h); an existing user gets a membership.
+#[utoipa::path(
+    tag = "memberships",
+    security(("bearer" = [])),
+    request_body = AddCustomerUser,
+    params(
+        ("cid" = String, Path, description = "Customer id"),
+        ("Idempotency-Key" = Option<String>, Header, description = "Repeat-safe creation: the same key and body within 24 h replays the first answer"),
+    ),
+    responses(
+        (status = 201, body = CustomerUserView, headers(("Location" = String))),
+        (status = 401, body = Problem, content_type = "application/problem+json"),
+        (status = 403, body = Problem, content_type = "application/problem+json"),
+        (status = 404, body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "`already_member`, `seat_limit_reached`, or `user_retired` (with `user_id`)", body = Problem, content_type = "application/problem+json"),
+        (status = 422, body = Problem, content_type = "application/problem+json"),
+    )
+)]
+#[post("/v1/customers/{cid}/users")]
+pub async fn add_customer_user(
+    req: HttpRequest,
+    path: web::Path<String>,
+    actor: Authenticated,
+    body: JsonBody<AddCustomerUser>,
+    state: web::Data<AppState>,
+    request_id: RequestId,
+) -> Result<HttpResponse, ApiError> {
+    let body = body.0;
+    let input = body.validate()?;
+    let context = RequestMeta {
+        requester_name: body.requester_name.clone(),
+        confirmation_email: body.confirmation_email.clone(),
+    }
+    .context(&actor.0, &request_id)?;
+    let key = idempotency::key_of(&req)?;
+    let fingerprint = idempotency::fingerprint(&req, &body);
+    let customer_id = path.into_inner();
+    let (state2, actor2) = (state.clone(), actor.0.clone());
+    idempotency::create_once(&state, &actor.0, key, fingerprint, move |conn| {
+        let added = members::add_user(conn, &state2, &actor2, &context, &customer_id, input)?;
+        Ok(Created {
+            body: serde_json::to_value(CustomerUserView::new(&added.membership, &added.user))
+                .map_err(ApiError::internal)?,
+            location: format!("/v1/users/{}", added.user.id),
+            etag: None,
+        })
+    })
+    .await
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct UpdateMembership {
+    pub role: Option<MembershipRole>,
+    #[schema(value_type = Option<Object>)]
+    pub settings: Option<serde_json::Value>,
+    pub requester_name: Option<String>,
+    pub confirmation_email: Option<String>,
+}
+
+/// Change a user's role or settings in this customer.
+#[utoipa::path(
+    tag = "memberships",
+    security(("bearer" = [])),
+    request_body = UpdateMembership,
+    params(("cid" = String, Path, description = "Customer id"), ("uid" = String, Path, description = "User id")),
+    responses(
+        (status = 200, body = CustomerUserView),
+        (status = 401, body = Problem, content_type = "application/problem+json"),
+        (status = 403, body = Problem, content_type = "application/problem+json"),
+        (status = 404, body = Problem, content_type = "application/problem+json"),
+        (status = 422, body = Problem, content_type = "application/problem+json"),
+    )
+)]
+#[patch("/v1/customers/{cid}/users/{uid}")]
+pub async fn update_customer_user(
+    path: web::Path<(String, String)>,
+    actor: Authenticated,
+    body: JsonBody<UpdateMembership>,
+    state: web::Data<AppState>,
+    request_id: RequestId,
+) -> Result<HttpResponse, ApiError> {
+    let body = body.0;
+    let mut checks = Checks::default();
+    let settings = body
+        .settings
+        .as_ref()
+        .and_then(|s| checks.check("settings", check_settings(s)));
+    checks.finish()?;
+    let context = RequestMeta {
+        requester_name: body.requester_name,
+        confirmation_email: body.confirmation_email,
+    }
+    .context(&actor.0, &request_id)?;
+    let (customer_id, user_id) = path.into_inner();
+    let edit = MembershipEdit {
+        role: body.role,
+        settings,
+    };
+    let state2 = state.clone();
+    let (membership, user) = state
+        .db
+        .write(move |conn| {
+            members::update(
+                conn,
+                &state2,
+                &actor.0,
+                &context,
+                &customer_id,
+                &user_id,
+                edit,
+            )
+        })
+        .await?;
+    Ok(HttpResponse::Ok().json(CustomerUserView::new(&membership, &user)))
+}
+
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct RemoveQuery {
+    /// Email the user that they were removed.
+    pub notify: Option<bool>,
+    #[param(max_length = 200)]
+    pub requester_name: Option<String>,
+    #[param(format = Email)]
+    pub confirmation_email: Option<String>,
+}
+
+/// Remove a user from this customer only; other memberships stay.
+#[utoipa::path(
+    tag = "memberships",
+    security(("bearer" = [])),
+    params(("cid" = String, Path, description = "Customer id"), ("uid" = String, Path, description = "User id"), RemoveQuery),
+    responses(
+        (status = 204, description = "Removed"),
+        (status = 401, body = Problem, content_type = "application/problem+json"),
+        (status = 403, body = Problem, content_type = "application/problem+json"),
+        (status = 404, body = Problem, content_type = "application/problem+json"),
+        (status = 422, body = Problem, content_type = "application/problem+json"),
+    )
+)]
+#[delete("/v1/customers/{cid}/users/{uid}")]
+pub async fn remove_customer_user(
+    req: HttpRequest,
+    path: web::Path<(String, String)>,
+    actor: Authenticated,
+    state: web::Data<AppState>,
+    request_id: RequestId,
+) -> Result<HttpResponse, ApiError> {
+    let query: RemoveQuery = parse_query(&req)?;
+    let context = RequestMeta {
+        requester_name: query.requester_name,
+        confirmation_email: query.confirmation_email,
+    }
+    .context(&actor.0, &request_id)?;
+    let (customer_id, user_id) = path.into_inner();
+    let notify = query.notify.unwrap_or(false);
+    let state2 = state.clone();
+    state
+        .db
+        .write(move |conn| {
+            members::remove(
+                conn,
+                &state2,
+                &actor.0,
+                &context,
+                &customer_id,
+                &user_id,
+                notify,
+            )
+        })
+        .await?;
+    Ok(HttpResponse::NoContent().finish())
+}

@@ -1,0 +1,387 @@
+//! Users across the platform: User Info, edit, status, lock, emails, delete.
+
+use actix_web::http::header;
+use actix_web::{delete, get, patch, post, put, web, HttpRequest, HttpResponse};
+use serde::Deserialize;
+use utoipa::{IntoParams, ToSchema};
+
+use crate::auth::Authenticated;
+use crate::db::action_tokens::Purpose;
+use crate::domain::email::EmailAddress;
+use crate::domain::lifecycle::StatusTarget;
+use crate::domain::pagination::{paginate, Cursor};
+use crate::domain::profile::{parse_job_title, parse_name};
+use crate::error::{ApiError, Problem};
+use crate::http::{double_option, etag, if_match_version, parse_query, JsonBody, RequestId};
+use crate::routes::common::{Checks, RequestMeta};
+use crate::routes::memberships::UserListQuery;
+use crate::routes::views::{Page, UserFields, UserView};
+use crate::service::users::{self as service, ProfileEdit, UserInfo};
+use crate::state::AppState;
+
+fn user_info_response(info: UserInfo) -> HttpResponse {
+    let (user, memberships) = info;
+    HttpResponse::Ok()
+        .insert_header((header::ETAG, etag(user.version)))
+        .json(UserView::new(&user, &memberships))
+}
+
+#[derive(Debug, Default, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct PlatformUserQuery {
+    /// Only members of this customer.
+    pub customer_id: Option<String>,
+}
+
+/// All users of the platform, newest first (platform admins).
+#[utoipa::path(
+    tag = "users",
+    security(("bearer" = [])),
+    params(UserListQuery, PlatformUserQuery),
+    responses(
+        (status = 200, body = Page<UserFields>),
+        (status = 401, body = Problem, content_type = "application/problem+json"),
+        (status = 403, body = Problem, content_type = "application/problem+json"),
+        (status = 422, body = Problem, content_type = "application/problem+json"),
+    )
+)]
+#[get("/v1/users")]
+pub async fn list_users(
+    req: HttpRequest,
+    actor: Authenticated,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse, ApiError> {
+    let filters = parse_query::<UserListQuery>(&req)?.validate()?;
+    let customer_id = parse_query::<PlatformUserQuery>(&req)?
+        .customer_id
+        .filter(|c| !c.is_empty());
+    let limit = filters.limit;
+    let rows = state
+        .db
+        .run(move |conn| {
+            service::list(
+                conn,
+                &actor.0,
+                &filters.filter,
+                customer_id.as_deref(),
+                filters.role.as_deref(),
+                filters.cursor.as_ref(),
+                filters.limit,
+            )
+        })
+        .await?;
+    let (rows, next_cursor) = paginate(rows, limit, |user| Cursor {
+        at: user.created_at,
+        id: user.id.clone(),
+    });
+    Ok(HttpResponse::Ok().json(Page {
+        items: rows.iter().map(UserFields::from).collect(),
+        next_cursor,
+    }))
+}
+
+/// User Info: the user with every membership.
+#[utoipa::path(
+    tag = "users",
+    security(("bearer" = [])),
+    params(("uid" = String, Path, description = "User id")),
+    responses(
+        (status = 200, body = UserView, headers(("ETag" = String))),
+        (status = 401, body = Problem, content_type = "application/problem+json"),
+        (status = 404, body = Problem, content_type = "application/problem+json"),
+    )
+)]
+#[get("/v1/users/{uid}")]
+pub async fn get_user(
+    path: web::Path<String>,
+    actor: Authenticated,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse, ApiError> {
+    let id = path.into_inner();
+    let info = state
+        .db
+        .run(move |conn| service::get(conn, &actor.0, &id))
+        .await?;
+    Ok(user_info_response(info))
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct UpdateUser {
+    pub first_name: Option<String>,
+    pub last_name: Option<String>,
+    /// null or blank clears it.
+    #[serde(default, deserialize_with = "double_option")]
+    #[schema(value_type = Option<String>)]
+    pub job_title: Option<Option<String>>,
+    /// Stays unique, case-insensitively.
+    pub email: Option<String>,
+    pub requester_name: Option<String>,
+    pub confirmation_email: Option<String>,
+}
+
+impl UpdateUser {
+    fn validate(&self) -> Result<ProfileEdit, ApiError> {
+        let mut checks = Checks::default();
+        let edit = ProfileEdit {
+            first_name: self
+                .first_name
+                .as_deref()
+                .and_then(|n| checks.check("first_name", parse_name(n))),
+            last_name: self
+                .last_name
+                .as_deref()
+                .and_then(|n| checks.check("last_name", parse_name(n))),
+            job_title: self
+                .job_title
+                .as_ref()
+                .and_then(|t| checks.check("job_title", parse_job_title(t.as_deref()))),
+            email: self
+                .email
+                .as_deref()
+                .and_then(|e| checks.check("email", EmailAddress::parse(e))),
+        };
+        checks.finish()?;
+        Ok(edit)
+    }
+}
+
+/// Edit a user's profile (user admins). Honours `If-Match`.
+#[utoipa::path(
+    tag = "users",
+    security(("bearer" = [])),
+    request_body = UpdateUser,
+    params(
+        ("uid" = String, Path, description = "User id"),
+        ("If-Match" = Option<String>, Header, description = "The ETag you read; 412 if the user changed since"),
+    ),
+    responses(
+        (status = 200, body = UserView, headers(("ETag" = String))),
+        (status = 401, body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "Not a user admin of every customer of this user", body = Problem, content_type = "application/problem+json"),
+        (status = 404, body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "`email_taken`", body = Problem, content_type = "application/problem+json"),
+        (status = 412, body = Problem, content_type = "application/problem+json"),
+        (status = 422, body = Problem, content_type = "application/problem+json"),
+    )
+)]
+#[patch("/v1/users/{uid}")]
+pub async fn update_user(
+    req: HttpRequest,
+    path: web::Path<String>,
+    actor: Authenticated,
+    body: JsonBody<UpdateUser>,
+    state: web::Data<AppState>,
+    request_id: RequestId,
+) -> Result<HttpResponse, ApiError> {
+    let body = body.0;
+    let edit = body.validate()?;
+    let context = RequestMeta {
+        requester_name: body.requester_name,
+        confirmation_email: body.confirmation_email,
+    }
+    .context(&actor.0, &request_id)?;
+    let expected = if_match_version(&req)?;
+    let id = path.into_inner();
+    let state2 = state.clone();
+    let info = state
+        .db
+        .write(move |conn| {
+            service::update_profile(conn, &state2, &actor.0, &context, &id, expected, edit)
+        })
+        .await?;
+    Ok(user_info_response(info))
+}
+
+/// Delete a user from the platform (platform admins): personal data,
+/// memberships and tokens are removed; audit events keep the id.
+#[utoipa::path(
+    tag = "users",
+    security(("bearer" = [])),
+    params(("uid" = String, Path, description = "User id"), RequestMeta),
+    responses(
+        (status = 204, description = "Deleted"),
+        (status = 401, body = Problem, content_type = "application/problem+json"),
+        (status = 403, body = Problem, content_type = "application/problem+json"),
+        (status = 404, body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "You cannot delete yourself", body = Problem, content_type = "application/problem+json"),
+    )
+)]
+#[delete("/v1/users/{uid}")]
+pub async fn delete_user(
+    req: HttpRequest,
+    path: web::Path<String>,
+    actor: Authenticated,
+    state: web::Data<AppState>,
+    request_id: RequestId,
+) -> Result<HttpResponse, ApiError> {
+    let context = RequestMeta::from_query(&req)?.context(&actor.0, &request_id)?;
+    let id = path.into_inner();
+    let state2 = state.clone();
+    state
+        .db
+        .write(move |conn| service::delete(conn, &state2, &actor.0, &context, &id))
+        .await?;
+    Ok(HttpResponse::NoContent().finish())
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct SetStatus {
+    /// `active` (reactivate or reinstate), `inactive`, or `retired` ("drop").
+    #[schema(example = "inactive")]
+    pub status: String,
+    pub requester_name: Option<String>,
+    pub confirmation_email: Option<String>,
+}
+
+/// Inactivate, reactivate, retire ("drop") or reinstate a user. Idempotent.
+#[utoipa::path(
+    tag = "users",
+    security(("bearer" = [])),
+    request_body = SetStatus,
+    params(("uid" = String, Path, description = "User id")),
+    responses(
+        (status = 200, body = UserView, headers(("ETag" = String))),
+        (status = 401, body = Problem, content_type = "application/problem+json"),
+        (status = 403, body = Problem, content_type = "application/problem+json"),
+        (status = 404, body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "`seat_limit_reached`, `user_not_activated`, `user_retired` or `cannot_change_self`", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "`invited` and `expired` cannot be set", body = Problem, content_type = "application/problem+json"),
+    )
+)]
+#[put("/v1/users/{uid}/status")]
+pub async fn set_status(
+    path: web::Path<String>,
+    actor: Authenticated,
+    body: JsonBody<SetStatus>,
+    state: web::Data<AppState>,
+    request_id: RequestId,
+) -> Result<HttpResponse, ApiError> {
+    let body = body.0;
+    let target =
+        StatusTarget::parse(&body.status).map_err(|why| ApiError::invalid("status", why))?;
+    let context = RequestMeta {
+        requester_name: body.requester_name,
+        confirmation_email: body.confirmation_email,
+    }
+    .context(&actor.0, &request_id)?;
+    let id = path.into_inner();
+    let state2 = state.clone();
+    let info = state
+        .db
+        .write(move |conn| service::set_status(conn, &state2, &actor.0, &context, &id, target))
+        .await?;
+    Ok(user_info_response(info))
+}
+
+/// Unlock an account locked by failed sign-ins. Idempotent.
+#[utoipa::path(
+    tag = "users",
+    security(("bearer" = [])),
+    params(("uid" = String, Path, description = "User id"), RequestMeta),
+    responses(
+        (status = 204, description = "Unlocked (or was not locked)"),
+        (status = 401, body = Problem, content_type = "application/problem+json"),
+        (status = 403, body = Problem, content_type = "application/problem+json"),
+        (status = 404, body = Problem, content_type = "application/problem+json"),
+    )
+)]
+#[delete("/v1/users/{uid}/lock")]
+pub async fn unlock_user(
+    req: HttpRequest,
+    path: web::Path<String>,
+    actor: Authenticated,
+    state: web::Data<AppState>,
+    request_id: RequestId,
+) -> Result<HttpResponse, ApiError> {
+    let context = RequestMeta::from_query(&req)?.context(&actor.0, &request_id)?;
+    let id = path.into_inner();
+    let state2 = state.clone();
+    state
+        .db
+        .write(move |conn| service::unlock(conn, &state2, &actor.0, &context, &id))
+        .await?;
+    Ok(HttpResponse::NoContent().finish())
+}
+
+async fn send_link(
+    req: HttpRequest,
+    id: String,
+    actor: Authenticated,
+    state: web::Data<AppState>,
+    request_id: RequestId,
+    purpose: Purpose,
+) -> Result<HttpResponse, ApiError> {
+    let context = RequestMeta::from_query(&req)?.context(&actor.0, &request_id)?;
+    let state2 = state.clone();
+    state
+        .db
+        .write(move |conn| service::send_link(conn, &state2, &actor.0, &context, &id, purpose))
+        .await?;
+    Ok(HttpResponse::Accepted().finish())
+}
+
+/// Send a new activation email; the old link stops working. Invited users only.
+#[utoipa::path(
+    tag = "users",
+    security(("bearer" = [])),
+    params(("uid" = String, Path, description = "User id"), RequestMeta),
+    responses(
+        (status = 202, description = "Queued"),
+        (status = 401, body = Problem, content_type = "application/problem+json"),
+        (status = 403, body = Problem, content_type = "application/problem+json"),
+        (status = 404, body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "`not_invited`", body = Problem, content_type = "application/problem+json"),
+    )
+)]
+#[post("/v1/users/{uid}/activation-email")]
+pub async fn send_activation_email(
+    req: HttpRequest,
+    path: web::Path<String>,
+    actor: Authenticated,
+    state: web::Data<AppState>,
+    request_id: RequestId,
+) -> Result<HttpResponse, ApiError> {
+    send_link(
+        req,
+        path.into_inner(),
+        actor,
+        state,
+        request_id,
+        Purpose::Activation,
+    )
+    .await
+}
+
+/// Send a password-reset email (link valid 48 h). Active users only.
+#[utoipa::path(
+    tag = "users",
+    security(("bearer" = [])),
+    params(("uid" = String, Path, description = "User id"), RequestMeta),
+    responses(
+        (status = 202, description = "Queued"),
+        (status = 401, body = Problem, content_type = "application/problem+json"),
+        (status = 403, body = Problem, content_type = "application/problem+json"),
+        (status = 404, body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "`not_active`", body = Problem, content_type = "application/problem+json"),
+    )
+)]
+#[post("/v1/users/{uid}/password-reset-email")]
+pub async fn send_password_reset_email(
+    req: HttpRequest,
+    path: web::Path<String>,
+    actor: Authenticated,
+    state: web::Data<AppState>,
+    request_id: RequestId,
+) -> Result<HttpResponse, ApiError> {
+    send_link(
+        req,
+        path.into_inner(),
+        actor,
+        state,
+        request_id,
+        Purpose::PasswordReset,
+    )
+    .await
+}

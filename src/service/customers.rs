@@ -1,0 +1,162 @@
+//! Customers: create, read, list, edit.
+
+use serde_json::json;
+
+use crate::db::customers::{self, CustomerChange, CustomerRow, NewCustomer};
+use crate::db::DbConnection;
+use crate::domain::pagination::Cursor;
+use crate::domain::permissions::{Access, Actor};
+use crate::domain::profile::search_key;
+use crate::error::ApiError;
+use crate::service::audit::{self, AuditContext, Event};
+use crate::service::guard::require;
+use crate::state::AppState;
+
+/// A validated customer name and seat count.
+pub struct CustomerInput {
+    pub name: String,
+    pub licensed_seats: Option<i32>,
+}
+
+pub fn create(
+    conn: &mut DbConnection,
+    state: &AppState,
+    actor: &Actor,
+    context: &AuditContext,
+    input: CustomerInput,
+) -> Result<(CustomerRow, i64), ApiError> {
+    require(actor.platform(), "customer")?;
+    let now = state.clock.now_db();
+    let row = NewCustomer {
+        id: crate::db::new_id(),
+        name_lower: search_key(&input.name),
+        name: input.name,
+        licensed_seats: input.licensed_seats,
+        created_at: now,
+        updated_at: now,
+    };
+    customers::insert(conn, &row)?;
+    audit::record(
+        conn,
+        &state.templates,
+        context,
+        Event {
+            action: "customer.created",
+            customer_id: Some(&row.id),
+            target_user_id: None,
+            changes: json!({
+                "name": {"before": null, "after": row.name},
+                "licensed_seats": {"before": null, "after": row.licensed_seats},
+            }),
+            summary: format!("Customer {} was created", row.name),
+            customer_name: Some(&row.name),
+        },
+        now,
+    )?;
+    let created = customers::find(conn, &row.id)?.ok_or(ApiError::NotFound("customer"))?;
+    Ok((created, 0))
+}
+
+/// A customer the actor may see, with its named-user count.
+pub fn get(
+    conn: &mut DbConnection,
+    actor: &Actor,
+    id: &str,
+) -> Result<(CustomerRow, i64), ApiError> {
+    require(actor.view_customer(id), "customer")?;
+    let row = customers::find(conn, id)?.ok_or(ApiError::NotFound("customer"))?;
+    let named = customers::named_users(conn, id)?;
+    Ok((row, named))
+}
+
+pub fn list(
+    conn: &mut DbConnection,
+    actor: &Actor,
+    prefix: Option<&str>,
+    cursor: Option<&Cursor>,
+    limit: i64,
+) -> Result<Vec<(CustomerRow, i64)>, ApiError> {
+    let visible: Option<Vec<String>> =
+        (!actor.platform_admin).then(|| actor.member_of.iter().cloned().collect());
+    let rows = customers::list(conn, visible.as_deref(), prefix, cursor, limit)?;
+    let ids: Vec<String> = rows.iter().map(|r| r.id.clone()).collect();
+    let counts = customers::named_users_of(conn, &ids)?;
+    Ok(rows
+        .into_iter()
+        .map(|row| {
+            let named = counts.get(&row.id).copied().unwrap_or(0);
+            (row, named)
+        })
+        .collect())
+}
+
+/// A requested edit: `licensed_seats: Some(None)` makes seats unlimited.
+pub struct CustomerEdit {
+    pub name: Option<String>,
+    pub licensed_seats: Option<Option<i32>>,
+}
+
+pub fn update(
+    conn: &mut DbConnection,
+    state: &AppState,
+    actor: &Actor,
+    context: &AuditContext,
+    id: &str,
+    expected_version: Option<i32>,
+    edit: CustomerEdit,
+) -> Result<(CustomerRow, i64), ApiError> {
+    require(actor.edit_customer(id), "customer")?;
+    let before = customers::find(conn, id)?.ok_or(ApiError::NotFound("customer"))?;
+    if expected_version.is_some_and(|v| v != before.version) {
+        return Err(ApiError::PreconditionFailed);
+    }
+    let change = CustomerChange {
+        name_lower: edit.name.as_deref().map(search_key),
+        name: edit.name.clone(),
+        licensed_seats: edit.licensed_seats,
+    };
+    let now = state.clock.now_db();
+    if !customers::update(conn, id, before.version, &change, now)? {
+        return Err(ApiError::PreconditionFailed);
+    }
+    let after = customers::find(conn, id)?.ok_or(ApiError::NotFound("customer"))?;
+    audit::record(
+        conn,
+        &state.templates,
+        context,
+        Event {
+            action: "customer.updated",
+            customer_id: Some(id),
+            target_user_id: None,
+            changes: audit::diff(&[
+                ("name", json!(before.name), json!(after.name)),
+                (
+                    "licensed_seats",
+                    json!(before.licensed_seats),
+                    json!(after.licensed_seats),
+                ),
+            ]),
+            summary: format!("Customer {} was updated", after.name),
+            customer_name: Some(&after.name),
+        },
+        now,
+    )?;
+    let named = customers::named_users(conn, id)?;
+    Ok((after, named))
+}
+
+/// The customer, if the actor administers it (403 for members, 404 for others).
+pub fn administered(
+    conn: &mut DbConnection,
+    actor: &Actor,
+    id: &str,
+) -> Result<CustomerRow, ApiError> {
+    match actor.administer_customer(id) {
+        Access::Hidden => Err(ApiError::NotFound("customer")),
+        access => {
+            let row = customers::find(conn, id)?.ok_or(ApiError::NotFound("customer"))?;
+            require(access, "customer")?;
+            Ok(row)
+        }
+    }
+}

@@ -1,0 +1,65 @@
+//! Turning a permission decision into the right HTTP answer.
+
+use crate::db::users::UserRow;
+use crate::db::{memberships, users, DbConnection};
+use crate::domain::permissions::{Access, Actor, TargetUser};
+use crate::error::ApiError;
+
+/// `Allowed` passes; `Forbidden` is 403; `Hidden` is 404 for `what`.
+pub fn require(access: Access, what: &'static str) -> Result<(), ApiError> {
+    match access {
+        Access::Allowed => Ok(()),
+        Access::Forbidden => Err(ApiError::Forbidden(
+            "You are not allowed to do this.".into(),
+        )),
+        Access::Hidden => Err(ApiError::NotFound(what)),
+    }
+}
+
+/// A user and the customers they belong to.
+pub struct LoadedUser {
+    pub row: UserRow,
+    pub customer_ids: Vec<String>,
+}
+
+impl LoadedUser {
+    pub fn target(&self) -> TargetUser<'_> {
+        TargetUser {
+            id: &self.row.id,
+            platform_admin: self.row.is_platform_admin(),
+            customer_ids: &self.customer_ids,
+        }
+    }
+}
+
+pub fn load_user(conn: &mut DbConnection, id: &str) -> Result<Option<LoadedUser>, ApiError> {
+    let Some(row) = users::find(conn, id)? else {
+        return Ok(None);
+    };
+    let customer_ids = memberships::customer_ids_of(conn, id)?;
+    Ok(Some(LoadedUser { row, customer_ids }))
+}
+
+/// The user, if the actor may see them (404 otherwise).
+pub fn visible_user(
+    conn: &mut DbConnection,
+    actor: &Actor,
+    id: &str,
+) -> Result<LoadedUser, ApiError> {
+    let user = load_user(conn, id)?.ok_or(ApiError::NotFound("user"))?;
+    if actor.view_user(&user.target()) == Access::Hidden {
+        return Err(ApiError::NotFound("user"));
+    }
+    Ok(user)
+}
+
+/// The user, if the actor may change them (the user-admin rule).
+pub fn administered_user(
+    conn: &mut DbConnection,
+    actor: &Actor,
+    id: &str,
+) -> Result<LoadedUser, ApiError> {
+    let user = load_user(conn, id)?.ok_or(ApiError::NotFound("user"))?;
+    require(actor.administer_user(&user.target()), "user")?;
+    Ok(user)
+}

@@ -1,0 +1,416 @@
+//! A customer's users: add (inviting new people), list, edit, remove.
+
+use serde_json::{json, Value};
+
+use crate::db::action_tokens::Purpose;
+use crate::db::customers::{self, CustomerRow};
+use crate::db::memberships::{self, MembershipRow};
+use crate::db::users::{self, NewUser, UserFilter, UserRow};
+use crate::db::{is_unique_violation, DbConnection};
+use crate::domain::email::EmailAddress;
+use crate::domain::pagination::Cursor;
+use crate::domain::permissions::Actor;
+use crate::domain::profile::search_key;
+use crate::domain::roles::MembershipRole;
+use crate::domain::seats::has_free_seat;
+use crate::email::{self, EmailKind, Message};
+use crate::error::ApiError;
+use crate::service::accounts::send_action_email;
+use crate::service::audit::{self, AuditContext, Event};
+use crate::service::customers::administered;
+use crate::state::AppState;
+
+/// A validated "add user" request.
+pub struct AddUser {
+    pub email: EmailAddress,
+    /// Required when the email is new to the platform.
+    pub first_name: Option<String>,
+    pub last_name: Option<String>,
+    pub job_title: Option<String>,
+    pub role: Option<MembershipRole>,
+    /// Serialized JSON object.
+    pub settings: Option<String>,
+    pub copy_from_user_id: Option<String>,
+    pub send_invite: bool,
+}
+
+pub struct Added {
+    pub membership: MembershipRow,
+    pub user: UserRow,
+}
+
+pub fn add_user(
+    conn: &mut DbConnection,
+    state: &AppState,
+    actor: &Actor,
+    context: &AuditContext,
+    customer_id: &str,
+    input: AddUser,
+) -> Result<Added, ApiError> {
+    let customer = administered(conn, actor, customer_id)?;
+    customers::lock(conn, customer_id)?;
+    let existing = users::find_by_email(conn, &input.email.key())?;
+    if let Some(user) = &existing {
+        refuse_existing(conn, user, customer_id)?;
+    }
+    let (role, settings) = membership_defaults(conn, customer_id, &input)?;
+    let named = customers::named_users(conn, customer_id)?;
+    if !has_free_seat(customer.licensed_seats, named) {
+        return Err(seat_limit(&customer, named));
+    }
+    let now = state.clock.now_db();
+    let (user, is_new) = match existing {
+        Some(user) => (user, false),
+        None => (
+            create_invited(conn, state, context, &input, &customer, now)?,
+            true,
+        ),
+    };
+    let membership = MembershipRow {
+        customer_id: customer_id.to_string(),
+        user_id: user.id.clone(),
+        role: role.as_str().to_string(),
+        settings,
+        added_at: now,
+        updated_at: now,
+    };
+    memberships::insert(conn, &membership).map_err(|err| {
+        if is_unique_violation(&err) {
+            already_member(&user.id)
+        } else {
+            err.into()
+        }
+    })?;
+    if !is_new {
+        email::enqueue(
+            conn,
+            &state.templates,
+            Message {
+                kind: EmailKind::MembershipAdded,
+                to: user.email.clone(),
+                context: json!({
+                    "recipient_name": user.first_name,
+                    "customer_name": customer.name,
+                    "role_label": role_label(role),
+                }),
+                user_id: Some(user.id.clone()),
+                customer_id: Some(customer_id.to_string()),
+            },
+            now,
+        )?;
+    }
+    audit::record(
+        conn,
+        &state.templates,
+        context,
+        Event {
+            action: "membership.added",
+            customer_id: Some(customer_id),
+            target_user_id: Some(&user.id),
+            changes: json!({
+                "role": {"before": null, "after": membership.role},
+                "settings": {"before": null, "after": parse(&membership.settings)},
+            }),
+            summary: format!("{} was added to {}", describe(&user), customer.name),
+            customer_name: Some(&customer.name),
+        },
+        now,
+    )?;
+    Ok(Added { membership, user })
+}
+
+fn refuse_existing(
+    conn: &mut DbConnection,
+    user: &UserRow,
+    customer_id: &str,
+) -> Result<(), ApiError> {
+    if user.status == "retired" {
+        return Err(ApiError::Conflict {
+            code: "user_retired",
+            detail: "This email belongs to a retired user; reinstate them with PUT /v1/users/{user_id}/status.".into(),
+            user_id: Some(user.id.clone()),
+        });
+    }
+    if memberships::find(conn, customer_id, &user.id)?.is_some() {
+        return Err(already_member(&user.id));
+    }
+    Ok(())
+}
+
+fn already_member(user_id: &str) -> ApiError {
+    ApiError::Conflict {
+        code: "already_member",
+        detail: "This user already belongs to the customer.".into(),
+        user_id: Some(user_id.to_string()),
+    }
+}
+
+pub fn seat_limit(customer: &CustomerRow, named: i64) -> ApiError {
+    ApiError::conflict(
+        "seat_limit_reached",
+        format!(
+            "{} has {} of {} licensed seats in use.",
+            customer.name,
+            named,
+            customer.licensed_seats.unwrap_or_default()
+        ),
+    )
+}
+
+/// Role and settings: copied from `copy_from_user_id`'s membership in this
+/// customer, with explicit values winning; `full_access` and `{}` otherwise.
+fn membership_defaults(
+    conn: &mut DbConnection,
+    customer_id: &str,
+    input: &AddUser,
+) -> Result<(MembershipRole, String), ApiError> {
+    let copied =
+        match &input.copy_from_user_id {
+            None => None,
+            Some(source) => Some(memberships::find(conn, customer_id, source)?.ok_or_else(
+                || ApiError::invalid("copy_from_user_id", "is not a user of this customer"),
+            )?),
+        };
+    let role = input
+        .role
+        .or_else(|| copied.as_ref().and_then(|m| MembershipRole::parse(&m.role)))
+        .unwrap_or_default();
+    let settings = input
+        .settings
+        .clone()
+        .or_else(|| copied.map(|m| m.settings))
+        .unwrap_or_else(|| "{}".to_string());
+    Ok((role, settings))
+}
+
+fn create_invited(
+    conn: &mut DbConnection,
+    state: &AppState,
+    context: &AuditContext,
+    input: &AddUser,
+    customer: &CustomerRow,
+    now: time::PrimitiveDateTime,
+) -> Result<UserRow, ApiError> {
+    let (Some(first_name), Some(last_name)) = (&input.first_name, &input.last_name) else {
+        let mut errors = Vec::new();
+        for (field, value) in [
+            ("first_name", &input.first_name),
+            ("last_name", &input.last_name),
+        ] {
+            if value.is_none() {
+                errors.push(crate::error::FieldError::new(
+                    field,
+                    "is required for a new user",
+                ));
+            }
+        }
+        return Err(ApiError::Validation(errors));
+    };
+    let new = NewUser {
+        id: crate::db::new_id(),
+        email: input.email.to_string(),
+        email_lower: input.email.key(),
+        first_name: first_name.clone(),
+        first_name_lower: search_key(first_name),
+        last_name: last_name.clone(),
+        last_name_lower: search_key(last_name),
+        job_title: input.job_title.clone(),
+        status: "invited".into(),
+        platform_role: "none".into(),
+        password_hash: None,
+        password_changed_at: None,
+        invited_at: Some(now),
+        activated_at: None,
+        status_changed_at: now,
+        created_at: now,
+        updated_at: now,
+    };
+    users::insert(conn, &new).map_err(|err| {
+        if is_unique_violation(&err) {
+            ApiError::conflict(
+                "email_taken",
+                "Another request just created a user with this email; retry.",
+            )
+        } else {
+            err.into()
+        }
+    })?;
+    let user = users::find(conn, &new.id)?.ok_or(ApiError::NotFound("user"))?;
+    if input.send_invite {
+        send_action_email(
+            conn,
+            state,
+            &user,
+            Purpose::Activation,
+            Some(&customer.name),
+            now,
+        )?;
+    }
+    // The confirmation email belongs to the membership event, sent once.
+    let quiet = AuditContext {
+        confirmation_email: None,
+        ..context.clone()
+    };
+    audit::record(
+        conn,
+        &state.templates,
+        &quiet,
+        Event {
+            action: "user.invited",
+            customer_id: Some(&customer.id),
+            target_user_id: Some(&user.id),
+            changes: json!({
+                "email": {"before": null, "after": user.email},
+                "first_name": {"before": null, "after": user.first_name},
+                "last_name": {"before": null, "after": user.last_name},
+                "job_title": {"before": null, "after": user.job_title},
+                "status": {"before": null, "after": "invited"},
+            }),
+            summary: format!("{} was invited", describe(&user)),
+            customer_name: Some(&customer.name),
+        },
+        now,
+    )?;
+    Ok(user)
+}
+
+/// One page of a customer's users with the seat counts.
+pub struct CustomerUsers {
+    pub customer: CustomerRow,
+    pub named_users: i64,
+    pub rows: Vec<(MembershipRow, UserRow)>,
+}
+
+pub fn list(
+    conn: &mut DbConnection,
+    actor: &Actor,
+    customer_id: &str,
+    filter: &UserFilter,
+    role: Option<&str>,
+    cursor: Option<&Cursor>,
+    limit: i64,
+) -> Result<CustomerUsers, ApiError> {
+    let customer = administered(conn, actor, customer_id)?;
+    let rows = memberships::list_customer_users(conn, customer_id, filter, role, cursor, limit)?;
+    let named_users = customers::named_users(conn, customer_id)?;
+    Ok(CustomerUsers {
+        customer,
+        named_users,
+        rows,
+    })
+}
+
+pub struct MembershipEdit {
+    pub role: Option<MembershipRole>,
+    pub settings: Option<String>,
+}
+
+pub fn update(
+    conn: &mut DbConnection,
+    state: &AppState,
+    actor: &Actor,
+    context: &AuditContext,
+    customer_id: &str,
+    user_id: &str,
+    edit: MembershipEdit,
+) -> Result<(MembershipRow, UserRow), ApiError> {
+    let customer = administered(conn, actor, customer_id)?;
+    let before =
+        memberships::find(conn, customer_id, user_id)?.ok_or(ApiError::NotFound("membership"))?;
+    let role = edit
+        .role
+        .map_or(before.role.clone(), |r| r.as_str().to_string());
+    let settings = edit.settings.unwrap_or_else(|| before.settings.clone());
+    let now = state.clock.now_db();
+    memberships::update(conn, customer_id, user_id, &role, &settings, now)?;
+    let after =
+        memberships::find(conn, customer_id, user_id)?.ok_or(ApiError::NotFound("membership"))?;
+    let user = users::find(conn, user_id)?.ok_or(ApiError::NotFound("membership"))?;
+    audit::record(
+        conn,
+        &state.templates,
+        context,
+        Event {
+            action: "membership.updated",
+            customer_id: Some(customer_id),
+            target_user_id: Some(user_id),
+            changes: audit::diff(&[
+                ("role", json!(before.role), json!(after.role)),
+                ("settings", parse(&before.settings), parse(&after.settings)),
+            ]),
+            summary: format!(
+                "{}'s access to {} was updated",
+                describe(&user),
+                customer.name
+            ),
+            customer_name: Some(&customer.name),
+        },
+        now,
+    )?;
+    Ok((after, user))
+}
+
+pub fn remove(
+    conn: &mut DbConnection,
+    state: &AppState,
+    actor: &Actor,
+    context: &AuditContext,
+    customer_id: &str,
+    user_id: &str,
+    notify: bool,
+) -> Result<(), ApiError> {
+    let customer = administered(conn, actor, customer_id)?;
+    let membership =
+        memberships::find(conn, customer_id, user_id)?.ok_or(ApiError::NotFound("membership"))?;
+    let user = users::find(conn, user_id)?.ok_or(ApiError::NotFound("membership"))?;
+    memberships::delete(conn, customer_id, user_id)?;
+    let now = state.clock.now_db();
+    if notify {
+        email::enqueue(
+            conn,
+            &state.templates,
+            Message {
+                kind: EmailKind::MembershipRemoved,
+                to: user.email.clone(),
+                context: json!({"recipient_name": user.first_name, "customer_name": customer.name}),
+                user_id: Some(user.id.clone()),
+                customer_id: Some(customer_id.to_string()),
+            },
+            now,
+        )?;
+    }
+    audit::record(
+        conn,
+        &state.templates,
+        context,
+        Event {
+            action: "membership.removed",
+            customer_id: Some(customer_id),
+            target_user_id: Some(user_id),
+            changes: json!({
+                "role": {"before": membership.role, "after": null},
+                "notified": {"before": null, "after": notify},
+            }),
+            summary: format!("{} was removed from {}", describe(&user), customer.name),
+            customer_name: Some(&customer.name),
+        },
+        now,
+    )
+}
+
+pub fn role_label(role: MembershipRole) -> &'static str {
+    match role {
+        MembershipRole::StandardUser => "Standard User",
+        MembershipRole::FullAccess => "Full Access",
+        MembershipRole::Admin => "Admin",
+    }
+}
+
+/// "Jane Doe (jane@example.com)".
+pub fn describe(user: &UserRow) -> String {
+    format!("{} {} ({})", user.first_name, user.last_name, user.email)
+}
+
+fn parse(settings: &str) -> Value {
+    serde_json::from_str(settings).unwrap_or(Value::Null)
+}
