@@ -18,6 +18,7 @@
 //! | `ROSTER_MAIL_MAX_ATTEMPTS` | `12` | attempts before an email is `failed` |
 //! | `ROSTER_MAIL_CONCURRENCY` | `4` | emails sent at once by one instance |
 //! | `ROSTER_MAIL_TIMEOUT` | `10s` | provider request timeout |
+//! | `ROSTER_MAIL_WORKER` | `on` | `off` stops this instance from sending (another one sends) |
 //! | `ROSTER_JWT_KEY_FILE` | — | Ed25519 PKCS#8 PEM; without it a key is generated once and kept in the database |
 //! | `ROSTER_JWT_ISSUER` | `ROSTER_APP_URL` | `iss` of access tokens |
 //! | `ROSTER_ACCESS_TOKEN_TTL` | `15m` | access token lifetime |
@@ -86,6 +87,8 @@ pub struct MailSettings {
     pub max_attempts: u32,
     pub concurrency: usize,
     pub timeout: Duration,
+    /// Whether this instance runs the delivery worker.
+    pub worker: bool,
 }
 
 #[derive(Debug, Clone)]
@@ -157,6 +160,7 @@ impl Settings {
             max_attempts: env.number("ROSTER_MAIL_MAX_ATTEMPTS", 12, 1..=1000)?,
             concurrency: env.number("ROSTER_MAIL_CONCURRENCY", 4, 1..=256)?,
             timeout: env.duration("ROSTER_MAIL_TIMEOUT", "10s")?,
+            worker: env.parsed_with("ROSTER_MAIL_WORKER", true, parse_switch)?,
         };
         let bootstrap_admin_email = env.get("ROSTER_BOOTSTRAP_ADMIN_EMAIL");
         let bootstrap_admin_password = env.secret("ROSTER_BOOTSTRAP_ADMIN_PASSWORD");
@@ -210,6 +214,14 @@ fn parse_provider(value: &str) -> Result<MailProvider, String> {
         "sendgrid" => Ok(MailProvider::Sendgrid),
         "resend" => Ok(MailProvider::Resend),
         _ => Err("expected one of log, postmark, sendgrid, resend".into()),
+    }
+}
+
+fn parse_switch(value: &str) -> Result<bool, String> {
+    match value {
+        "on" | "true" | "1" => Ok(true),
+        "off" | "false" | "0" => Ok(false),
+        _ => Err("expected on or off".into()),
     }
 }
 

@@ -9,6 +9,7 @@ pub mod email;
 pub mod error;
 pub mod http;
 pub mod openapi;
+pub mod rate_limit;
 pub mod routes;
 pub mod service;
 pub mod startup;

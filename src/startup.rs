@@ -23,7 +23,9 @@ use crate::email::EmailTemplates;
 use crate::error::ApiError;
 use crate::http::{fallback, request_id_middleware, RosterRootSpan, RouteTable};
 use crate::openapi::{self, ApiDoc};
+use crate::rate_limit::AuthRateLimit;
 use crate::service::bootstrap::{self, Bootstrap, BootstrapError};
+use crate::service::maintenance;
 use crate::state::AppState;
 
 #[derive(Debug, thiserror::Error)]
@@ -47,6 +49,8 @@ pub struct Application {
     server: Server,
     state: web::Data<AppState>,
     bootstrap: Bootstrap,
+    shutdown: tokio::sync::watch::Sender<bool>,
+    jobs: Vec<tokio::task::JoinHandle<()>>,
 }
 
 impl Application {
@@ -73,11 +77,15 @@ impl Application {
         })?;
         let port = listener.local_addr()?.port();
         let server = serve(listener, state.clone(), settings.workers)?;
+        let (shutdown, stopped) = tokio::sync::watch::channel(false);
+        let jobs = vec![maintenance::spawn(state.clone(), stopped.clone())];
         Ok(Application {
             port,
             server,
             state,
             bootstrap,
+            shutdown,
+            jobs,
         })
     }
 
@@ -94,9 +102,15 @@ impl Application {
         &self.bootstrap
     }
 
-    /// Serves until SIGTERM or SIGINT; in-flight requests finish first.
+    /// Serves until SIGTERM or SIGINT; in-flight requests finish first, then
+    /// the background jobs finish their round and stop.
     pub async fn run_until_stopped(self) -> std::io::Result<()> {
-        self.server.await
+        let served = self.server.await;
+        let _ = self.shutdown.send(true);
+        for job in self.jobs {
+            let _ = job.await;
+        }
+        served
     }
 }
 
@@ -142,11 +156,12 @@ fn serve(
 ) -> std::io::Result<Server> {
     let document = openapi::document();
     let routes = web::Data::new(RouteTable::from_openapi(&document));
+    let auth_limit = AuthRateLimit::new(state.settings.auth_rate_limit);
     let server = HttpServer::new(move || {
         let (app, _) = App::new()
             .into_utoipa_app()
             .openapi(ApiDoc::openapi())
-            .configure(crate::routes::configure)
+            .configure(crate::routes::configure(auth_limit.clone()))
             .split_for_parts();
         app.app_data(state.clone())
             .app_data(routes.clone())

@@ -29,9 +29,12 @@ impl FromRequest for Authenticated {
             let token = token.ok_or_else(|| {
                 ApiError::Unauthorized("Send `Authorization: Bearer <access token>`.".into())
             })?;
-            let claims = state.keys.verify(&token).ok_or_else(|| {
-                ApiError::Unauthorized("The access token is invalid or expired.".into())
-            })?;
+            let claims = state
+                .keys
+                .verify(&token, state.clock.now().unix_timestamp())
+                .ok_or_else(|| {
+                    ApiError::Unauthorized("The access token is invalid or expired.".into())
+                })?;
             let actor = state
                 .db
                 .run(move |conn| {

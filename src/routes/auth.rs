@@ -200,7 +200,7 @@ fn basic_credentials(req: &HttpRequest) -> Option<(String, String)> {
         (status = 429, body = Problem, content_type = "application/problem+json"),
     )
 )]
-#[post("/v1/auth/token")]
+#[post("/token")]
 pub async fn issue_token(
     req: HttpRequest,
     payload: web::Payload,
@@ -304,7 +304,7 @@ pub struct RevokeRequest {
     )),
     responses((status = 200, description = "Revoked, or nothing to revoke"))
 )]
-#[post("/v1/auth/revoke")]
+#[post("/revoke")]
 pub async fn revoke_token(
     req: HttpRequest,
     payload: web::Payload,
@@ -368,7 +368,7 @@ pub struct ActionTokenInfo {
         (status = 410, description = "Expired, used or superseded", body = Problem, content_type = "application/problem+json"),
     )
 )]
-#[get("/v1/auth/action-tokens/{token}")]
+#[get("/action-tokens/{token}")]
 pub async fn inspect_action_token(
     path: web::Path<String>,
     state: web::Data<AppState>,
@@ -427,7 +427,7 @@ async fn hash_for_token(
         (status = 422, description = "The password breaks the policy", body = Problem, content_type = "application/problem+json"),
     )
 )]
-#[post("/v1/auth/activate")]
+#[post("/activate")]
 pub async fn activate(
     body: JsonBody<SetPasswordRequest>,
     state: web::Data<AppState>,
@@ -454,7 +454,7 @@ pub async fn activate(
         (status = 422, body = Problem, content_type = "application/problem+json"),
     )
 )]
-#[post("/v1/auth/reset-password")]
+#[post("/reset-password")]
 pub async fn reset_password(
     body: JsonBody<SetPasswordRequest>,
     state: web::Data<AppState>,
@@ -497,7 +497,7 @@ const FORGOT_ANSWER: &str = "If the address belongs to an account, an email is o
         (status = 422, description = "Not an email address", body = Problem, content_type = "application/problem+json"),
     )
 )]
-#[post("/v1/auth/forgot-password")]
+#[post("/forgot-password")]
 pub async fn forgot_password(
     body: JsonBody<ForgotPasswordRequest>,
     state: web::Data<AppState>,

@@ -1,5 +1,6 @@
 //! HTTP handlers: thin, each documented with `#[utoipa::path]`.
 
+pub mod api_clients;
 pub mod audit;
 pub mod auth;
 pub mod common;
@@ -12,17 +13,28 @@ pub mod views;
 
 use utoipa_actix_web::service_config::ServiceConfig;
 
-/// Registers every documented route.
-pub fn configure(cfg: &mut ServiceConfig) {
+use crate::rate_limit::AuthRateLimit;
+
+/// Registers every documented route; `/v1/auth/*` is throttled per client IP.
+pub fn configure(auth_limit: AuthRateLimit) -> impl FnOnce(&mut ServiceConfig) {
+    move |cfg| {
+        let auth = utoipa_actix_web::scope("/v1/auth")
+            .wrap(auth_limit.middleware())
+            .service(auth::issue_token)
+            .service(auth::revoke_token)
+            .service(auth::inspect_action_token)
+            .service(auth::activate)
+            .service(auth::forgot_password)
+            .service(auth::reset_password);
+        cfg.service(auth);
+        register(cfg);
+    }
+}
+
+fn register(cfg: &mut ServiceConfig) {
     cfg.service(health::healthz)
         .service(health::readyz)
-        .service(auth::issue_token)
-        .service(auth::revoke_token)
         .service(auth::jwks)
-        .service(auth::inspect_action_token)
-        .service(auth::activate)
-        .service(auth::forgot_password)
-        .service(auth::reset_password)
         .service(me::me)
         .service(me::change_password)
         .service(customers::create_customer)
@@ -41,5 +53,8 @@ pub fn configure(cfg: &mut ServiceConfig) {
         .service(users::unlock_user)
         .service(users::send_activation_email)
         .service(users::send_password_reset_email)
-        .service(audit::list_audit_events);
+        .service(audit::list_audit_events)
+        .service(api_clients::create_api_client)
+        .service(api_clients::list_api_clients)
+        .service(api_clients::revoke_api_client);
 }

@@ -2,11 +2,13 @@
 //! event and the outbox rows of one request in one transaction.
 
 pub mod accounts;
+pub mod api_clients;
 pub mod audit;
 pub mod bootstrap;
 pub mod customers;
 pub mod guard;
 pub mod idempotency;
+pub mod maintenance;
 pub mod members;
 pub mod sessions;
 pub mod users;

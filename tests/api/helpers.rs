@@ -119,6 +119,8 @@ pub async fn spawn_app_with(overrides: &[(&str, &str)]) -> TestApp {
         ("ROSTER_BOOTSTRAP_ADMIN_EMAIL", ADMIN_EMAIL),
         ("ROSTER_BOOTSTRAP_ADMIN_PASSWORD", ADMIN_PASSWORD),
         ("ROSTER_HASH_CONCURRENCY", "2"),
+        ("ROSTER_AUTH_RATE_LIMIT", "0"),
+        ("ROSTER_MAIL_WORKER", "off"),
     ];
     for (key, value) in overrides {
         pairs.retain(|(k, _)| k != key);

@@ -4,7 +4,11 @@
 mod helpers;
 
 mod database_faults;
+mod dormancy;
 mod errors;
 mod health;
 mod openapi;
+mod passwords;
+mod people;
 mod sign_in;
+mod tokens;

@@ -1,0 +1,176 @@
+//! API clients for provisioning scripts (`grant_type=client_credentials`).
+
+use actix_web::{delete, get, post, web, HttpRequest, HttpResponse};
+use serde::{Deserialize, Serialize};
+use time::OffsetDateTime;
+use utoipa::ToSchema;
+
+use crate::auth::Authenticated;
+use crate::clock::from_db;
+use crate::db::api_clients::ApiClientRow;
+use crate::domain::pagination::{paginate, Cursor};
+use crate::domain::profile::parse_label;
+use crate::error::{ApiError, Problem};
+use crate::http::{parse_query, JsonBody, RequestId};
+use crate::routes::common::{PageQuery, RequestMeta};
+use crate::routes::views::Page;
+use crate::service::api_clients as service;
+use crate::service::idempotency::{self, Created};
+use crate::state::AppState;
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ApiClientView {
+    /// The `client_id` of the client-credentials grant.
+    #[schema(format = Uuid)]
+    pub id: String,
+    pub name: String,
+    /// The one customer this client administers; null for platform scope.
+    pub customer_id: Option<String>,
+    #[serde(with = "time::serde::rfc3339")]
+    pub created_at: OffsetDateTime,
+    #[serde(with = "time::serde::rfc3339::option")]
+    pub last_used_at: Option<OffsetDateTime>,
+}
+
+impl From<&ApiClientRow> for ApiClientView {
+    fn from(row: &ApiClientRow) -> Self {
+        ApiClientView {
+            id: row.id.clone(),
+            name: row.name.clone(),
+            customer_id: row.customer_id.clone(),
+            created_at: from_db(row.created_at),
+            last_used_at: row.last_used_at.map(from_db),
+        }
+    }
+}
+
+/// A new client with its secret, shown this once.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct CreatedApiClient {
+    #[serde(flatten)]
+    pub client: ApiClientView,
+    /// Store it now: only its hash is kept.
+    pub client_secret: String,
+}
+
+#[derive(Debug, Deserialize, Serialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CreateApiClient {
+    #[schema(example = "nightly provisioning", max_length = 200)]
+    pub name: String,
+    /// Scope the client to one customer; omit for platform scope (platform admins only).
+    pub customer_id: Option<String>,
+    pub requester_name: Option<String>,
+    pub confirmation_email: Option<String>,
+}
+
+/// Create an API client. The secret is in this response only.
+#[utoipa::path(
+    tag = "api-clients",
+    security(("bearer" = [])),
+    request_body = CreateApiClient,
+    params(("Idempotency-Key" = Option<String>, Header, description = "Repeat-safe creation")),
+    responses(
+        (status = 201, body = CreatedApiClient, headers(("Location" = String))),
+        (status = 401, body = Problem, content_type = "application/problem+json"),
+        (status = 403, body = Problem, content_type = "application/problem+json"),
+        (status = 404, body = Problem, content_type = "application/problem+json"),
+        (status = 422, body = Problem, content_type = "application/problem+json"),
+    )
+)]
+#[post("/v1/api-clients")]
+pub async fn create_api_client(
+    req: HttpRequest,
+    actor: Authenticated,
+    body: JsonBody<CreateApiClient>,
+    state: web::Data<AppState>,
+    request_id: RequestId,
+) -> Result<HttpResponse, ApiError> {
+    let body = body.0;
+    let name = parse_label(&body.name, 200).map_err(|why| ApiError::invalid("name", why))?;
+    let context = RequestMeta {
+        requester_name: body.requester_name.clone(),
+        confirmation_email: body.confirmation_email.clone(),
+    }
+    .context(&actor.0, &request_id)?;
+    let key = idempotency::key_of(&req)?;
+    let fingerprint = idempotency::fingerprint(&req, &body);
+    let customer_id = body.customer_id.filter(|c| !c.is_empty());
+    let (state2, actor2) = (state.clone(), actor.0.clone());
+    idempotency::create_once(&state, &actor.0, key, fingerprint, move |conn| {
+        let (row, secret) = service::create(conn, &state2, &actor2, &context, name, customer_id)?;
+        let view = CreatedApiClient {
+            client: ApiClientView::from(&row),
+            client_secret: secret.expose().to_string(),
+        };
+        Ok(Created {
+            body: serde_json::to_value(view).map_err(ApiError::internal)?,
+            location: format!("/v1/api-clients/{}", row.id),
+            etag: None,
+        })
+    })
+    .await
+}
+
+/// API clients you may manage, newest first.
+#[utoipa::path(
+    tag = "api-clients",
+    security(("bearer" = [])),
+    params(PageQuery),
+    responses(
+        (status = 200, body = Page<ApiClientView>),
+        (status = 401, body = Problem, content_type = "application/problem+json"),
+        (status = 403, body = Problem, content_type = "application/problem+json"),
+        (status = 422, body = Problem, content_type = "application/problem+json"),
+    )
+)]
+#[get("/v1/api-clients")]
+pub async fn list_api_clients(
+    req: HttpRequest,
+    actor: Authenticated,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse, ApiError> {
+    let (limit, cursor) = parse_query::<PageQuery>(&req)?.parse()?;
+    let rows = state
+        .db
+        .run(move |conn| service::list(conn, &actor.0, cursor.as_ref(), limit))
+        .await?;
+    let (rows, next_cursor) = paginate(rows, limit, |row| Cursor {
+        at: row.created_at,
+        id: row.id.clone(),
+    });
+    Ok(HttpResponse::Ok().json(Page {
+        items: rows.iter().map(ApiClientView::from).collect::<Vec<_>>(),
+        next_cursor,
+    }))
+}
+
+/// Revoke an API client; its tokens stop working at once.
+#[utoipa::path(
+    tag = "api-clients",
+    security(("bearer" = [])),
+    params(("id" = String, Path, description = "API client id"), RequestMeta),
+    responses(
+        (status = 204, description = "Revoked"),
+        (status = 401, body = Problem, content_type = "application/problem+json"),
+        (status = 403, body = Problem, content_type = "application/problem+json"),
+        (status = 404, body = Problem, content_type = "application/problem+json"),
+    )
+)]
+#[delete("/v1/api-clients/{id}")]
+pub async fn revoke_api_client(
+    req: HttpRequest,
+    path: web::Path<String>,
+    actor: Authenticated,
+    state: web::Data<AppState>,
+    request_id: RequestId,
+) -> Result<HttpResponse, ApiError> {
+    let context = RequestMeta::from_query(&req)?.context(&actor.0, &request_id)?;
+    let id = path.into_inner();
+    let state2 = state.clone();
+    state
+        .db
+        .write(move |conn| service::revoke(conn, &state2, &actor.0, &context, &id))
+        .await?;
+    Ok(HttpResponse::NoContent().finish())
+}

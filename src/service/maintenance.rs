@@ -1,0 +1,84 @@
+//! Periodic housekeeping: dormant accounts expire, stale idempotency keys go.
+
+use std::time::Duration;
+
+use actix_web::web;
+use serde_json::json;
+use tokio::sync::watch;
+
+use crate::clock::span;
+use crate::db::{idempotency, refresh_tokens, users};
+use crate::error::ApiError;
+use crate::service::audit::{self, AuditContext, Event};
+use crate::state::AppState;
+
+/// Moves `active` users without a sign-in (or reactivation) for
+/// `ROSTER_DORMANCY_DAYS` to `expired`; returns how many. 0 days = off.
+pub fn expire_dormant_users(
+    conn: &mut crate::db::DbConnection,
+    state: &AppState,
+) -> Result<usize, ApiError> {
+    let days = state.settings.dormancy_days;
+    if days == 0 {
+        return Ok(0);
+    }
+    let now = state.clock.now_db();
+    let cutoff = now - span(Duration::from_secs(u64::from(days) * 86_400));
+    let expired = users::expire_dormant(conn, cutoff, now)?;
+    for id in &expired {
+        refresh_tokens::revoke_user(conn, id, None, now)?;
+        audit::record(
+            conn,
+            &state.templates,
+            &AuditContext::system(),
+            Event {
+                action: "user.status_changed",
+                customer_id: None,
+                target_user_id: Some(id),
+                changes: json!({"status": {"before": "active", "after": "expired"}}),
+                summary: format!("A user expired after {days} days without sign-in"),
+                customer_name: None,
+            },
+            now,
+        )?;
+    }
+    Ok(expired.len())
+}
+
+/// One round of housekeeping.
+pub async fn run_once(state: &web::Data<AppState>) -> Result<usize, ApiError> {
+    let state2 = state.clone();
+    let expired = state
+        .db
+        .write(move |conn| expire_dormant_users(conn, &state2))
+        .await?;
+    if expired > 0 {
+        tracing::info!(expired, "dormant accounts expired");
+    }
+    let now = state.clock.now_db();
+    state
+        .db
+        .write(move |conn| Ok(idempotency::purge_expired(conn, now)?))
+        .await?;
+    Ok(expired)
+}
+
+/// Runs housekeeping every `ROSTER_DORMANCY_CHECK_INTERVAL` until shutdown.
+pub fn spawn(
+    state: web::Data<AppState>,
+    mut shutdown: watch::Receiver<bool>,
+) -> tokio::task::JoinHandle<()> {
+    tokio::spawn(async move {
+        let mut ticker = tokio::time::interval(state.settings.dormancy_check_interval);
+        loop {
+            tokio::select! {
+                _ = ticker.tick() => {
+                    if let Err(err) = run_once(&state).await {
+                        tracing::warn!(error = %err, "housekeeping failed; will retry");
+                    }
+                }
+                _ = shutdown.changed() => break,
+            }
+        }
+    })
+}

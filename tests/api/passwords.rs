@@ -1,0 +1,381 @@
+//! Lockout, sign-in answers, forgotten, reset and changed passwords, policy.
+
+use std::time::Duration;
+
+use reqwest::StatusCode;
+use serde_json::json;
+
+use crate::helpers::{expect_json, expect_problem, spawn_app, spawn_app_with, GOOD_PASSWORD};
+use crate::people::{active_member, customer, failed_logins, invite, set_status};
+
+const NEW_PASSWORD: &str = "quartz lantern meadow";
+
+#[tokio::test]
+async fn five_wrong_passwords_lock_the_account_and_email_the_user() {
+    let app = spawn_app().await;
+    let (_, uid, _) = active_member(&app, "pat@acme.test").await;
+    for _ in 0..5 {
+        let body = expect_json(
+            app.password_grant("pat@acme.test", "wrong password!").await,
+            StatusCode::BAD_REQUEST,
+        )
+        .await;
+        assert_eq!(body["error"], "invalid_grant");
+    }
+    app.last_email("account_locked", "pat@acme.test").await;
+    // Locked: even the right password gets the same generic answer.
+    let locked = expect_json(
+        app.password_grant("pat@acme.test", GOOD_PASSWORD).await,
+        StatusCode::BAD_REQUEST,
+    )
+    .await;
+    let unknown = expect_json(
+        app.password_grant("nobody@acme.test", GOOD_PASSWORD).await,
+        StatusCode::BAD_REQUEST,
+    )
+    .await;
+    assert_eq!(locked, unknown);
+    let user = expect_json(
+        app.get(&format!("/v1/users/{uid}"), Some(app.admin_token()))
+            .await,
+        StatusCode::OK,
+    )
+    .await;
+    assert_eq!(user["locked"], true);
+
+    let unlocked = app
+        .delete(&format!("/v1/users/{uid}/lock"), Some(app.admin_token()))
+        .await;
+    assert_eq!(unlocked.status(), StatusCode::NO_CONTENT);
+    let again = app
+        .delete(&format!("/v1/users/{uid}/lock"), Some(app.admin_token()))
+        .await;
+    assert_eq!(again.status(), StatusCode::NO_CONTENT);
+    app.sign_in("pat@acme.test", GOOD_PASSWORD).await;
+}
+
+#[tokio::test]
+async fn fifty_parallel_wrong_passwords_are_all_counted() {
+    let app = spawn_app_with(&[
+        ("ROSTER_LOCKOUT_THRESHOLD", "1000"),
+        ("ROSTER_HASH_CONCURRENCY", "4"),
+    ])
+    .await;
+    let (_, uid, _) = active_member(&app, "pat@acme.test").await;
+    let attempts = (0..50).map(|_| app.password_grant("pat@acme.test", "wrong password!"));
+    let answers = futures_util::future::join_all(attempts).await;
+    assert!(answers
+        .iter()
+        .all(|r| r.status() == StatusCode::BAD_REQUEST));
+    assert_eq!(failed_logins(&app, &uid).await, 50);
+}
+
+#[tokio::test]
+async fn a_right_password_names_the_account_state_and_a_wrong_one_does_not() {
+    let app = spawn_app().await;
+    let (_, uid, _) = active_member(&app, "pat@acme.test").await;
+    set_status(&app, &uid, "inactive").await;
+    let right = expect_json(
+        app.password_grant("pat@acme.test", GOOD_PASSWORD).await,
+        StatusCode::BAD_REQUEST,
+    )
+    .await;
+    assert_eq!(right["code"], "account_inactive");
+    assert!(right["error_description"].as_str().unwrap().contains("CSM"));
+    let wrong = expect_json(
+        app.password_grant("pat@acme.test", "wrong password!").await,
+        StatusCode::BAD_REQUEST,
+    )
+    .await;
+    assert!(wrong.get("code").is_none());
+    set_status(&app, &uid, "retired").await;
+    let retired = expect_json(
+        app.password_grant("pat@acme.test", GOOD_PASSWORD).await,
+        StatusCode::BAD_REQUEST,
+    )
+    .await;
+    assert_eq!(retired["code"], "account_retired");
+}
+
+#[tokio::test]
+async fn forgot_password_answers_the_same_whoever_asks() {
+    let app = spawn_app().await;
+    let (cid, uid, _) = active_member(&app, "pat@acme.test").await;
+    invite(&app, &cid, "new@acme.test", "full_access").await;
+    let known = expect_json(
+        app.post_json(
+            "/v1/auth/forgot-password",
+            None,
+            &json!({"email": "PAT@acme.test"}),
+        )
+        .await,
+        StatusCode::ACCEPTED,
+    )
+    .await;
+    let unknown = expect_json(
+        app.post_json(
+            "/v1/auth/forgot-password",
+            None,
+            &json!({"email": "ghost@acme.test"}),
+        )
+        .await,
+        StatusCode::ACCEPTED,
+    )
+    .await;
+    assert_eq!(known, unknown);
+    let invited = app
+        .post_json(
+            "/v1/auth/forgot-password",
+            None,
+            &json!({"email": "new@acme.test"}),
+        )
+        .await;
+    assert_eq!(invited.status(), StatusCode::ACCEPTED);
+    wait_for_email(&app, "password_reset", "pat@acme.test").await;
+    // The invited user gets a fresh activation email instead (their second).
+    wait_until(|| async {
+        app.outbox()
+            .await
+            .iter()
+            .filter(|e| e.kind == "activation" && e.recipient == "new@acme.test")
+            .count()
+            == 2
+    })
+    .await;
+    assert!(app
+        .outbox()
+        .await
+        .iter()
+        .all(|e| e.recipient != "ghost@acme.test"));
+
+    set_status(&app, &uid, "inactive").await;
+    let before = app.outbox().await.len();
+    app.post_json(
+        "/v1/auth/forgot-password",
+        None,
+        &json!({"email": "pat@acme.test"}),
+    )
+    .await;
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert_eq!(
+        app.outbox().await.len(),
+        before,
+        "an inactive user gets no reset email"
+    );
+}
+
+#[tokio::test]
+async fn a_reset_signs_nobody_in_ends_every_session_and_unlocks() {
+    let app = spawn_app().await;
+    let (_, _, tokens) = active_member(&app, "pat@acme.test").await;
+    for _ in 0..5 {
+        app.password_grant("pat@acme.test", "wrong password!").await;
+    }
+    app.post_json(
+        "/v1/auth/forgot-password",
+        None,
+        &json!({"email": "pat@acme.test"}),
+    )
+    .await;
+    wait_for_email(&app, "password_reset", "pat@acme.test").await;
+    let email = app.last_email("password_reset", "pat@acme.test").await;
+    assert!(email
+        .text_body
+        .contains("https://app.roster.test/reset-password?token="));
+    let token = app
+        .token_from_email("password_reset", "pat@acme.test")
+        .await;
+    let info = expect_json(
+        app.get(&format!("/v1/auth/action-tokens/{token}"), None)
+            .await,
+        StatusCode::OK,
+    )
+    .await;
+    assert_eq!(info["purpose"], "password_reset");
+
+    let weak = app
+        .post_json(
+            "/v1/auth/reset-password",
+            None,
+            &json!({"token": token, "password": "password1234"}),
+        )
+        .await;
+    let problem = expect_problem(weak, StatusCode::UNPROCESSABLE_ENTITY, "validation_failed").await;
+    assert_eq!(problem["errors"][0]["field"], "password");
+
+    let reset = app
+        .post_json(
+            "/v1/auth/reset-password",
+            None,
+            &json!({"token": token, "password": NEW_PASSWORD}),
+        )
+        .await;
+    assert_eq!(reset.status(), StatusCode::NO_CONTENT);
+    app.last_email("password_changed", "pat@acme.test").await;
+    expect_problem(
+        app.get("/v1/me", Some(&tokens.access_token())).await,
+        StatusCode::UNAUTHORIZED,
+        "unauthorized",
+    )
+    .await;
+    let refresh = expect_json(
+        app.token_request(&[
+            ("grant_type", "refresh_token"),
+            ("refresh_token", &tokens.refresh_token()),
+        ])
+        .await,
+        StatusCode::BAD_REQUEST,
+    )
+    .await;
+    assert_eq!(refresh["error"], "invalid_grant");
+    expect_json(
+        app.password_grant("pat@acme.test", GOOD_PASSWORD).await,
+        StatusCode::BAD_REQUEST,
+    )
+    .await;
+    app.sign_in("pat@acme.test", NEW_PASSWORD).await;
+    // The link is spent.
+    expect_problem(
+        app.get(&format!("/v1/auth/action-tokens/{token}"), None)
+            .await,
+        StatusCode::GONE,
+        "gone",
+    )
+    .await;
+}
+
+#[tokio::test]
+async fn a_password_change_keeps_you_in_and_ends_your_other_sessions() {
+    let app = spawn_app().await;
+    let (_, _, first) = active_member(&app, "pat@acme.test").await;
+    let second = app.sign_in("pat@acme.test", GOOD_PASSWORD).await;
+    let wrong = app
+        .post_json(
+            "/v1/me/password",
+            Some(&first.access_token()),
+            &json!({"current_password": "not it at all", "new_password": NEW_PASSWORD}),
+        )
+        .await;
+    let problem =
+        expect_problem(wrong, StatusCode::UNPROCESSABLE_ENTITY, "validation_failed").await;
+    assert_eq!(problem["errors"][0]["field"], "current_password");
+    let personal = app
+        .post_json(
+            "/v1/me/password",
+            Some(&first.access_token()),
+            &json!({"current_password": GOOD_PASSWORD, "new_password": "pat.lee.acme.test"}),
+        )
+        .await;
+    let problem = expect_problem(
+        personal,
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "validation_failed",
+    )
+    .await;
+    assert_eq!(problem["errors"][0]["field"], "new_password");
+
+    let changed = expect_json(
+        app.post_json(
+            "/v1/me/password",
+            Some(&first.access_token()),
+            &json!({"current_password": GOOD_PASSWORD, "new_password": NEW_PASSWORD}),
+        )
+        .await,
+        StatusCode::OK,
+    )
+    .await;
+    let fresh = changed["access_token"].as_str().unwrap();
+    expect_json(app.get("/v1/me", Some(fresh)).await, StatusCode::OK).await;
+    expect_problem(
+        app.get("/v1/me", Some(&second.access_token())).await,
+        StatusCode::UNAUTHORIZED,
+        "unauthorized",
+    )
+    .await;
+    app.last_email("password_changed", "pat@acme.test").await;
+    app.sign_in("pat@acme.test", NEW_PASSWORD).await;
+}
+
+#[tokio::test]
+async fn common_and_personal_passwords_are_refused_with_the_reason() {
+    let app = spawn_app().await;
+    let cid = customer(&app, "Acme", None).await;
+    invite(&app, &cid, "pat@acme.test", "full_access").await;
+    let token = app.token_from_email("activation", "pat@acme.test").await;
+    for (password, hint) in [
+        ("short", "at least 12"),
+        ("password1234", "common"),
+        ("Pat.Lee.acme.test", "email"),
+    ] {
+        let response = app
+            .post_json(
+                "/v1/auth/activate",
+                None,
+                &json!({"token": token, "password": password}),
+            )
+            .await;
+        let problem = expect_problem(
+            response,
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "validation_failed",
+        )
+        .await;
+        let message = problem["errors"][0]["message"]
+            .as_str()
+            .unwrap()
+            .to_string();
+        assert!(message.contains(hint), "{password}: {message}");
+    }
+    // A rejected password leaves the link usable.
+    expect_json(
+        app.get(&format!("/v1/auth/action-tokens/{token}"), None)
+            .await,
+        StatusCode::OK,
+    )
+    .await;
+}
+
+#[tokio::test]
+async fn the_auth_endpoints_are_throttled_per_client() {
+    let app = spawn_app_with(&[("ROSTER_AUTH_RATE_LIMIT", "3")]).await;
+    for _ in 0..3 {
+        let _ = app
+            .password_grant("nobody@acme.test", "whatever pass")
+            .await;
+    }
+    let throttled = app
+        .password_grant("nobody@acme.test", "whatever pass")
+        .await;
+    assert!(throttled.headers().contains_key("retry-after"));
+    expect_problem(throttled, StatusCode::TOO_MANY_REQUESTS, "rate_limited").await;
+    // Admin endpoints are not throttled.
+    expect_json(
+        app.get("/v1/me", Some(app.admin_token())).await,
+        StatusCode::OK,
+    )
+    .await;
+}
+
+async fn wait_for_email(app: &crate::helpers::TestApp, kind: &str, to: &str) {
+    wait_until(|| async {
+        app.outbox()
+            .await
+            .iter()
+            .any(|e| e.kind == kind && e.recipient == to)
+    })
+    .await;
+}
+
+async fn wait_until<F, Fut>(mut condition: F)
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = bool>,
+{
+    for _ in 0..100 {
+        if condition().await {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    panic!("condition not met in 5 s");
+}
