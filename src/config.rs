@@ -203,6 +203,112 @@ impl Settings {
     }
 }
 
+impl Settings {
+    /// The effective configuration, secrets masked (`roster check-config`).
+    pub fn describe(&self) -> Vec<(&'static str, String)> {
+        use secrecy::ExposeSecret;
+        let secret = |s: &Option<SecretString>| {
+            s.as_ref()
+                .map_or("(unset)".to_string(), |_| "********".into())
+        };
+        let duration = |d: Duration| humantime::format_duration(d).to_string();
+        let optional = |s: &Option<String>| s.clone().unwrap_or_else(|| "(unset)".into());
+        vec![
+            (
+                "ROSTER_DATABASE_URL",
+                mask_url_password(self.database_url.expose_secret()),
+            ),
+            (
+                "ROSTER_DATABASE_POOL_SIZE",
+                self.database_pool_size.to_string(),
+            ),
+            ("ROSTER_DATABASE_TIMEOUT", duration(self.database_timeout)),
+            (
+                "ROSTER_DATABASE_BUSY_TIMEOUT",
+                duration(self.database_busy_timeout),
+            ),
+            ("ROSTER_BIND", self.bind.to_string()),
+            ("ROSTER_WORKERS", self.workers.to_string()),
+            ("ROSTER_APP_URL", self.app_url.clone()),
+            ("ROSTER_PRODUCT_NAME", self.product_name.clone()),
+            (
+                "ROSTER_MAIL_PROVIDER",
+                format!("{:?}", self.mail.provider).to_lowercase(),
+            ),
+            ("ROSTER_MAIL_API_URL", self.mail.api_url.clone()),
+            ("ROSTER_MAIL_API_KEY", secret(&self.mail.api_key)),
+            ("ROSTER_MAIL_FROM", self.mail.from.clone()),
+            (
+                "ROSTER_MAIL_POLL_INTERVAL",
+                duration(self.mail.poll_interval),
+            ),
+            (
+                "ROSTER_MAIL_MAX_ATTEMPTS",
+                self.mail.max_attempts.to_string(),
+            ),
+            ("ROSTER_MAIL_CONCURRENCY", self.mail.concurrency.to_string()),
+            ("ROSTER_MAIL_TIMEOUT", duration(self.mail.timeout)),
+            (
+                "ROSTER_MAIL_WORKER",
+                if self.mail.worker { "on" } else { "off" }.into(),
+            ),
+            (
+                "ROSTER_JWT_KEY_FILE",
+                self.jwt_key_file
+                    .as_ref()
+                    .map_or("(unset: key kept in the database)".into(), |p| {
+                        p.display().to_string()
+                    }),
+            ),
+            ("ROSTER_JWT_ISSUER", self.jwt_issuer.clone()),
+            ("ROSTER_ACCESS_TOKEN_TTL", duration(self.access_token_ttl)),
+            ("ROSTER_REFRESH_TOKEN_TTL", duration(self.refresh_token_ttl)),
+            (
+                "ROSTER_BOOTSTRAP_ADMIN_EMAIL",
+                optional(&self.bootstrap_admin_email),
+            ),
+            (
+                "ROSTER_BOOTSTRAP_ADMIN_PASSWORD",
+                secret(&self.bootstrap_admin_password),
+            ),
+            (
+                "ROSTER_LOCKOUT_THRESHOLD",
+                self.lockout_threshold.to_string(),
+            ),
+            ("ROSTER_DORMANCY_DAYS", self.dormancy_days.to_string()),
+            (
+                "ROSTER_DORMANCY_CHECK_INTERVAL",
+                duration(self.dormancy_check_interval),
+            ),
+            (
+                "ROSTER_PASSWORD_MIN_LENGTH",
+                self.password_min_length.to_string(),
+            ),
+            ("ROSTER_ACTION_TOKEN_TTL", duration(self.action_token_ttl)),
+            ("ROSTER_HASH_CONCURRENCY", self.hash_concurrency.to_string()),
+            ("ROSTER_AUTH_RATE_LIMIT", self.auth_rate_limit.to_string()),
+            (
+                "ROSTER_LOG_FORMAT",
+                format!("{:?}", self.log_format).to_lowercase(),
+            ),
+        ]
+    }
+}
+
+/// `postgres://user:secret@host/db` → `postgres://user:********@host/db`.
+pub fn mask_url_password(url: &str) -> String {
+    let Some((scheme, rest)) = url.split_once("://") else {
+        return url.to_string();
+    };
+    match rest.split_once('@') {
+        Some((credentials, host)) if credentials.contains(':') => {
+            let user = credentials.split(':').next().unwrap_or_default();
+            format!("{scheme}://{user}:********@{host}")
+        }
+        _ => url.to_string(),
+    }
+}
+
 pub fn is_postgres_url(url: &str) -> bool {
     url.starts_with("postgres://") || url.starts_with("postgresql://")
 }
@@ -372,6 +478,22 @@ mod tests {
         assert_eq!(settings.jwt_issuer, "https://app.example.com");
         let err = Settings::from_pairs(&[("ROSTER_APP_URL", "app.example.com")]).unwrap_err();
         assert_eq!(err.variable, "ROSTER_APP_URL");
+    }
+
+    #[test]
+    fn check_config_masks_secrets() {
+        let settings = Settings::from_pairs(&[
+            ("ROSTER_DATABASE_URL", "postgres://roster:s3cret@db/roster"),
+            ("ROSTER_MAIL_PROVIDER", "resend"),
+            ("ROSTER_MAIL_API_KEY", "re_live_key"),
+        ])
+        .unwrap();
+        let printed = format!("{:?}", settings.describe());
+        assert!(
+            !printed.contains("s3cret") && !printed.contains("re_live_key"),
+            "{printed}"
+        );
+        assert!(printed.contains("postgres://roster:********@db/roster"));
     }
 
     #[test]

@@ -8,6 +8,7 @@ pub mod domain;
 pub mod email;
 pub mod error;
 pub mod http;
+pub mod metrics;
 pub mod openapi;
 pub mod rate_limit;
 pub mod routes;

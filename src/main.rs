@@ -1,13 +1,19 @@
+use std::io::Read;
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
+use roster::clock::Clock;
 use roster::config::Settings;
-use roster::service::bootstrap::Bootstrap;
-use roster::startup::{connect_database, Application};
+use roster::domain::permissions::{Actor, ActorKind};
+use roster::service::audit::AuditContext;
+use roster::service::bootstrap::{self, Bootstrap};
+use roster::startup::{build_state, connect_database, Application};
+use secrecy::SecretString;
 
 /// roster: user administration for multi-tenant SaaS.
 ///
-/// Configuration comes from `ROSTER_*` environment variables (see the README).
+/// Configuration comes from `ROSTER_*` environment variables; `roster
+/// check-config` shows what is in effect. Without a command, `serve` runs.
 #[derive(Parser)]
 #[command(version, about)]
 struct Cli {
@@ -17,17 +23,53 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Command {
-    /// Run migrations, then serve the API (the default).
+    /// Run pending migrations, then serve the API until SIGTERM (the default).
     Serve,
-    /// Apply pending database migrations and exit.
+    /// Apply pending database migrations and exit (run before a new version serves).
     Migrate,
-    /// Print the OpenAPI document.
+    /// Print the OpenAPI document (the committed `openapi/openapi.json`).
     Openapi,
+    /// Print the effective configuration, secrets masked, and exit non-zero if invalid.
+    CheckConfig,
+    /// Administration tasks that need no HTTP call.
+    #[command(subcommand)]
+    Admin(AdminCommand),
 }
+
+#[derive(Subcommand)]
+enum AdminCommand {
+    /// Create a platform admin: active with a password read from stdin, or
+    /// invited with an activation link printed.
+    Create {
+        #[arg(long)]
+        email: String,
+        /// Read the password from standard input (one line).
+        #[arg(long)]
+        password_stdin: bool,
+    },
+    /// Manage API clients.
+    #[command(subcommand)]
+    ApiClient(ApiClientCommand),
+}
+
+#[derive(Subcommand)]
+enum ApiClientCommand {
+    /// Create an API client and print its id and secret (shown once).
+    Create {
+        #[arg(long)]
+        name: String,
+        /// Scope it to one customer (id); platform scope without it.
+        #[arg(long)]
+        customer: Option<String>,
+    },
+}
+
+type Outcome = Result<(), Box<dyn std::error::Error>>;
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    if let Some(Command::Openapi) = cli.command {
+    let command = cli.command.unwrap_or(Command::Serve);
+    if let Command::Openapi = command {
         print!("{}", roster::openapi::document_json());
         return ExitCode::SUCCESS;
     }
@@ -38,43 +80,114 @@ fn main() -> ExitCode {
             return ExitCode::from(2);
         }
     };
+    if let Command::CheckConfig = command {
+        for (name, value) in settings.describe() {
+            println!("{name:<34} {value}");
+        }
+        return ExitCode::SUCCESS;
+    }
     roster::telemetry::init(settings.log_format);
     let outcome = actix_web::rt::System::new().block_on(async move {
-        match cli.command.unwrap_or(Command::Serve) {
+        match command {
             Command::Migrate => migrate(settings).await,
-            Command::Serve | Command::Openapi => serve(settings).await,
+            Command::Admin(AdminCommand::Create {
+                email,
+                password_stdin,
+            }) => create_admin(settings, &email, password_stdin).await,
+            Command::Admin(AdminCommand::ApiClient(ApiClientCommand::Create {
+                name,
+                customer,
+            })) => create_api_client(settings, name, customer).await,
+            Command::Serve | Command::Openapi | Command::CheckConfig => serve(settings).await,
         }
     });
     match outcome {
         Ok(()) => ExitCode::SUCCESS,
         Err(err) => {
-            tracing::error!("{err}");
             eprintln!("error: {err}");
             ExitCode::FAILURE
         }
     }
 }
 
-async fn migrate(settings: Settings) -> Result<(), Box<dyn std::error::Error>> {
+async fn migrate(settings: Settings) -> Outcome {
     connect_database(&settings, true).await?;
     tracing::info!("migrations are up to date");
     Ok(())
 }
 
-async fn serve(settings: Settings) -> Result<(), Box<dyn std::error::Error>> {
+async fn serve(settings: Settings) -> Outcome {
     let app_url = settings.app_url.clone();
     let app = Application::build(settings).await?;
     tracing::info!(port = app.port(), "roster is listening");
     if let Bootstrap::Invited { email, link } = app.bootstrap() {
-        let token = link.rsplit("token=").next().unwrap_or_default();
-        eprintln!(
-            "\n  The platform admin {email} is invited. Activate it with this link:\n\n    {link}\n\n  \
-             or with curl (choose your own password):\n\n    \
-             curl -s -X POST {app_url}/v1/auth/activate -H 'Content-Type: application/json' \\\n      \
-             -d '{{\"token\": \"{token}\", \"password\": \"<a long passphrase>\"}}'\n"
-        );
+        print_activation(email, link, &app_url);
     }
     app.run_until_stopped().await?;
     tracing::info!("roster stopped");
+    Ok(())
+}
+
+fn print_activation(email: &str, link: &str, app_url: &str) {
+    let token = link.rsplit("token=").next().unwrap_or_default();
+    eprintln!(
+        "\n  The platform admin {email} is invited. Activate it with this link:\n\n    {link}\n\n  \
+         or with curl (choose your own password):\n\n    \
+         curl -s -X POST {app_url}/v1/auth/activate -H 'Content-Type: application/json' \\\n      \
+         -d '{{\"token\": \"{token}\", \"password\": \"<a long passphrase>\"}}'\n"
+    );
+}
+
+async fn create_admin(settings: Settings, email: &str, password_stdin: bool) -> Outcome {
+    let password = if password_stdin {
+        let mut line = String::new();
+        std::io::stdin().read_to_string(&mut line)?;
+        Some(SecretString::from(
+            line.trim_end_matches(['\r', '\n']).to_string(),
+        ))
+    } else {
+        None
+    };
+    let app_url = settings.app_url.clone();
+    let state = build_state(settings, Clock::default()).await?;
+    match bootstrap::create_admin(&state, email, password).await? {
+        Bootstrap::Invited { email, link } => print_activation(&email, &link, &app_url),
+        Bootstrap::CreatedActive(email) => println!("created the active platform admin {email}"),
+        Bootstrap::Nothing => {}
+    }
+    Ok(())
+}
+
+async fn create_api_client(settings: Settings, name: String, customer: Option<String>) -> Outcome {
+    let state = build_state(settings, Clock::default()).await?;
+    let operator = Actor {
+        kind: ActorKind::Client { id: "cli".into() },
+        platform_admin: true,
+        member_of: Default::default(),
+        admin_of: Default::default(),
+    };
+    let name =
+        roster::domain::profile::parse_label(&name, 200).map_err(|why| format!("--name {why}"))?;
+    let state2 = state.clone();
+    let (client, secret) = state
+        .db
+        .write(move |conn| {
+            roster::service::api_clients::create(
+                conn,
+                &state2,
+                &operator,
+                &AuditContext::system(),
+                name,
+                customer,
+            )
+        })
+        .await?;
+    println!("client_id:     {}", client.id);
+    println!("client_secret: {}", secret.expose());
+    println!(
+        "scope:         {}",
+        client.customer_id.as_deref().unwrap_or("platform")
+    );
+    eprintln!("Store the secret now: only its hash is kept.");
     Ok(())
 }

@@ -59,17 +59,9 @@ impl Application {
     }
 
     pub async fn build_with_clock(settings: Settings, clock: Clock) -> Result<Self, StartupError> {
-        let settings = Arc::new(settings);
-        let db = connect_database(&settings, true).await?;
-        let keys = Arc::new(load_keys(&settings, &db, &clock).await?);
-        let state = web::Data::new(AppState {
-            db,
-            keys,
-            hasher: PasswordHasher::new(settings.hash_concurrency),
-            templates: EmailTemplates::new(&settings.product_name, &settings.app_url),
-            clock,
-            settings: settings.clone(),
-        });
+        crate::metrics::handle();
+        let state = build_state(settings, clock).await?;
+        let settings = state.settings.clone();
         let bootstrap = bootstrap::ensure_admin(&state).await?;
         let listener = TcpListener::bind(settings.bind).map_err(|cause| StartupError::Bind {
             addr: settings.bind.to_string(),
@@ -112,6 +104,24 @@ impl Application {
         }
         served
     }
+}
+
+/// Everything a request needs, without the HTTP server (also used by the CLI).
+pub async fn build_state(
+    settings: Settings,
+    clock: Clock,
+) -> Result<web::Data<AppState>, StartupError> {
+    let settings = Arc::new(settings);
+    let db = connect_database(&settings, true).await?;
+    let keys = Arc::new(load_keys(&settings, &db, &clock).await?);
+    Ok(web::Data::new(AppState {
+        db,
+        keys,
+        hasher: PasswordHasher::new(settings.hash_concurrency),
+        templates: EmailTemplates::new(&settings.product_name, &settings.app_url),
+        clock,
+        settings,
+    }))
 }
 
 /// Connects (failing fast with the real error) and optionally migrates.
@@ -168,6 +178,7 @@ fn serve(
             .service(SwaggerUi::new("/docs/{_:.*}").url("/openapi.json", document.clone()))
             .route("/docs", web::get().to(redirect_to_docs))
             .default_service(web::to(fallback))
+            .wrap(from_fn(crate::metrics::record_requests))
             .wrap(TracingLogger::<RosterRootSpan>::new())
             .wrap(from_fn(request_id_middleware))
     })

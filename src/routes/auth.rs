@@ -207,7 +207,8 @@ pub async fn issue_token(
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, TokenError> {
     let request = read_token_request(&req, payload).await?;
-    let outcome = match request.grant_type.as_str() {
+    let grant_type = request.grant_type.clone();
+    let outcome = match grant_type.as_str() {
         "password" => password_grant(&state, request).await?,
         "refresh_token" => {
             let presented = request
@@ -245,6 +246,15 @@ pub async fn issue_token(
             )))
         }
     };
+    crate::metrics::sign_in(
+        &grant_type,
+        match &outcome {
+            Ok(_) => "success",
+            Err(GrantError::AccountState(code)) => code,
+            Err(GrantError::InvalidGrant) => "invalid_grant",
+            Err(GrantError::InvalidClient) => "invalid_client",
+        },
+    );
     outcome
         .map(token_response)
         .map_err(|e| TokenError::OAuth(OAuthError::from_grant(e)))

@@ -5,6 +5,7 @@ pub mod audit;
 pub mod auth;
 pub mod common;
 pub mod customers;
+pub mod email_deliveries;
 pub mod health;
 pub mod me;
 pub mod memberships;
@@ -34,6 +35,7 @@ pub fn configure(auth_limit: AuthRateLimit) -> impl FnOnce(&mut ServiceConfig) {
 fn register(cfg: &mut ServiceConfig) {
     cfg.service(health::healthz)
         .service(health::readyz)
+        .service(crate::metrics::metrics_endpoint)
         .service(auth::jwks)
         .service(me::me)
         .service(me::change_password)
@@ -56,5 +58,7 @@ fn register(cfg: &mut ServiceConfig) {
         .service(audit::list_audit_events)
         .service(api_clients::create_api_client)
         .service(api_clients::list_api_clients)
-        .service(api_clients::revoke_api_client);
+        .service(api_clients::revoke_api_client)
+        .service(email_deliveries::list_email_deliveries)
+        .service(email_deliveries::retry_email_delivery);
 }

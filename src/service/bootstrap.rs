@@ -73,8 +73,39 @@ pub async fn ensure_admin(
     match (&existing, &settings.bootstrap_admin_password) {
         (Some(user), _) if user.status != "invited" => Ok(Bootstrap::Nothing),
         (Some(_), Some(_)) => Ok(Bootstrap::Nothing),
-        (None, Some(password)) => create_active(state, &email, password).await,
+        (None, Some(password)) => {
+            create_active(state, &email, password, "ROSTER_BOOTSTRAP_ADMIN_PASSWORD").await
+        }
         (_, None) => invite(state, &email, configured).await,
+    }
+}
+
+/// `roster admin create`: a new platform admin, active with `password`, or
+/// invited (the returned link activates it).
+pub async fn create_admin(
+    state: &actix_web::web::Data<AppState>,
+    email: &str,
+    password: Option<SecretString>,
+) -> Result<Bootstrap, BootstrapError> {
+    let email = EmailAddress::parse(email).map_err(|why| BootstrapError::Invalid {
+        variable: "--email",
+        message: format!("`{email}` {why}"),
+    })?;
+    let key = email.key();
+    if state
+        .db
+        .run(move |conn| Ok(users::find_by_email(conn, &key)?))
+        .await?
+        .is_some()
+    {
+        return Err(BootstrapError::Invalid {
+            variable: "--email",
+            message: format!("a user with {email} already exists"),
+        });
+    }
+    match password {
+        Some(password) => create_active(state, &email, &password, "--password-stdin").await,
+        None => invite(state, &email, false).await,
     }
 }
 
@@ -82,6 +113,7 @@ async fn create_active(
     state: &actix_web::web::Data<AppState>,
     email: &EmailAddress,
     password: &SecretString,
+    source: &'static str,
 ) -> Result<Bootstrap, BootstrapError> {
     let context = PasswordContext {
         email: email.as_str(),
@@ -93,7 +125,7 @@ async fn create_active(
         &context,
     )
     .map_err(|why| BootstrapError::Invalid {
-        variable: "ROSTER_BOOTSTRAP_ADMIN_PASSWORD",
+        variable: source,
         message: format!("the password {why}"),
     })?;
     let hash = state.hasher.hash(password.clone()).await?;
@@ -107,7 +139,7 @@ async fn create_active(
             record_creation(conn, &state2, &user.id, now)
         })
         .await?;
-    tracing::info!(email = %email, "created the bootstrap platform admin");
+    tracing::info!(email = %email, "created a platform admin");
     Ok(Bootstrap::CreatedActive(email.to_string()))
 }
 

@@ -111,6 +111,7 @@ pub fn finish_password_grant(
                     now,
                 )?;
                 if locked_now {
+                    crate::metrics::lockout();
                     lock_consequences(conn, state, &user, now)?;
                 }
             }

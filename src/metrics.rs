@@ -1,0 +1,77 @@
+//! Prometheus metrics at `GET /metrics`: requests by route template and
+//! status, latency histograms, pool state, sign-ins by outcome, lockouts,
+//! emails by outcome and outbox age (the last two from the delivery worker).
+
+use std::sync::OnceLock;
+use std::time::Instant;
+
+use actix_web::body::MessageBody;
+use actix_web::dev::{ServiceRequest, ServiceResponse};
+use actix_web::middleware::Next;
+use actix_web::{get, web, HttpResponse};
+use metrics_exporter_prometheus::{Matcher, PrometheusBuilder, PrometheusHandle};
+
+use crate::state::AppState;
+
+const LATENCY_BUCKETS: [f64; 12] = [
+    0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5,
+];
+
+/// The process-wide recorder (installed once, shared by every app instance).
+pub fn handle() -> &'static PrometheusHandle {
+    static HANDLE: OnceLock<PrometheusHandle> = OnceLock::new();
+    HANDLE.get_or_init(|| {
+        PrometheusBuilder::new()
+            .set_buckets_for_metric(
+                Matcher::Full("roster_http_request_duration_seconds".into()),
+                &LATENCY_BUCKETS,
+            )
+            .expect("static buckets are valid")
+            .install_recorder()
+            .expect("the metrics recorder is installed once")
+    })
+}
+
+/// Counts and times every request by method, route template and status.
+pub async fn record_requests(
+    req: ServiceRequest,
+    next: Next<impl MessageBody>,
+) -> Result<ServiceResponse<impl MessageBody>, actix_web::Error> {
+    let started = Instant::now();
+    let method = req.method().to_string();
+    let route = req.match_pattern().unwrap_or_else(|| "unmatched".into());
+    let response = next.call(req).await?;
+    let status = response.status().as_u16().to_string();
+    metrics::counter!("roster_http_requests_total", "method" => method.clone(), "route" => route.clone(), "status" => status)
+        .increment(1);
+    metrics::histogram!("roster_http_request_duration_seconds", "method" => method, "route" => route)
+        .record(started.elapsed().as_secs_f64());
+    Ok(response)
+}
+
+/// A sign-in attempt: `grant` is the grant type, `outcome` e.g. `success`,
+/// `invalid_grant`, `account_inactive`.
+pub fn sign_in(grant: &str, outcome: &str) {
+    metrics::counter!("roster_sign_ins_total", "grant" => grant.to_string(), "outcome" => outcome.to_string())
+        .increment(1);
+}
+
+pub fn lockout() {
+    metrics::counter!("roster_lockouts_total").increment(1);
+}
+
+/// Prometheus text exposition.
+#[utoipa::path(
+    tag = "health",
+    responses((status = 200, description = "Prometheus text format", content_type = "text/plain", body = String))
+)]
+#[get("/metrics")]
+pub async fn metrics_endpoint(state: web::Data<AppState>) -> HttpResponse {
+    let pool = state.db.pool().state();
+    metrics::gauge!("roster_db_pool_connections").set(f64::from(pool.connections));
+    metrics::gauge!("roster_db_pool_idle_connections").set(f64::from(pool.idle_connections));
+    metrics::gauge!("roster_password_hash_slots_free").set(state.hasher.available_permits() as f64);
+    HttpResponse::Ok()
+        .content_type("text/plain; version=0.0.4")
+        .body(handle().render())
+}

@@ -1,0 +1,190 @@
+//! The email outbox, for platform admins: what was sent, what failed, retry.
+
+use actix_web::{get, post, web, HttpRequest, HttpResponse};
+use serde::{Deserialize, Serialize};
+use time::OffsetDateTime;
+use utoipa::{IntoParams, ToSchema};
+
+use crate::auth::Authenticated;
+use crate::clock::from_db;
+use crate::db::outbox::{self, OutboxFilter, OutboxRow};
+use crate::domain::pagination::{paginate, Cursor};
+use crate::email::EmailKind;
+use crate::error::{ApiError, Problem};
+use crate::http::parse_query;
+use crate::routes::common::{Checks, PageQuery};
+use crate::routes::views::Page;
+use crate::service::guard::require;
+use crate::state::AppState;
+
+#[derive(Debug, Serialize, Deserialize, ToSchema, Clone, Copy)]
+#[serde(rename_all = "snake_case")]
+pub enum DeliveryStatus {
+    Pending,
+    Sent,
+    Failed,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct EmailDeliveryView {
+    #[schema(format = Uuid)]
+    pub id: String,
+    pub kind: EmailKind,
+    pub recipient: String,
+    pub subject: String,
+    pub status: DeliveryStatus,
+    pub attempts: i32,
+    #[serde(with = "time::serde::rfc3339")]
+    pub next_attempt_at: OffsetDateTime,
+    /// The provider's message for the last failed attempt.
+    pub last_error: Option<String>,
+    pub provider_message_id: Option<String>,
+    pub user_id: Option<String>,
+    pub customer_id: Option<String>,
+    #[serde(with = "time::serde::rfc3339")]
+    pub created_at: OffsetDateTime,
+    #[serde(with = "time::serde::rfc3339::option")]
+    pub sent_at: Option<OffsetDateTime>,
+}
+
+impl From<&OutboxRow> for EmailDeliveryView {
+    fn from(row: &OutboxRow) -> Self {
+        EmailDeliveryView {
+            id: row.id.clone(),
+            kind: EmailKind::parse(&row.kind).unwrap_or(EmailKind::ActionConfirmation),
+            recipient: row.recipient.clone(),
+            subject: row.subject.clone(),
+            status: match row.status.as_str() {
+                "sent" => DeliveryStatus::Sent,
+                "failed" => DeliveryStatus::Failed,
+                _ => DeliveryStatus::Pending,
+            },
+            attempts: row.attempts,
+            next_attempt_at: from_db(row.next_attempt_at),
+            last_error: row.last_error.clone(),
+            provider_message_id: row.provider_message_id.clone(),
+            user_id: row.user_id.clone(),
+            customer_id: row.customer_id.clone(),
+            created_at: from_db(row.created_at),
+            sent_at: row.sent_at.map(from_db),
+        }
+    }
+}
+
+#[derive(Debug, Default, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct DeliveryQuery {
+    #[param(value_type = Option<DeliveryStatus>)]
+    pub status: Option<String>,
+    #[param(value_type = Option<EmailKind>)]
+    pub kind: Option<String>,
+    /// Exact recipient address.
+    pub recipient: Option<String>,
+    #[param(value_type = Option<i64>, minimum = 1, maximum = 200)]
+    pub limit: Option<String>,
+    pub cursor: Option<String>,
+}
+
+/// The outbox, newest first (platform admins).
+#[utoipa::path(
+    tag = "email",
+    security(("bearer" = [])),
+    params(DeliveryQuery),
+    responses(
+        (status = 200, body = Page<EmailDeliveryView>),
+        (status = 401, body = Problem, content_type = "application/problem+json"),
+        (status = 403, body = Problem, content_type = "application/problem+json"),
+        (status = 422, body = Problem, content_type = "application/problem+json"),
+    )
+)]
+#[get("/v1/email-deliveries")]
+pub async fn list_email_deliveries(
+    req: HttpRequest,
+    actor: Authenticated,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse, ApiError> {
+    require(actor.0.platform(), "email delivery")?;
+    let query: DeliveryQuery = parse_query(&req)?;
+    let mut checks = Checks::default();
+    let status = query.status.filter(|s| !s.is_empty()).and_then(|s| {
+        checks.check(
+            "status",
+            matches!(s.as_str(), "pending" | "sent" | "failed")
+                .then_some(s)
+                .ok_or("must be pending, sent or failed"),
+        )
+    });
+    let kind = query.kind.filter(|k| !k.is_empty()).and_then(|k| {
+        checks.check(
+            "kind",
+            EmailKind::parse(&k)
+                .map(|k| k.as_str().to_string())
+                .ok_or("is not an email kind"),
+        )
+    });
+    checks.finish()?;
+    let (limit, cursor) = PageQuery {
+        limit: query.limit,
+        cursor: query.cursor,
+    }
+    .parse()?;
+    let filter = OutboxFilter {
+        status,
+        kind,
+        recipient: query.recipient.filter(|r| !r.is_empty()),
+        user_id: None,
+    };
+    let rows = state
+        .db
+        .run(move |conn| Ok(outbox::list(conn, &filter, cursor.as_ref(), limit)?))
+        .await?;
+    let (rows, next_cursor) = paginate(rows, limit, |row| Cursor {
+        at: row.created_at,
+        id: row.id.clone(),
+    });
+    Ok(HttpResponse::Ok().json(Page {
+        items: rows.iter().map(EmailDeliveryView::from).collect::<Vec<_>>(),
+        next_cursor,
+    }))
+}
+
+/// Queue a failed email again (platform admins).
+#[utoipa::path(
+    tag = "email",
+    security(("bearer" = [])),
+    params(("id" = String, Path, description = "Outbox id")),
+    responses(
+        (status = 202, body = EmailDeliveryView),
+        (status = 401, body = Problem, content_type = "application/problem+json"),
+        (status = 403, body = Problem, content_type = "application/problem+json"),
+        (status = 404, body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "`not_failed`: only failed emails can be retried", body = Problem, content_type = "application/problem+json"),
+    )
+)]
+#[post("/v1/email-deliveries/{id}/retry")]
+pub async fn retry_email_delivery(
+    path: web::Path<String>,
+    actor: Authenticated,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse, ApiError> {
+    require(actor.0.platform(), "email delivery")?;
+    let id = path.into_inner();
+    let state2 = state.clone();
+    let row = state
+        .db
+        .write(move |conn| {
+            let row = outbox::find(conn, &id)?.ok_or(ApiError::NotFound("email delivery"))?;
+            if !outbox::retry(conn, &id, state2.clock.now_db())? {
+                return Err(ApiError::conflict(
+                    "not_failed",
+                    format!(
+                        "This email is {}; only failed emails can be retried.",
+                        row.status
+                    ),
+                ));
+            }
+            outbox::find(conn, &id)?.ok_or(ApiError::NotFound("email delivery"))
+        })
+        .await?;
+    Ok(HttpResponse::Accepted().json(EmailDeliveryView::from(&row)))
+}
