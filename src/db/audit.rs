@@ -5,7 +5,7 @@ use std::collections::BTreeSet;
 use diesel::prelude::*;
 use time::PrimitiveDateTime;
 
-use super::schema::audit_events;
+use super::schema::{audit_events, memberships};
 use super::DbConnection;
 use crate::domain::pagination::Cursor;
 
@@ -38,7 +38,8 @@ pub struct AuditFilter {
     pub user_id: Option<String>,
     pub customer_id: Option<String>,
     pub action: Option<String>,
-    /// Restricts to these customers (a customer admin's view).
+    /// Restricts to a customer admin's view: events in these customers, and
+    /// user-level events (no customer) about users who belong to one of them.
     pub only_customers: Option<BTreeSet<String>>,
 }
 
@@ -62,7 +63,16 @@ pub fn list(
     }
     if let Some(only) = &filter.only_customers {
         let ids: Vec<String> = only.iter().cloned().collect();
-        query = query.filter(audit_events::customer_id.eq_any(ids));
+        let their_users = memberships::table
+            .filter(memberships::customer_id.eq_any(ids.clone()))
+            .select(memberships::user_id);
+        query = query.filter(
+            audit_events::customer_id
+                .eq_any(ids)
+                .or(audit_events::customer_id
+                    .is_null()
+                    .and(audit_events::target_user_id.eq_any(their_users.nullable()))),
+        );
     }
     if let Some(cursor) = cursor {
         query = query.filter(

@@ -382,3 +382,45 @@ async fn a_refresh_token_is_not_an_access_token() {
     )
     .await;
 }
+
+#[tokio::test]
+async fn a_customer_admin_sees_status_changes_of_their_users_but_not_other_customers_events() {
+    let app = spawn_app().await;
+    let a = customer(&app, "A", None).await;
+    let b = customer(&app, "B", None).await;
+    invite(&app, &a, "boss@a.test", "admin").await;
+    let boss = activate(&app, "boss@a.test").await;
+    let pat = invite(&app, &a, "pat@a.test", "full_access").await;
+    let other = invite(&app, &b, "other@b.test", "full_access").await;
+    for user in [&pat, &other] {
+        let response = app
+            .send_json(
+                reqwest::Method::PUT,
+                &format!("/v1/users/{user}/status"),
+                Some(app.admin_token()),
+                &json!({"status": "retired"}),
+            )
+            .await;
+        assert_eq!(response.status(), StatusCode::OK);
+    }
+    let events = expect_json(
+        app.get("/v1/audit-events?limit=200", Some(&boss.access_token()))
+            .await,
+        StatusCode::OK,
+    )
+    .await;
+    let about = |id: &str| {
+        events["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|e| e["target_user_id"] == id)
+    };
+    assert!(about(&pat), "{events}");
+    assert!(!about(&other), "{events}");
+    assert!(events["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .all(|e| e["customer_id"] != json!(b)));
+}
