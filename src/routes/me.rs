@@ -78,7 +78,15 @@ pub async fn change_password(
     request_id: RequestId,
 ) -> Result<HttpResponse, ApiError> {
     let id = own_id(&actor)?;
-    let pair = user_service::change_own_password(&state, &id, body.0, &request_id.0).await?;
+    let body = body.0;
+    let pair = user_service::change_own_password(
+        &state,
+        &id,
+        body.current_password,
+        body.new_password,
+        &request_id.0,
+    )
+    .await?;
     Ok(HttpResponse::Ok()
         .insert_header((actix_web::http::header::CACHE_CONTROL, "no-store"))
         .json(pair))

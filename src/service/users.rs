@@ -1,13 +1,25 @@
 //! Changes to one user: profile, status, lock, emails, deletion.
 
 use actix_web::web;
+use secrecy::SecretString;
 use serde_json::json;
 
-use crate::db::users;
+use crate::db::action_tokens::Purpose;
+use crate::db::memberships::{self, MembershipRow};
+use crate::db::users::{self, ProfileChange, StatusChange, UserFilter, UserRow};
+use crate::db::{audit as audit_db, customers, outbox, refresh_tokens, DbConnection};
+use crate::domain::email::EmailAddress;
+use crate::domain::lifecycle::{plan_status_change, StatusTarget, UserStatus};
+use crate::domain::pagination::Cursor;
+use crate::domain::permissions::Actor;
+use crate::domain::profile::search_key;
+use crate::domain::seats::has_free_seat;
+use crate::email::{self, EmailKind, Message};
 use crate::error::ApiError;
-use crate::routes::me::ChangePasswordRequest;
-use crate::service::accounts;
+use crate::service::accounts::{self, send_action_email};
 use crate::service::audit::{self, AuditContext, Event};
+use crate::service::guard::{administered_user, require, visible_user};
+use crate::service::members::{describe, seat_limit};
 use crate::service::sessions::{issue_pair, TokenResponse};
 use crate::state::AppState;
 
@@ -16,7 +28,8 @@ use crate::state::AppState;
 pub async fn change_own_password(
     state: &web::Data<AppState>,
     user_id: &str,
-    request: ChangePasswordRequest,
+    current_password: SecretString,
+    new_password: SecretString,
     request_id: &str,
 ) -> Result<TokenResponse, ApiError> {
     let id = user_id.to_string();
@@ -26,7 +39,7 @@ pub async fn change_own_password(
         .await?;
     let current_ok = state
         .hasher
-        .verify(request.current_password, user.password_hash.clone())
+        .verify(current_password, user.password_hash.clone())
         .await?;
     if !current_ok {
         let (state2, id) = (state.clone(), user.id.clone());
@@ -43,8 +56,8 @@ pub async fn change_own_password(
             "is not your current password",
         ));
     }
-    accounts::check_new_password(state, &user, &request.new_password, "new_password")?;
-    let hash = state.hasher.hash(request.new_password).await?;
+    accounts::check_new_password(state, &user, &new_password, "new_password")?;
+    let hash = state.hasher.hash(new_password).await?;
     let (state2, request_id) = (state.clone(), request_id.to_string());
     state
         .db
@@ -76,21 +89,6 @@ pub async fn change_own_password(
         })
         .await
 }
-
-use crate::db::action_tokens::Purpose;
-use crate::db::memberships::{self, MembershipRow};
-use crate::db::users::{ProfileChange, StatusChange, UserFilter, UserRow};
-use crate::db::{audit as audit_db, customers, outbox, refresh_tokens, DbConnection};
-use crate::domain::email::EmailAddress;
-use crate::domain::lifecycle::{plan_status_change, StatusTarget, UserStatus};
-use crate::domain::pagination::Cursor;
-use crate::domain::permissions::Actor;
-use crate::domain::profile::search_key;
-use crate::domain::seats::has_free_seat;
-use crate::email::{self, EmailKind, Message};
-use crate::service::accounts::send_action_email;
-use crate::service::guard::{administered_user, require, visible_user};
-use crate::service::members::{describe, seat_limit};
 
 /// User Info: the user and their memberships with customer names.
 pub type UserInfo = (UserRow, Vec<(MembershipRow, String)>);
