@@ -19,6 +19,8 @@ use crate::auth::passwords::PasswordHasher;
 use crate::clock::Clock;
 use crate::config::Settings;
 use crate::db::{self, signing_keys, Db, DbSetupError};
+use crate::email::providers::Mailer;
+use crate::email::worker::DeliveryWorker;
 use crate::email::EmailTemplates;
 use crate::error::ApiError;
 use crate::http::{fallback, request_id_middleware, RosterRootSpan, RouteTable};
@@ -70,7 +72,16 @@ impl Application {
         let port = listener.local_addr()?.port();
         let server = serve(listener, state.clone(), settings.workers)?;
         let (shutdown, stopped) = tokio::sync::watch::channel(false);
-        let jobs = vec![maintenance::spawn(state.clone(), stopped.clone())];
+        let mut jobs = vec![maintenance::spawn(state.clone(), stopped.clone())];
+        if settings.mail.worker {
+            jobs.push(DeliveryWorker::spawn(
+                state.db.clone(),
+                Mailer::new(&settings.mail),
+                settings.mail.clone(),
+                state.clock.clone(),
+                stopped,
+            ));
+        }
         Ok(Application {
             port,
             server,

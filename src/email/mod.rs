@@ -1,7 +1,9 @@
 //! Outbound email: every message is rendered from a template and written to
 //! the outbox in the caller's transaction; the worker delivers it later.
 
+pub mod providers;
 pub mod templates;
+pub mod worker;
 
 use serde::{Deserialize, Serialize};
 use time::PrimitiveDateTime;

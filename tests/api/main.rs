@@ -4,6 +4,7 @@
 mod helpers;
 
 mod database_faults;
+mod delivery;
 mod dormancy;
 mod errors;
 mod health;
