@@ -105,8 +105,8 @@ impl Application {
         &self.bootstrap
     }
 
-    /// Serves until SIGTERM or SIGINT; in-flight requests finish first, then
-    /// the background jobs finish their round and stop.
+    /// Serves until a signal: on SIGTERM in-flight requests finish first (up
+    /// to 30 s), SIGINT stops at once; then the background jobs stop.
     pub async fn run_until_stopped(self) -> std::io::Result<()> {
         let served = self.server.await;
         let _ = self.shutdown.send(true);
@@ -150,7 +150,7 @@ pub async fn connect_database(settings: &Settings, migrate: bool) -> Result<Db, 
 }
 
 /// The signing key: from `ROSTER_JWT_KEY_FILE`, or generated once and kept in
-/// the database (the oldest stored key wins if instances race).
+/// the database (if instances race, the first insert wins for all).
 async fn load_keys(settings: &Settings, db: &Db, clock: &Clock) -> Result<JwtKeys, StartupError> {
     if let Some(path) = &settings.jwt_key_file {
         return Ok(JwtKeys::from_file(path, &settings.jwt_issuer)?);
@@ -161,10 +161,11 @@ async fn load_keys(settings: &Settings, db: &Db, clock: &Clock) -> Result<JwtKey
             if let Some(pem) = signing_keys::current(conn)? {
                 return Ok(pem);
             }
-            let pem = jwt::generate_pem();
-            let kid = crate::db::new_id();
-            signing_keys::insert(conn, &kid, &pem, now)?;
-            Ok(signing_keys::current(conn)?.unwrap_or(pem))
+            Ok(signing_keys::get_or_insert(
+                conn,
+                &jwt::generate_pem(),
+                now,
+            )?)
         })
         .await?;
     Ok(JwtKeys::from_pem(&pem, &settings.jwt_issuer)?)

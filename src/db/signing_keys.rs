@@ -6,27 +6,34 @@ use time::PrimitiveDateTime;
 use super::schema::signing_keys;
 use super::DbConnection;
 
-/// The oldest stored key: every instance that races to create one agrees on it.
+/// The row the generated key lives in. One fixed key means instances that
+/// race to create it on a new database cannot end up with different keys.
+const GENERATED: &str = "generated";
+
 pub fn current(conn: &mut DbConnection) -> QueryResult<Option<String>> {
     signing_keys::table
+        .find(GENERATED)
         .select(signing_keys::private_key_pem)
-        .order((signing_keys::created_at.asc(), signing_keys::kid.asc()))
         .first(conn)
         .optional()
 }
 
-pub fn insert(
+/// Stores `pem` unless another instance already did; returns the stored key.
+pub fn get_or_insert(
     conn: &mut DbConnection,
-    kid: &str,
     pem: &str,
     now: PrimitiveDateTime,
-) -> QueryResult<()> {
-    diesel::insert_into(signing_keys::table)
+) -> QueryResult<String> {
+    let inserted = diesel::insert_into(signing_keys::table)
         .values((
-            signing_keys::kid.eq(kid),
+            signing_keys::kid.eq(GENERATED),
             signing_keys::private_key_pem.eq(pem),
             signing_keys::created_at.eq(now),
         ))
-        .execute(conn)
-        .map(drop)
+        .execute(conn);
+    match inserted {
+        Ok(_) => Ok(pem.to_string()),
+        Err(err) if super::is_unique_violation(&err) => current(conn)?.ok_or(err),
+        Err(err) => Err(err),
+    }
 }

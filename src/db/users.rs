@@ -343,22 +343,24 @@ pub fn expire_dormant(
         )
         .select(users::id)
         .load(conn)?;
-    if !dormant.is_empty() {
-        diesel::update(
-            users::table
-                .filter(users::id.eq_any(&dormant))
-                .filter(users::status.eq("active")),
-        )
-        .set((
-            users::status.eq("expired"),
-            users::status_changed_at.eq(now),
-            users::session_version.eq(users::session_version + 1),
-            users::version.eq(users::version + 1),
-            users::updated_at.eq(now),
-        ))
-        .execute(conn)?;
+    // One conditional update each: with several instances running this job,
+    // only the one whose update lands reports (and audits) the expiry.
+    let mut expired = Vec::with_capacity(dormant.len());
+    for id in dormant {
+        let updated = diesel::update(users::table.find(&id).filter(users::status.eq("active")))
+            .set((
+                users::status.eq("expired"),
+                users::status_changed_at.eq(now),
+                users::session_version.eq(users::session_version + 1),
+                users::version.eq(users::version + 1),
+                users::updated_at.eq(now),
+            ))
+            .execute(conn)?;
+        if updated == 1 {
+            expired.push(id);
+        }
     }
-    Ok(dormant)
+    Ok(expired)
 }
 
 #[cfg(test)]

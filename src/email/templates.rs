@@ -1,29 +1,250 @@
-//! Placeholder replaced by the templates work.
+//! Email templates (`templates/email/<kind>/{subject.txt,body.txt,body.html}.j2`),
+//! embedded in the binary and rendered with minijinja. HTML is auto-escaped;
+//! a variable a template prints but the caller did not give is an error.
+
+use std::sync::Arc;
+
+use minijinja::{AutoEscape, Environment, UndefinedBehavior};
+use serde_json::{Map, Value};
+
 use super::EmailKind;
 
+#[derive(Debug)]
 pub struct RenderedEmail {
     pub subject: String,
     pub text: String,
     pub html: String,
 }
 
+#[derive(Debug, thiserror::Error)]
+#[error("cannot render the {kind} email: {source}")]
+pub struct TemplateError {
+    kind: &'static str,
+    #[source]
+    source: minijinja::Error,
+}
+
+macro_rules! embedded {
+    ($($name:literal),* $(,)?) => {
+        [$(($name, include_str!(concat!(env!("CARGO_MANIFEST_DIR"), "/templates/email/", $name)))),*]
+    };
+}
+
+const TEMPLATES: [(&str, &str); 26] = embedded![
+    "layout.html.j2",
+    "macros.html.j2",
+    "activation/subject.txt.j2",
+    "activation/body.txt.j2",
+    "activation/body.html.j2",
+    "password_reset/subject.txt.j2",
+    "password_reset/body.txt.j2",
+    "password_reset/body.html.j2",
+    "password_changed/subject.txt.j2",
+    "password_changed/body.txt.j2",
+    "password_changed/body.html.j2",
+    "account_deactivated/subject.txt.j2",
+    "account_deactivated/body.txt.j2",
+    "account_deactivated/body.html.j2",
+    "account_locked/subject.txt.j2",
+    "account_locked/body.txt.j2",
+    "account_locked/body.html.j2",
+    "membership_added/subject.txt.j2",
+    "membership_added/body.txt.j2",
+    "membership_added/body.html.j2",
+    "membership_removed/subject.txt.j2",
+    "membership_removed/body.txt.j2",
+    "membership_removed/body.html.j2",
+    "action_confirmation/subject.txt.j2",
+    "action_confirmation/body.txt.j2",
+    "action_confirmation/body.html.j2",
+];
+
+/// The templates, parsed once; cheap to clone.
 #[derive(Clone)]
-pub struct EmailTemplates;
+pub struct EmailTemplates {
+    env: Arc<Environment<'static>>,
+    product_name: String,
+    app_url: String,
+}
 
 impl EmailTemplates {
-    pub fn new(_product_name: &str, _app_url: &str) -> Self {
-        EmailTemplates
+    pub fn new(product_name: &str, app_url: &str) -> Self {
+        let mut env = Environment::new();
+        env.set_undefined_behavior(UndefinedBehavior::SemiStrict);
+        env.set_auto_escape_callback(|name| {
+            if name.ends_with(".html.j2") {
+                AutoEscape::Html
+            } else {
+                AutoEscape::None
+            }
+        });
+        env.set_keep_trailing_newline(false);
+        for (name, source) in TEMPLATES {
+            env.add_template(name, source)
+                .unwrap_or_else(|err| panic!("template {name} does not parse: {err}"));
+        }
+        EmailTemplates {
+            env: Arc::new(env),
+            product_name: product_name.to_string(),
+            app_url: app_url.to_string(),
+        }
     }
 
-    pub fn render(
-        &self,
-        kind: EmailKind,
-        context: &serde_json::Value,
-    ) -> Result<RenderedEmail, String> {
+    /// Renders `kind` with `context` (an object) plus `product_name`,
+    /// `app_url` and a default empty `recipient_name`.
+    pub fn render(&self, kind: EmailKind, context: &Value) -> Result<RenderedEmail, TemplateError> {
+        let mut values = match context {
+            Value::Object(map) => map.clone(),
+            _ => Map::new(),
+        };
+        values
+            .entry("recipient_name")
+            .or_insert_with(|| Value::from(""));
+        values.insert(
+            "product_name".into(),
+            Value::from(self.product_name.clone()),
+        );
+        values.insert("app_url".into(), Value::from(self.app_url.clone()));
+        let context = Value::Object(values);
+        let render = |part: &str| {
+            self.env
+                .get_template(&format!("{}/{part}", kind.as_str()))
+                .and_then(|template| template.render(&context))
+                .map_err(|source| TemplateError {
+                    kind: kind.as_str(),
+                    source,
+                })
+        };
         Ok(RenderedEmail {
-            subject: kind.as_str().into(),
-            text: context.to_string(),
-            html: context.to_string(),
+            subject: one_line(&render("subject.txt.j2")?),
+            text: render("body.txt.j2")?.trim().to_string() + "\n",
+            html: render("body.html.j2")?,
         })
+    }
+}
+
+/// A subject can never carry a line break into a mail header.
+fn one_line(text: &str) -> String {
+    text.split(['\r', '\n'])
+        .map(str::trim)
+        .filter(|part| !part.is_empty())
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    use super::*;
+
+    fn templates() -> EmailTemplates {
+        EmailTemplates::new("Utility Bill Management", "https://app.example.com")
+    }
+
+    /// A context that satisfies every kind, with a recognisable token.
+    fn sample() -> Value {
+        json!({
+            "recipient_name": "Jane",
+            "link": "https://app.example.com/activate?token=rat_SAMPLE",
+            "expires_hours": 48,
+            "customer_name": "UBM Demo",
+            "changed_at": "2026-11-22T10:00:00Z",
+            "forgot_password_url": "https://app.example.com/forgot-password",
+            "role_label": "Full Access",
+            "summary": "Jane Doe (user@email.com) was inactivated",
+            "actor": "user:0190",
+            "requester_name": "Sam Admin",
+            "occurred_at": "2026-11-22T10:00:00Z",
+        })
+    }
+
+    #[test]
+    fn every_kind_renders_with_its_context() {
+        for kind in EmailKind::ALL {
+            let email = templates().render(kind, &sample()).unwrap();
+            assert!(!email.subject.is_empty(), "{kind:?}");
+            assert!(
+                email.text.contains("Hello Jane,"),
+                "{kind:?}: {}",
+                email.text
+            );
+            assert!(email.html.contains("Utility Bill Management"), "{kind:?}");
+        }
+    }
+
+    #[test]
+    fn the_activation_email_has_a_get_started_button_valid_for_48_hours() {
+        let email = templates()
+            .render(EmailKind::Activation, &sample())
+            .unwrap();
+        assert_eq!(
+            email.subject,
+            "Your Utility Bill Management account has been set up"
+        );
+        assert!(email.html.contains(">Get Started</a>"));
+        // minijinja escapes `/` inside attributes; browsers decode it.
+        assert!(email.html.contains("activate?token=rat_SAMPLE\""));
+        assert!(email.text.contains("valid for 48 hours"));
+    }
+
+    #[test]
+    fn the_deactivation_notice_asks_to_contact_the_csm() {
+        let email = templates()
+            .render(EmailKind::AccountDeactivated, &sample())
+            .unwrap();
+        assert!(email.text.contains("contact your CSM"));
+    }
+
+    #[test]
+    fn user_supplied_names_are_escaped_in_html() {
+        let mut context = sample();
+        context["customer_name"] = json!("<script>alert(1)</script>");
+        let email = templates()
+            .render(EmailKind::MembershipAdded, &context)
+            .unwrap();
+        assert!(!email.html.contains("<script>"));
+        assert!(email.html.contains("&lt;script&gt;"));
+    }
+
+    #[test]
+    fn a_subject_never_contains_a_line_break() {
+        let mut context = sample();
+        context["summary"] = json!("x\r\nBcc: victim@example.com");
+        let email = templates()
+            .render(EmailKind::ActionConfirmation, &context)
+            .unwrap();
+        assert!(!email.subject.contains(['\r', '\n']), "{:?}", email.subject);
+    }
+
+    #[test]
+    fn a_missing_variable_is_an_error() {
+        let err = templates()
+            .render(EmailKind::PasswordReset, &json!({"recipient_name": "Jane"}))
+            .unwrap_err();
+        assert!(err.to_string().contains("password_reset"), "{err}");
+    }
+
+    /// Subject and text of every kind against `templates/email/snapshots/`;
+    /// `UPDATE_SNAPSHOTS=1 cargo test` rewrites them after a deliberate change.
+    #[test]
+    fn the_rendered_text_of_every_kind_matches_its_snapshot() {
+        let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/templates/email/snapshots");
+        let update = std::env::var_os("UPDATE_SNAPSHOTS").is_some();
+        for kind in EmailKind::ALL {
+            let email = templates().render(kind, &sample()).unwrap();
+            let actual = format!("Subject: {}\n\n{}", email.subject, email.text);
+            let path = format!("{dir}/{}.txt", kind.as_str());
+            if update {
+                std::fs::create_dir_all(dir).unwrap();
+                std::fs::write(&path, &actual).unwrap();
+                continue;
+            }
+            let expected = std::fs::read_to_string(&path).unwrap_or_default();
+            assert_eq!(
+                actual, expected,
+                "{path} differs; if the change is intended run `UPDATE_SNAPSHOTS=1 cargo test --lib email::templates`"
+            );
+        }
     }
 }

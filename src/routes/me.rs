@@ -67,6 +67,7 @@ pub struct ChangePasswordRequest {
     responses(
         (status = 200, body = TokenResponse),
         (status = 401, body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "API clients have no password", body = Problem, content_type = "application/problem+json"),
         (status = 422, description = "Wrong current password, or the new one breaks the policy", body = Problem, content_type = "application/problem+json"),
     )
 )]

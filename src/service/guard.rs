@@ -40,16 +40,15 @@ pub fn load_user(conn: &mut DbConnection, id: &str) -> Result<Option<LoadedUser>
     Ok(Some(LoadedUser { row, customer_ids }))
 }
 
-/// The user, if the actor may see them (404 otherwise).
+/// The user, if the actor may read User Info (403 for a fellow member,
+/// 404 for anyone who cannot see the user at all).
 pub fn visible_user(
     conn: &mut DbConnection,
     actor: &Actor,
     id: &str,
 ) -> Result<LoadedUser, ApiError> {
     let user = load_user(conn, id)?.ok_or(ApiError::NotFound("user"))?;
-    if actor.view_user(&user.target()) == Access::Hidden {
-        return Err(ApiError::NotFound("user"));
-    }
+    require(actor.view_user(&user.target()), "user")?;
     Ok(user)
 }
 

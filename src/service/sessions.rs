@@ -103,18 +103,7 @@ pub fn finish_password_grant(
     match outcome {
         PasswordOutcome::Rejected(None) => Ok(Err(GrantError::InvalidGrant)),
         PasswordOutcome::Rejected(Some(user)) => {
-            if user.locked_at.is_none() {
-                let locked_now = users::record_failed_login(
-                    conn,
-                    &user.id,
-                    state.settings.lockout_threshold,
-                    now,
-                )?;
-                if locked_now {
-                    crate::metrics::lockout();
-                    lock_consequences(conn, state, &user, now)?;
-                }
-            }
+            count_failed_sign_in(conn, state, &user)?;
             Ok(Err(GrantError::InvalidGrant))
         }
         PasswordOutcome::Accepted(user) => {
@@ -130,6 +119,25 @@ pub fn finish_password_grant(
             Ok(Ok(pair))
         }
     }
+}
+
+/// Counts a wrong password (atomically). Only an active account with a
+/// password can be locked; at the threshold it is, its sessions end, and the
+/// user is told.
+pub fn count_failed_sign_in(
+    conn: &mut DbConnection,
+    state: &AppState,
+    user: &UserRow,
+) -> Result<(), crate::error::ApiError> {
+    if user.locked_at.is_some() || user.status != "active" || user.password_hash.is_none() {
+        return Ok(());
+    }
+    let now = state.clock.now_db();
+    if users::record_failed_login(conn, &user.id, state.settings.lockout_threshold, now)? {
+        crate::metrics::lockout();
+        lock_consequences(conn, state, user, now)?;
+    }
+    Ok(())
 }
 
 fn lock_consequences(

@@ -42,14 +42,10 @@ pub async fn change_own_password(
         .verify(current_password, user.password_hash.clone())
         .await?;
     if !current_ok {
-        let (state2, id) = (state.clone(), user.id.clone());
+        let (state2, user) = (state.clone(), user.clone());
         state
             .db
-            .write(move |conn| {
-                let now = state2.clock.now_db();
-                users::record_failed_login(conn, &id, state2.settings.lockout_threshold, now)?;
-                Ok(())
-            })
+            .write(move |conn| crate::service::sessions::count_failed_sign_in(conn, &state2, &user))
             .await?;
         return Err(ApiError::invalid(
             "current_password",

@@ -379,3 +379,46 @@ where
     }
     panic!("condition not met in 5 s");
 }
+
+#[tokio::test]
+async fn failed_sign_ins_never_lock_an_invited_account() {
+    let app = spawn_app().await;
+    let cid = customer(&app, "Acme", None).await;
+    let uid = invite(&app, &cid, "new@acme.test", "full_access").await;
+    for _ in 0..6 {
+        app.password_grant("new@acme.test", "guessing away!!").await;
+    }
+    assert_eq!(failed_logins(&app, &uid).await, 0);
+    assert!(app
+        .outbox()
+        .await
+        .iter()
+        .all(|e| e.kind != "account_locked"));
+    crate::people::activate(&app, "new@acme.test").await;
+}
+
+#[tokio::test]
+async fn wrong_current_passwords_lock_the_account_like_failed_sign_ins() {
+    let app = spawn_app().await;
+    let (_, _, tokens) = active_member(&app, "pat@acme.test").await;
+    for _ in 0..5 {
+        let response = app
+            .post_json(
+                "/v1/me/password",
+                Some(&tokens.access_token()),
+                &json!({"current_password": "wrong password!", "new_password": NEW_PASSWORD}),
+            )
+            .await;
+        assert!(matches!(
+            response.status(),
+            StatusCode::UNPROCESSABLE_ENTITY | StatusCode::UNAUTHORIZED
+        ));
+    }
+    app.last_email("account_locked", "pat@acme.test").await;
+    expect_problem(
+        app.get("/v1/me", Some(&tokens.access_token())).await,
+        StatusCode::UNAUTHORIZED,
+        "unauthorized",
+    )
+    .await;
+}

@@ -424,3 +424,23 @@ async fn a_customer_admin_sees_status_changes_of_their_users_but_not_other_custo
         .iter()
         .all(|e| e["customer_id"] != json!(b)));
 }
+
+#[tokio::test]
+async fn a_member_may_not_read_a_fellow_members_user_info() {
+    let app = spawn_app().await;
+    let (cid, pat, tokens) = active_member(&app, "pat@acme.test").await;
+    let other = invite(&app, &cid, "other@acme.test", "full_access").await;
+    expect_problem(
+        app.get(&format!("/v1/users/{other}"), Some(&tokens.access_token()))
+            .await,
+        StatusCode::FORBIDDEN,
+        "forbidden",
+    )
+    .await;
+    expect_json(
+        app.get(&format!("/v1/users/{pat}"), Some(&tokens.access_token()))
+            .await,
+        StatusCode::OK,
+    )
+    .await;
+}
