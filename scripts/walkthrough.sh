@@ -193,4 +193,15 @@ for metric in roster_http_requests_total roster_sign_ins_total roster_lockouts_t
 done
 echo "ok: $(grep -c '^roster_' "$BODY") roster series"
 
+step "The log never shows a password, an access or refresh token, or a client secret"
+call 201 POST /v1/api-clients '{"name": "walkthrough"}'
+SECRET="$(field client_secret)"
+curl -s -o /dev/null -X POST "$BASE/v1/auth/token" -d grant_type=client_credentials \
+    --data-urlencode "client_id=$(field id)" --data-urlencode "client_secret=$SECRET"
+for secret in "$ADMIN_PASSWORD" "$PASSWORD" "violet tugboat" "quartz lantern" "$SECRET" "$ADMIN"; do
+    if grep -qF -- "$secret" "$LOG"; then fail "the log contains a secret (${secret:0:12}…)"; fi
+done
+if grep -qE 'rrt_|rcs_|eyJ[A-Za-z0-9_-]{10,}' "$LOG"; then fail "the log contains a token"; fi
+echo "ok: no secrets in $(wc -l <"$LOG") log lines"
+
 printf '\nwalkthrough: all job-aid tasks passed\n'
