@@ -36,15 +36,19 @@ pub fn reserve(
             .filter(idempotency_keys::expires_at.le(now)),
     )
     .execute(conn)?;
-    let inserted = diesel::insert_into(idempotency_keys::table)
-        .values((
-            idempotency_keys::principal.eq(principal),
-            idempotency_keys::idempotency_key.eq(key),
-            idempotency_keys::request_hash.eq(request_hash),
-            idempotency_keys::created_at.eq(now),
-            idempotency_keys::expires_at.eq(expires_at),
-        ))
-        .execute(conn);
+    // A savepoint: on PostgreSQL a failed insert would otherwise abort the
+    // surrounding transaction before we can read the existing row.
+    let inserted = conn.transaction(|conn| {
+        diesel::insert_into(idempotency_keys::table)
+            .values((
+                idempotency_keys::principal.eq(principal),
+                idempotency_keys::idempotency_key.eq(key),
+                idempotency_keys::request_hash.eq(request_hash),
+                idempotency_keys::created_at.eq(now),
+                idempotency_keys::expires_at.eq(expires_at),
+            ))
+            .execute(conn)
+    });
     match inserted {
         Ok(_) => Ok(None),
         Err(err) if super::is_unique_violation(&err) => idempotency_keys::table

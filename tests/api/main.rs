@@ -3,6 +3,7 @@
 
 mod helpers;
 
+mod admin;
 mod database_faults;
 mod delivery;
 mod dormancy;
