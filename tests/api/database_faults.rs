@@ -73,3 +73,35 @@ async fn sqlite_lock_gives_503() {
     app.sign_in(crate::helpers::ADMIN_EMAIL, crate::helpers::ADMIN_PASSWORD)
         .await;
 }
+
+#[tokio::test]
+async fn a_wrong_database_password_stops_start_up_with_the_real_message() {
+    let settings = roster::config::Settings::from_pairs(&[
+        (
+            "ROSTER_DATABASE_URL",
+            "postgres://nobody:wrong@127.0.0.1:5432/nothing_here",
+        ),
+        ("ROSTER_BIND", "127.0.0.1:0"),
+    ])
+    .unwrap();
+    let started = Instant::now();
+    let Err(err) = roster::startup::Application::build(settings).await else {
+        panic!("start-up should fail");
+    };
+    assert!(
+        started.elapsed() < Duration::from_secs(5),
+        "took {:?}",
+        started.elapsed()
+    );
+    let message = err.to_string();
+    assert!(
+        message.contains("cannot connect to the database"),
+        "{message}"
+    );
+    assert!(
+        message.contains("nobody")
+            || message.contains("nothing_here")
+            || message.contains("password"),
+        "{message}"
+    );
+}

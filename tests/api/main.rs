@@ -9,6 +9,7 @@ mod delivery;
 mod dormancy;
 mod errors;
 mod health;
+mod lifecycle;
 mod openapi;
 mod passwords;
 mod people;
