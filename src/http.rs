@@ -39,6 +39,7 @@ impl<T: DeserializeOwned + 'static> FromRequest for JsonBody<T> {
                 return Err(ApiError::PayloadTooLarge);
             }
             let body = read_limited(&mut payload).await?;
+            reject_nul(&body)?;
             parse_json(&body).map(JsonBody)
         })
     }
@@ -70,6 +71,18 @@ pub async fn read_limited(payload: &mut Payload) -> Result<web::BytesMut, ApiErr
         body.extend_from_slice(&chunk);
     }
     Ok(body)
+}
+
+/// NUL characters are never data here (and PostgreSQL refuses them in text).
+fn reject_nul(body: &[u8]) -> Result<(), ApiError> {
+    let escaped = body.windows(6).any(|w| w.eq_ignore_ascii_case(b"\\u0000"));
+    if escaped {
+        return Err(ApiError::invalid(
+            "body",
+            "must not contain NUL characters (\\u0000)",
+        ));
+    }
+    Ok(())
 }
 
 pub fn parse_json<T: DeserializeOwned>(body: &[u8]) -> Result<T, ApiError> {
@@ -261,6 +274,20 @@ pub async fn fallback(
     })
 }
 
+/// An object id from a path: anything that is not a UUID names no object.
+pub fn path_id(raw: &str, what: &'static str) -> Result<String, ApiError> {
+    uuid::Uuid::parse_str(raw)
+        .map(|id| id.to_string())
+        .map_err(|_| ApiError::NotFound(what))
+}
+
+/// An id given in a body or query: a 422 on `field` unless it is a UUID.
+pub fn field_id(raw: &str, field: &str) -> Result<String, ApiError> {
+    uuid::Uuid::parse_str(raw.trim())
+        .map(|id| id.to_string())
+        .map_err(|_| ApiError::invalid(field, "is not an id (a UUID)"))
+}
+
 /// A strong ETag for a row version.
 pub fn etag(version: i32) -> String {
     format!("\"{version}\"")
@@ -289,6 +316,14 @@ pub fn if_match_version(req: &HttpRequest) -> Result<Option<i32>, ApiError> {
 
 /// Parses a query string into `T`, mapping problems to 422 on the named parameter.
 pub fn parse_query<T: DeserializeOwned>(req: &HttpRequest) -> Result<T, ApiError> {
+    if let Some((name, _)) = form_urlencoded::parse(req.query_string().as_bytes())
+        .find(|(_, value)| value.contains('\0'))
+    {
+        return Err(ApiError::invalid(
+            name.into_owned(),
+            "must not contain NUL characters",
+        ));
+    }
     let deserializer =
         serde_urlencoded::Deserializer::new(form_urlencoded::parse(req.query_string().as_bytes()));
     serde_path_to_error::deserialize(deserializer).map_err(|err| {

@@ -519,7 +519,8 @@ mod tests {
         let at = std::time::SystemTime::now() + Duration::from_secs(120);
         Mock::given(method("POST"))
             .respond_with(
-                ResponseTemplate::new(503).insert_header("Retry-After", httpdate::fmt_http_date(at)),
+                ResponseTemplate::new(503)
+                    .insert_header("Retry-After", httpdate::fmt_http_date(at)),
             )
             .mount(&server)
             .await;
@@ -653,9 +654,13 @@ mod tests {
 
     #[tokio::test]
     async fn an_unreachable_provider_is_retryable() {
-        let server = MockServer::start().await;
-        let uri = server.uri();
-        drop(server);
+        // A port nobody listens on (wiremock pools its servers, so not one of those).
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        let uri = format!("http://127.0.0.1:{port}");
         let err = Mailer::new(&settings(MailProvider::Postmark, &uri))
             .send(&EMAIL)
             .await
@@ -671,7 +676,8 @@ mod tests {
         let server = MockServer::start().await;
         Mock::given(method("POST"))
             .respond_with(
-                ResponseTemplate::new(307).insert_header("Location", "https://elsewhere.test/email"),
+                ResponseTemplate::new(307)
+                    .insert_header("Location", "https://elsewhere.test/email"),
             )
             .expect(1)
             .mount(&server)

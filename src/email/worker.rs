@@ -1,7 +1,12 @@
 //! The delivery worker: claims due outbox rows under a lease (safe with many
 //! instances on one database; a crashed sender's rows come back when its
 //! lease runs out), sends them through the provider, and records the outcome
-//! with capped exponential backoff.
+//! with capped, jittered exponential backoff.
+//!
+//! Delivery is at least once: an email is sent again only when its sender
+//! died (or lost the database) between the provider's answer and recording
+//! it. Resend gets the outbox id as its `Idempotency-Key`, which covers that
+//! case too.
 
 use std::time::Duration;
 
@@ -14,9 +19,19 @@ use crate::config::MailSettings;
 use crate::db::outbox::{self, OutboxRow};
 use crate::db::Db;
 use crate::domain::email::mask;
+use crate::error::ApiError;
 
-const FIRST_BACKOFF: Duration = Duration::from_secs(1);
-const MAX_BACKOFF: Duration = Duration::from_secs(300);
+/// The wait after the first failed attempt.
+pub const FIRST_BACKOFF: Duration = Duration::from_secs(1);
+/// The longest wait between two attempts (unless the provider asks for more).
+pub const MAX_BACKOFF: Duration = Duration::from_secs(300);
+/// The longest `Retry-After` honoured; a longer one is cut to this.
+pub const MAX_RETRY_AFTER: Duration = Duration::from_secs(48 * 3600);
+/// The longest lease (for absurd `ROSTER_MAIL_TIMEOUT`s).
+const MAX_LEASE: Duration = Duration::from_secs(7 * 24 * 3600);
+/// How many times a delivery outcome is written before the worker gives up
+/// (and the lease runs out, so the email is sent again).
+const RECORD_TRIES: u32 = 3;
 
 pub struct DeliveryWorker {
     db: Db,
@@ -27,56 +42,84 @@ pub struct DeliveryWorker {
 }
 
 impl DeliveryWorker {
-    /// Runs until `shutdown` turns true; in-flight sends finish first.
-    pub fn spawn(
-        db: Db,
-        mailer: Mailer,
-        settings: MailSettings,
-        clock: Clock,
-        mut shutdown: watch::Receiver<bool>,
-    ) -> tokio::task::JoinHandle<()> {
-        let worker = DeliveryWorker {
+    /// A worker with a fresh owner id (its leases are its own).
+    pub fn new(db: Db, mailer: Mailer, settings: MailSettings, clock: Clock) -> Self {
+        DeliveryWorker {
             db,
             mailer,
             settings,
             clock,
             owner: format!("worker-{}", uuid::Uuid::new_v4()),
-        };
-        tokio::spawn(async move {
-            loop {
-                let sent = worker.run_once().await;
-                if *shutdown.borrow() {
-                    break;
-                }
-                // A full batch means more may be waiting: go again at once.
-                if sent < worker.settings.concurrency {
-                    tokio::select! {
-                        _ = tokio::time::sleep(worker.settings.poll_interval) => {}
-                        _ = shutdown.changed() => break,
+        }
+    }
+
+    /// Runs a worker on the runtime until `shutdown` turns true (or its sender
+    /// is dropped); in-flight sends finish and are recorded first.
+    pub fn spawn(
+        db: Db,
+        mailer: Mailer,
+        settings: MailSettings,
+        clock: Clock,
+        shutdown: watch::Receiver<bool>,
+    ) -> tokio::task::JoinHandle<()> {
+        tokio::spawn(Self::new(db, mailer, settings, clock).run(shutdown))
+    }
+
+    /// The lease owner this worker claims rows as.
+    pub fn owner(&self) -> &str {
+        &self.owner
+    }
+
+    /// Polls at once, then every `poll_interval` (at once again after a full batch).
+    pub async fn run(self, mut shutdown: watch::Receiver<bool>) {
+        tracing::info!(
+            owner = %self.owner,
+            provider = ?self.mailer.provider(),
+            poll_interval = ?self.settings.poll_interval,
+            concurrency = self.settings.concurrency,
+            "email delivery worker started"
+        );
+        loop {
+            if *shutdown.borrow() {
+                break;
+            }
+            let handled = self.run_once().await;
+            if *shutdown.borrow() {
+                break;
+            }
+            // A full batch means more may be waiting: go again at once.
+            if handled < self.settings.concurrency {
+                tokio::select! {
+                    _ = tokio::time::sleep(self.settings.poll_interval) => {}
+                    changed = shutdown.changed() => {
+                        if changed.is_err() {
+                            break;
+                        }
                     }
                 }
             }
-        })
+        }
+        tracing::info!(owner = %self.owner, "email delivery worker stopped");
     }
 
-    /// Claims and sends one batch; returns how many rows it handled.
+    /// Claims one batch of due emails and sends them concurrently; returns how
+    /// many it claimed (0 after a database error, which is logged).
     pub async fn run_once(&self) -> usize {
         self.report_backlog().await;
         let batch = match self.claim().await {
             Ok(batch) => batch,
             Err(err) => {
-                tracing::warn!(error = %err, "cannot claim emails; will retry");
+                tracing::warn!(error = %err, "cannot claim emails; trying again next poll");
                 return 0;
             }
         };
-        let count = batch.len();
         futures_util::future::join_all(batch.iter().map(|row| self.deliver(row))).await;
-        count
+        batch.len()
     }
 
-    async fn claim(&self) -> Result<Vec<OutboxRow>, crate::error::ApiError> {
+    async fn claim(&self) -> Result<Vec<OutboxRow>, ApiError> {
         let now = self.clock.now_db();
-        let lease = now + span(self.settings.timeout * 2 + Duration::from_secs(30));
+        let lease = now + span(lease_for(self.settings.timeout));
         let limit = i64::try_from(self.settings.concurrency).unwrap_or(1);
         let owner = self.owner.clone();
         self.db
@@ -94,109 +137,187 @@ impl DeliveryWorker {
             html: &row.html_body,
         };
         let outcome = self.mailer.send(&email).await;
-        let attempts = u32::try_from(row.attempts).unwrap_or(0) + 1;
-        if let Err(err) = self.record(row, outcome.clone(), attempts).await {
-            // The lease expires and another round sends it again.
-            tracing::warn!(error = %err, id = %row.id, "cannot record a delivery outcome");
-        }
-        let label = match &outcome {
-            Ok(_) => "sent",
-            Err(SendError::Retryable { .. }) if attempts < self.settings.max_attempts => "retried",
-            Err(_) => "failed",
+        let attempts = u32::try_from(row.attempts).unwrap_or(0).saturating_add(1);
+        let retry_in = match &outcome {
+            Ok(_) => None,
+            Err(err) => retry_delay(
+                err,
+                attempts,
+                self.settings.max_attempts,
+                rand::thread_rng().gen_range(0.8..=1.2),
+            ),
         };
+        let label = match (&outcome, retry_in) {
+            (Ok(_), _) => "sent",
+            (Err(_), Some(_)) => "retried",
+            (Err(_), None) => "failed",
+        };
+        self.record(row, &outcome, retry_in).await;
         metrics::counter!("roster_emails_total", "outcome" => label, "kind" => row.kind.clone())
             .increment(1);
-        match outcome {
-            Ok(_) => {
-                tracing::info!(id = %row.id, kind = %row.kind, to = %mask(&row.recipient), "email sent")
-            }
-            Err(err) => {
-                tracing::warn!(id = %row.id, kind = %row.kind, to = %mask(&row.recipient), attempts, outcome = label, error = %err, "email not sent")
-            }
+        let to = mask(&row.recipient);
+        match &outcome {
+            Ok(delivered) => tracing::info!(
+                id = %row.id,
+                kind = %row.kind,
+                to = %to,
+                attempts,
+                provider_message_id = delivered.provider_message_id.as_deref().unwrap_or(""),
+                "email sent"
+            ),
+            Err(err) => tracing::warn!(
+                id = %row.id,
+                kind = %row.kind,
+                to = %to,
+                attempts,
+                outcome = label,
+                retry_in = ?retry_in,
+                error = %loggable(&err.to_string(), &row.recipient),
+                "email not sent"
+            ),
         }
     }
 
+    /// Writes the outcome, trying a few times: a lost write means the email
+    /// goes out again once the lease runs out.
     async fn record(
         &self,
         row: &OutboxRow,
-        outcome: Result<Delivered, SendError>,
-        attempts: u32,
-    ) -> Result<(), crate::error::ApiError> {
-        let now = self.clock.now_db();
-        let (id, owner) = (row.id.clone(), self.owner.clone());
-        match outcome {
-            Ok(delivered) => {
-                let (text, html) = (redact_links(&row.text_body), redact_links(&row.html_body));
-                self.db
-                    .write(move |conn| {
-                        outbox::mark_sent(
-                            conn,
-                            &id,
-                            &owner,
-                            delivered.provider_message_id.as_deref(),
-                            now,
-                        )?;
-                        outbox::redact_bodies(conn, &id, &text, &html)?;
-                        Ok(())
-                    })
-                    .await
-            }
-            Err(err) => {
-                let retry_at = match &err {
-                    SendError::Retryable { retry_after, .. }
-                        if attempts < self.settings.max_attempts =>
-                    {
-                        let wait = backoff(attempts, rand::thread_rng().gen_range(0.8..1.2));
-                        Some(now + span(wait.max(retry_after.unwrap_or_default())))
-                    }
-                    _ => None,
-                };
-                let reason = err.to_string();
-                self.db
-                    .write(move |conn| {
-                        Ok(outbox::mark_attempt_failed(
-                            conn, &id, &owner, &reason, retry_at, now,
-                        )?)
-                    })
-                    .await
+        outcome: &Result<Delivered, SendError>,
+        retry_in: Option<Duration>,
+    ) {
+        let (text, html) = (redact_links(&row.text_body), redact_links(&row.html_body));
+        for try_number in 1..=RECORD_TRIES {
+            let now = self.clock.now_db();
+            let (id, owner) = (row.id.clone(), self.owner.clone());
+            let written = match outcome {
+                Ok(delivered) => {
+                    let message_id = delivered.provider_message_id.clone();
+                    let (text, html) = (text.clone(), html.clone());
+                    self.db
+                        .write(move |conn| {
+                            outbox::mark_sent(conn, &id, &owner, message_id.as_deref(), now)?;
+                            outbox::redact_bodies(conn, &id, &text, &html)?;
+                            Ok(())
+                        })
+                        .await
+                }
+                Err(err) => {
+                    let retry_at = retry_in.map(|wait| now + span(wait));
+                    let reason = redact_links(&err.to_string());
+                    self.db
+                        .write(move |conn| {
+                            Ok(outbox::mark_attempt_failed(
+                                conn, &id, &owner, &reason, retry_at, now,
+                            )?)
+                        })
+                        .await
+                }
+            };
+            match written {
+                Ok(()) => return,
+                Err(err) if try_number < RECORD_TRIES => {
+                    tracing::warn!(error = %err, id = %row.id, "cannot record a delivery outcome; trying again");
+                    tokio::time::sleep(Duration::from_millis(200) * try_number).await;
+                }
+                Err(err) => {
+                    tracing::error!(error = %err, id = %row.id, "cannot record a delivery outcome; the email will be sent again when its lease runs out");
+                }
             }
         }
     }
 
     async fn report_backlog(&self) {
         let now = self.clock.now_db();
-        if let Ok((pending, oldest)) = self.db.run(|conn| Ok(outbox::backlog(conn)?)).await {
-            metrics::gauge!("roster_outbox_pending").set(pending as f64);
-            let age = oldest.map_or(0.0, |at| (now - at).as_seconds_f64().max(0.0));
-            metrics::gauge!("roster_outbox_oldest_pending_seconds").set(age);
+        match self.db.run(|conn| Ok(outbox::backlog(conn)?)).await {
+            Ok((pending, oldest)) => {
+                metrics::gauge!("roster_outbox_pending").set(pending as f64);
+                let age = oldest.map_or(0.0, |at| (now - at).as_seconds_f64().max(0.0));
+                metrics::gauge!("roster_outbox_oldest_pending_seconds").set(age);
+            }
+            Err(err) => tracing::debug!(error = %err, "cannot read the outbox backlog"),
         }
     }
 }
 
+/// How long a claim holds: long enough for a send (bounded by the client
+/// timeout) and for recording it; at most a week, so it always fits a date.
+pub fn lease_for(timeout: Duration) -> Duration {
+    timeout
+        .saturating_mul(2)
+        .saturating_add(Duration::from_secs(30))
+        .min(MAX_LEASE)
+}
+
 /// The wait before attempt `attempts + 1`: 1 s doubling to a 5-minute cap,
-/// scaled by `jitter` (about 0.8–1.2).
+/// scaled by `jitter` (0.8–1.2, i.e. ±20 %), never above the cap.
 pub fn backoff(attempts: u32, jitter: f64) -> Duration {
     let doublings = attempts.saturating_sub(1).min(20);
     let base = FIRST_BACKOFF
         .saturating_mul(1u32 << doublings)
         .min(MAX_BACKOFF);
-    base.mul_f64(jitter).min(MAX_BACKOFF)
+    base.mul_f64(jitter.clamp(0.0, 2.0)).min(MAX_BACKOFF)
 }
 
-/// Sent links carry live tokens; what stays in the database must not.
+/// When to try again after `err` on attempt number `attempts`, or `None` when
+/// the email has failed for good (a permanent error, or no attempts left).
+/// Never sooner than the provider's `Retry-After` (up to [`MAX_RETRY_AFTER`]).
+pub fn retry_delay(
+    err: &SendError,
+    attempts: u32,
+    max_attempts: u32,
+    jitter: f64,
+) -> Option<Duration> {
+    match err {
+        SendError::Retryable { retry_after, .. } if attempts < max_attempts => {
+            let asked = retry_after.unwrap_or_default().min(MAX_RETRY_AFTER);
+            Some(backoff(attempts, jitter).max(asked))
+        }
+        _ => None,
+    }
+}
+
+/// Sent links carry live tokens; what stays in the database must not:
+/// every `token=<value>` becomes `token=[redacted]`.
 pub fn redact_links(body: &str) -> String {
+    const KEY: &str = "token=";
     let mut out = String::with_capacity(body.len());
     let mut rest = body;
-    while let Some(at) = rest.find("token=") {
-        let (head, tail) = rest.split_at(at + "token=".len());
+    while let Some(at) = rest.find(KEY) {
+        let (head, tail) = rest.split_at(at + KEY.len());
         out.push_str(head);
-        out.push_str("[redacted]");
         let end = tail
-            .find(|c: char| !(c.is_ascii_alphanumeric() || c == '_' || c == '-'))
+            .find(|c: char| {
+                !(c.is_ascii_alphanumeric() || matches!(c, '_' | '-' | '.' | '~' | '%'))
+            })
             .unwrap_or(tail.len());
+        if end > 0 {
+            out.push_str("[redacted]");
+        }
         rest = &tail[end..];
     }
     out.push_str(rest);
+    out
+}
+
+/// A provider's error as it may be logged: no tokens, the recipient masked
+/// (providers like to quote the address they refused).
+fn loggable(reason: &str, recipient: &str) -> String {
+    let reason = redact_links(reason);
+    if recipient.is_empty() {
+        return reason;
+    }
+    // ASCII lowercasing keeps byte offsets, so matches map back onto `reason`.
+    let (haystack, needle) = (reason.to_ascii_lowercase(), recipient.to_ascii_lowercase());
+    let masked = mask(recipient);
+    let mut out = String::with_capacity(reason.len());
+    let mut from = 0;
+    while let Some(at) = haystack[from..].find(&needle) {
+        out.push_str(&reason[from..from + at]);
+        out.push_str(&masked);
+        from += at + needle.len();
+    }
+    out.push_str(&reason[from..]);
     out
 }
 
@@ -204,14 +325,72 @@ pub fn redact_links(body: &str) -> String {
 mod tests {
     use super::*;
 
+    fn retryable(retry_after: Option<Duration>) -> SendError {
+        SendError::Retryable {
+            reason: "503".into(),
+            retry_after,
+        }
+    }
+
     #[test]
     fn backoff_doubles_from_one_second_to_a_five_minute_cap() {
         assert_eq!(backoff(1, 1.0), Duration::from_secs(1));
         assert_eq!(backoff(2, 1.0), Duration::from_secs(2));
         assert_eq!(backoff(5, 1.0), Duration::from_secs(16));
+        assert_eq!(backoff(9, 1.0), Duration::from_secs(256));
+        assert_eq!(backoff(10, 1.0), Duration::from_secs(300));
         assert_eq!(backoff(12, 1.0), Duration::from_secs(300));
-        assert_eq!(backoff(40, 1.2), Duration::from_secs(300));
+        assert_eq!(backoff(u32::MAX, 1.2), Duration::from_secs(300));
+        assert_eq!(backoff(0, 1.0), Duration::from_secs(1));
+    }
+
+    #[test]
+    fn backoff_jitter_is_twenty_percent_either_way() {
         assert_eq!(backoff(3, 0.8), Duration::from_millis(3200));
+        assert_eq!(backoff(3, 1.2), Duration::from_millis(4800));
+        assert_eq!(backoff(12, 0.8), Duration::from_secs(240));
+        for _ in 0..1000 {
+            let wait = backoff(1, rand::thread_rng().gen_range(0.8..=1.2));
+            assert!(wait >= Duration::from_millis(800) && wait <= Duration::from_millis(1200));
+        }
+    }
+
+    #[test]
+    fn a_retry_is_never_sooner_than_retry_after() {
+        let seven = Duration::from_secs(7);
+        assert_eq!(
+            retry_delay(&retryable(Some(seven)), 1, 12, 1.0),
+            Some(seven)
+        );
+        assert_eq!(
+            retry_delay(&retryable(Some(seven)), 6, 12, 1.0),
+            Some(Duration::from_secs(32))
+        );
+        assert_eq!(
+            retry_delay(&retryable(None), 2, 12, 1.0),
+            Some(Duration::from_secs(2))
+        );
+        assert_eq!(
+            retry_delay(&retryable(Some(Duration::from_secs(u64::MAX))), 1, 12, 1.0),
+            Some(MAX_RETRY_AFTER)
+        );
+    }
+
+    #[test]
+    fn the_last_attempt_or_a_permanent_error_fails_for_good() {
+        assert_eq!(retry_delay(&retryable(None), 12, 12, 1.0), None);
+        assert_eq!(retry_delay(&retryable(None), 13, 12, 1.0), None);
+        assert!(retry_delay(&retryable(None), 11, 12, 1.0).is_some());
+        let permanent = SendError::Permanent {
+            reason: "422".into(),
+        };
+        assert_eq!(retry_delay(&permanent, 1, 12, 1.0), None);
+    }
+
+    #[test]
+    fn a_lease_outlasts_two_timeouts() {
+        assert_eq!(lease_for(Duration::from_secs(10)), Duration::from_secs(50));
+        assert_eq!(lease_for(Duration::MAX), MAX_LEASE);
     }
 
     #[test]
@@ -221,6 +400,30 @@ mod tests {
             redact_links(body),
             "Open https://app.test/activate?token=[redacted] now.\n<a href=\"https://app.test/reset-password?token=[redacted]\">"
         );
+        assert_eq!(
+            redact_links("a?token=x&next=1 b?token=y"),
+            "a?token=[redacted]&next=1 b?token=[redacted]"
+        );
         assert_eq!(redact_links("no links"), "no links");
+        assert_eq!(redact_links("token= and token="), "token= and token=");
+        assert_eq!(redact_links("ümlaut?token=ä"), "ümlaut?token=ä");
+    }
+
+    #[test]
+    fn redaction_is_idempotent() {
+        let once = redact_links("x?token=rat_abc");
+        assert_eq!(redact_links(&once), once);
+    }
+
+    #[test]
+    fn logged_errors_mask_the_recipient_and_drop_tokens() {
+        assert_eq!(
+            loggable(
+                "422: Invalid 'To' address: 'Jane@Example.com' (token=rat_a)",
+                "jane@example.com"
+            ),
+            "422: Invalid 'To' address: 'j***@example.com' (token=[redacted])"
+        );
+        assert_eq!(loggable("503", "jane@example.com"), "503");
     }
 }

@@ -11,7 +11,7 @@ use crate::db::api_clients::ApiClientRow;
 use crate::domain::pagination::{paginate, Cursor};
 use crate::domain::profile::parse_label;
 use crate::error::{ApiError, Problem};
-use crate::http::{parse_query, JsonBody, RequestId};
+use crate::http::{field_id, parse_query, path_id, JsonBody, RequestId};
 use crate::routes::common::{PageQuery, RequestMeta};
 use crate::routes::views::Page;
 use crate::service::api_clients as service;
@@ -95,7 +95,12 @@ pub async fn create_api_client(
     .context(&actor.0, &request_id)?;
     let key = idempotency::key_of(&req)?;
     let fingerprint = idempotency::fingerprint(&req, &body);
-    let customer_id = body.customer_id.filter(|c| !c.is_empty());
+    let customer_id = body
+        .customer_id
+        .as_deref()
+        .filter(|c| !c.is_empty())
+        .map(|c| field_id(c, "customer_id"))
+        .transpose()?;
     let (state2, actor2) = (state.clone(), actor.0.clone());
     idempotency::create_once(&state, &actor.0, key, fingerprint, move |conn| {
         let (row, secret) = service::create(conn, &state2, &actor2, &context, name, customer_id)?;
@@ -166,7 +171,7 @@ pub async fn revoke_api_client(
     request_id: RequestId,
 ) -> Result<HttpResponse, ApiError> {
     let context = RequestMeta::from_query(&req)?.context(&actor.0, &request_id)?;
-    let id = path.into_inner();
+    let id = path_id(&path, "API client")?;
     let state2 = state.clone();
     state
         .db

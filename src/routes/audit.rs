@@ -11,7 +11,7 @@ use crate::db::audit::{self, AuditFilter, AuditRow};
 use crate::domain::pagination::{paginate, Cursor};
 use crate::domain::permissions::AuditScope;
 use crate::error::{ApiError, Problem};
-use crate::http::parse_query;
+use crate::http::{field_id, parse_query};
 use crate::routes::common::PageQuery;
 use crate::routes::views::Page;
 use crate::state::AppState;
@@ -103,11 +103,15 @@ pub async fn list_audit_events(
         Some(AuditScope::All) => None,
         Some(AuditScope::Customers(ids)) => Some(ids),
     };
-    let non_empty = |v: Option<String>| v.filter(|s| !s.is_empty());
+    let id_filter = |v: Option<String>, field: &str| {
+        v.filter(|s| !s.is_empty())
+            .map(|id| field_id(&id, field))
+            .transpose()
+    };
     let filter = AuditFilter {
-        user_id: non_empty(query.user_id),
-        customer_id: non_empty(query.customer_id),
-        action: non_empty(query.action),
+        user_id: id_filter(query.user_id, "user_id")?,
+        customer_id: id_filter(query.customer_id, "customer_id")?,
+        action: query.action.filter(|s| !s.is_empty()),
         only_customers,
     };
     let rows = state

@@ -233,11 +233,18 @@ pub async fn issue_token(
                 ),
                 _ => return Err(missing("client_id and client_secret")),
             };
-            let state2 = state.clone();
-            state
-                .db
-                .write(move |conn| sessions::client_credentials_grant(conn, &state2, &id, &secret))
-                .await?
+            match uuid::Uuid::parse_str(id.trim()) {
+                Err(_) => Err(GrantError::InvalidClient),
+                Ok(id) => {
+                    let (state2, id) = (state.clone(), id.to_string());
+                    state
+                        .db
+                        .write(move |conn| {
+                            sessions::client_credentials_grant(conn, &state2, &id, &secret)
+                        })
+                        .await?
+                }
+            }
         }
         _ => {
             return Err(TokenError::OAuth(OAuthError::new(
@@ -273,6 +280,9 @@ async fn password_grant(
 ) -> Result<Result<TokenResponse, GrantError>, TokenError> {
     let username = request.username.ok_or_else(|| missing("username"))?;
     let password = request.password.ok_or_else(|| missing("password"))?;
+    if username.contains(char::is_control) {
+        return Ok(Err(GrantError::InvalidGrant));
+    }
     let key = normalize(&username);
     let user = state
         .db

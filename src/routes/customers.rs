@@ -9,7 +9,9 @@ use crate::auth::Authenticated;
 use crate::domain::pagination::{paginate, Cursor};
 use crate::domain::profile::{parse_label, search_key};
 use crate::error::{ApiError, Problem};
-use crate::http::{double_option, etag, if_match_version, parse_query, JsonBody, RequestId};
+use crate::http::{
+    double_option, etag, if_match_version, parse_query, path_id, JsonBody, RequestId,
+};
 use crate::routes::common::{Checks, PageQuery, RequestMeta};
 use crate::routes::views::{CustomerView, Page};
 use crate::service::customers::{self, CustomerEdit, CustomerInput};
@@ -161,7 +163,7 @@ pub async fn get_customer(
     actor: Authenticated,
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, ApiError> {
-    let id = path.into_inner();
+    let id = path_id(&path, "customer")?;
     let (row, named) = state
         .db
         .run(move |conn| customers::get(conn, &actor.0, &id))
@@ -231,7 +233,7 @@ pub async fn update_customer(
         name,
         licensed_seats: body.licensed_seats,
     };
-    let id = path.into_inner();
+    let id = path_id(&path, "customer")?;
     let state2 = state.clone();
     let (row, named) = state
         .db

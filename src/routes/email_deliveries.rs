@@ -11,7 +11,7 @@ use crate::db::outbox::{self, OutboxFilter, OutboxRow};
 use crate::domain::pagination::{paginate, Cursor};
 use crate::email::EmailKind;
 use crate::error::{ApiError, Problem};
-use crate::http::parse_query;
+use crate::http::{parse_query, path_id};
 use crate::routes::common::{Checks, PageQuery};
 use crate::routes::views::Page;
 use crate::service::guard::require;
@@ -168,7 +168,7 @@ pub async fn retry_email_delivery(
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, ApiError> {
     require(actor.0.platform(), "email delivery")?;
-    let id = path.into_inner();
+    let id = path_id(&path, "email delivery")?;
     let state2 = state.clone();
     let row = state
         .db

@@ -12,7 +12,7 @@ use crate::domain::pagination::{paginate, Cursor};
 use crate::domain::profile::{parse_job_title, parse_name, search_key};
 use crate::domain::roles::{check_settings, MembershipRole};
 use crate::error::{ApiError, Problem};
-use crate::http::{parse_query, JsonBody, RequestId};
+use crate::http::{field_id, parse_query, path_id, JsonBody, RequestId};
 use crate::routes::common::{Checks, PageQuery, RequestMeta};
 use crate::routes::views::CustomerUserView;
 use crate::service::idempotency::{self, Created};
@@ -123,7 +123,7 @@ pub async fn list_customer_users(
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, ApiError> {
     let filters = parse_query::<UserListQuery>(&req)?.validate()?;
-    let customer_id = path.into_inner();
+    let customer_id = path_id(&path, "customer")?;
     let limit = filters.limit;
     let page = state
         .db
@@ -197,6 +197,11 @@ impl AddCustomerUser {
             .as_ref()
             .and_then(|s| checks.check("settings", check_settings(s)));
         checks.finish()?;
+        let copy_from_user_id = self
+            .copy_from_user_id
+            .as_deref()
+            .map(|id| field_id(id, "copy_from_user_id"))
+            .transpose()?;
         Ok(AddUser {
             email: email.expect("checked"),
             first_name,
@@ -204,7 +209,7 @@ impl AddCustomerUser {
             job_title,
             role: self.role,
             settings,
-            copy_from_user_id: self.copy_from_user_id.clone(),
+            copy_from_user_id,
             send_invite: self.send_invite.unwrap_or(true),
         })
     }
@@ -247,7 +252,7 @@ pub async fn add_customer_user(
     .context(&actor.0, &request_id)?;
     let key = idempotency::key_of(&req)?;
     let fingerprint = idempotency::fingerprint(&req, &body);
-    let customer_id = path.into_inner();
+    let customer_id = path_id(&path, "customer")?;
     let (state2, actor2) = (state.clone(), actor.0.clone());
     idempotency::create_once(&state, &actor.0, key, fingerprint, move |conn| {
         let added = members::add_user(conn, &state2, &actor2, &context, &customer_id, input)?;
@@ -305,7 +310,10 @@ pub async fn update_customer_user(
         confirmation_email: body.confirmation_email,
     }
     .context(&actor.0, &request_id)?;
-    let (customer_id, user_id) = path.into_inner();
+    let (customer_id, user_id) = (
+        path_id(&path.0, "customer")?,
+        path_id(&path.1, "membership")?,
+    );
     let edit = MembershipEdit {
         role: body.role,
         settings,
@@ -366,7 +374,10 @@ pub async fn remove_customer_user(
         confirmation_email: query.confirmation_email,
     }
     .context(&actor.0, &request_id)?;
-    let (customer_id, user_id) = path.into_inner();
+    let (customer_id, user_id) = (
+        path_id(&path.0, "customer")?,
+        path_id(&path.1, "membership")?,
+    );
     let notify = query.notify.unwrap_or(false);
     let state2 = state.clone();
     state

@@ -12,7 +12,9 @@ use crate::domain::lifecycle::StatusTarget;
 use crate::domain::pagination::{paginate, Cursor};
 use crate::domain::profile::{parse_job_title, parse_name};
 use crate::error::{ApiError, Problem};
-use crate::http::{double_option, etag, if_match_version, parse_query, JsonBody, RequestId};
+use crate::http::{
+    double_option, etag, field_id, if_match_version, parse_query, path_id, JsonBody, RequestId,
+};
 use crate::routes::common::{Checks, RequestMeta};
 use crate::routes::memberships::UserListQuery;
 use crate::routes::views::{Page, UserFields, UserView};
@@ -54,7 +56,9 @@ pub async fn list_users(
     let filters = parse_query::<UserListQuery>(&req)?.validate()?;
     let customer_id = parse_query::<PlatformUserQuery>(&req)?
         .customer_id
-        .filter(|c| !c.is_empty());
+        .filter(|c| !c.is_empty())
+        .map(|c| field_id(&c, "customer_id"))
+        .transpose()?;
     let limit = filters.limit;
     let rows = state
         .db
@@ -97,7 +101,7 @@ pub async fn get_user(
     actor: Authenticated,
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, ApiError> {
-    let id = path.into_inner();
+    let id = path_id(&path, "user")?;
     let info = state
         .db
         .run(move |conn| service::get(conn, &actor.0, &id))
@@ -182,7 +186,7 @@ pub async fn update_user(
     }
     .context(&actor.0, &request_id)?;
     let expected = if_match_version(&req)?;
-    let id = path.into_inner();
+    let id = path_id(&path, "user")?;
     let state2 = state.clone();
     let info = state
         .db
@@ -216,7 +220,7 @@ pub async fn delete_user(
     request_id: RequestId,
 ) -> Result<HttpResponse, ApiError> {
     let context = RequestMeta::from_query(&req)?.context(&actor.0, &request_id)?;
-    let id = path.into_inner();
+    let id = path_id(&path, "user")?;
     let state2 = state.clone();
     state
         .db
@@ -266,7 +270,7 @@ pub async fn set_status(
         confirmation_email: body.confirmation_email,
     }
     .context(&actor.0, &request_id)?;
-    let id = path.into_inner();
+    let id = path_id(&path, "user")?;
     let state2 = state.clone();
     let info = state
         .db
@@ -296,7 +300,7 @@ pub async fn unlock_user(
     request_id: RequestId,
 ) -> Result<HttpResponse, ApiError> {
     let context = RequestMeta::from_query(&req)?.context(&actor.0, &request_id)?;
-    let id = path.into_inner();
+    let id = path_id(&path, "user")?;
     let state2 = state.clone();
     state
         .db
@@ -345,7 +349,7 @@ pub async fn send_activation_email(
 ) -> Result<HttpResponse, ApiError> {
     send_link(
         req,
-        path.into_inner(),
+        path_id(&path, "user")?,
         actor,
         state,
         request_id,
@@ -377,7 +381,7 @@ pub async fn send_password_reset_email(
 ) -> Result<HttpResponse, ApiError> {
     send_link(
         req,
-        path.into_inner(),
+        path_id(&path, "user")?,
         actor,
         state,
         request_id,
