@@ -1,6 +1,7 @@
 //! Email templates (`templates/email/<kind>/{subject.txt,body.txt,body.html}.j2`),
-//! embedded in the binary and rendered with minijinja. HTML is auto-escaped;
-//! a variable a template prints but the caller did not give is an error.
+//! embedded in the binary and rendered with minijinja. HTML is auto-escaped,
+//! text is not. Any use of a variable the caller did not give is an error
+//! (`UndefinedBehavior::Strict`); optional ones are written `x | default("")`.
 
 use std::sync::Arc;
 
@@ -70,7 +71,7 @@ pub struct EmailTemplates {
 impl EmailTemplates {
     pub fn new(product_name: &str, app_url: &str) -> Self {
         let mut env = Environment::new();
-        env.set_undefined_behavior(UndefinedBehavior::SemiStrict);
+        env.set_undefined_behavior(UndefinedBehavior::Strict);
         env.set_auto_escape_callback(|name| {
             if name.ends_with(".html.j2") {
                 AutoEscape::Html
@@ -159,6 +160,27 @@ mod tests {
         })
     }
 
+    /// Only the variables each kind cannot do without.
+    fn required(kind: EmailKind) -> Value {
+        match kind {
+            EmailKind::Activation | EmailKind::PasswordReset => {
+                json!({"link": "https://app.example.com/x?token=t", "expires_hours": 48})
+            }
+            EmailKind::PasswordChanged | EmailKind::AccountDeactivated => json!({}),
+            EmailKind::AccountLocked => {
+                json!({"forgot_password_url": "https://app.example.com/forgot-password"})
+            }
+            EmailKind::MembershipAdded | EmailKind::MembershipRemoved => {
+                json!({"customer_name": "UBM Demo"})
+            }
+            EmailKind::ActionConfirmation => json!({
+                "summary": "Jane Doe (user@email.com) was inactivated",
+                "actor": "user:0190",
+                "occurred_at": "2026-11-22T10:00:00Z",
+            }),
+        }
+    }
+
     #[test]
     fn every_kind_renders_with_its_context() {
         for kind in EmailKind::ALL {
@@ -170,11 +192,47 @@ mod tests {
                 email.text
             );
             assert!(email.html.contains("Utility Bill Management"), "{kind:?}");
+            assert!(email.html.contains("<html lang=\"en\">"), "{kind:?}");
         }
     }
 
     #[test]
-    fn the_activation_email_has_a_get_started_button_valid_for_48_hours() {
+    fn optional_variables_may_be_absent_or_null() {
+        let nulls = [
+            "customer_name",
+            "requester_name",
+            "changed_at",
+            "role_label",
+        ];
+        for kind in EmailKind::ALL {
+            templates().render(kind, &required(kind)).unwrap();
+            let mut context = required(kind);
+            for name in nulls {
+                context
+                    .as_object_mut()
+                    .unwrap()
+                    .entry(name)
+                    .or_insert(Value::Null);
+            }
+            let email = templates().render(kind, &context).unwrap();
+            assert!(!email.text.contains("none"), "{kind:?}: {}", email.text);
+        }
+    }
+
+    #[test]
+    fn an_empty_recipient_name_greets_generically() {
+        let email = templates()
+            .render(
+                EmailKind::AccountDeactivated,
+                &json!({"recipient_name": ""}),
+            )
+            .unwrap();
+        assert!(email.text.starts_with("Hello,\n"), "{}", email.text);
+        assert!(email.html.contains(">Hello,</p>"));
+    }
+
+    #[test]
+    fn activation_email_has_get_started_button_and_48_hours() {
         let email = templates()
             .render(EmailKind::Activation, &sample())
             .unwrap();
@@ -185,36 +243,71 @@ mod tests {
         assert!(email.html.contains(">Get Started</a>"));
         // minijinja escapes `/` inside attributes; browsers decode it.
         assert!(email.html.contains("activate?token=rat_SAMPLE\""));
+        assert!(email
+            .text
+            .contains("Get Started: https://app.example.com/activate?token=rat_SAMPLE"));
         assert!(email.text.contains("valid for 48 hours"));
+        assert!(email.text.contains("for UBM Demo"));
     }
 
     #[test]
-    fn the_deactivation_notice_asks_to_contact_the_csm() {
+    fn password_reset_email_has_reset_button_and_says_to_ignore_it_if_unrequested() {
+        let email = templates()
+            .render(EmailKind::PasswordReset, &sample())
+            .unwrap();
+        assert!(email.html.contains(">Reset Password</a>"));
+        assert!(email.text.contains("valid for 48 hours"));
+        assert!(email.text.contains("you can ignore this email"));
+    }
+
+    #[test]
+    fn deactivation_notice_asks_to_contact_the_csm() {
         let email = templates()
             .render(EmailKind::AccountDeactivated, &sample())
             .unwrap();
-        assert!(email.text.contains("contact your CSM"));
+        assert!(email
+            .text
+            .contains("contact your CSM in order to activate the account"));
     }
 
     #[test]
-    fn user_supplied_names_are_escaped_in_html() {
+    fn html_escapes_user_supplied_names_and_text_does_not() {
         let mut context = sample();
-        context["customer_name"] = json!("<script>alert(1)</script>");
+        context["customer_name"] = json!("<script>alert(1)</script> & Co");
         let email = templates()
             .render(EmailKind::MembershipAdded, &context)
             .unwrap();
         assert!(!email.html.contains("<script>"));
-        assert!(email.html.contains("&lt;script&gt;"));
+        assert!(email
+            .html
+            .contains("&lt;script&gt;alert(1)&lt;&#x2f;script&gt; &amp; Co"));
+        assert!(email.text.contains("<script>alert(1)</script> & Co"));
     }
 
     #[test]
-    fn a_subject_never_contains_a_line_break() {
+    fn subject_never_contains_a_line_break() {
         let mut context = sample();
-        context["summary"] = json!("x\r\nBcc: victim@example.com");
+        context["summary"] = json!("x\r\nBcc: victim@example.com\n");
         let email = templates()
             .render(EmailKind::ActionConfirmation, &context)
             .unwrap();
         assert!(!email.subject.contains(['\r', '\n']), "{:?}", email.subject);
+        assert_eq!(email.subject, email.subject.trim());
+    }
+
+    #[test]
+    fn product_name_and_app_url_always_come_from_the_configuration() {
+        let mut context = sample();
+        context["product_name"] = json!("Evil Corp");
+        context["app_url"] = json!("https://evil.example");
+        let email = templates()
+            .render(EmailKind::MembershipAdded, &context)
+            .unwrap();
+        assert!(
+            !email.text.contains("Evil") && !email.text.contains("evil"),
+            "{}",
+            email.text
+        );
     }
 
     #[test]
@@ -226,11 +319,12 @@ mod tests {
     }
 
     /// Subject and text of every kind against `templates/email/snapshots/`;
-    /// `UPDATE_SNAPSHOTS=1 cargo test` rewrites them after a deliberate change.
+    /// `UPDATE_SNAPSHOTS=1 cargo test --lib email::templates` rewrites them.
     #[test]
     fn the_rendered_text_of_every_kind_matches_its_snapshot() {
         let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/templates/email/snapshots");
         let update = std::env::var_os("UPDATE_SNAPSHOTS").is_some();
+        let mut stale = Vec::new();
         for kind in EmailKind::ALL {
             let email = templates().render(kind, &sample()).unwrap();
             let actual = format!("Subject: {}\n\n{}", email.subject, email.text);
@@ -238,13 +332,15 @@ mod tests {
             if update {
                 std::fs::create_dir_all(dir).unwrap();
                 std::fs::write(&path, &actual).unwrap();
-                continue;
+            } else if std::fs::read_to_string(&path).ok().as_deref() != Some(actual.as_str()) {
+                eprintln!("--- {path} should now read:\n{actual}---");
+                stale.push(path);
             }
-            let expected = std::fs::read_to_string(&path).unwrap_or_default();
-            assert_eq!(
-                actual, expected,
-                "{path} differs; if the change is intended run `UPDATE_SNAPSHOTS=1 cargo test --lib email::templates`"
-            );
         }
+        assert!(
+            stale.is_empty(),
+            "snapshots differ: {stale:?}; if the change is intended run \
+             `UPDATE_SNAPSHOTS=1 cargo test --lib email::templates`"
+        );
     }
 }

@@ -59,6 +59,7 @@ pub struct CreateApiClient {
     #[schema(example = "nightly provisioning", max_length = 200)]
     pub name: String,
     /// Scope the client to one customer; omit for platform scope (platform admins only).
+    #[schema(format = Uuid)]
     pub customer_id: Option<String>,
     pub requester_name: Option<String>,
     pub confirmation_email: Option<String>,
@@ -154,7 +155,7 @@ pub async fn list_api_clients(
 #[utoipa::path(
     tag = "api-clients",
     security(("bearer" = [])),
-    params(("id" = String, Path, description = "API client id"), RequestMeta),
+    params(("id" = uuid::Uuid, Path, description = "API client id"), RequestMeta),
     responses(
         (status = 204, description = "Revoked"),
         (status = 401, body = Problem, content_type = "application/problem+json"),

@@ -495,7 +495,7 @@ pub async fn reset_password(
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ForgotPasswordRequest {
-    #[schema(example = "jane.doe@example.com")]
+    #[schema(example = "jane.doe@example.com", format = Email)]
     pub email: String,
 }
 

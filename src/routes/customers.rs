@@ -150,7 +150,7 @@ pub async fn list_customers(
 #[utoipa::path(
     tag = "customers",
     security(("bearer" = [])),
-    params(("cid" = String, Path, description = "Customer id")),
+    params(("cid" = uuid::Uuid, Path, description = "Customer id")),
     responses(
         (status = 200, body = CustomerView, headers(("ETag" = String))),
         (status = 401, body = Problem, content_type = "application/problem+json"),
@@ -192,7 +192,7 @@ pub struct UpdateCustomer {
     security(("bearer" = [])),
     request_body = UpdateCustomer,
     params(
-        ("cid" = String, Path, description = "Customer id"),
+        ("cid" = uuid::Uuid, Path, description = "Customer id"),
         ("If-Match" = Option<String>, Header, description = "The ETag you read; 412 if the customer changed since"),
     ),
     responses(

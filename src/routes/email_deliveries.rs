@@ -152,7 +152,7 @@ pub async fn list_email_deliveries(
 #[utoipa::path(
     tag = "email",
     security(("bearer" = [])),
-    params(("id" = String, Path, description = "Outbox id")),
+    params(("id" = uuid::Uuid, Path, description = "Outbox id")),
     responses(
         (status = 202, body = EmailDeliveryView),
         (status = 401, body = Problem, content_type = "application/problem+json"),

@@ -106,7 +106,7 @@ pub struct CustomerUserPage {
 #[utoipa::path(
     tag = "memberships",
     security(("bearer" = [])),
-    params(("cid" = String, Path, description = "Customer id"), UserListQuery),
+    params(("cid" = uuid::Uuid, Path, description = "Customer id"), UserListQuery),
     responses(
         (status = 200, body = CustomerUserPage),
         (status = 401, body = Problem, content_type = "application/problem+json"),
@@ -157,7 +157,7 @@ pub async fn list_customer_users(
 #[derive(Debug, Deserialize, Serialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct AddCustomerUser {
-    #[schema(example = "user@email.com")]
+    #[schema(example = "user@email.com", format = Email, max_length = 254)]
     pub email: String,
     /// Required for a new user; ignored for an existing one.
     pub first_name: Option<String>,
@@ -170,6 +170,7 @@ pub struct AddCustomerUser {
     #[schema(value_type = Option<Object>)]
     pub settings: Option<serde_json::Value>,
     /// Copy role and settings from this user's membership in the same customer.
+    #[schema(format = Uuid)]
     pub copy_from_user_id: Option<String>,
     /// Send the activation email to a new user (default true).
     pub send_invite: Option<bool>,
@@ -222,7 +223,7 @@ impl AddCustomerUser {
     security(("bearer" = [])),
     request_body = AddCustomerUser,
     params(
-        ("cid" = String, Path, description = "Customer id"),
+        ("cid" = uuid::Uuid, Path, description = "Customer id"),
         ("Idempotency-Key" = Option<String>, Header, description = "Repeat-safe creation: the same key and body within 24 h replays the first answer"),
     ),
     responses(
@@ -281,7 +282,7 @@ pub struct UpdateMembership {
     tag = "memberships",
     security(("bearer" = [])),
     request_body = UpdateMembership,
-    params(("cid" = String, Path, description = "Customer id"), ("uid" = String, Path, description = "User id")),
+    params(("cid" = uuid::Uuid, Path, description = "Customer id"), ("uid" = uuid::Uuid, Path, description = "User id")),
     responses(
         (status = 200, body = CustomerUserView),
         (status = 401, body = Problem, content_type = "application/problem+json"),
@@ -351,7 +352,7 @@ pub struct RemoveQuery {
 #[utoipa::path(
     tag = "memberships",
     security(("bearer" = [])),
-    params(("cid" = String, Path, description = "Customer id"), ("uid" = String, Path, description = "User id"), RemoveQuery),
+    params(("cid" = uuid::Uuid, Path, description = "Customer id"), ("uid" = uuid::Uuid, Path, description = "User id"), RemoveQuery),
     responses(
         (status = 204, description = "Removed"),
         (status = 401, body = Problem, content_type = "application/problem+json"),

@@ -88,7 +88,7 @@ pub async fn list_users(
 #[utoipa::path(
     tag = "users",
     security(("bearer" = [])),
-    params(("uid" = String, Path, description = "User id")),
+    params(("uid" = uuid::Uuid, Path, description = "User id")),
     responses(
         (status = 200, body = UserView, headers(("ETag" = String))),
         (status = 401, body = Problem, content_type = "application/problem+json"),
@@ -119,6 +119,7 @@ pub struct UpdateUser {
     #[schema(value_type = Option<String>)]
     pub job_title: Option<Option<String>>,
     /// Stays unique, case-insensitively.
+    #[schema(format = Email, max_length = 254)]
     pub email: Option<String>,
     pub requester_name: Option<String>,
     pub confirmation_email: Option<String>,
@@ -156,7 +157,7 @@ impl UpdateUser {
     security(("bearer" = [])),
     request_body = UpdateUser,
     params(
-        ("uid" = String, Path, description = "User id"),
+        ("uid" = uuid::Uuid, Path, description = "User id"),
         ("If-Match" = Option<String>, Header, description = "The ETag you read; 412 if the user changed since"),
     ),
     responses(
@@ -202,7 +203,7 @@ pub async fn update_user(
 #[utoipa::path(
     tag = "users",
     security(("bearer" = [])),
-    params(("uid" = String, Path, description = "User id"), RequestMeta),
+    params(("uid" = uuid::Uuid, Path, description = "User id"), RequestMeta),
     responses(
         (status = 204, description = "Deleted"),
         (status = 401, body = Problem, content_type = "application/problem+json"),
@@ -233,10 +234,21 @@ pub async fn delete_user(
 #[serde(deny_unknown_fields)]
 pub struct SetStatus {
     /// `active` (reactivate or reinstate), `inactive`, or `retired` ("drop").
-    #[schema(example = "inactive")]
+    #[schema(example = "inactive", value_type = StatusTargetName)]
     pub status: String,
     pub requester_name: Option<String>,
     pub confirmation_email: Option<String>,
+}
+
+/// The statuses an admin may set (`invited` and `expired` are not targets).
+#[derive(ToSchema)]
+#[schema(as = StatusTargetName)]
+#[allow(dead_code)] // documents the accepted values; the handler parses the string
+#[serde(rename_all = "snake_case")]
+enum StatusTargetName {
+    Active,
+    Inactive,
+    Retired,
 }
 
 /// Inactivate, reactivate, retire ("drop") or reinstate a user. Idempotent.
@@ -244,7 +256,7 @@ pub struct SetStatus {
     tag = "users",
     security(("bearer" = [])),
     request_body = SetStatus,
-    params(("uid" = String, Path, description = "User id")),
+    params(("uid" = uuid::Uuid, Path, description = "User id")),
     responses(
         (status = 200, body = UserView, headers(("ETag" = String))),
         (status = 401, body = Problem, content_type = "application/problem+json"),
@@ -283,7 +295,7 @@ pub async fn set_status(
 #[utoipa::path(
     tag = "users",
     security(("bearer" = [])),
-    params(("uid" = String, Path, description = "User id"), RequestMeta),
+    params(("uid" = uuid::Uuid, Path, description = "User id"), RequestMeta),
     responses(
         (status = 204, description = "Unlocked (or was not locked)"),
         (status = 401, body = Problem, content_type = "application/problem+json"),
@@ -330,7 +342,7 @@ async fn send_link(
 #[utoipa::path(
     tag = "users",
     security(("bearer" = [])),
-    params(("uid" = String, Path, description = "User id"), RequestMeta),
+    params(("uid" = uuid::Uuid, Path, description = "User id"), RequestMeta),
     responses(
         (status = 202, description = "Queued"),
         (status = 401, body = Problem, content_type = "application/problem+json"),
@@ -362,7 +374,7 @@ pub async fn send_activation_email(
 #[utoipa::path(
     tag = "users",
     security(("bearer" = [])),
-    params(("uid" = String, Path, description = "User id"), RequestMeta),
+    params(("uid" = uuid::Uuid, Path, description = "User id"), RequestMeta),
     responses(
         (status = 202, description = "Queued"),
         (status = 401, body = Problem, content_type = "application/problem+json"),

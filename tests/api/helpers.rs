@@ -315,3 +315,174 @@ pub async fn expect_problem(response: Response, status: StatusCode, code: &str) 
     assert_eq!(body["status"], json!(status.as_u16()));
     body
 }
+
+// Admin helpers for the customers, users, authorization, idempotency and
+// audit tests.
+
+/// Every field of a user, in User Info and in both user lists.
+pub const USER_FIELDS: [&str; 15] = [
+    "id",
+    "email",
+    "first_name",
+    "last_name",
+    "job_title",
+    "status",
+    "locked",
+    "locked_at",
+    "platform_role",
+    "invited_at",
+    "activated_at",
+    "last_login_at",
+    "retired_at",
+    "created_at",
+    "updated_at",
+];
+
+/// An add-user body for a new person.
+pub fn new_person(email: &str) -> Value {
+    json!({"email": email, "first_name": "Pat", "last_name": "Lee"})
+}
+
+/// A response header as text ("" when absent).
+pub fn header(response: &Response, name: &str) -> String {
+    response
+        .headers()
+        .get(name)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or_default()
+        .to_string()
+}
+
+/// The `id` of a JSON object.
+pub fn id_of(body: &Value) -> String {
+    body["id"]
+        .as_str()
+        .unwrap_or_else(|| panic!("no id in {body}"))
+        .to_string()
+}
+
+/// The `field` of every error in a 422 problem.
+pub fn error_fields(problem: &Value) -> Vec<String> {
+    problem["errors"]
+        .as_array()
+        .unwrap_or_else(|| panic!("no errors in {problem}"))
+        .iter()
+        .map(|e| e["field"].as_str().unwrap_or_default().to_string())
+        .collect()
+}
+
+/// The `items` of a list page.
+pub fn items(page: &Value) -> &Vec<Value> {
+    page["items"]
+        .as_array()
+        .unwrap_or_else(|| panic!("no items in {page}"))
+}
+
+/// `key` of every item of a list page, as text.
+pub fn item_strings(page: &Value, key: &str) -> Vec<String> {
+    items(page)
+        .iter()
+        .map(|item| item[key].as_str().unwrap_or_default().to_string())
+        .collect()
+}
+
+/// Whether `value` is an RFC 3339 timestamp.
+pub fn is_timestamp(value: &Value) -> bool {
+    value.as_str().is_some_and(|text| {
+        time::OffsetDateTime::parse(text, &time::format_description::well_known::Rfc3339).is_ok()
+    })
+}
+
+impl TestApp {
+    /// `POST /v1/customers` as the platform admin; asserts 201.
+    pub async fn create_customer(&self, name: &str, seats: Option<i32>) -> Value {
+        let response = self
+            .post_json(
+                "/v1/customers",
+                Some(self.admin_token()),
+                &json!({"name": name, "licensed_seats": seats}),
+            )
+            .await;
+        expect_json(response, StatusCode::CREATED).await
+    }
+
+    /// `POST /v1/customers/{cid}/users` with `body`.
+    pub async fn add_user(&self, cid: &str, body: &Value, token: &str) -> Response {
+        self.post_json(&format!("/v1/customers/{cid}/users"), Some(token), body)
+            .await
+    }
+
+    /// Adds a new person as the platform admin; asserts 201 and returns the user id.
+    pub async fn add_new_user(&self, cid: &str, email: &str, role: &str) -> String {
+        let mut body = new_person(email);
+        body["role"] = json!(role);
+        let response = self.add_user(cid, &body, self.admin_token()).await;
+        id_of(&expect_json(response, StatusCode::CREATED).await)
+    }
+
+    /// Adds a new person and redeems their activation email; returns (user id, access token).
+    pub async fn invite_and_activate(&self, cid: &str, email: &str, role: &str) -> (String, String) {
+        let user_id = self.add_new_user(cid, email, role).await;
+        let token = self.token_from_email("activation", email).await;
+        let response = self
+            .post_json(
+                "/v1/auth/activate",
+                None,
+                &json!({"token": token, "password": GOOD_PASSWORD}),
+            )
+            .await;
+        (user_id, Tokens(expect_json(response, StatusCode::OK).await).access_token())
+    }
+
+    pub async fn patch_json(&self, path: &str, token: Option<&str>, body: &Value) -> Response {
+        self.send_json(Method::PATCH, path, token, body).await
+    }
+
+    /// `PUT /v1/users/{uid}/status` with `body`.
+    pub async fn put_status(&self, uid: &str, body: &Value, token: &str) -> Response {
+        self.send_json(Method::PUT, &format!("/v1/users/{uid}/status"), Some(token), body)
+            .await
+    }
+
+    /// A bodiless `POST`.
+    pub async fn post_empty(&self, path: &str, token: Option<&str>) -> Response {
+        self.request(Method::POST, path, token).send().await.unwrap()
+    }
+
+    /// `GET` as the platform admin; asserts 200.
+    pub async fn admin_get(&self, path: &str) -> Value {
+        expect_json(self.get(path, Some(self.admin_token())).await, StatusCode::OK).await
+    }
+
+    /// How many queued emails of `kind` went to `recipient`.
+    pub async fn count_emails(&self, kind: &str, recipient: &str) -> usize {
+        self.outbox()
+            .await
+            .iter()
+            .filter(|row| row.kind == kind && row.recipient.eq_ignore_ascii_case(recipient))
+            .count()
+    }
+
+    /// Audit events matching `query` (e.g. `action=user.updated`), as the platform admin.
+    pub async fn audit_events(&self, query: &str) -> Vec<Value> {
+        let page = self.admin_get(&format!("/v1/audit-events?{query}")).await;
+        items(&page).clone()
+    }
+
+    /// A second active platform admin (as `roster admin create` makes one); returns its token.
+    pub async fn another_platform_admin(&self, email: &str) -> String {
+        roster::service::bootstrap::create_admin(
+            &self.state,
+            email,
+            Some(secrecy::SecretString::from(GOOD_PASSWORD)),
+        )
+        .await
+        .expect("a second platform admin");
+        self.sign_in(email, GOOD_PASSWORD).await.access_token()
+    }
+
+    /// The id of the user behind `token`.
+    pub async fn my_id(&self, token: &str) -> String {
+        id_of(&expect_json(self.get("/v1/me", Some(token)).await, StatusCode::OK).await)
+    }
+}
