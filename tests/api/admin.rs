@@ -575,6 +575,7 @@ enum Who {
     AdminOfA,
     AdminOfB,
     MemberOfA,
+    ClientOfA,
     Anonymous,
 }
 
@@ -601,194 +602,73 @@ async fn the_authorization_matrix_holds_for_every_admin_endpoint() {
             activate(&app, "member-a@acme.test").await.access_token(),
         ),
     ];
+    let client = expect_json(
+        app.post_json(
+            "/v1/api-clients",
+            Some(app.admin_token()),
+            &json!({"name": "scripts of A", "customer_id": a}),
+        )
+        .await,
+        StatusCode::CREATED,
+    )
+    .await;
+    let client_token = expect_json(
+        app.token_request(&[
+            ("grant_type", "client_credentials"),
+            ("client_id", client["id"].as_str().unwrap()),
+            ("client_secret", client["client_secret"].as_str().unwrap()),
+        ])
+        .await,
+        StatusCode::OK,
+    )
+    .await["access_token"]
+        .as_str()
+        .unwrap()
+        .to_string();
     let token = |who: Who| -> Option<String> {
         match who {
             Who::Platform => Some(app.admin_token().to_string()),
             Who::AdminOfA => Some(token_of[0].1.clone()),
             Who::AdminOfB => Some(token_of[1].1.clone()),
             Who::MemberOfA => Some(token_of[2].1.clone()),
+            Who::ClientOfA => Some(client_token.clone()),
             Who::Anonymous => None,
         }
     };
     use Who::*;
-    // (method, path, body, [platform, admin of A, admin of B, member of A, anonymous])
+    // (method, path, body, [platform, admin of A, admin of B, member of A, API client of A, anonymous])
     // Each row gets its own fresh target user in A so that mutations don't interfere.
-    let rows: Vec<(Method, &str, Value, [S; 5])> = vec![
-        (
-            Method::POST,
-            "/v1/customers",
-            json!({"name": "N"}),
-            [
-                S::CREATED,
-                S::FORBIDDEN,
-                S::FORBIDDEN,
-                S::FORBIDDEN,
-                S::UNAUTHORIZED,
-            ],
-        ),
-        (
-            Method::GET,
-            "/v1/customers/{a}",
-            json!(null),
-            [S::OK, S::OK, S::NOT_FOUND, S::OK, S::UNAUTHORIZED],
-        ),
-        (
-            Method::PATCH,
-            "/v1/customers/{a}",
-            json!({"name": "A2"}),
-            [
-                S::OK,
-                S::FORBIDDEN,
-                S::NOT_FOUND,
-                S::FORBIDDEN,
-                S::UNAUTHORIZED,
-            ],
-        ),
-        (
-            Method::GET,
-            "/v1/customers/{a}/users",
-            json!(null),
-            [S::OK, S::OK, S::NOT_FOUND, S::FORBIDDEN, S::UNAUTHORIZED],
-        ),
-        (
-            Method::POST,
-            "/v1/customers/{a}/users",
-            json!({"email": "{fresh}", "first_name": "F", "last_name": "R"}),
-            [
-                S::CREATED,
-                S::CREATED,
-                S::NOT_FOUND,
-                S::FORBIDDEN,
-                S::UNAUTHORIZED,
-            ],
-        ),
-        (
-            Method::PATCH,
-            "/v1/customers/{a}/users/{u}",
-            json!({"role": "standard_user"}),
-            [S::OK, S::OK, S::NOT_FOUND, S::FORBIDDEN, S::UNAUTHORIZED],
-        ),
-        (
-            Method::DELETE,
-            "/v1/customers/{a}/users/{u}",
-            json!(null),
-            [
-                S::NO_CONTENT,
-                S::NO_CONTENT,
-                S::NOT_FOUND,
-                S::FORBIDDEN,
-                S::UNAUTHORIZED,
-            ],
-        ),
-        (
-            Method::GET,
-            "/v1/users",
-            json!(null),
-            [
-                S::OK,
-                S::FORBIDDEN,
-                S::FORBIDDEN,
-                S::FORBIDDEN,
-                S::UNAUTHORIZED,
-            ],
-        ),
-        (
-            Method::GET,
-            "/v1/users/{u}",
-            json!(null),
-            [S::OK, S::OK, S::NOT_FOUND, S::FORBIDDEN, S::UNAUTHORIZED],
-        ),
-        (
-            Method::PATCH,
-            "/v1/users/{u}",
-            json!({"job_title": "T"}),
-            [S::OK, S::OK, S::NOT_FOUND, S::FORBIDDEN, S::UNAUTHORIZED],
-        ),
-        (
-            Method::PUT,
-            "/v1/users/{u}/status",
-            json!({"status": "inactive"}),
-            [S::OK, S::OK, S::NOT_FOUND, S::FORBIDDEN, S::UNAUTHORIZED],
-        ),
-        (
-            Method::DELETE,
-            "/v1/users/{u}/lock",
-            json!(null),
-            [
-                S::NO_CONTENT,
-                S::NO_CONTENT,
-                S::NOT_FOUND,
-                S::FORBIDDEN,
-                S::UNAUTHORIZED,
-            ],
-        ),
-        (
-            Method::POST,
-            "/v1/users/{u}/activation-email",
-            json!(null),
-            [
-                S::ACCEPTED,
-                S::ACCEPTED,
-                S::NOT_FOUND,
-                S::FORBIDDEN,
-                S::UNAUTHORIZED,
-            ],
-        ),
-        (
-            Method::DELETE,
-            "/v1/users/{u}",
-            json!(null),
-            [
-                S::NO_CONTENT,
-                S::FORBIDDEN,
-                S::FORBIDDEN,
-                S::FORBIDDEN,
-                S::UNAUTHORIZED,
-            ],
-        ),
-        (
-            Method::GET,
-            "/v1/audit-events",
-            json!(null),
-            [S::OK, S::OK, S::OK, S::FORBIDDEN, S::UNAUTHORIZED],
-        ),
-        (
-            Method::GET,
-            "/v1/api-clients",
-            json!(null),
-            [S::OK, S::OK, S::OK, S::FORBIDDEN, S::UNAUTHORIZED],
-        ),
-        (
-            Method::POST,
-            "/v1/api-clients",
-            json!({"name": "c", "customer_id": "{a}"}),
-            [
-                S::CREATED,
-                S::CREATED,
-                S::NOT_FOUND,
-                S::FORBIDDEN,
-                S::UNAUTHORIZED,
-            ],
-        ),
-        (
-            Method::GET,
-            "/v1/email-deliveries",
-            json!(null),
-            [
-                S::OK,
-                S::FORBIDDEN,
-                S::FORBIDDEN,
-                S::FORBIDDEN,
-                S::UNAUTHORIZED,
-            ],
-        ),
+    #[rustfmt::skip]
+    let rows: Vec<(Method, &str, Value, [S; 6])> = vec![
+        //                                                                          platform      admin of A    admin of B    member of A   client of A   anonymous
+        (Method::POST, "/v1/customers", json!({"name": "N"}),                        [S::CREATED, S::FORBIDDEN, S::FORBIDDEN, S::FORBIDDEN, S::FORBIDDEN, S::UNAUTHORIZED]),
+        (Method::GET, "/v1/customers/{a}", json!(null),                              [S::OK, S::OK, S::NOT_FOUND, S::OK, S::OK, S::UNAUTHORIZED]),
+        (Method::PATCH, "/v1/customers/{a}", json!({"name": "A2"}),                  [S::OK, S::FORBIDDEN, S::NOT_FOUND, S::FORBIDDEN, S::FORBIDDEN, S::UNAUTHORIZED]),
+        (Method::GET, "/v1/customers/{a}/users", json!(null),                        [S::OK, S::OK, S::NOT_FOUND, S::FORBIDDEN, S::OK, S::UNAUTHORIZED]),
+        (Method::POST, "/v1/customers/{a}/users", json!({"email": "{fresh}", "first_name": "F", "last_name": "R"}),
+                                                                                     [S::CREATED, S::CREATED, S::NOT_FOUND, S::FORBIDDEN, S::CREATED, S::UNAUTHORIZED]),
+        (Method::PATCH, "/v1/customers/{a}/users/{u}", json!({"role": "standard_user"}), [S::OK, S::OK, S::NOT_FOUND, S::FORBIDDEN, S::OK, S::UNAUTHORIZED]),
+        (Method::DELETE, "/v1/customers/{a}/users/{u}", json!(null),                 [S::NO_CONTENT, S::NO_CONTENT, S::NOT_FOUND, S::FORBIDDEN, S::NO_CONTENT, S::UNAUTHORIZED]),
+        (Method::GET, "/v1/users", json!(null),                                      [S::OK, S::FORBIDDEN, S::FORBIDDEN, S::FORBIDDEN, S::FORBIDDEN, S::UNAUTHORIZED]),
+        (Method::GET, "/v1/users/{u}", json!(null),                                  [S::OK, S::OK, S::NOT_FOUND, S::FORBIDDEN, S::OK, S::UNAUTHORIZED]),
+        (Method::PATCH, "/v1/users/{u}", json!({"job_title": "T"}),                  [S::OK, S::OK, S::NOT_FOUND, S::FORBIDDEN, S::OK, S::UNAUTHORIZED]),
+        (Method::PUT, "/v1/users/{u}/status", json!({"status": "inactive"}),         [S::OK, S::OK, S::NOT_FOUND, S::FORBIDDEN, S::OK, S::UNAUTHORIZED]),
+        (Method::DELETE, "/v1/users/{u}/lock", json!(null),                          [S::NO_CONTENT, S::NO_CONTENT, S::NOT_FOUND, S::FORBIDDEN, S::NO_CONTENT, S::UNAUTHORIZED]),
+        (Method::POST, "/v1/users/{u}/activation-email", json!(null),                [S::ACCEPTED, S::ACCEPTED, S::NOT_FOUND, S::FORBIDDEN, S::ACCEPTED, S::UNAUTHORIZED]),
+        (Method::DELETE, "/v1/users/{u}", json!(null),                               [S::NO_CONTENT, S::FORBIDDEN, S::FORBIDDEN, S::FORBIDDEN, S::FORBIDDEN, S::UNAUTHORIZED]),
+        (Method::GET, "/v1/audit-events", json!(null),                               [S::OK, S::OK, S::OK, S::FORBIDDEN, S::OK, S::UNAUTHORIZED]),
+        (Method::GET, "/v1/api-clients", json!(null),                                [S::OK, S::OK, S::OK, S::FORBIDDEN, S::OK, S::UNAUTHORIZED]),
+        (Method::POST, "/v1/api-clients", json!({"name": "c", "customer_id": "{a}"}), [S::CREATED, S::CREATED, S::NOT_FOUND, S::FORBIDDEN, S::CREATED, S::UNAUTHORIZED]),
+        (Method::GET, "/v1/email-deliveries", json!(null),                           [S::OK, S::FORBIDDEN, S::FORBIDDEN, S::FORBIDDEN, S::FORBIDDEN, S::UNAUTHORIZED]),
     ];
     let mut failures = Vec::new();
     let mut n = 0;
     for (method, template, body, expected) in rows {
-        for (who, want) in [Platform, AdminOfA, AdminOfB, MemberOfA, Anonymous]
-            .into_iter()
-            .zip(expected)
+        for (who, want) in [
+            Platform, AdminOfA, AdminOfB, MemberOfA, ClientOfA, Anonymous,
+        ]
+        .into_iter()
+        .zip(expected)
         {
             n += 1;
             let target = invite(&app, &a, &format!("target{n}@acme.test"), "full_access").await;
@@ -844,4 +724,28 @@ async fn two_concurrent_creates_with_one_key_create_once() {
     )
     .await;
     assert_eq!(list["items"].as_array().unwrap().len(), 1);
+}
+
+#[tokio::test]
+async fn two_patches_with_one_etag_let_exactly_one_through() {
+    let app = spawn_app().await;
+    let cid = customer(&app, "A", None).await;
+    let read = app
+        .get(&format!("/v1/customers/{cid}"), Some(app.admin_token()))
+        .await;
+    let etag = read.headers()["etag"].to_str().unwrap().to_string();
+    let patch = |name: &'static str| {
+        app.request(
+            Method::PATCH,
+            &format!("/v1/customers/{cid}"),
+            Some(app.admin_token()),
+        )
+        .header("If-Match", etag.clone())
+        .json(&json!({"name": name}))
+        .send()
+    };
+    let (first, second) = tokio::join!(patch("One"), patch("Two"));
+    let mut statuses = [first.unwrap().status(), second.unwrap().status()];
+    statuses.sort();
+    assert_eq!(statuses, [StatusCode::OK, StatusCode::PRECONDITION_FAILED]);
 }
