@@ -91,17 +91,28 @@ pub fn parse_json<T: DeserializeOwned>(body: &[u8]) -> Result<T, ApiError> {
         let path = err.path().to_string();
         let inner = err.into_inner();
         match inner.classify() {
-            serde_json::error::Category::Data => ApiError::Validation(vec![FieldError::new(
-                if path == "." {
-                    "body".to_string()
-                } else {
-                    path
-                },
-                data_error_message(&inner),
-            )]),
+            serde_json::error::Category::Data => {
+                let message = data_error_message(&inner);
+                ApiError::Validation(vec![FieldError::new(field_of(&path, &message), message)])
+            }
             _ => ApiError::BadRequest(format!("The body is not valid JSON: {inner}")),
         }
     })
+}
+
+/// The field a data error is about: its path, or for a missing field the
+/// name serde puts in the message ("missing field `name`").
+fn field_of(path: &str, message: &str) -> String {
+    let missing = message
+        .strip_prefix("missing field `")
+        .and_then(|rest| rest.split_once('`'))
+        .map(|(name, _)| name);
+    match (path, missing) {
+        (".", Some(name)) => name.to_string(),
+        (_, Some(name)) => format!("{path}.{name}"),
+        (".", None) => "body".to_string(),
+        (_, None) => path.to_string(),
+    }
 }
 
 /// serde's message without its " at line 1 column 9" suffix.
@@ -364,6 +375,15 @@ mod tests {
             panic!()
         };
         assert!(errors[0].message.contains("status"), "{errors:?}");
+    }
+
+    #[test]
+    fn a_missing_field_is_named() {
+        let err = parse_json::<Sample>(b"{}").unwrap_err();
+        let ApiError::Validation(errors) = err else {
+            panic!()
+        };
+        assert_eq!(errors[0].field, "name");
     }
 
     #[test]

@@ -1,5 +1,8 @@
-//! argon2id hashing on the blocking pool, at most `ROSTER_HASH_CONCURRENCY`
-//! at a time, so sign-in floods queue here instead of starving the workers.
+//! argon2id hashing on its own pool of `ROSTER_HASH_CONCURRENCY` threads, so
+//! sign-in floods queue here instead of starving the async workers. A fixed
+//! set of threads also bounds memory: each 19 MiB argon2 buffer is reused by
+//! the same few threads instead of leaving an allocator arena behind on every
+//! thread of the general blocking pool.
 
 use std::sync::Arc;
 
@@ -13,6 +16,7 @@ use crate::error::ApiError;
 
 #[derive(Clone)]
 pub struct PasswordHasher {
+    pool: Arc<rayon::ThreadPool>,
     permits: Arc<Semaphore>,
     /// Verified against when the account is unknown, so timing does not tell.
     dummy_hash: Arc<String>,
@@ -22,7 +26,13 @@ impl PasswordHasher {
     pub fn new(concurrency: usize) -> Self {
         let dummy = hash_now("roster dummy password for constant-time misses")
             .expect("hashing a constant cannot fail");
+        let pool = rayon::ThreadPoolBuilder::new()
+            .num_threads(concurrency.max(1))
+            .thread_name(|n| format!("argon2-{n}"))
+            .build()
+            .expect("the hashing threads start");
         PasswordHasher {
+            pool: Arc::new(pool),
             permits: Arc::new(Semaphore::new(concurrency.max(1))),
             dummy_hash: Arc::new(dummy),
         }
@@ -64,9 +74,11 @@ impl PasswordHasher {
             .acquire_owned()
             .await
             .map_err(ApiError::internal)?;
-        actix_web::web::block(work)
-            .await
-            .map_err(ApiError::internal)
+        let (done, result) = tokio::sync::oneshot::channel();
+        self.pool.spawn(move || {
+            let _ = done.send(work());
+        });
+        result.await.map_err(ApiError::internal)
     }
 }
 

@@ -364,6 +364,8 @@ pub fn delete(
     context: &AuditContext,
     id: &str,
 ) -> Result<(), ApiError> {
+    // Another tenant's user is 404 here as everywhere; a visible one 403.
+    let user = visible_user(conn, actor, id)?.row;
     require(actor.platform(), "user")?;
     if actor.user_id() == Some(id) {
         return Err(ApiError::conflict(
@@ -371,7 +373,6 @@ pub fn delete(
             "You cannot delete yourself.",
         ));
     }
-    let user = users::find(conn, id)?.ok_or(ApiError::NotFound("user"))?;
     for (event_id, changes) in audit_db::changes_about(conn, id)? {
         let redacted = redact(&changes);
         if redacted != changes {

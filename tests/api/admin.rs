@@ -655,7 +655,7 @@ async fn the_authorization_matrix_holds_for_every_admin_endpoint() {
         (Method::PUT, "/v1/users/{u}/status", json!({"status": "inactive"}),         [S::OK, S::OK, S::NOT_FOUND, S::FORBIDDEN, S::OK, S::UNAUTHORIZED]),
         (Method::DELETE, "/v1/users/{u}/lock", json!(null),                          [S::NO_CONTENT, S::NO_CONTENT, S::NOT_FOUND, S::FORBIDDEN, S::NO_CONTENT, S::UNAUTHORIZED]),
         (Method::POST, "/v1/users/{u}/activation-email", json!(null),                [S::ACCEPTED, S::ACCEPTED, S::NOT_FOUND, S::FORBIDDEN, S::ACCEPTED, S::UNAUTHORIZED]),
-        (Method::DELETE, "/v1/users/{u}", json!(null),                               [S::NO_CONTENT, S::FORBIDDEN, S::FORBIDDEN, S::FORBIDDEN, S::FORBIDDEN, S::UNAUTHORIZED]),
+        (Method::DELETE, "/v1/users/{u}", json!(null),                               [S::NO_CONTENT, S::FORBIDDEN, S::NOT_FOUND, S::FORBIDDEN, S::FORBIDDEN, S::UNAUTHORIZED]),
         (Method::GET, "/v1/audit-events", json!(null),                               [S::OK, S::OK, S::OK, S::FORBIDDEN, S::OK, S::UNAUTHORIZED]),
         (Method::GET, "/v1/api-clients", json!(null),                                [S::OK, S::OK, S::OK, S::FORBIDDEN, S::OK, S::UNAUTHORIZED]),
         (Method::POST, "/v1/api-clients", json!({"name": "c", "customer_id": "{a}"}), [S::CREATED, S::CREATED, S::NOT_FOUND, S::FORBIDDEN, S::CREATED, S::UNAUTHORIZED]),

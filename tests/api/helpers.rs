@@ -421,7 +421,12 @@ impl TestApp {
     }
 
     /// Adds a new person and redeems their activation email; returns (user id, access token).
-    pub async fn invite_and_activate(&self, cid: &str, email: &str, role: &str) -> (String, String) {
+    pub async fn invite_and_activate(
+        &self,
+        cid: &str,
+        email: &str,
+        role: &str,
+    ) -> (String, String) {
         let user_id = self.add_new_user(cid, email, role).await;
         let token = self.token_from_email("activation", email).await;
         let response = self
@@ -431,7 +436,10 @@ impl TestApp {
                 &json!({"token": token, "password": GOOD_PASSWORD}),
             )
             .await;
-        (user_id, Tokens(expect_json(response, StatusCode::OK).await).access_token())
+        (
+            user_id,
+            Tokens(expect_json(response, StatusCode::OK).await).access_token(),
+        )
     }
 
     pub async fn patch_json(&self, path: &str, token: Option<&str>, body: &Value) -> Response {
@@ -440,18 +448,30 @@ impl TestApp {
 
     /// `PUT /v1/users/{uid}/status` with `body`.
     pub async fn put_status(&self, uid: &str, body: &Value, token: &str) -> Response {
-        self.send_json(Method::PUT, &format!("/v1/users/{uid}/status"), Some(token), body)
-            .await
+        self.send_json(
+            Method::PUT,
+            &format!("/v1/users/{uid}/status"),
+            Some(token),
+            body,
+        )
+        .await
     }
 
     /// A bodiless `POST`.
     pub async fn post_empty(&self, path: &str, token: Option<&str>) -> Response {
-        self.request(Method::POST, path, token).send().await.unwrap()
+        self.request(Method::POST, path, token)
+            .send()
+            .await
+            .unwrap()
     }
 
     /// `GET` as the platform admin; asserts 200.
     pub async fn admin_get(&self, path: &str) -> Value {
-        expect_json(self.get(path, Some(self.admin_token())).await, StatusCode::OK).await
+        expect_json(
+            self.get(path, Some(self.admin_token())).await,
+            StatusCode::OK,
+        )
+        .await
     }
 
     /// How many queued emails of `kind` went to `recipient`.

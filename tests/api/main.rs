@@ -4,6 +4,10 @@
 mod helpers;
 
 mod admin;
+mod audit;
+mod authorization;
+mod customer_users;
+mod customers;
 mod database_faults;
 mod delivery;
 mod dormancy;
@@ -11,9 +15,11 @@ mod email_delivery;
 mod errors;
 mod health;
 mod hostile;
+mod idempotency;
 mod lifecycle;
 mod openapi;
 mod passwords;
 mod people;
 mod sign_in;
 mod tokens;
+mod users_admin;

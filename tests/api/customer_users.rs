@@ -1,0 +1,636 @@
+//! A customer's users: adding (new or existing people, copy user), listing,
+//! changing a membership, removing it, and the seat limit.
+
+use reqwest::StatusCode;
+use serde_json::{json, Value};
+
+use crate::helpers::{
+    error_fields, expect_json, expect_problem, header, id_of, is_timestamp, item_strings, items,
+    new_person, spawn_app, TestApp, USER_FIELDS,
+};
+
+async fn named_users(app: &TestApp, cid: &str) -> i64 {
+    let customer = app.admin_get(&format!("/v1/customers/{cid}")).await;
+    let list = app.admin_get(&format!("/v1/customers/{cid}/users")).await;
+    assert_eq!(customer["named_users"], list["named_users"], "{list}");
+    customer["named_users"].as_i64().unwrap()
+}
+
+async fn customer_ids_of(app: &TestApp, uid: &str) -> Vec<String> {
+    let info = app.admin_get(&format!("/v1/users/{uid}")).await;
+    info["memberships"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|m| m["customer_id"].as_str().unwrap().to_string())
+        .collect()
+}
+
+#[tokio::test]
+async fn adding_a_new_user_invites_them_with_an_activation_email() {
+    let app = spawn_app().await;
+    let cid = id_of(&app.create_customer("UBM Demo", None).await);
+    let body = json!({"email": "user@email.com", "first_name": "Jane", "last_name": "Doe", "job_title": "Energy Manager"});
+    let response = app.add_user(&cid, &body, app.admin_token()).await;
+    let location = header(&response, "location");
+    let user = expect_json(response, StatusCode::CREATED).await;
+    let uid = id_of(&user);
+    assert_eq!(location, format!("/v1/users/{uid}"));
+    for field in USER_FIELDS.iter().chain(&["role", "settings", "added_at"]) {
+        assert!(user.get(*field).is_some(), "{field} missing from {user}");
+    }
+    assert_eq!(user["email"], "user@email.com");
+    assert_eq!(user["first_name"], "Jane");
+    assert_eq!(user["last_name"], "Doe");
+    assert_eq!(user["job_title"], "Energy Manager");
+    assert_eq!(user["status"], "invited");
+    assert_eq!(user["locked"], false);
+    assert_eq!(user["platform_role"], "none");
+    assert_eq!(user["role"], "full_access", "the default role");
+    assert!(user["settings"].is_object(), "{user}");
+    assert!(is_timestamp(&user["invited_at"]) && is_timestamp(&user["added_at"]));
+    assert!(user["activated_at"].is_null() && user["retired_at"].is_null());
+
+    let email = app.last_email("activation", "user@email.com").await;
+    assert!(
+        email
+            .text_body
+            .contains("https://app.roster.test/activate?token="),
+        "{}",
+        email.text_body
+    );
+    let token = app.token_from_email("activation", "user@email.com").await;
+    let peek = expect_json(
+        app.get(&format!("/v1/auth/action-tokens/{token}"), None)
+            .await,
+        StatusCode::OK,
+    )
+    .await;
+    assert_eq!(
+        (peek["purpose"].as_str(), peek["email"].as_str()),
+        (Some("activation"), Some("user@email.com"))
+    );
+}
+
+#[tokio::test]
+async fn an_existing_email_in_any_case_only_adds_a_membership_and_tells_the_user() {
+    let app = spawn_app().await;
+    let a = id_of(&app.create_customer("Alpha", None).await);
+    let b = id_of(&app.create_customer("Bravo", None).await);
+    let (uid, _) = app
+        .invite_and_activate(&a, "pat@acme.test", "full_access")
+        .await;
+    let response = app
+        .add_user(
+            &b,
+            &json!({"email": "PAT@Acme.Test", "role": "standard_user"}),
+            app.admin_token(),
+        )
+        .await;
+    let added = expect_json(response, StatusCode::CREATED).await;
+    assert_eq!(added["id"], uid.as_str());
+    assert_eq!(added["email"], "pat@acme.test");
+    assert_eq!(added["status"], "active", "the user is untouched");
+    assert_eq!(added["role"], "standard_user");
+    assert_eq!(
+        app.count_emails("membership_added", "pat@acme.test").await,
+        1
+    );
+    assert_eq!(
+        app.count_emails("activation", "pat@acme.test").await,
+        1,
+        "no second activation email"
+    );
+    assert_eq!(customer_ids_of(&app, &uid).await.len(), 2);
+}
+
+#[tokio::test]
+async fn adding_a_member_twice_is_409_already_member() {
+    let app = spawn_app().await;
+    let cid = id_of(&app.create_customer("Alpha", None).await);
+    app.add_new_user(&cid, "pat@acme.test", "full_access").await;
+    expect_problem(
+        app.add_user(&cid, &new_person("Pat@acme.test"), app.admin_token())
+            .await,
+        StatusCode::CONFLICT,
+        "already_member",
+    )
+    .await;
+    assert_eq!(named_users(&app, &cid).await, 1);
+}
+
+#[tokio::test]
+async fn adding_a_retired_user_is_409_user_retired_with_their_id() {
+    let app = spawn_app().await;
+    let a = id_of(&app.create_customer("Alpha", None).await);
+    let b = id_of(&app.create_customer("Bravo", None).await);
+    let (uid, _) = app
+        .invite_and_activate(&a, "pat@acme.test", "full_access")
+        .await;
+    let retired = app
+        .put_status(&uid, &json!({"status": "retired"}), app.admin_token())
+        .await;
+    expect_json(retired, StatusCode::OK).await;
+    let problem = expect_problem(
+        app.add_user(&b, &json!({"email": "pat@acme.test"}), app.admin_token())
+            .await,
+        StatusCode::CONFLICT,
+        "user_retired",
+    )
+    .await;
+    assert_eq!(problem["user_id"], uid.as_str());
+    assert_eq!(customer_ids_of(&app, &uid).await, [a]);
+}
+
+#[tokio::test]
+async fn copy_from_user_id_copies_the_role_and_settings() {
+    let app = spawn_app().await;
+    let cid = id_of(&app.create_customer("Alpha", None).await);
+    let settings = json!({"menu": "energy", "chat_tag": true, "user_groups": ["east"]});
+    let source = json!({"email": "src@acme.test", "first_name": "Sam", "last_name": "Source", "role": "standard_user", "settings": settings});
+    let source = expect_json(
+        app.add_user(&cid, &source, app.admin_token()).await,
+        StatusCode::CREATED,
+    )
+    .await;
+    let mut copy = new_person("copy@acme.test");
+    copy["copy_from_user_id"] = source["id"].clone();
+    let copied = expect_json(
+        app.add_user(&cid, &copy, app.admin_token()).await,
+        StatusCode::CREATED,
+    )
+    .await;
+    assert_eq!(copied["role"], "standard_user");
+    assert_eq!(copied["settings"], settings);
+    assert_eq!(
+        copied["email"], "copy@acme.test",
+        "only defaults are copied"
+    );
+    assert_eq!(copied["first_name"], "Pat");
+}
+
+#[tokio::test]
+async fn explicit_role_and_settings_win_over_the_copy_source() {
+    let app = spawn_app().await;
+    let cid = id_of(&app.create_customer("Alpha", None).await);
+    let source = json!({"email": "src@acme.test", "first_name": "Sam", "last_name": "Source", "role": "standard_user", "settings": {"menu": "energy"}});
+    let source = id_of(
+        &expect_json(
+            app.add_user(&cid, &source, app.admin_token()).await,
+            StatusCode::CREATED,
+        )
+        .await,
+    );
+    let mut body = new_person("x@acme.test");
+    body["copy_from_user_id"] = json!(source);
+    body["role"] = json!("admin");
+    body["settings"] = json!({"menu": "billing"});
+    let added = expect_json(
+        app.add_user(&cid, &body, app.admin_token()).await,
+        StatusCode::CREATED,
+    )
+    .await;
+    assert_eq!(added["role"], "admin");
+    assert_eq!(added["settings"], json!({"menu": "billing"}));
+}
+
+#[tokio::test]
+async fn a_copy_source_outside_the_customer_is_422_naming_copy_from_user_id() {
+    let app = spawn_app().await;
+    let a = id_of(&app.create_customer("Alpha", None).await);
+    let b = id_of(&app.create_customer("Bravo", None).await);
+    let outsider = app.add_new_user(&b, "b@acme.test", "admin").await;
+    for source in [outsider, uuid::Uuid::new_v4().to_string()] {
+        let mut body = new_person("new@acme.test");
+        body["copy_from_user_id"] = json!(source);
+        let problem = expect_problem(
+            app.add_user(&a, &body, app.admin_token()).await,
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "validation_failed",
+        )
+        .await;
+        assert_eq!(error_fields(&problem), ["copy_from_user_id"]);
+    }
+    assert_eq!(named_users(&app, &a).await, 0);
+    assert_eq!(app.count_emails("activation", "new@acme.test").await, 0);
+}
+
+#[tokio::test]
+async fn read_only_fields_in_an_added_user_are_422_and_store_nothing() {
+    let app = spawn_app().await;
+    let cid = id_of(&app.create_customer("Alpha", None).await);
+    for (field, value) in [
+        ("status", json!("active")),
+        ("platform_role", json!("admin")),
+        ("id", json!(uuid::Uuid::new_v4().to_string())),
+        ("password_hash", json!("$argon2id$v=19$m=19456,t=2,p=1$x$y")),
+    ] {
+        let mut body = new_person("sneaky@acme.test");
+        body[field] = value;
+        expect_problem(
+            app.add_user(&cid, &body, app.admin_token()).await,
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "validation_failed",
+        )
+        .await;
+    }
+    let list = app.admin_get(&format!("/v1/customers/{cid}/users")).await;
+    assert!(items(&list).is_empty(), "{list}");
+    assert_eq!(app.count_emails("activation", "sneaky@acme.test").await, 0);
+}
+
+#[tokio::test]
+async fn a_bad_email_role_or_settings_is_422_naming_the_field() {
+    let app = spawn_app().await;
+    let cid = id_of(&app.create_customer("Alpha", None).await);
+    let big = "x".repeat(17 * 1024);
+    for (key, value, field) in [
+        ("email", json!("not an email"), "email"),
+        ("role", json!("owner"), "role"),
+        ("settings", json!(["menu"]), "settings"),
+        ("settings", json!({"blob": big}), "settings"),
+    ] {
+        let mut body = new_person("ok@acme.test");
+        body[key] = value;
+        let problem = expect_problem(
+            app.add_user(&cid, &body, app.admin_token()).await,
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "validation_failed",
+        )
+        .await;
+        assert_eq!(error_fields(&problem), [field], "{problem}");
+    }
+}
+
+#[tokio::test]
+async fn a_new_user_needs_first_and_last_names() {
+    let app = spawn_app().await;
+    let cid = id_of(&app.create_customer("Alpha", None).await);
+    let problem = expect_problem(
+        app.add_user(&cid, &json!({"email": "x@acme.test"}), app.admin_token())
+            .await,
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "validation_failed",
+    )
+    .await;
+    let mut fields = error_fields(&problem);
+    fields.sort();
+    assert_eq!(fields, ["first_name", "last_name"]);
+}
+
+#[tokio::test]
+async fn adding_with_a_confirmation_email_sends_an_action_confirmation_there() {
+    let app = spawn_app().await;
+    let cid = id_of(&app.create_customer("Alpha", None).await);
+    let mut body = new_person("pat@acme.test");
+    body["requester_name"] = json!("Sam Admin");
+    body["confirmation_email"] = json!("sam@ubm.example");
+    expect_json(
+        app.add_user(&cid, &body, app.admin_token()).await,
+        StatusCode::CREATED,
+    )
+    .await;
+    let confirmation = app
+        .last_email("action_confirmation", "sam@ubm.example")
+        .await;
+    assert!(
+        confirmation.text_body.contains("pat@acme.test"),
+        "{}",
+        confirmation.text_body
+    );
+}
+
+#[tokio::test]
+async fn send_invite_false_creates_an_invited_user_without_an_email() {
+    let app = spawn_app().await;
+    let cid = id_of(&app.create_customer("Alpha", None).await);
+    let mut body = new_person("quiet@acme.test");
+    body["send_invite"] = json!(false);
+    let user = expect_json(
+        app.add_user(&cid, &body, app.admin_token()).await,
+        StatusCode::CREATED,
+    )
+    .await;
+    assert_eq!(user["status"], "invited");
+    assert_eq!(app.count_emails("activation", "quiet@acme.test").await, 0);
+}
+
+#[tokio::test]
+async fn the_newest_added_user_is_listed_first_with_the_seat_counts() {
+    let app = spawn_app().await;
+    let cid = id_of(&app.create_customer("Alpha", Some(10)).await);
+    for name in ["first", "second", "third"] {
+        app.add_new_user(&cid, &format!("{name}@acme.test"), "full_access")
+            .await;
+    }
+    let page = app.admin_get(&format!("/v1/customers/{cid}/users")).await;
+    assert_eq!(page["licensed_seats"], 10);
+    assert_eq!(page["named_users"], 3);
+    assert!(page["next_cursor"].is_null(), "{page}");
+    assert_eq!(
+        item_strings(&page, "email"),
+        ["third@acme.test", "second@acme.test", "first@acme.test"]
+    );
+    for field in USER_FIELDS.iter().chain(&["role", "settings", "added_at"]) {
+        assert!(page["items"][0].get(*field).is_some(), "{field} missing");
+    }
+}
+
+#[tokio::test]
+async fn an_existing_user_added_later_is_listed_first_by_when_they_were_added() {
+    let app = spawn_app().await;
+    let a = id_of(&app.create_customer("Alpha", None).await);
+    let b = id_of(&app.create_customer("Bravo", None).await);
+    app.add_new_user(&a, "old@acme.test", "full_access").await;
+    app.add_new_user(&b, "local@acme.test", "full_access").await;
+    expect_json(
+        app.add_user(&b, &json!({"email": "old@acme.test"}), app.admin_token())
+            .await,
+        StatusCode::CREATED,
+    )
+    .await;
+    let page = app.admin_get(&format!("/v1/customers/{b}/users")).await;
+    assert_eq!(
+        item_strings(&page, "email"),
+        ["old@acme.test", "local@acme.test"]
+    );
+}
+
+#[tokio::test]
+async fn customer_user_lists_filter_by_status_role_and_name_prefix() {
+    let app = spawn_app().await;
+    let cid = id_of(&app.create_customer("Alpha", None).await);
+    for (email, first, last, role) in [
+        ("alice@acme.test", "Alice", "Smith", "full_access"),
+        ("bob@acme.test", "Bob", "Jones", "admin"),
+        ("zed@acme.test", "Carol", "Smithers", "standard_user"),
+    ] {
+        let body = json!({"email": email, "first_name": first, "last_name": last, "role": role});
+        expect_json(
+            app.add_user(&cid, &body, app.admin_token()).await,
+            StatusCode::CREATED,
+        )
+        .await;
+    }
+    let token = app.token_from_email("activation", "alice@acme.test").await;
+    let activated = app
+        .post_json(
+            "/v1/auth/activate",
+            None,
+            &json!({"token": token, "password": crate::helpers::GOOD_PASSWORD}),
+        )
+        .await;
+    expect_json(activated, StatusCode::OK).await;
+
+    let emails = |query: &str| {
+        let path = format!("/v1/customers/{cid}/users?{query}");
+        let app = &app;
+        async move { item_strings(&app.admin_get(&path).await, "email") }
+    };
+    assert_eq!(emails("q=SMI").await, ["zed@acme.test", "alice@acme.test"]);
+    assert_eq!(emails("q=carol").await, ["zed@acme.test"], "first name");
+    assert_eq!(emails("q=ZED@").await, ["zed@acme.test"], "email");
+    assert_eq!(emails("q=jones").await, ["bob@acme.test"], "last name");
+    assert!(
+        emails("q=mith").await.is_empty(),
+        "a prefix, not a substring"
+    );
+    assert_eq!(emails("role=admin").await, ["bob@acme.test"]);
+    assert_eq!(emails("role=standard_user").await, ["zed@acme.test"]);
+    assert_eq!(emails("status=active").await, ["alice@acme.test"]);
+    assert_eq!(
+        emails("status=invited").await,
+        ["zed@acme.test", "bob@acme.test"]
+    );
+    assert_eq!(emails("status=invited&q=b").await, ["bob@acme.test"]);
+}
+
+#[tokio::test]
+async fn customer_user_lists_page_with_a_cursor_without_repeats() {
+    let app = spawn_app().await;
+    let cid = id_of(&app.create_customer("Alpha", None).await);
+    for n in 1..=5 {
+        app.add_new_user(&cid, &format!("u{n}@acme.test"), "full_access")
+            .await;
+    }
+    let mut seen = Vec::new();
+    let mut path = format!("/v1/customers/{cid}/users?limit=2");
+    loop {
+        let page = app.admin_get(&path).await;
+        assert_eq!(page["named_users"], 5, "{page}");
+        seen.extend(item_strings(&page, "email"));
+        match page["next_cursor"].as_str() {
+            Some(cursor) => path = format!("/v1/customers/{cid}/users?limit=2&cursor={cursor}"),
+            None => break,
+        }
+        assert!(seen.len() <= 5, "the cursor never ends: {seen:?}");
+    }
+    let expected: Vec<String> = (1..=5).rev().map(|n| format!("u{n}@acme.test")).collect();
+    assert_eq!(seen, expected);
+}
+
+#[tokio::test]
+async fn updating_a_membership_changes_its_role_and_settings() {
+    let app = spawn_app().await;
+    let cid = id_of(&app.create_customer("Alpha", None).await);
+    let uid = app.add_new_user(&cid, "pat@acme.test", "full_access").await;
+    let path = format!("/v1/customers/{cid}/users/{uid}");
+    let body = json!({"role": "admin", "settings": {"menu": "billing", "chat_tag": false}, "requester_name": "Sam", "confirmation_email": "sam@ubm.example"});
+    let updated = expect_json(
+        app.patch_json(&path, Some(app.admin_token()), &body).await,
+        StatusCode::OK,
+    )
+    .await;
+    assert_eq!(updated["id"], uid.as_str());
+    assert_eq!(updated["role"], "admin");
+    assert_eq!(updated["settings"], body["settings"]);
+    for field in USER_FIELDS.iter().chain(&["added_at"]) {
+        assert!(
+            updated.get(*field).is_some(),
+            "{field} missing from {updated}"
+        );
+    }
+    app.last_email("action_confirmation", "sam@ubm.example")
+        .await;
+
+    let role_only = expect_json(
+        app.patch_json(
+            &path,
+            Some(app.admin_token()),
+            &json!({"role": "standard_user"}),
+        )
+        .await,
+        StatusCode::OK,
+    )
+    .await;
+    assert_eq!(role_only["role"], "standard_user");
+    assert_eq!(
+        role_only["settings"], body["settings"],
+        "settings untouched"
+    );
+    let listed = app.admin_get(&format!("/v1/customers/{cid}/users")).await;
+    assert_eq!(listed["items"][0]["role"], "standard_user");
+}
+
+#[tokio::test]
+async fn updating_an_unknown_membership_is_404() {
+    let app = spawn_app().await;
+    let a = id_of(&app.create_customer("Alpha", None).await);
+    let b = id_of(&app.create_customer("Bravo", None).await);
+    let in_b = app.add_new_user(&b, "b@acme.test", "full_access").await;
+    for uid in [in_b, uuid::Uuid::new_v4().to_string()] {
+        expect_problem(
+            app.patch_json(
+                &format!("/v1/customers/{a}/users/{uid}"),
+                Some(app.admin_token()),
+                &json!({"role": "admin"}),
+            )
+            .await,
+            StatusCode::NOT_FOUND,
+            "not_found",
+        )
+        .await;
+    }
+}
+
+#[tokio::test]
+async fn removing_a_user_from_one_customer_keeps_their_other_memberships() {
+    let app = spawn_app().await;
+    let a = id_of(&app.create_customer("Alpha", None).await);
+    let b = id_of(&app.create_customer("Bravo", None).await);
+    let (uid, token) = app
+        .invite_and_activate(&a, "pat@acme.test", "full_access")
+        .await;
+    expect_json(
+        app.add_user(&b, &json!({"email": "pat@acme.test"}), app.admin_token())
+            .await,
+        StatusCode::CREATED,
+    )
+    .await;
+    let removed = app
+        .delete(
+            &format!("/v1/customers/{a}/users/{uid}"),
+            Some(app.admin_token()),
+        )
+        .await;
+    assert_eq!(removed.status(), StatusCode::NO_CONTENT);
+    assert_eq!(customer_ids_of(&app, &uid).await, [b.as_str()]);
+    let list = app.admin_get(&format!("/v1/customers/{a}/users")).await;
+    assert!(items(&list).is_empty(), "{list}");
+    assert_eq!(
+        app.count_emails("membership_removed", "pat@acme.test")
+            .await,
+        0,
+        "no notification was asked for"
+    );
+    let mine = expect_json(app.get("/v1/customers", Some(&token)).await, StatusCode::OK).await;
+    assert_eq!(item_strings(&mine, "id"), [b]);
+    expect_problem(
+        app.get(&format!("/v1/customers/{a}"), Some(&token)).await,
+        StatusCode::NOT_FOUND,
+        "not_found",
+    )
+    .await;
+}
+
+#[tokio::test]
+async fn removing_with_notify_emails_the_user_and_confirms_to_the_requester() {
+    let app = spawn_app().await;
+    let cid = id_of(&app.create_customer("Alpha", None).await);
+    let uid = app.add_new_user(&cid, "pat@acme.test", "full_access").await;
+    let removed = app
+        .delete(
+            &format!("/v1/customers/{cid}/users/{uid}?notify=true&requester_name=Sam%20Admin&confirmation_email=sam@ubm.example"),
+            Some(app.admin_token()),
+        )
+        .await;
+    assert_eq!(removed.status(), StatusCode::NO_CONTENT);
+    app.last_email("membership_removed", "pat@acme.test").await;
+    app.last_email("action_confirmation", "sam@ubm.example")
+        .await;
+}
+
+#[tokio::test]
+async fn removing_an_unknown_membership_is_404() {
+    let app = spawn_app().await;
+    let a = id_of(&app.create_customer("Alpha", None).await);
+    let b = id_of(&app.create_customer("Bravo", None).await);
+    let in_b = app.add_new_user(&b, "b@acme.test", "full_access").await;
+    expect_problem(
+        app.delete(
+            &format!("/v1/customers/{a}/users/{in_b}"),
+            Some(app.admin_token()),
+        )
+        .await,
+        StatusCode::NOT_FOUND,
+        "not_found",
+    )
+    .await;
+    assert_eq!(customer_ids_of(&app, &in_b).await, [b]);
+}
+
+#[tokio::test]
+async fn removing_a_user_frees_their_seat() {
+    let app = spawn_app().await;
+    let cid = id_of(&app.create_customer("Alpha", Some(1)).await);
+    let first = app
+        .add_new_user(&cid, "first@acme.test", "full_access")
+        .await;
+    expect_problem(
+        app.add_user(&cid, &new_person("second@acme.test"), app.admin_token())
+            .await,
+        StatusCode::CONFLICT,
+        "seat_limit_reached",
+    )
+    .await;
+    let removed = app
+        .delete(
+            &format!("/v1/customers/{cid}/users/{first}"),
+            Some(app.admin_token()),
+        )
+        .await;
+    assert_eq!(removed.status(), StatusCode::NO_CONTENT);
+    assert_eq!(named_users(&app, &cid).await, 0);
+    app.add_new_user(&cid, "second@acme.test", "full_access")
+        .await;
+    assert_eq!(named_users(&app, &cid).await, 1);
+}
+
+#[tokio::test]
+async fn adding_a_user_beyond_the_seat_limit_returns_409() {
+    let app = spawn_app().await;
+    let cid = id_of(&app.create_customer("UBM Demo", Some(3)).await);
+    let mut ids = Vec::new();
+    for n in 1..=3 {
+        let uid = app
+            .add_new_user(&cid, &format!("u{n}@acme.test"), "full_access")
+            .await;
+        ids.push(uid);
+        assert_eq!(named_users(&app, &cid).await, n);
+    }
+    let fourth = app
+        .add_user(&cid, &new_person("u4@acme.test"), app.admin_token())
+        .await;
+    expect_problem(fourth, StatusCode::CONFLICT, "seat_limit_reached").await;
+    assert_eq!(named_users(&app, &cid).await, 3);
+    assert_eq!(app.count_emails("activation", "u4@acme.test").await, 0);
+
+    let retired = app
+        .put_status(&ids[0], &json!({"status": "retired"}), app.admin_token())
+        .await;
+    assert!(is_timestamp(
+        &expect_json(retired, StatusCode::OK).await["retired_at"]
+    ));
+    assert_eq!(named_users(&app, &cid).await, 2);
+
+    app.add_new_user(&cid, "u4@acme.test", "full_access").await;
+    assert_eq!(named_users(&app, &cid).await, 3);
+
+    let reinstate = app
+        .put_status(&ids[0], &json!({"status": "active"}), app.admin_token())
+        .await;
+    expect_problem(reinstate, StatusCode::CONFLICT, "seat_limit_reached").await;
+    assert_eq!(named_users(&app, &cid).await, 3);
+    let still: Value = app.admin_get(&format!("/v1/users/{}", ids[0])).await;
+    assert_eq!(still["status"], "retired");
+}

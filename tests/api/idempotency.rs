@@ -1,0 +1,190 @@
+//! `Idempotency-Key` on creating POSTs: a repeat replays the first answer and
+//! does nothing twice; a key belongs to its caller alone.
+
+use reqwest::{Method, Response, StatusCode};
+use serde_json::{json, Value};
+
+use crate::helpers::{
+    expect_json, expect_problem, header, id_of, item_strings, new_person, spawn_app, TestApp,
+};
+
+async fn post_with_key(
+    app: &TestApp,
+    path: &str,
+    token: &str,
+    key: &str,
+    body: &Value,
+) -> Response {
+    app.request(Method::POST, path, Some(token))
+        .header("Idempotency-Key", key)
+        .json(body)
+        .send()
+        .await
+        .unwrap()
+}
+
+/// Status, Location and body of a response.
+async fn answer(response: Response) -> (StatusCode, String, Value) {
+    let status = response.status();
+    let location = header(&response, "location");
+    (status, location, response.json().await.unwrap())
+}
+
+#[tokio::test]
+async fn repeating_a_customer_create_with_the_same_key_replays_the_first_answer() {
+    let app = spawn_app().await;
+    let body = json!({"name": "Once Ltd", "licensed_seats": 5});
+    let token = app.admin_token();
+    let first = answer(post_with_key(&app, "/v1/customers", token, "cust-1", &body).await).await;
+    let again = answer(post_with_key(&app, "/v1/customers", token, "cust-1", &body).await).await;
+    assert_eq!(first.0, StatusCode::CREATED, "{}", first.2);
+    assert_eq!(again, first);
+    let list = app.admin_get("/v1/customers").await;
+    assert_eq!(item_strings(&list, "name"), ["Once Ltd"]);
+    assert_eq!(app.audit_events("action=customer.created").await.len(), 1);
+}
+
+#[tokio::test]
+async fn repeating_an_add_user_with_the_same_key_creates_one_user_and_sends_one_email() {
+    let app = spawn_app().await;
+    let cid = id_of(&app.create_customer("Alpha", None).await);
+    let path = format!("/v1/customers/{cid}/users");
+    let body = new_person("pat@acme.test");
+    let token = app.admin_token();
+    let first = answer(post_with_key(&app, &path, token, "add-1", &body).await).await;
+    let again = answer(post_with_key(&app, &path, token, "add-1", &body).await).await;
+    assert_eq!(first.0, StatusCode::CREATED, "{}", first.2);
+    assert_eq!(again, first);
+    let list = app.admin_get(&path).await;
+    assert_eq!(item_strings(&list, "email"), ["pat@acme.test"]);
+    assert_eq!(list["named_users"], 1);
+    assert_eq!(app.count_emails("activation", "pat@acme.test").await, 1);
+    assert_eq!(app.audit_events("action=user.invited").await.len(), 1);
+}
+
+#[tokio::test]
+async fn the_same_key_with_another_body_is_422_idempotency_key_reused() {
+    let app = spawn_app().await;
+    let token = app.admin_token();
+    let created = post_with_key(&app, "/v1/customers", token, "k", &json!({"name": "First"})).await;
+    let cid = id_of(&expect_json(created, StatusCode::CREATED).await);
+    let other = post_with_key(
+        &app,
+        "/v1/customers",
+        token,
+        "k",
+        &json!({"name": "Second"}),
+    )
+    .await;
+    expect_problem(
+        other,
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "idempotency_key_reused",
+    )
+    .await;
+    assert_eq!(
+        item_strings(&app.admin_get("/v1/customers").await, "name"),
+        ["First"]
+    );
+
+    let path = format!("/v1/customers/{cid}/users");
+    let added = post_with_key(&app, &path, token, "u", &new_person("pat@acme.test")).await;
+    expect_json(added, StatusCode::CREATED).await;
+    let other = post_with_key(&app, &path, token, "u", &new_person("sam@acme.test")).await;
+    expect_problem(
+        other,
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "idempotency_key_reused",
+    )
+    .await;
+    assert_eq!(
+        item_strings(&app.admin_get(&path).await, "email"),
+        ["pat@acme.test"]
+    );
+    assert_eq!(app.count_emails("activation", "sam@acme.test").await, 0);
+}
+
+#[tokio::test]
+async fn another_platform_admin_using_the_same_key_gets_their_own_customer() {
+    let app = spawn_app().await;
+    let second = app.another_platform_admin("second@roster.test").await;
+    let body = json!({"name": "Shared Name"});
+    let mine =
+        answer(post_with_key(&app, "/v1/customers", app.admin_token(), "k", &body).await).await;
+    let theirs = answer(post_with_key(&app, "/v1/customers", &second, "k", &body).await).await;
+    assert_eq!(
+        (mine.0, theirs.0),
+        (StatusCode::CREATED, StatusCode::CREATED)
+    );
+    assert_ne!(mine.2["id"], theirs.2["id"], "a fresh result, not a replay");
+    let other_body = json!({"name": "Their Own"});
+    let different = post_with_key(&app, "/v1/customers", &second, "k2", &other_body).await;
+    expect_json(different, StatusCode::CREATED).await;
+    let reused = post_with_key(
+        &app,
+        "/v1/customers",
+        app.admin_token(),
+        "k2",
+        &json!({"name": "Mine"}),
+    )
+    .await;
+    assert_eq!(
+        expect_json(reused, StatusCode::CREATED).await["name"],
+        "Mine"
+    );
+    let list = app.admin_get("/v1/customers").await;
+    assert_eq!(
+        item_strings(&list, "name"),
+        ["Mine", "Their Own", "Shared Name", "Shared Name"]
+    );
+}
+
+#[tokio::test]
+async fn a_customer_admin_reusing_a_platform_admins_key_gets_their_own_result() {
+    let app = spawn_app().await;
+    let cid = id_of(&app.create_customer("Alpha", None).await);
+    let (_, admin_a) = app
+        .invite_and_activate(&cid, "boss@acme.test", "admin")
+        .await;
+    let path = format!("/v1/customers/{cid}/users");
+    let first = post_with_key(
+        &app,
+        &path,
+        app.admin_token(),
+        "k",
+        &new_person("x@acme.test"),
+    )
+    .await;
+    let x = expect_json(first, StatusCode::CREATED).await;
+    let theirs = post_with_key(&app, &path, &admin_a, "k", &new_person("y@acme.test")).await;
+    let y = expect_json(theirs, StatusCode::CREATED).await;
+    assert_eq!(y["email"], "y@acme.test");
+    assert_ne!(y["id"], x["id"]);
+    let same = post_with_key(&app, &path, &admin_a, "k2", &new_person("x@acme.test")).await;
+    let platform_same = post_with_key(
+        &app,
+        &path,
+        app.admin_token(),
+        "k2",
+        &new_person("z@acme.test"),
+    )
+    .await;
+    expect_problem(same, StatusCode::CONFLICT, "already_member").await;
+    assert_eq!(
+        expect_json(platform_same, StatusCode::CREATED).await["email"],
+        "z@acme.test"
+    );
+}
+
+#[tokio::test]
+async fn repeating_an_api_client_create_with_the_same_key_creates_one_client() {
+    let app = spawn_app().await;
+    let body = json!({"name": "nightly provisioning"});
+    let token = app.admin_token();
+    let first = answer(post_with_key(&app, "/v1/api-clients", token, "c-1", &body).await).await;
+    let again = answer(post_with_key(&app, "/v1/api-clients", token, "c-1", &body).await).await;
+    assert_eq!(first.0, StatusCode::CREATED, "{}", first.2);
+    assert_eq!(again, first);
+    let clients = app.admin_get("/v1/api-clients").await;
+    assert_eq!(item_strings(&clients, "name"), ["nightly provisioning"]);
+}
