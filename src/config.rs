@@ -31,6 +31,7 @@
 //! | `ROSTER_PASSWORD_MIN_LENGTH` | `12` | minimum password length in characters |
 //! | `ROSTER_ACTION_TOKEN_TTL` | `48h` | activation and reset link lifetime |
 //! | `ROSTER_HASH_CONCURRENCY` | cores | argon2 computations at once |
+//! | `ROSTER_HASH_QUEUE` | 32 × concurrency | sign-ins that may wait for a hashing slot; beyond it a 429 at once |
 //! | `ROSTER_AUTH_RATE_LIMIT` | `60` | requests a minute per client IP on `/v1/auth/*`; 0 = off |
 //! | `ROSTER_LOG_FORMAT` | `text` | `text` or `json` |
 //!
@@ -114,6 +115,7 @@ pub struct Settings {
     pub password_min_length: usize,
     pub action_token_ttl: Duration,
     pub hash_concurrency: usize,
+    pub hash_queue: usize,
     pub auth_rate_limit: u32,
     pub log_format: LogFormat,
 }
@@ -138,6 +140,7 @@ impl Settings {
     pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
         let env = Env(&lookup);
         let cores = std::thread::available_parallelism().map_or(2, |n| n.get());
+        let hash_concurrency = env.number("ROSTER_HASH_CONCURRENCY", cores, 1..=256)?;
         let app_url = env.url("ROSTER_APP_URL", "http://127.0.0.1:8080")?;
         let provider =
             env.parsed_with("ROSTER_MAIL_PROVIDER", MailProvider::Log, parse_provider)?;
@@ -191,7 +194,8 @@ impl Settings {
             dormancy_check_interval: env.duration("ROSTER_DORMANCY_CHECK_INTERVAL", "1h")?,
             password_min_length: env.number("ROSTER_PASSWORD_MIN_LENGTH", 12, 8..=128)?,
             action_token_ttl: env.duration("ROSTER_ACTION_TOKEN_TTL", "48h")?,
-            hash_concurrency: env.number("ROSTER_HASH_CONCURRENCY", cores, 1..=256)?,
+            hash_concurrency,
+            hash_queue: env.number("ROSTER_HASH_QUEUE", 32 * hash_concurrency, 0..=100_000)?,
             auth_rate_limit: env.number("ROSTER_AUTH_RATE_LIMIT", 60, 0..=1_000_000)?,
             log_format: env.parsed_with("ROSTER_LOG_FORMAT", LogFormat::Text, parse_log_format)?,
         })
@@ -286,6 +290,7 @@ impl Settings {
             ),
             ("ROSTER_ACTION_TOKEN_TTL", duration(self.action_token_ttl)),
             ("ROSTER_HASH_CONCURRENCY", self.hash_concurrency.to_string()),
+            ("ROSTER_HASH_QUEUE", self.hash_queue.to_string()),
             ("ROSTER_AUTH_RATE_LIMIT", self.auth_rate_limit.to_string()),
             (
                 "ROSTER_LOG_FORMAT",

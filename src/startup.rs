@@ -128,7 +128,7 @@ pub async fn build_state(
     Ok(web::Data::new(AppState {
         db,
         keys,
-        hasher: PasswordHasher::new(settings.hash_concurrency),
+        hasher: PasswordHasher::new(settings.hash_concurrency, settings.hash_queue),
         templates: EmailTemplates::new(&settings.product_name, &settings.app_url),
         clock,
         settings,

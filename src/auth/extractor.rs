@@ -9,7 +9,7 @@ use std::pin::Pin;
 use actix_web::http::header;
 use actix_web::{web, FromRequest, HttpRequest};
 
-use crate::db::{api_clients, memberships, users};
+use crate::db::{api_clients, users};
 use crate::domain::permissions::{Actor, ActorKind};
 use crate::error::ApiError;
 use crate::state::AppState;
@@ -76,7 +76,7 @@ fn load_actor(
             admin_of: scope,
         }));
     }
-    let Some(user) = users::find(conn, subject)? else {
+    let Some((user, roles)) = users::find_with_roles(conn, subject)? else {
         return Ok(None);
     };
     let usable = user.status == "active"
@@ -85,7 +85,6 @@ fn load_actor(
     if !usable {
         return Ok(None);
     }
-    let roles = memberships::roles_of(conn, &user.id)?;
     Ok(Some(Actor {
         platform_admin: user.is_platform_admin(),
         member_of: roles.iter().map(|(c, _)| c.clone()).collect(),

@@ -2,8 +2,11 @@
 //! sign-in floods queue here instead of starving the async workers. A fixed
 //! set of threads also bounds memory: each 19 MiB argon2 buffer is reused by
 //! the same few threads instead of leaving an allocator arena behind on every
-//! thread of the general blocking pool.
+//! thread of the general blocking pool. The queue is bounded too
+//! (`ROSTER_HASH_QUEUE`): a sign-in beyond it is refused at once with a 429
+//! rather than waiting seconds for a slot it would time out on anyway.
 
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 
 use argon2::password_hash::rand_core::OsRng;
@@ -18,12 +21,15 @@ use crate::error::ApiError;
 pub struct PasswordHasher {
     pool: Arc<rayon::ThreadPool>,
     permits: Arc<Semaphore>,
+    /// Callers running or waiting, and how many may be.
+    admitted: Arc<AtomicUsize>,
+    admit_limit: usize,
     /// Verified against when the account is unknown, so timing does not tell.
     dummy_hash: Arc<String>,
 }
 
 impl PasswordHasher {
-    pub fn new(concurrency: usize) -> Self {
+    pub fn new(concurrency: usize, queue: usize) -> Self {
         let dummy = hash_now("roster dummy password for constant-time misses")
             .expect("hashing a constant cannot fail");
         let pool = rayon::ThreadPoolBuilder::new()
@@ -34,6 +40,8 @@ impl PasswordHasher {
         PasswordHasher {
             pool: Arc::new(pool),
             permits: Arc::new(Semaphore::new(concurrency.max(1))),
+            admitted: Arc::new(AtomicUsize::new(0)),
+            admit_limit: concurrency.max(1) + queue,
             dummy_hash: Arc::new(dummy),
         }
     }
@@ -68,6 +76,7 @@ impl PasswordHasher {
         &self,
         work: impl FnOnce() -> T + Send + 'static,
     ) -> Result<T, ApiError> {
+        let _admission = self.admit()?;
         let _permit = self
             .permits
             .clone()
@@ -79,6 +88,29 @@ impl PasswordHasher {
             let _ = done.send(work());
         });
         result.await.map_err(ApiError::internal)
+    }
+}
+
+impl PasswordHasher {
+    fn admit(&self) -> Result<Admission, ApiError> {
+        let before = self.admitted.fetch_add(1, Ordering::AcqRel);
+        let admission = Admission(self.admitted.clone());
+        if before >= self.admit_limit {
+            metrics::counter!("roster_password_hash_shed_total").increment(1);
+            return Err(ApiError::TooManyRequests {
+                retry_after_secs: 1,
+            });
+        }
+        Ok(admission)
+    }
+}
+
+/// A place in the hashing queue, given back when dropped.
+struct Admission(Arc<AtomicUsize>);
+
+impl Drop for Admission {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::AcqRel);
     }
 }
 
@@ -111,5 +143,24 @@ mod tests {
         assert!(verify_now("correct horse battery", &hash));
         assert!(!verify_now("correct horse batterY", &hash));
         assert!(!verify_now("anything", "not a hash"));
+    }
+
+    #[tokio::test]
+    async fn a_caller_beyond_the_queue_is_refused_at_once() {
+        let hasher = PasswordHasher::new(1, 1);
+        let hash = hash_now("correct horse battery").unwrap();
+        let attempt = || hasher.verify("correct horse battery".into(), Some(hash.clone()));
+        let (first, second, third) = tokio::join!(attempt(), attempt(), attempt());
+        assert!(first.unwrap() && second.unwrap());
+        assert!(matches!(
+            third,
+            Err(ApiError::TooManyRequests {
+                retry_after_secs: 1
+            })
+        ));
+        assert!(hasher
+            .verify("correct horse battery".into(), Some(hash))
+            .await
+            .unwrap());
     }
 }

@@ -51,14 +51,6 @@ pub fn of_user(
         .load(conn)
 }
 
-/// `(customer_id, role)` of every membership of the user.
-pub fn roles_of(conn: &mut DbConnection, user_id: &str) -> QueryResult<Vec<(String, String)>> {
-    memberships::table
-        .filter(memberships::user_id.eq(user_id))
-        .select((memberships::customer_id, memberships::role))
-        .load(conn)
-}
-
 pub fn customer_ids_of(conn: &mut DbConnection, user_id: &str) -> QueryResult<Vec<String>> {
     memberships::table
         .filter(memberships::user_id.eq(user_id))

@@ -14,7 +14,8 @@ pub mod refresh_tokens;
 pub mod signing_keys;
 pub mod users;
 
-use std::time::Duration;
+use std::ops::{Deref, DerefMut};
+use std::time::{Duration, Instant};
 
 use diesel::connection::{AnsiTransactionManager, SimpleConnection, TransactionManager};
 use diesel::prelude::*;
@@ -99,21 +100,63 @@ impl Manager {
     }
 }
 
+/// A connection that was used moment ago is not pinged again on check-out:
+/// a `SELECT 1` per request would double the round trips of a simple read.
+const TRUSTED_AFTER_USE: Duration = Duration::from_secs(1);
+
+/// A pooled connection with what the pool needs to judge it without asking
+/// the server: when it was last handed back, and whether a query on it found
+/// the server gone.
+pub struct PooledConnection {
+    conn: DbConnection,
+    returned_at: Option<Instant>,
+    lost: bool,
+}
+
+impl Deref for PooledConnection {
+    type Target = DbConnection;
+
+    fn deref(&self) -> &DbConnection {
+        &self.conn
+    }
+}
+
+impl DerefMut for PooledConnection {
+    fn deref_mut(&mut self) -> &mut DbConnection {
+        &mut self.conn
+    }
+}
+
 impl r2d2::ManageConnection for Manager {
-    type Connection = DbConnection;
+    type Connection = PooledConnection;
     type Error = ConnectionError;
 
-    fn connect(&self) -> Result<DbConnection, ConnectionError> {
-        self.establish()
+    fn connect(&self) -> Result<PooledConnection, ConnectionError> {
+        Ok(PooledConnection {
+            conn: self.establish()?,
+            returned_at: None,
+            lost: false,
+        })
     }
 
-    fn is_valid(&self, conn: &mut DbConnection) -> Result<(), ConnectionError> {
+    fn is_valid(&self, conn: &mut PooledConnection) -> Result<(), ConnectionError> {
+        let recently_used = conn
+            .returned_at
+            .is_some_and(|at| at.elapsed() < TRUSTED_AFTER_USE);
+        if recently_used {
+            return Ok(());
+        }
         conn.batch_execute("SELECT 1")
             .map_err(ConnectionError::CouldntSetupConfiguration)
     }
 
-    fn has_broken(&self, conn: &mut DbConnection) -> bool {
-        <DbConnection as Connection>::TransactionManager::is_broken_transaction_manager(conn)
+    /// Called as the connection goes back to the pool.
+    fn has_broken(&self, conn: &mut PooledConnection) -> bool {
+        conn.returned_at = Some(Instant::now());
+        conn.lost
+            || <DbConnection as Connection>::TransactionManager::is_broken_transaction_manager(
+                &mut conn.conn,
+            )
     }
 }
 
@@ -212,7 +255,12 @@ impl Db {
         let pool = self.pool.clone();
         actix_web::web::block(move || {
             let mut conn = pool.get()?;
-            work(&mut conn)
+            let result = work(&mut conn);
+            // The server went away under this connection: never reuse it.
+            if let Err(ApiError::Unavailable(_)) = &result {
+                conn.lost = true;
+            }
+            result
         })
         .await
         .map_err(ApiError::internal)?

@@ -79,6 +79,31 @@ pub fn find(conn: &mut DbConnection, id: &str) -> QueryResult<Option<UserRow>> {
         .optional()
 }
 
+/// The user with `(customer_id, role)` of each membership, in one round trip
+/// (the request extractor runs this on every authenticated request).
+pub fn find_with_roles(
+    conn: &mut DbConnection,
+    id: &str,
+) -> QueryResult<Option<(UserRow, Vec<(String, String)>)>> {
+    let rows: Vec<(UserRow, Option<(String, String)>)> = users::table
+        .left_join(memberships::table)
+        .filter(users::id.eq(id))
+        .select((
+            UserRow::as_select(),
+            (memberships::customer_id, memberships::role).nullable(),
+        ))
+        .load(conn)?;
+    let mut rows = rows.into_iter();
+    let Some((user, first)) = rows.next() else {
+        return Ok(None);
+    };
+    let roles = first
+        .into_iter()
+        .chain(rows.filter_map(|(_, role)| role))
+        .collect();
+    Ok(Some((user, roles)))
+}
+
 pub fn find_by_email(conn: &mut DbConnection, email_key: &str) -> QueryResult<Option<UserRow>> {
     users::table
         .filter(users::email_lower.eq(email_key))

@@ -11,7 +11,7 @@ use crate::db::{audit as audit_db, customers, outbox, refresh_tokens, DbConnecti
 use crate::domain::email::EmailAddress;
 use crate::domain::lifecycle::{plan_status_change, StatusTarget, UserStatus};
 use crate::domain::pagination::Cursor;
-use crate::domain::permissions::Actor;
+use crate::domain::permissions::{Actor, TargetUser};
 use crate::domain::profile::search_key;
 use crate::domain::seats::has_free_seat;
 use crate::email::{self, EmailKind, Message};
@@ -96,8 +96,19 @@ fn info(conn: &mut DbConnection, id: &str) -> Result<UserInfo, ApiError> {
 }
 
 pub fn get(conn: &mut DbConnection, actor: &Actor, id: &str) -> Result<UserInfo, ApiError> {
-    visible_user(conn, actor, id)?;
-    info(conn, id)
+    let (user, memberships) = info(conn, id)?;
+    let mut customer_ids: Vec<String> = memberships
+        .iter()
+        .map(|(m, _)| m.customer_id.clone())
+        .collect();
+    customer_ids.sort_unstable();
+    let target = TargetUser {
+        id: &user.id,
+        platform_admin: user.is_platform_admin(),
+        customer_ids: &customer_ids,
+    };
+    require(actor.view_user(&target), "user")?;
+    Ok((user, memberships))
 }
 
 pub fn list(
