@@ -79,12 +79,12 @@ pub fn find(conn: &mut DbConnection, id: &str) -> QueryResult<Option<UserRow>> {
         .optional()
 }
 
-/// The user with `(customer_id, role)` of each membership, in one round trip
-/// (the request extractor runs this on every authenticated request).
-pub fn find_with_roles(
-    conn: &mut DbConnection,
-    id: &str,
-) -> QueryResult<Option<(UserRow, Vec<(String, String)>)>> {
+/// `(customer_id, role)` of each of a user's memberships.
+pub type Roles = Vec<(String, String)>;
+
+/// The user with their roles, in one round trip (the request extractor runs
+/// this on every authenticated request).
+pub fn find_with_roles(conn: &mut DbConnection, id: &str) -> QueryResult<Option<(UserRow, Roles)>> {
     let rows: Vec<(UserRow, Option<(String, String)>)> = users::table
         .left_join(memberships::table)
         .filter(users::id.eq(id))
