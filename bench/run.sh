@@ -1,13 +1,15 @@
 #!/usr/bin/env bash
 # Benchmarks roster against the machine's own limits, as ratios measured in
 # one run (the machine is shared and noisy: rounds interleave, medians win).
+# See BENCHMARKS.md for the method and the numbers.
 #
 #   bench/run.sh                    # 100k users, 10 s per measurement, 3 rounds
 #   BENCH_USERS=1000000 bench/run.sh
 #   BENCH_SMOKE=1 bench/run.sh      # tiny data, 1 s each: keeps the harness working
+#   BENCH_SQLITE=0 / BENCH_OUTBOX=0 # skip a part
 #
-# Needs PostgreSQL on 127.0.0.1:5432 (trust auth), pgbench, and wrk (installed
-# from Debian's packages when missing). Prints one line per metric.
+# Needs PostgreSQL on 127.0.0.1:5432 (trust auth), pgbench, python3, and wrk
+# (installed from Debian's packages when missing). Prints one line per metric.
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 
@@ -16,8 +18,16 @@ USERS="${BENCH_USERS:-100000}"
 SECONDS_EACH="${BENCH_SECONDS:-10}"
 ROUNDS="${BENCH_ROUNDS:-3}"
 CONNECTIONS="${BENCH_CONNECTIONS:-16}"
-if [ -n "$SMOKE" ]; then USERS=2000; SECONDS_EACH=1; ROUNDS=1; fi
+# Enough sign-ins at once to keep every hashing slot busy and the queue
+# (ROSTER_HASH_QUEUE, 32 per core by default) full.
+FLOOD_CONNECTIONS="${BENCH_FLOOD_CONNECTIONS:-$(( $(nproc) * 33 ))}"
+SIGN_IN_USERS=64
+EMAILS="${BENCH_EMAILS:-5000}"
+MAIL_CONCURRENCY="${BENCH_MAIL_CONCURRENCY:-16}"
+PROVIDER_LATENCY_MS="${BENCH_PROVIDER_LATENCY_MS:-20}"
+if [ -n "$SMOKE" ]; then USERS=2000; SECONDS_EACH=1; ROUNDS=1; EMAILS=200; fi
 PORT="${BENCH_PORT:-18777}"
+PROVIDER_PORT="$((PORT + 1))"
 BASE="http://127.0.0.1:$PORT"
 PG_ADMIN="postgres://postgres@127.0.0.1:5432/postgres"
 DB="roster_bench"
@@ -26,70 +36,50 @@ ADMIN_EMAIL="bench@roster.test"
 ADMIN_PASSWORD="correct horse battery staple"
 WORK="$(mktemp -d)"
 THREADS="$(nproc)"
+SERVER=""
+PROVIDER=""
 
 command -v wrk >/dev/null || { apt-get install -y -qq wrk >/dev/null 2>&1 || { apt-get update -qq && apt-get install -y -qq wrk; }; }
 if [ -n "${ROSTER_BIN:-}" ]; then BIN="$ROSTER_BIN"; else cargo build --release --quiet; BIN=target/release/roster; fi
-cargo build --release --quiet --example argon2_rate
+cargo build --release --quiet --example argon2_rate --example fake_provider
 
 say() { printf '%s\n' "$*" >&2; }
 median() { sort -g | awk '{v[NR]=$1} END {print (NR%2 ? v[(NR+1)/2] : (v[NR/2]+v[NR/2+1])/2)}'; }
 spread() { sort -g | awk 'NR==1{lo=$1} {hi=$1} END {printf "%s..%s", lo, hi}'; }
+ratio() { python3 -c "import sys; print(f'{float(sys.argv[1]) / float(sys.argv[2]):.3f}')" "$1" "$2"; }
+json_field() { python3 -c "import json,sys; print(json.load(sys.stdin)[sys.argv[1]])" "$1"; }
 
-say "== database $DB with $USERS users in 10 customers"
-psql -q "$PG_ADMIN" -c "DROP DATABASE IF EXISTS $DB WITH (FORCE)" -c "CREATE DATABASE $DB"
-ROSTER_DATABASE_URL="$DB_URL" "$BIN" migrate >/dev/null 2>&1
-psql -q "$DB_URL" -v n="$USERS" <<'SQL'
-INSERT INTO customers (id, name, name_lower, version, created_at, updated_at)
-SELECT gen_random_uuid()::text, 'Customer ' || g, 'customer ' || g, 1, now() - g * interval '1 second', now()
-FROM generate_series(1, 10) g;
-INSERT INTO users (id, email, email_lower, first_name, first_name_lower, last_name, last_name_lower,
-                   status, platform_role, session_version, failed_logins, status_changed_at, version,
-                   created_at, updated_at, invited_at, activated_at)
-SELECT gen_random_uuid()::text, 'user' || g || '@bench.test', 'user' || g || '@bench.test',
-       'First' || g, 'first' || g, 'Last' || g, 'last' || g, 'active', 'none', 0, 0, now(), 1,
-       now() - g * interval '1 millisecond', now(), now(), now()
-FROM generate_series(1, :n) g;
-INSERT INTO memberships (customer_id, user_id, role, settings, added_at, updated_at)
-SELECT c.id, u.id, 'full_access', '{}', u.created_at, u.created_at
-FROM (SELECT id, created_at, row_number() OVER () AS rn FROM users) u
-JOIN (SELECT id, row_number() OVER (ORDER BY id) - 1 AS idx FROM customers) c ON c.idx = u.rn % 10;
-ANALYZE;
-SQL
-pgbench -i -q -s 10 "$DB_URL" >/dev/null 2>&1
+stop_server() {
+    if [ -n "$SERVER" ]; then kill "$SERVER" 2>/dev/null || true; wait "$SERVER" 2>/dev/null || true; SERVER=""; fi
+}
+cleanup() {
+    stop_server
+    if [ -n "$PROVIDER" ]; then kill "$PROVIDER" 2>/dev/null || true; fi
+    rm -rf "$WORK"
+}
+trap cleanup EXIT
 
-say "== roster (release) on PostgreSQL"
-ROSTER_DATABASE_URL="$DB_URL" ROSTER_BIND="127.0.0.1:$PORT" ROSTER_AUTH_RATE_LIMIT=0 ROSTER_ACCESS_TOKEN_TTL=2h \
-ROSTER_BOOTSTRAP_ADMIN_EMAIL="$ADMIN_EMAIL" ROSTER_BOOTSTRAP_ADMIN_PASSWORD="$ADMIN_PASSWORD" RUST_LOG=warn \
-ROSTER_DATABASE_POOL_SIZE="${BENCH_POOL:-16}" "$BIN" serve >"$WORK/roster.log" 2>&1 &
-SERVER=$!
-trap 'kill $SERVER 2>/dev/null || true; wait $SERVER 2>/dev/null || true; rm -rf "$WORK"' EXIT
-for _ in $(seq 1 100); do curl -fs "$BASE/readyz" >/dev/null 2>&1 && break; sleep 0.1; done
-sleep 1
-IDLE_RSS_KB="$(awk '/VmRSS/ {print $2}' "/proc/$SERVER/status")"
-
-TOKEN="$(curl -s "$BASE/v1/auth/token" -d grant_type=password --data-urlencode "username=$ADMIN_EMAIL" \
-    --data-urlencode "password=$ADMIN_PASSWORD" | python3 -c 'import json,sys; print(json.load(sys.stdin)["access_token"])')"
-read -r USER_ID CUSTOMER_ID < <(psql -tA -F' ' "$DB_URL" -c \
-    "SELECT user_id, customer_id FROM memberships ORDER BY added_at DESC LIMIT 1 OFFSET 7")
-# A cursor 99% of the way down the customer's list (keyset: no OFFSET in roster).
-DEEP_CURSOR="$(psql -tA "$DB_URL" -c "
-    SELECT (extract(epoch FROM added_at) * 1000000)::bigint || '|' || user_id FROM memberships
-    WHERE customer_id = '$CUSTOMER_ID' ORDER BY added_at DESC, user_id DESC
-    OFFSET (SELECT (count(*) * 0.99)::int FROM memberships WHERE customer_id = '$CUSTOMER_ID') LIMIT 1" |
-    python3 -c 'import base64,sys; print(base64.urlsafe_b64encode(sys.stdin.read().strip().encode()).decode().rstrip("="))')"
-
-cat >"$WORK/list.sql" <<SQL
-SELECT memberships.customer_id, memberships.user_id, memberships.role, memberships.settings, memberships.added_at,
-       memberships.updated_at, users.*
-FROM memberships INNER JOIN users ON users.id = memberships.user_id
-WHERE memberships.customer_id = '$CUSTOMER_ID'
-ORDER BY memberships.added_at DESC, memberships.user_id DESC LIMIT 51;
-SQL
-cat >"$WORK/login.lua" <<LUA
-wrk.method = "POST"
-wrk.headers["Content-Type"] = "application/x-www-form-urlencoded"
-wrk.body = "grant_type=password&username=$ADMIN_EMAIL&password=correct+horse+battery+staple"
-LUA
+# start_server DATABASE_URL [VAR=value…]: roster in the background, ready.
+start_server() {
+    local url="$1"; shift
+    env ROSTER_DATABASE_URL="$url" ROSTER_BIND="127.0.0.1:$PORT" ROSTER_AUTH_RATE_LIMIT=0 \
+        ROSTER_ACCESS_TOKEN_TTL=2h ROSTER_BOOTSTRAP_ADMIN_EMAIL="$ADMIN_EMAIL" \
+        ROSTER_BOOTSTRAP_ADMIN_PASSWORD="$ADMIN_PASSWORD" RUST_LOG=warn \
+        ROSTER_DATABASE_POOL_SIZE="${BENCH_POOL:-16}" "$@" "$BIN" serve >>"$WORK/roster.log" 2>&1 &
+    SERVER=$!
+    for _ in $(seq 1 150); do curl -fs "$BASE/readyz" >/dev/null 2>&1 && return 0; sleep 0.1; done
+    say "roster did not become ready:"; tail -20 "$WORK/roster.log" >&2; exit 1
+}
+rss_kb() { awk "/^$1:/ {print \$2}" "/proc/$SERVER/status"; }
+sign_in() {
+    curl -fs "$BASE/v1/auth/token" -d grant_type=password --data-urlencode "username=${1:-$ADMIN_EMAIL}" \
+        --data-urlencode "password=$ADMIN_PASSWORD"
+}
+# The first SIGN_IN_USERS seeded users get the admin's password (its hash).
+SIGN_IN_EMAILS="$(for g in $(seq 1 $SIGN_IN_USERS); do printf "'user%s@bench.test'," "$g"; done)"
+SIGN_IN_EMAILS="${SIGN_IN_EMAILS%,}"
+GIVE_PASSWORDS="UPDATE users SET password_hash = (SELECT password_hash FROM users WHERE email_lower = '$ADMIN_EMAIL')
+    WHERE email_lower IN ($SIGN_IN_EMAILS)"
 
 # wrk_rps URL [extra wrk args…] → requests/s; fails on any non-2xx answer.
 wrk_rps() {
@@ -108,11 +98,177 @@ pgbench_tps() {
     pgbench -n -M prepared -c "$CONNECTIONS" -j "$THREADS" -T "$SECONDS_EACH" "$@" "$DB_URL" 2>/dev/null |
         awk '/^tps/ {print $3; exit}'
 }
-ratio() { python3 -c "import sys; print(f'{float(sys.argv[1]) / float(sys.argv[2]):.3f}')" "$1" "$2"; }
 
+# --- data ----------------------------------------------------------------------
+seed_postgres() {
+    say "== PostgreSQL database $DB with $USERS users in 10 customers"
+    psql -q "$PG_ADMIN" -c "DROP DATABASE IF EXISTS $DB WITH (FORCE)" -c "CREATE DATABASE $DB"
+    ROSTER_DATABASE_URL="$DB_URL" "$BIN" migrate >/dev/null 2>&1
+    psql -q "$DB_URL" -v n="$USERS" <<'SQL'
+INSERT INTO customers (id, name, name_lower, version, created_at, updated_at)
+SELECT gen_random_uuid()::text, 'Customer ' || g, 'customer ' || g, 1, now() - g * interval '1 second', now()
+FROM generate_series(1, 10) g;
+INSERT INTO users (id, email, email_lower, first_name, first_name_lower, last_name, last_name_lower,
+                   status, platform_role, session_version, failed_logins, status_changed_at, version,
+                   created_at, updated_at, invited_at, activated_at)
+SELECT gen_random_uuid()::text, 'user' || g || '@bench.test', 'user' || g || '@bench.test',
+       'First' || g, 'first' || g, 'Last' || g, 'last' || g, 'active', 'none', 0, 0, now(), 1,
+       now() - g * interval '1 millisecond', now(), now(), now()
+FROM generate_series(1, :n) g;
+INSERT INTO memberships (customer_id, user_id, role, settings, added_at, updated_at)
+SELECT c.id, u.id, 'full_access', '{}', u.created_at, u.created_at
+FROM (SELECT id, created_at, row_number() OVER () AS rn FROM users) u
+JOIN (SELECT id, row_number() OVER (ORDER BY id) - 1 AS idx FROM customers) c ON c.idx = u.rn % 10;
+ANALYZE;
+SQL
+    pgbench -i -q -s 10 "$DB_URL" >/dev/null 2>&1
+}
+
+# The same data in a SQLite file, written with Python's sqlite3 module.
+seed_sqlite() {
+    local file="$1"
+    say "== SQLite database $file with $USERS users in 10 customers"
+    ROSTER_DATABASE_URL="$file" "$BIN" migrate >/dev/null 2>&1
+    python3 - "$file" "$USERS" <<'PY'
+import sqlite3, sys, uuid, datetime
+db, n = sys.argv[1], int(sys.argv[2])
+conn = sqlite3.connect(db)
+now = datetime.datetime.utcnow()
+fmt = lambda t: t.strftime("%Y-%m-%d %H:%M:%S.%f")
+customers = [str(uuid.uuid4()) for _ in range(10)]
+conn.executemany(
+    "INSERT INTO customers (id, name, name_lower, version, created_at, updated_at) VALUES (?, ?, ?, 1, ?, ?)",
+    [(c, f"Customer {i}", f"customer {i}", fmt(now), fmt(now)) for i, c in enumerate(customers)])
+users, members = [], []
+for g in range(1, n + 1):
+    uid, created = str(uuid.uuid4()), fmt(now - datetime.timedelta(milliseconds=g))
+    users.append((uid, f"user{g}@bench.test", f"user{g}@bench.test", f"First{g}", f"first{g}", f"Last{g}",
+                  f"last{g}", fmt(now), created, fmt(now), fmt(now), fmt(now)))
+    members.append((customers[g % 10], uid, created, created))
+conn.executemany(
+    """INSERT INTO users (id, email, email_lower, first_name, first_name_lower, last_name, last_name_lower,
+       status, platform_role, session_version, failed_logins, status_changed_at, version, created_at,
+       updated_at, invited_at, activated_at)
+       VALUES (?, ?, ?, ?, ?, ?, ?, 'active', 'none', 0, 0, ?, 1, ?, ?, ?, ?)""", users)
+conn.executemany(
+    "INSERT INTO memberships (customer_id, user_id, role, settings, added_at, updated_at) VALUES (?, ?, 'full_access', '{}', ?, ?)",
+    members)
+conn.commit()
+conn.execute("ANALYZE")
+conn.close()
+PY
+}
+
+# USER_ID CUSTOMER_ID of one member, and a cursor 99% down that customer's list.
+pick_targets() {
+    local query="$1"
+    read -r USER_ID CUSTOMER_ID < <($query "SELECT user_id || ' ' || customer_id FROM memberships ORDER BY added_at DESC LIMIT 1 OFFSET 7")
+    local count
+    count="$($query "SELECT count(*) FROM memberships WHERE customer_id = '$CUSTOMER_ID'")"
+    # Walk the API's own pages (cursors are opaque) to the last full page of 50.
+    local target=$((count - 100)) seen=0 cursor="" page
+    while [ "$seen" -lt "$target" ]; do
+        page="$(curl -fs -H "Authorization: Bearer $TOKEN" "$BASE/v1/customers/$CUSTOMER_ID/users?limit=100${cursor:+&cursor=$cursor}")"
+        cursor="$(json_field next_cursor <<<"$page")"
+        seen=$((seen + 100))
+    done
+    DEEP_CURSOR="$cursor"
+}
+pg_query() { psql -tA "$DB_URL" -c "$1"; }
+
+# --- scripts for wrk ---------------------------------------------------------------
+# Sign-ins rotate over the users that have a password.
+cat >"$WORK/login.lua" <<LUA
+local n = 0
+request = function()
+  n = n + 1
+  return wrk.format("POST", nil, {["Content-Type"] = "application/x-www-form-urlencoded"},
+    "grant_type=password&username=user" .. (n % $SIGN_IN_USERS + 1) .. "%40bench.test&password=correct+horse+battery+staple")
+end
+LUA
+# Each connection rotates its own refresh token: every answer carries the next one.
+cat >"$WORK/refresh.lua" <<'LUA'
+local counter = 0
+setup = function(thread)
+  thread:set("id", counter)
+  counter = counter + 1
+end
+init = function(args)
+  tokens = {}
+  local i = 0
+  for line in io.lines(args[1]) do
+    if i % tonumber(args[2]) == id then table.insert(tokens, line) end
+    i = i + 1
+  end
+end
+request = function()
+  local token = table.remove(tokens)
+  return wrk.format("POST", "/v1/auth/token", {["Content-Type"] = "application/x-www-form-urlencoded"},
+    "grant_type=refresh_token&refresh_token=" .. token)
+end
+response = function(status, headers, body)
+  local token = body:match('"refresh_token"%s*:%s*"([^"]+)"')
+  if token then table.insert(tokens, token) end
+end
+LUA
+
+refresh_rps() {
+    : >"$WORK/refresh_tokens"
+    for g in $(seq 1 $((CONNECTIONS * 2))); do
+        sign_in "user$((g % SIGN_IN_USERS + 1))@bench.test" | json_field refresh_token >>"$WORK/refresh_tokens"
+    done
+    local out
+    out="$(wrk -t"$THREADS" -c"$CONNECTIONS" -d"${SECONDS_EACH}s" -s "$WORK/refresh.lua" "$BASE/v1/auth/token" \
+        -- "$WORK/refresh_tokens" "$THREADS")"
+    if grep -q "Non-2xx" <<<"$out"; then say "$out"; say "non-2xx answers to refresh grants"; exit 1; fi
+    awk '/Requests\/sec/ {print $2}' <<<"$out"
+}
+
+# GET requests/s while FLOOD_CONNECTIONS sign in as fast as they can, and how
+# quickly a sign-in beyond capacity is refused (median ms of the 429s).
+isolation() {
+    wrk -t1 -c"$FLOOD_CONNECTIONS" -d"$((SECONDS_EACH + 2))s" -s "$WORK/login.lua" "$BASE/v1/auth/token" >"$WORK/flood.out" &
+    local flood=$!
+    sleep 1
+    local get
+    get="$(wrk_rps "$BASE/v1/users/$USER_ID")"
+    : >"$WORK/shed"
+    for _ in $(seq 1 20); do
+        curl -s -o /dev/null -w '%{http_code} %{time_total}\n' "$BASE/v1/auth/token" -d grant_type=password \
+            --data-urlencode "username=$ADMIN_EMAIL" --data-urlencode "password=$ADMIN_PASSWORD" >>"$WORK/shed"
+    done
+    wait "$flood"
+    if grep -q "Socket errors" "$WORK/flood.out"; then cat "$WORK/flood.out" >&2; fi
+    local shed_ms
+    shed_ms="$(awk '$1 == 429 {print $2 * 1000}' "$WORK/shed" | median)"
+    echo "$get ${shed_ms:-none} $(awk '$1 == 429' "$WORK/shed" | wc -l)"
+}
+
+# --- PostgreSQL rounds ------------------------------------------------------------
 : >"$WORK/results"
+seed_postgres
+say "== roster (release) on PostgreSQL"
+start_server "$DB_URL"
+pg_query "$GIVE_PASSWORDS" >/dev/null
+# Idle is measured after a restart: the first start also checked the bootstrap
+# password, which loads the common-password dictionaries.
+stop_server
+start_server "$DB_URL"
+sleep 1
+IDLE_RSS_KB="$(rss_kb VmRSS)"
+IDLE_ANON_KB="$(rss_kb RssAnon)"
+TOKEN="$(sign_in | json_field access_token)"
+pick_targets pg_query
+cat >"$WORK/list.sql" <<SQL
+SELECT memberships.customer_id, memberships.user_id, memberships.role, memberships.settings, memberships.added_at,
+       memberships.updated_at, users.*
+FROM memberships INNER JOIN users ON users.id = memberships.user_id
+WHERE memberships.customer_id = '$CUSTOMER_ID'
+ORDER BY memberships.added_at DESC, memberships.user_id DESC LIMIT 51;
+SQL
+
 for round in $(seq 1 "$ROUNDS"); do
-    say "== round $round of $ROUNDS"
+    say "== PostgreSQL round $round of $ROUNDS"
     get="$(wrk_rps "$BASE/v1/users/$USER_ID")"
     select_tps="$(pgbench_tps -S)"
     list="$(wrk_rps "$BASE/v1/customers/$CUSTOMER_ID/users?limit=50")"
@@ -121,21 +277,92 @@ for round in $(seq 1 "$ROUNDS"); do
     deep_ms="$(wrk_latency_ms "$BASE/v1/customers/$CUSTOMER_ID/users?limit=50&cursor=$DEEP_CURSOR")"
     login="$(wrk -t"$THREADS" -c"$CONNECTIONS" -d"${SECONDS_EACH}s" -s "$WORK/login.lua" "$BASE/v1/auth/token" | awk '/Requests\/sec/ {print $2}')"
     argon="$(target/release/examples/argon2_rate --threads "$THREADS" --seconds "$SECONDS_EACH")"
+    refresh="$(refresh_rps)"
+    read -r flooded_get shed_ms shed_count < <(isolation)
     {
         echo "R_get $(ratio "$get" "$select_tps") $get $select_tps"
         echo "R_list $(ratio "$list" "$list_tps") $list $list_tps"
         echo "S_depth $(ratio "$deep_ms" "$first_ms") $deep_ms $first_ms"
         echo "R_login $(ratio "$login" "$argon") $login $argon"
+        echo "refresh_per_core $(ratio "$refresh" "$THREADS") $refresh $THREADS"
+        echo "isolation $(ratio "$flooded_get" "$get") $flooded_get $get"
+        [ "$shed_ms" = none ] || echo "shed_ms $shed_ms $shed_ms ${shed_count}_of_20"
     } >>"$WORK/results"
 done
-PEAK_RSS_KB="$(awk '/VmHWM/ {print $2}' "/proc/$SERVER/status")"
+PEAK_RSS_KB="$(rss_kb VmHWM)"
+stop_server
 
-printf '\n%-8s %8s %-14s %s\n' metric median spread "raw (last round)"
-for metric in R_get R_list S_depth R_login; do
+# --- outbox: delivered/s ÷ the fake provider's own capacity ---------------------------
+if [ "${BENCH_OUTBOX:-1}" != 0 ]; then
+    say "== outbox: $EMAILS emails, provider latency ${PROVIDER_LATENCY_MS} ms, $MAIL_CONCURRENCY at once"
+    target/release/examples/fake_provider --port "$PROVIDER_PORT" --latency-ms "$PROVIDER_LATENCY_MS" &
+    PROVIDER=$!
+    for _ in $(seq 1 50); do curl -fs "http://127.0.0.1:$PROVIDER_PORT/count" >/dev/null 2>&1 && break; sleep 0.1; done
+    capacity="$(wrk -t1 -c"$MAIL_CONCURRENCY" -d"${SECONDS_EACH}s" -s "$WORK/login.lua" "http://127.0.0.1:$PROVIDER_PORT/email" | awk '/Requests\/sec/ {print $2}')"
+    start_server "$DB_URL" ROSTER_MAIL_PROVIDER=postmark ROSTER_MAIL_API_KEY=bench \
+        ROSTER_MAIL_API_URL="http://127.0.0.1:$PROVIDER_PORT" ROSTER_MAIL_CONCURRENCY="$MAIL_CONCURRENCY" \
+        ROSTER_MAIL_POLL_INTERVAL=50ms
+    for round in $(seq 1 "$ROUNDS"); do
+        pg_query "DELETE FROM email_outbox" >/dev/null
+        sent_before="$(curl -fs "http://127.0.0.1:$PROVIDER_PORT/count")"
+        started="$(date +%s.%N)"
+        psql -q "$DB_URL" -v n="$EMAILS" <<'SQL'
+INSERT INTO email_outbox (id, kind, recipient, subject, text_body, html_body, status, attempts,
+                          next_attempt_at, created_at, updated_at)
+SELECT gen_random_uuid()::text, 'password_reset', 'user' || g || '@bench.test', 'Reset your password',
+       'Open https://app.example/reset?token=x to choose a new password.', '<p>Reset</p>', 'pending', 0,
+       now() - interval '1 minute', now(), now()
+FROM generate_series(1, :n) g;
+SQL
+        while [ "$(pg_query "SELECT count(*) FROM email_outbox WHERE status = 'pending'")" != 0 ]; do sleep 0.05; done
+        elapsed="$(python3 -c "import sys,time; print(time.time() - float(sys.argv[1]))" "$started")"
+        sent="$(pg_query "SELECT count(*) FROM email_outbox WHERE status = 'sent'")"
+        received="$(( $(curl -fs "http://127.0.0.1:$PROVIDER_PORT/count") - sent_before ))"
+        if [ "$sent" != "$EMAILS" ] || [ "$received" != "$EMAILS" ]; then
+            say "outbox: $EMAILS queued, $sent marked sent, $received received by the provider"; exit 1
+        fi
+        delivered="$(python3 -c "import sys; print(f'{int(sys.argv[1]) / float(sys.argv[2]):.1f}')" "$sent" "$elapsed")"
+        echo "outbox $(ratio "$delivered" "$capacity") $delivered $capacity" >>"$WORK/results"
+    done
+    stop_server
+fi
+
+# --- SQLite: the same reads, against the PostgreSQL numbers of this run -----------------
+if [ "${BENCH_SQLITE:-1}" != 0 ]; then
+    LITE="$WORK/bench.db"
+    seed_sqlite "$LITE"
+    start_server "$LITE"
+    python3 -c "import sqlite3,sys; c = sqlite3.connect(sys.argv[1]); c.execute(sys.argv[2]); c.commit()" "$LITE" "$GIVE_PASSWORDS"
+    TOKEN="$(sign_in | json_field access_token)"
+    lite_query() { python3 -c "import sqlite3,sys; print(sqlite3.connect(sys.argv[1]).execute(sys.argv[2]).fetchone()[0])" "$LITE" "$1"; }
+    pick_targets lite_query
+    for round in $(seq 1 "$ROUNDS"); do
+        say "== SQLite round $round of $ROUNDS"
+        get="$(wrk_rps "$BASE/v1/users/$USER_ID")"
+        list="$(wrk_rps "$BASE/v1/customers/$CUSTOMER_ID/users?limit=50")"
+        first_ms="$(wrk_latency_ms "$BASE/v1/customers/$CUSTOMER_ID/users?limit=50")"
+        deep_ms="$(wrk_latency_ms "$BASE/v1/customers/$CUSTOMER_ID/users?limit=50&cursor=$DEEP_CURSOR")"
+        pg_get="$(awk '$1 == "R_get" {print $3}' "$WORK/results" | median)"
+        pg_list="$(awk '$1 == "R_list" {print $3}' "$WORK/results" | median)"
+        {
+            echo "sqlite_get_vs_pg $(ratio "$get" "$pg_get") $get $pg_get"
+            echo "sqlite_list_vs_pg $(ratio "$list" "$pg_list") $list $pg_list"
+            echo "sqlite_S_depth $(ratio "$deep_ms" "$first_ms") $deep_ms $first_ms"
+        } >>"$WORK/results"
+    done
+    stop_server
+fi
+
+printf '\n%-18s %8s %-16s %s\n' metric median spread "raw (last round: measured / baseline)"
+for metric in R_get R_list S_depth R_login refresh_per_core isolation shed_ms outbox \
+    sqlite_get_vs_pg sqlite_list_vs_pg sqlite_S_depth; do
     values="$(awk -v m="$metric" '$1 == m {print $2}' "$WORK/results")"
+    [ -n "$values" ] || continue
     last="$(awk -v m="$metric" '$1 == m {print $3 " / " $4}' "$WORK/results" | tail -1)"
-    printf '%-8s %8s %-14s %s\n' "$metric" "$(median <<<"$values")" "$(spread <<<"$values")" "$last"
+    printf '%-18s %8s %-16s %s\n' "$metric" "$(median <<<"$values")" "$(spread <<<"$values")" "$last"
 done
-printf '%-8s %8s\n' "RSS_idle" "$((IDLE_RSS_KB / 1024)) MB"
-printf '%-8s %8s\n' "RSS_peak" "$((PEAK_RSS_KB / 1024)) MB"
-printf 'users=%s seconds_each=%s rounds=%s connections=%s threads=%s\n' "$USERS" "$SECONDS_EACH" "$ROUNDS" "$CONNECTIONS" "$THREADS"
+printf '%-18s %8s\n' "RSS_idle" "$((IDLE_RSS_KB / 1024)) MB"
+printf '%-18s %8s\n' "RSS_idle_anon" "$((IDLE_ANON_KB / 1024)) MB"
+printf '%-18s %8s\n' "RSS_peak" "$((PEAK_RSS_KB / 1024)) MB"
+printf 'users=%s seconds_each=%s rounds=%s connections=%s flood=%s threads=%s emails=%s mail_concurrency=%s provider_latency_ms=%s\n' \
+    "$USERS" "$SECONDS_EACH" "$ROUNDS" "$CONNECTIONS" "$FLOOD_CONNECTIONS" "$THREADS" "$EMAILS" "$MAIL_CONCURRENCY" "$PROVIDER_LATENCY_MS"

@@ -134,6 +134,43 @@ where
     serde::Deserialize::deserialize(deserializer).map(Some)
 }
 
+/// Deserializes an optional `i32` from any JSON number with an integral value
+/// (`3`, `3.0`, `3e0`: JSON Schema's `integer`), refusing fractions and
+/// values out of range. Use with `#[serde(default)]`.
+pub fn whole_number<'de, D>(deserializer: D) -> Result<Option<i32>, D::Error>
+where
+    D: serde::Deserializer<'de>,
+{
+    use serde::de::Error;
+    let Some(number) =
+        <Option<serde_json::Number> as serde::Deserialize>::deserialize(deserializer)?
+    else {
+        return Ok(None);
+    };
+    let whole = match number.as_i64() {
+        Some(n) => i32::try_from(n).ok(),
+        None => number
+            .as_f64()
+            .filter(|f| f.fract() == 0.0 && *f >= f64::from(i32::MIN) && *f <= f64::from(i32::MAX))
+            .map(|f| f as i32),
+    };
+    whole.map(Some).ok_or_else(|| {
+        D::Error::custom(format!(
+            "{number} is not a whole number from {} to {}",
+            i32::MIN,
+            i32::MAX
+        ))
+    })
+}
+
+/// [`whole_number`] for PATCH bodies: absent is `None`, null `Some(None)`.
+pub fn double_option_whole_number<'de, D>(deserializer: D) -> Result<Option<Option<i32>>, D::Error>
+where
+    D: serde::Deserializer<'de>,
+{
+    whole_number(deserializer).map(Some)
+}
+
 /// The id of the request, taken from a sane `X-Request-Id` or generated.
 #[derive(Debug, Clone)]
 pub struct RequestId(pub String);
@@ -304,25 +341,48 @@ pub fn etag(version: i32) -> String {
     format!("\"{version}\"")
 }
 
-/// The version an `If-Match` header asks for: `Ok(None)` when absent or `*`;
-/// a malformed tag can never match, so it fails the precondition.
+/// The version [`if_match_version`] asks for when the tag is well-formed but
+/// not one of ours: row versions are never negative, so it never matches and
+/// the update answers 412 once the resource is found (404 comes first).
+pub const NEVER_MATCHES: i32 = -1;
+
+/// The version an `If-Match` header asks for: `Ok(None)` when absent or `*`.
+///
+/// The header must be `*` or one entity tag (RFC 9110 §8.8.3: `"…"` or
+/// `W/"…"` of visible ASCII other than `"`), else it is a 422 naming it. A
+/// well-formed tag that is not one of ours (a weak one — If-Match compares
+/// strongly — or one we never issued) can never match: [`NEVER_MATCHES`].
 pub fn if_match_version(req: &HttpRequest) -> Result<Option<i32>, ApiError> {
     let Some(value) = req.headers().get(header::IF_MATCH) else {
         return Ok(None);
     };
-    let text = value
-        .to_str()
-        .map_err(|_| ApiError::PreconditionFailed)?
-        .trim();
+    let malformed = || ApiError::invalid("If-Match", "must be `*` or an entity tag such as \"7\"");
+    let text = value.to_str().map_err(|_| malformed())?.trim();
     if text == "*" {
         return Ok(None);
     }
-    text.trim_start_matches("W/")
+    let (weak, tag) = match text.strip_prefix("W/") {
+        Some(rest) => (true, rest),
+        None => (false, text),
+    };
+    let opaque = tag
         .strip_prefix('"')
         .and_then(|rest| rest.strip_suffix('"'))
-        .and_then(|version| version.parse().ok())
-        .map(Some)
-        .ok_or(ApiError::PreconditionFailed)
+        .filter(|inner| {
+            inner
+                .bytes()
+                .all(|b| b == 0x21 || (0x23..=0x7E).contains(&b))
+        })
+        .ok_or_else(malformed)?;
+    // Ours are the decimal row version with no sign or leading zero.
+    let canonical = opaque
+        .parse::<i32>()
+        .ok()
+        .filter(|version| *version >= 0 && version.to_string() == opaque);
+    match canonical {
+        Some(version) if !weak => Ok(Some(version)),
+        _ => Ok(Some(NEVER_MATCHES)),
+    }
 }
 
 /// Parses a query string into `T`, mapping problems to 422 on the named parameter.
@@ -411,6 +471,26 @@ mod tests {
         let stale = actix_web::test::TestRequest::default()
             .insert_header((header::IF_MATCH, "\"garbage\""))
             .to_http_request();
-        assert!(if_match_version(&stale).is_err());
+        assert_eq!(if_match_version(&stale).unwrap(), Some(NEVER_MATCHES));
+    }
+
+    #[test]
+    fn weak_or_foreign_tags_never_match_and_malformed_ones_are_named() {
+        let with = |value: &str| {
+            let req = actix_web::test::TestRequest::default()
+                .insert_header((header::IF_MATCH, value))
+                .to_http_request();
+            if_match_version(&req)
+        };
+        assert_eq!(with("*").unwrap(), None);
+        for never in ["W/\"7\"", "\"+7\"", "\"07\"", "\"-1\"", "\"\""] {
+            assert_eq!(with(never).unwrap(), Some(NEVER_MATCHES), "{never}");
+        }
+        for malformed in ["7", "null", "\"7", "\"a b\"", "\"7\", \"8\""] {
+            let Err(ApiError::Validation(errors)) = with(malformed) else {
+                panic!("{malformed} should be a 422");
+            };
+            assert_eq!(errors[0].field, "If-Match");
+        }
     }
 }

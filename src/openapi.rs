@@ -9,8 +9,9 @@ use utoipa::{Modify, OpenApi};
     info(
         title = "roster",
         description = "User administration for multi-tenant SaaS: customers, seats, password users, their lifecycle and audit.\n\nErrors are RFC 9457 `application/problem+json` with a machine `code`; the token endpoint answers in RFC 6749 form. Lists use `?limit=` (1–200) and an opaque `?cursor=`, newest first.",
-        license(name = "MIT"),
+        license(name = "MIT", identifier = "MIT"),
     ),
+    servers((url = "/", description = "The server that serves this document")),
     modifiers(&BearerAuth),
     tags(
         (name = "auth", description = "Sign-in, tokens and emailed links"),
@@ -55,7 +56,125 @@ pub fn document() -> utoipa::openapi::OpenApi {
         ))
         .split_for_parts();
     document_shared_problems(&mut doc);
+    declare_public_operations(&mut doc);
+    parameters_are_never_null(&mut doc);
+    spell_links_in_camel_case(&mut doc);
+    page_items_by_reference(&mut doc);
+    doc.components
+        .get_or_insert_with(Default::default)
+        .schemas
+        .insert(
+            "JsonValue".to_string(),
+            crate::routes::common::schemas::json_value().into(),
+        );
     doc
+}
+
+/// utoipa 5 inlines the item schema of a generic `Page<T>`; refer to `T`'s
+/// component instead, so every item type is one named schema.
+fn page_items_by_reference(doc: &mut utoipa::openapi::OpenApi) {
+    use utoipa::openapi::schema::{ArrayItems, Schema};
+    use utoipa::openapi::{Ref, RefOr};
+    let Some(components) = doc.components.as_mut() else {
+        return;
+    };
+    let names: Vec<String> = components.schemas.keys().cloned().collect();
+    for name in names {
+        let Some(item) = name.strip_prefix("Page_") else {
+            continue;
+        };
+        if !components.schemas.contains_key(item) {
+            continue;
+        }
+        let item = item.to_string();
+        if let Some(RefOr::T(Schema::Object(page))) = components.schemas.get_mut(&name) {
+            if let Some(RefOr::T(Schema::Array(items))) = page.properties.get_mut("items") {
+                items.items =
+                    ArrayItems::RefOrSchema(Box::new(RefOr::Ref(Ref::from_schema_name(item))));
+            }
+        }
+    }
+}
+
+fn operations_mut(
+    item: &mut utoipa::openapi::PathItem,
+) -> impl Iterator<Item = &mut utoipa::openapi::path::Operation> {
+    [
+        &mut item.get,
+        &mut item.post,
+        &mut item.put,
+        &mut item.patch,
+        &mut item.delete,
+    ]
+    .into_iter()
+    .flatten()
+}
+
+/// An operation without a bearer requirement says so with `security: []`
+/// (anyone may call it), rather than leaving it unsaid.
+fn declare_public_operations(doc: &mut utoipa::openapi::OpenApi) {
+    for item in doc.paths.paths.values_mut() {
+        for operation in operations_mut(item) {
+            operation.security.get_or_insert_with(Vec::new);
+        }
+    }
+}
+
+/// Query and header parameters are strings on the wire and cannot be null;
+/// utoipa marks `Option<T>` parameters nullable, so drop the `null` type.
+fn parameters_are_never_null(doc: &mut utoipa::openapi::OpenApi) {
+    use utoipa::openapi::schema::{Schema, SchemaType, Type};
+    use utoipa::openapi::RefOr;
+    for item in doc.paths.paths.values_mut() {
+        for operation in operations_mut(item) {
+            for parameter in operation.parameters.iter_mut().flatten() {
+                if let Some(RefOr::T(Schema::Object(object))) = parameter.schema.as_mut() {
+                    if let SchemaType::Array(types) = &object.schema_type {
+                        let types: Vec<Type> = types
+                            .iter()
+                            .filter(|t| **t != Type::Null)
+                            .cloned()
+                            .collect();
+                        object.schema_type = match types.as_slice() {
+                            [one] => SchemaType::Type(one.clone()),
+                            _ => SchemaType::Array(types),
+                        };
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// utoipa 5 serializes the fields of a Link Object in snake_case
+/// (`operation_id`); the specification spells them `operationId`,
+/// `operationRef` and `requestBody`, which is what tools follow.
+fn spell_links_in_camel_case(doc: &mut utoipa::openapi::OpenApi) {
+    use utoipa::openapi::RefOr;
+    for item in doc.paths.paths.values_mut() {
+        for operation in operations_mut(item) {
+            for response in operation.responses.responses.values_mut() {
+                let RefOr::T(response) = response else {
+                    continue;
+                };
+                for link in response.links.values_mut() {
+                    let RefOr::T(link) = link else { continue };
+                    let extensions = link.extensions.get_or_insert_with(Default::default);
+                    for (key, value) in [
+                        ("operationId", std::mem::take(&mut link.operation_id)),
+                        ("operationRef", std::mem::take(&mut link.operation_ref)),
+                    ] {
+                        if !value.is_empty() {
+                            extensions.insert(key.to_string(), value.into());
+                        }
+                    }
+                    if let Some(body) = link.request_body.take() {
+                        extensions.insert("requestBody".to_string(), body);
+                    }
+                }
+            }
+        }
+    }
 }
 
 /// The errors every operation shares by construction (the JSON extractor and
@@ -69,15 +188,13 @@ fn document_shared_problems(doc: &mut utoipa::openapi::OpenApi) {
         ("415", "The body is not `application/json`"),
     ];
     const QUERY: [(&str, &str); 1] = [("422", "A query parameter is invalid")];
-    for item in doc.paths.paths.values_mut() {
-        let operations = [
-            &mut item.get,
-            &mut item.post,
-            &mut item.put,
-            &mut item.patch,
-            &mut item.delete,
-        ];
-        for operation in operations.into_iter().flatten() {
+    const THROTTLED: [(&str, &str); 1] = [(
+        "429",
+        "Too many requests from this address (`ROSTER_AUTH_RATE_LIMIT`); see `Retry-After`",
+    )];
+    for (path, item) in doc.paths.paths.iter_mut() {
+        let throttled = path.starts_with("/v1/auth/");
+        for operation in operations_mut(item) {
             let json_body = operation.request_body.as_ref().is_some_and(|body| {
                 body.content.contains_key("application/json")
                     && !body
@@ -93,6 +210,7 @@ fn document_shared_problems(doc: &mut utoipa::openapi::OpenApi) {
                 .then_some(&BODY[..])
                 .into_iter()
                 .chain(has_query.then_some(&QUERY[..]))
+                .chain(throttled.then_some(&THROTTLED[..]))
                 .flatten();
             for (status, description) in shared {
                 operation

@@ -32,9 +32,11 @@ impl PasswordHasher {
     pub fn new(concurrency: usize, queue: usize) -> Self {
         let dummy = hash_now("roster dummy password for constant-time misses")
             .expect("hashing a constant cannot fail");
+        release_freed_memory();
         let pool = rayon::ThreadPoolBuilder::new()
             .num_threads(concurrency.max(1))
             .thread_name(|n| format!("argon2-{n}"))
+            .start_handler(|_| yield_to_other_work())
             .build()
             .expect("the hashing threads start");
         PasswordHasher {
@@ -94,7 +96,10 @@ impl PasswordHasher {
 impl PasswordHasher {
     fn admit(&self) -> Result<Admission, ApiError> {
         let before = self.admitted.fetch_add(1, Ordering::AcqRel);
-        let admission = Admission(self.admitted.clone());
+        let admission = Admission {
+            admitted: self.admitted.clone(),
+            pool: self.pool.clone(),
+        };
         if before >= self.admit_limit {
             metrics::counter!("roster_password_hash_shed_total").increment(1);
             return Err(ApiError::TooManyRequests {
@@ -106,11 +111,45 @@ impl PasswordHasher {
 }
 
 /// A place in the hashing queue, given back when dropped.
-struct Admission(Arc<AtomicUsize>);
+struct Admission {
+    admitted: Arc<AtomicUsize>,
+    pool: Arc<rayon::ThreadPool>,
+}
 
 impl Drop for Admission {
     fn drop(&mut self) {
-        self.0.fetch_sub(1, Ordering::AcqRel);
+        let was_last = self.admitted.fetch_sub(1, Ordering::AcqRel) == 1;
+        if was_last {
+            self.pool.spawn(release_freed_memory);
+        }
+    }
+}
+
+/// Lowers the calling thread's scheduling priority (nice 10), so that a
+/// sign-in flood takes the CPU only when admin requests leave it idle; alone,
+/// hashing still runs at full speed.
+fn yield_to_other_work() {
+    #[cfg(all(target_os = "linux", target_env = "gnu"))]
+    // SAFETY: plain syscalls on the calling thread; raising one's own nice
+    // value needs no privilege, and a failure only leaves the priority as is.
+    unsafe {
+        let tid = libc::syscall(libc::SYS_gettid) as libc::id_t;
+        libc::setpriority(libc::PRIO_PROCESS, tid, 10);
+    }
+}
+
+/// Hands the freed argon2 buffers back to the system once hashing goes idle.
+///
+/// glibc keeps a freed 19 MiB buffer in the arena of the thread that used it
+/// (its mmap threshold adapts upwards after the first one), so an idle
+/// service would otherwise sit on `concurrency` × 19 MiB. Trimming only when
+/// the last caller leaves costs nothing under load.
+pub fn release_freed_memory() {
+    #[cfg(all(target_os = "linux", target_env = "gnu"))]
+    // SAFETY: malloc_trim only returns free pages to the kernel; it is
+    // thread-safe and touches no memory that is in use.
+    unsafe {
+        libc::malloc_trim(0);
     }
 }
 

@@ -79,6 +79,19 @@ pub fn find(conn: &mut DbConnection, id: &str) -> QueryResult<Option<UserRow>> {
         .optional()
 }
 
+/// Locks the user's row until the transaction ends (PostgreSQL `FOR NO KEY
+/// UPDATE`, which still lets rows that reference the user be inserted; a
+/// SQLite write transaction already holds the whole database). Returns
+/// whether the user exists.
+pub fn lock(conn: &mut DbConnection, id: &str) -> QueryResult<bool> {
+    let query = users::table.find(id).select(users::id);
+    let found = match conn {
+        DbConnection::Postgres(pg) => query.for_no_key_update().first::<String>(pg).optional()?,
+        DbConnection::Sqlite(lite) => query.first::<String>(lite).optional()?,
+    };
+    Ok(found.is_some())
+}
+
 /// `(customer_id, role)` of each of a user's memberships.
 pub type Roles = Vec<(String, String)>;
 

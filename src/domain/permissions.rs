@@ -136,6 +136,14 @@ impl Actor {
         }
     }
 
+    /// Whether User Info shown to this actor may list the user's membership
+    /// in `customer_id`: a customer the actor cannot see is another tenant's
+    /// data (its name, the role and settings there), so it is left out.
+    /// Platform admins and the user themself see every membership.
+    pub fn sees_membership(&self, user_id: &str, customer_id: &str) -> bool {
+        self.is_self(user_id) || self.sees_customer(customer_id)
+    }
+
     /// The user-admin rule.
     pub fn administer_user(&self, target: &TargetUser) -> Access {
         if self.platform_admin {
@@ -279,6 +287,18 @@ mod tests {
             member.administer_user(&target("m", &only_a)),
             Access::Forbidden
         );
+    }
+
+    #[test]
+    fn user_info_lists_only_memberships_in_customers_the_actor_sees() {
+        let admin_a = person("a", false, &[], &["A"]);
+        assert!(admin_a.sees_membership("u", "A"));
+        assert!(!admin_a.sees_membership("u", "B"));
+        // Themself: every membership, whatever the role.
+        assert!(admin_a.sees_membership("a", "B"));
+        let admin_a_member_b = person("a", false, &["B"], &["A"]);
+        assert!(admin_a_member_b.sees_membership("u", "B"));
+        assert!(person("p", true, &[], &[]).sees_membership("u", "B"));
     }
 
     #[test]

@@ -8,11 +8,11 @@ use utoipa::ToSchema;
 use crate::auth::Authenticated;
 use crate::clock::from_db;
 use crate::db::api_clients::ApiClientRow;
-use crate::domain::pagination::{paginate, Cursor};
+use crate::domain::pagination::Cursor;
 use crate::domain::profile::parse_label;
 use crate::error::{ApiError, Problem};
 use crate::http::{field_id, parse_query, path_id, JsonBody, RequestId};
-use crate::routes::common::{PageQuery, RequestMeta};
+use crate::routes::common::{page, schemas, PageQuery, RequestMeta};
 use crate::routes::views::Page;
 use crate::service::api_clients as service;
 use crate::service::idempotency::{self, Created};
@@ -56,12 +56,16 @@ pub struct CreatedApiClient {
 #[derive(Debug, Deserialize, Serialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CreateApiClient {
-    #[schema(example = "nightly provisioning", max_length = 200)]
+    /// Not blank; at most 200 characters.
+    #[schema(example = "nightly provisioning", schema_with = schemas::label)]
     pub name: String,
-    /// Scope the client to one customer; omit for platform scope (platform admins only).
-    #[schema(format = Uuid)]
+    /// Scope the client to one customer; omit (or null, or blank) for
+    /// platform scope (platform admins only).
+    #[schema(schema_with = schemas::nullable_uuid_or_blank)]
     pub customer_id: Option<String>,
+    #[schema(schema_with = schemas::requester_name)]
     pub requester_name: Option<String>,
+    #[schema(schema_with = schemas::optional_email)]
     pub confirmation_email: Option<String>,
 }
 
@@ -70,9 +74,13 @@ pub struct CreateApiClient {
     tag = "api-clients",
     security(("bearer" = [])),
     request_body = CreateApiClient,
-    params(("Idempotency-Key" = Option<String>, Header, description = "Repeat-safe creation")),
+    params(("Idempotency-Key" = Option<String>, Header, description = "Repeat-safe creation: the same key and body within 24 h replays the first answer; the same key with another body is 422 `idempotency_key_reused`", pattern = r"^[\x21-\x7E]{1,255}$", max_length = 255)),
     responses(
-        (status = 201, body = CreatedApiClient, headers(("Location" = String))),
+        (status = 201, body = CreatedApiClient, headers(("Location" = String, description = "`/v1/api-clients/{id}`")),
+            links(
+                ("RevokeApiClient" = (operation_id = "revoke_api_client", parameters(("id" = "$response.body#/id")))),
+            ),
+        ),
         (status = 401, body = Problem, content_type = "application/problem+json"),
         (status = 403, body = Problem, content_type = "application/problem+json"),
         (status = 404, body = Problem, content_type = "application/problem+json"),
@@ -141,7 +149,7 @@ pub async fn list_api_clients(
         .db
         .run(move |conn| service::list(conn, &actor.0, cursor.as_ref(), limit))
         .await?;
-    let (rows, next_cursor) = paginate(rows, limit, |row| Cursor {
+    let (rows, next_cursor) = page(rows, limit, |row| Cursor {
         at: row.created_at,
         id: row.id.clone(),
     });

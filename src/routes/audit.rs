@@ -8,11 +8,11 @@ use utoipa::{IntoParams, ToSchema};
 use crate::auth::Authenticated;
 use crate::clock::from_db;
 use crate::db::audit::{self, AuditFilter, AuditRow};
-use crate::domain::pagination::{paginate, Cursor};
+use crate::domain::pagination::Cursor;
 use crate::domain::permissions::AuditScope;
 use crate::error::{ApiError, Problem};
 use crate::http::{field_id, parse_query};
-use crate::routes::common::PageQuery;
+use crate::routes::common::{page, schemas, PageQuery};
 use crate::routes::views::Page;
 use crate::state::AppState;
 
@@ -59,14 +59,20 @@ impl From<AuditRow> for AuditEventView {
 #[derive(Debug, Default, Deserialize, IntoParams)]
 #[into_params(parameter_in = Query)]
 pub struct AuditQuery {
-    /// Events about this user.
+    /// Events about this user; empty means any.
+    #[param(schema_with = schemas::uuid_or_blank)]
     pub user_id: Option<String>,
-    /// Events in this customer.
+    /// Events in this customer; empty means any.
+    #[param(schema_with = schemas::uuid_or_blank)]
     pub customer_id: Option<String>,
-    /// One action, e.g. `user.status_changed`.
+    /// One action, e.g. `user.status_changed`; empty means any.
+    #[param(schema_with = schemas::search_text)]
     pub action: Option<String>,
+    /// Items per page, 1–200 (default 50).
     #[param(value_type = Option<i64>, minimum = 1, maximum = 200)]
     pub limit: Option<String>,
+    /// `next_cursor` of the previous page; empty means the first page.
+    #[param(schema_with = schemas::cursor)]
     pub cursor: Option<String>,
 }
 
@@ -118,7 +124,7 @@ pub async fn list_audit_events(
         .db
         .run(move |conn| Ok(audit::list(conn, &filter, cursor.as_ref(), limit)?))
         .await?;
-    let (rows, next_cursor) = paginate(rows, limit, |row| Cursor {
+    let (rows, next_cursor) = page(rows, limit, |row| Cursor {
         at: row.occurred_at,
         id: row.id.clone(),
     });

@@ -20,24 +20,83 @@ use crate::service::accounts::{self, Redeemable};
 use crate::service::sessions::{self, GrantError, PasswordOutcome, TokenResponse};
 use crate::state::AppState;
 
-/// The token request (RFC 6749), as a form or as JSON.
-#[derive(Debug, Default, Deserialize, ToSchema)]
+/// The token request (RFC 6749), as a form or as JSON. Its document is one
+/// object per grant (see the `ToSchema` impl), since each needs its own fields.
+#[derive(Debug, Default, Deserialize)]
 pub struct TokenRequest {
-    /// `password`, `refresh_token` or `client_credentials`.
-    #[schema(example = "password")]
     pub grant_type: String,
-    /// The email address (password grant).
     pub username: Option<String>,
-    #[schema(value_type = Option<String>, format = Password)]
     pub password: Option<SecretString>,
     pub refresh_token: Option<String>,
-    /// Client credentials, unless sent with HTTP Basic.
     pub client_id: Option<String>,
-    #[schema(value_type = Option<String>, format = Password)]
     pub client_secret: Option<SecretString>,
     /// Accepted and ignored: scope follows the account or client.
     pub scope: Option<String>,
 }
+
+impl utoipa::PartialSchema for TokenRequest {
+    fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+        use utoipa::openapi::schema::{
+            KnownFormat, ObjectBuilder, OneOfBuilder, SchemaFormat, Type,
+        };
+        let text = |description: &str| {
+            ObjectBuilder::new()
+                .schema_type(Type::String)
+                .description(Some(description))
+        };
+        let secret = |description: &str| {
+            text(description).format(Some(SchemaFormat::KnownFormat(KnownFormat::Password)))
+        };
+        let grant = |name: &str, description: &str| {
+            ObjectBuilder::new()
+                .schema_type(Type::Object)
+                .description(Some(description))
+                .property(
+                    "grant_type",
+                    ObjectBuilder::new()
+                        .schema_type(Type::String)
+                        .enum_values(Some([name])),
+                )
+                .required("grant_type")
+                .property(
+                    "scope",
+                    text("Accepted and ignored: scope follows the account or client."),
+                )
+        };
+        OneOfBuilder::new()
+            .description(Some(
+                "One object per grant; another `grant_type` is 400 `unsupported_grant_type`, a missing field 400 `invalid_request`.",
+            ))
+            .item(
+                grant("password", "Sign in with an email and password.")
+                    .property("username", text("The email address."))
+                    .required("username")
+                    .property("password", secret("The password."))
+                    .required("password"),
+            )
+            .item(
+                grant(
+                    "refresh_token",
+                    "Rotate a refresh token (reusing a rotated one revokes its whole family).",
+                )
+                .property("refresh_token", text("The refresh token of a previous answer."))
+                .required("refresh_token"),
+            )
+            .item(
+                grant(
+                    "client_credentials",
+                    "An API client; the credentials may come with HTTP Basic instead (RFC 6749 §2.3.1).",
+                )
+                .property("client_id", text("The API client's id."))
+                .required("client_id")
+                .property("client_secret", secret("The API client's secret."))
+                .required("client_secret"),
+            )
+            .into()
+    }
+}
+
+impl ToSchema for TokenRequest {}
 
 /// An RFC 6749 error. `code` names the account state when the password was right.
 #[derive(Debug, Serialize, ToSchema)]
@@ -309,46 +368,57 @@ async fn password_grant(
 
 #[derive(Debug, Deserialize, ToSchema)]
 pub struct RevokeRequest {
+    /// The refresh token to revoke.
+    #[schema(min_length = 1)]
     pub token: String,
     /// `refresh_token` or `access_token`; only refresh tokens are stateful.
     pub token_type_hint: Option<String>,
 }
 
-/// Revoke a refresh token and its family (RFC 7009). Always 200: unknown
-/// tokens and access tokens (which expire on their own) are ignored.
+/// Revoke a refresh token and its family (RFC 7009). 200 for any token:
+/// unknown tokens and access tokens (which expire on their own) are ignored.
+/// A request without a `token` is 400 `invalid_request` (RFC 7009 §2.2.1).
 #[utoipa::path(
     tag = "auth",
     request_body(content(
         (RevokeRequest = "application/x-www-form-urlencoded"),
         (RevokeRequest = "application/json"),
     )),
-    responses((status = 200, description = "Revoked, or nothing to revoke"))
+    responses(
+        (status = 200, description = "Revoked, or nothing to revoke", headers(("Cache-Control" = String, description = "no-store"))),
+        (status = 400, description = "invalid_request: no `token`, or a body that is not a revocation request", body = OAuthError),
+        (status = 413, description = "The body is larger than 64 KiB", body = Problem, content_type = "application/problem+json"),
+        (status = 415, description = "The body is neither a form nor JSON", body = Problem, content_type = "application/problem+json"),
+    )
 )]
 #[post("/revoke")]
 pub async fn revoke_token(
     req: HttpRequest,
     payload: web::Payload,
     state: web::Data<AppState>,
-) -> Result<HttpResponse, ApiError> {
+) -> Result<HttpResponse, TokenError> {
     let content_type = req.content_type().to_ascii_lowercase();
     let mut inner = payload.into_inner();
     let body = read_limited(&mut inner).await?;
-    let token = if content_type == "application/json" {
-        serde_json::from_slice::<RevokeRequest>(&body)
-            .ok()
-            .map(|r| r.token)
-    } else {
-        serde_urlencoded::from_bytes::<RevokeRequest>(&body)
-            .ok()
-            .map(|r| r.token)
+    let parsed: Result<RevokeRequest, String> = match content_type.as_str() {
+        "application/json" => serde_json::from_slice(&body).map_err(|e| e.to_string()),
+        // A bare POST (no body, no type) is read as an empty form.
+        "application/x-www-form-urlencoded" | "" => {
+            serde_urlencoded::from_bytes(&body).map_err(|e| e.to_string())
+        }
+        _ => return Err(TokenError::Api(ApiError::UnsupportedMediaType)),
     };
-    if let Some(token) = token {
-        let state2 = state.clone();
-        state
-            .db
-            .write(move |conn| sessions::revoke(conn, &state2, &token))
-            .await?;
+    let token = parsed
+        .map_err(|why| TokenError::OAuth(OAuthError::new("invalid_request", &why)))?
+        .token;
+    if token.is_empty() {
+        return Err(missing("token"));
     }
+    let state2 = state.clone();
+    state
+        .db
+        .write(move |conn| sessions::revoke(conn, &state2, &token))
+        .await?;
     Ok(HttpResponse::Ok()
         .insert_header((header::CACHE_CONTROL, "no-store"))
         .finish())
@@ -415,8 +485,12 @@ pub async fn inspect_action_token(
 #[serde(deny_unknown_fields)]
 pub struct SetPasswordRequest {
     /// The token from the emailed link.
+    #[schema(schema_with = crate::routes::common::schemas::secret_text)]
     pub token: String,
-    #[schema(value_type = String, format = Password)]
+    /// The new password: the policy's minimum (`ROSTER_PASSWORD_MIN_LENGTH`,
+    /// 12 by default, never under 8) to 128 characters, not a common
+    /// password and not built from the user's email or name.
+    #[schema(schema_with = crate::routes::common::schemas::new_password)]
     pub password: SecretString,
 }
 
@@ -495,7 +569,7 @@ pub async fn reset_password(
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ForgotPasswordRequest {
-    #[schema(example = "jane.doe@example.com", format = Email)]
+    #[schema(example = "jane.doe@example.com", format = Email, max_length = 254)]
     pub email: String,
 }
 

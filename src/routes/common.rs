@@ -6,7 +6,10 @@ use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
 use crate::domain::email::EmailAddress;
-use crate::domain::pagination::{parse_limit, Cursor};
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use base64::Engine;
+
+use crate::domain::pagination::{paginate, parse_limit, Cursor};
 use crate::domain::profile::parse_label;
 use crate::error::{ApiError, FieldError};
 use crate::http::{parse_query, RequestId};
@@ -19,7 +22,8 @@ pub struct PageQuery {
     /// Items per page, 1–200 (default 50).
     #[param(value_type = Option<i64>, minimum = 1, maximum = 200)]
     pub limit: Option<String>,
-    /// `next_cursor` of the previous page.
+    /// `next_cursor` of the previous page; empty means the first page.
+    #[param(schema_with = schemas::cursor)]
     pub cursor: Option<String>,
 }
 
@@ -31,11 +35,59 @@ impl PageQuery {
             .cursor
             .as_deref()
             .filter(|c| !c.is_empty())
-            .map(Cursor::decode)
+            .map(decode_cursor)
             .transpose()
             .map_err(|why| ApiError::invalid("cursor", why))?;
         Ok((limit, cursor))
     }
+}
+
+/// The wire form of a page cursor: 32 base64url characters holding the sort
+/// key of the last item served, 8 bytes of microseconds since the epoch
+/// (big-endian) and the 16 bytes of its id. Every string of that shape is a
+/// position in the list (times are clamped to years 1–9999), so the document's
+/// pattern says exactly what the server accepts.
+pub fn encode_cursor(cursor: &Cursor) -> String {
+    let micros =
+        i64::try_from(cursor.at.assume_utc().unix_timestamp_nanos() / 1_000).unwrap_or(i64::MAX);
+    // Ids are UUIDs (`db::new_id`); anything else sorts as the nil id.
+    let id = uuid::Uuid::parse_str(&cursor.id).unwrap_or_default();
+    let mut bytes = [0u8; 24];
+    bytes[..8].copy_from_slice(&micros.to_be_bytes());
+    bytes[8..].copy_from_slice(id.as_bytes());
+    URL_SAFE_NO_PAD.encode(bytes)
+}
+
+/// Reads a cursor written by [`encode_cursor`].
+pub fn decode_cursor(raw: &str) -> Result<Cursor, &'static str> {
+    const BAD: &str = "is not a cursor (32 characters of A-Z, a-z, 0-9, - and _)";
+    let valid = raw.len() == 32
+        && raw
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_');
+    if !valid {
+        return Err(BAD);
+    }
+    let bytes = URL_SAFE_NO_PAD.decode(raw).map_err(|_| BAD)?;
+    let (micros, id) = bytes.split_at(8);
+    let micros = i64::from_be_bytes(micros.try_into().map_err(|_| BAD)?);
+    let id = uuid::Uuid::from_slice(id).map_err(|_| BAD)?;
+    let earliest = time::macros::datetime!(0001-01-01 0:00 UTC);
+    let latest = time::macros::datetime!(9999-12-31 23:59:59.999_999 UTC);
+    let at = time::OffsetDateTime::from_unix_timestamp_nanos(i128::from(micros) * 1_000)
+        .unwrap_or(if micros < 0 { earliest } else { latest })
+        .clamp(earliest, latest);
+    Ok(Cursor {
+        at: time::PrimitiveDateTime::new(at.date(), at.time()),
+        id: id.to_string(),
+    })
+}
+
+/// [`paginate`] with the cursor in its wire form.
+pub fn page<T>(rows: Vec<T>, limit: i64, key: impl Fn(&T) -> Cursor) -> (Vec<T>, Option<String>) {
+    let (rows, next) = paginate(rows, limit, &key);
+    let next = next.and(rows.last()).map(|last| encode_cursor(&key(last)));
+    (rows, next)
 }
 
 /// Who asked for an admin action and where to confirm it (the Cloud Portal's
@@ -44,12 +96,13 @@ impl PageQuery {
 #[into_params(parameter_in = Query)]
 pub struct RequestMeta {
     /// Name of the person who requested the change; kept in the audit event.
-    #[param(max_length = 200)]
-    #[schema(max_length = 200)]
+    /// Blank means none.
+    #[param(schema_with = schemas::requester_name_query)]
+    #[schema(schema_with = schemas::requester_name)]
     pub requester_name: Option<String>,
-    /// An action-confirmation email goes to this address.
-    #[param(format = Email)]
-    #[schema(format = Email)]
+    /// An action-confirmation email goes to this address. Blank means none.
+    #[param(schema_with = schemas::optional_email_query)]
+    #[schema(schema_with = schemas::optional_email)]
     pub confirmation_email: Option<String>,
 }
 
@@ -112,5 +165,221 @@ impl Checks {
         } else {
             Err(ApiError::Validation(self.0))
         }
+    }
+}
+
+/// Schemas that say exactly what the handlers accept, for `schema_with`.
+///
+/// Text fields are trimmed by the server, then must not contain control
+/// characters; NUL is refused anywhere (PostgreSQL cannot store it). The
+/// patterns spell that out so that every value matching them is accepted
+/// and every value violating them is refused.
+pub mod schemas {
+    use utoipa::openapi::schema::{AnyOfBuilder, KnownFormat, ObjectBuilder, SchemaFormat, Type};
+    use utoipa::openapi::{RefOr, Schema};
+
+    /// Unicode White_Space, which Rust's `str::trim` removes.
+    macro_rules! ws {
+        () => {
+            r"[\t-\r \x85\xA0\u1680\u2000-\u200A\u2028\u2029\u202F\u205F\u3000]"
+        };
+    }
+    /// Anything but a control character (Unicode Cc).
+    macro_rules! visible {
+        () => {
+            r"[^\x00-\x1F\x7F-\x9F]"
+        };
+    }
+    /// Blank, or text without control characters once trimmed.
+    pub const OPTIONAL_TEXT: &str = concat!("^", ws!(), "*", visible!(), "*", ws!(), "*$");
+    /// Text without control characters once trimmed, and not blank.
+    pub const REQUIRED_TEXT: &str = concat!(
+        "^",
+        ws!(),
+        "*",
+        visible!(),
+        "*",
+        r"[^\x00-\x20\x7F-\xA0\u1680\u2000-\u200A\u2028\u2029\u202F\u205F\u3000]",
+        visible!(),
+        "*",
+        ws!(),
+        "*$"
+    );
+    /// Only whitespace (or nothing): an optional field left blank.
+    pub const BLANK: &str = concat!("^", ws!(), "*$");
+    /// Any text without NUL.
+    pub const NO_NUL: &str = r"^[^\x00]*$";
+    /// See [`super::encode_cursor`]; empty means the first page.
+    pub const CURSOR: &str = r"^([A-Za-z0-9_-]{32})?$";
+
+    fn string(pattern: &str, max_length: Option<usize>, nullable: bool) -> ObjectBuilder {
+        let types = if nullable {
+            utoipa::openapi::schema::SchemaType::from_iter([Type::String, Type::Null])
+        } else {
+            utoipa::openapi::schema::SchemaType::new(Type::String)
+        };
+        ObjectBuilder::new()
+            .schema_type(types)
+            .pattern(Some(pattern))
+            .max_length(max_length)
+    }
+
+    fn email_or_blank(nullable: bool) -> Schema {
+        let mut any = AnyOfBuilder::new()
+            .item(
+                ObjectBuilder::new()
+                    .schema_type(Type::String)
+                    .format(Some(SchemaFormat::KnownFormat(KnownFormat::Email)))
+                    .max_length(Some(254)),
+            )
+            .item(string(BLANK, None, false));
+        if nullable {
+            any = any.item(ObjectBuilder::new().schema_type(Type::Null));
+        }
+        any.into()
+    }
+
+    /// A UUID, blank or null for none (`customer_id` of a new API client).
+    pub fn nullable_uuid_or_blank() -> RefOr<Schema> {
+        AnyOfBuilder::new()
+            .item(
+                ObjectBuilder::new()
+                    .schema_type(Type::String)
+                    .format(Some(SchemaFormat::KnownFormat(KnownFormat::Uuid))),
+            )
+            .item(
+                ObjectBuilder::new()
+                    .schema_type(Type::String)
+                    .enum_values(Some([""])),
+            )
+            .item(ObjectBuilder::new().schema_type(Type::Null))
+            .into()
+    }
+
+    /// Any JSON value whose strings and keys hold no NUL (the component
+    /// `JsonValue`, registered by `openapi::document`).
+    pub fn json_value() -> Schema {
+        let value = || utoipa::openapi::Ref::from_schema_name("JsonValue");
+        AnyOfBuilder::new()
+            .item(
+                ObjectBuilder::new().schema_type(utoipa::openapi::schema::SchemaType::from_iter([
+                    Type::Null,
+                    Type::Boolean,
+                    Type::Number,
+                ])),
+            )
+            .item(string(NO_NUL, None, false))
+            .item(utoipa::openapi::schema::ArrayBuilder::new().items(value()))
+            .item(no_nul_object(value()))
+            .into()
+    }
+
+    fn no_nul_object(values: utoipa::openapi::Ref) -> ObjectBuilder {
+        ObjectBuilder::new()
+            .schema_type(Type::Object)
+            .property_names(Some(string(NO_NUL, None, false)))
+            .additional_properties(Some(values))
+    }
+
+    /// `settings`: a JSON object (≤ 16 KiB) without NUL in any key or string.
+    pub fn settings() -> Schema {
+        let mut object = no_nul_object(utoipa::openapi::Ref::from_schema_name("JsonValue"));
+        object = object.description(Some(
+            "Product defaults (menu, chat tags, user-group tags): a JSON object of at most 16 KiB, without NUL characters.",
+        ));
+        let mut schema: utoipa::openapi::schema::Object = object.build();
+        schema.schema_type =
+            utoipa::openapi::schema::SchemaType::from_iter([Type::Object, Type::Null]);
+        Schema::Object(schema)
+    }
+
+    /// A UUID, or blank for none (query filters).
+    pub fn uuid_or_blank() -> RefOr<Schema> {
+        AnyOfBuilder::new()
+            .item(
+                ObjectBuilder::new()
+                    .schema_type(Type::String)
+                    .format(Some(SchemaFormat::KnownFormat(KnownFormat::Uuid))),
+            )
+            .item(
+                ObjectBuilder::new()
+                    .schema_type(Type::String)
+                    .enum_values(Some([""])),
+            )
+            .into()
+    }
+
+    /// One of the named enum's values, or empty for any (query filters).
+    fn enum_or_empty(name: &str) -> RefOr<Schema> {
+        AnyOfBuilder::new()
+            .item(utoipa::openapi::Ref::from_schema_name(name))
+            .item(
+                ObjectBuilder::new()
+                    .schema_type(Type::String)
+                    .enum_values(Some([""])),
+            )
+            .into()
+    }
+
+    pub fn user_status_or_empty() -> RefOr<Schema> {
+        enum_or_empty("UserStatus")
+    }
+    pub fn membership_role_or_empty() -> RefOr<Schema> {
+        enum_or_empty("MembershipRole")
+    }
+    pub fn delivery_status_or_empty() -> RefOr<Schema> {
+        enum_or_empty("DeliveryStatus")
+    }
+    pub fn email_kind_or_empty() -> RefOr<Schema> {
+        enum_or_empty("EmailKind")
+    }
+
+    pub fn cursor() -> Schema {
+        string(CURSOR, None, false).into()
+    }
+    /// Free text without NUL (`q`, `action`, `recipient`).
+    pub fn search_text() -> Schema {
+        string(NO_NUL, None, false).into()
+    }
+    /// `requester_name` in a JSON body: at most 200 characters.
+    pub fn requester_name() -> Schema {
+        string(OPTIONAL_TEXT, Some(200), true).into()
+    }
+    pub fn requester_name_query() -> Schema {
+        string(OPTIONAL_TEXT, Some(200), false).into()
+    }
+    /// `confirmation_email` in a JSON body: an address, blank or null for none.
+    pub fn optional_email() -> Schema {
+        email_or_blank(true)
+    }
+    pub fn optional_email_query() -> Schema {
+        email_or_blank(false)
+    }
+    /// A first or last name: 1–100 characters once trimmed.
+    pub fn person_name() -> Schema {
+        string(REQUIRED_TEXT, Some(100), true).into()
+    }
+    /// A job title: blank or null for none, at most 200 characters.
+    pub fn job_title() -> Schema {
+        string(OPTIONAL_TEXT, Some(200), true).into()
+    }
+    /// A customer or API client name: not blank, at most 200 characters.
+    pub fn label() -> Schema {
+        string(REQUIRED_TEXT, Some(200), false).into()
+    }
+    pub fn optional_label() -> Schema {
+        string(REQUIRED_TEXT, Some(200), true).into()
+    }
+    /// A secret or token in a JSON body: anything without NUL.
+    pub fn secret_text() -> Schema {
+        string(NO_NUL, None, false).into()
+    }
+    /// A password as the policy's fixed bounds allow: 8 (the lowest
+    /// configurable minimum) to 128 characters, without NUL.
+    pub fn new_password() -> Schema {
+        string(NO_NUL, Some(128), false)
+            .min_length(Some(8))
+            .format(Some(SchemaFormat::KnownFormat(KnownFormat::Password)))
+            .into()
     }
 }

@@ -6,13 +6,14 @@ use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
 use crate::auth::Authenticated;
-use crate::domain::pagination::{paginate, Cursor};
+use crate::domain::pagination::Cursor;
 use crate::domain::profile::{parse_label, search_key};
 use crate::error::{ApiError, Problem};
 use crate::http::{
-    double_option, etag, if_match_version, parse_query, path_id, JsonBody, RequestId,
+    double_option_whole_number, etag, if_match_version, parse_query, path_id, whole_number,
+    JsonBody, RequestId,
 };
-use crate::routes::common::{Checks, PageQuery, RequestMeta};
+use crate::routes::common::{page, schemas, Checks, PageQuery, RequestMeta};
 use crate::routes::views::{CustomerView, Page};
 use crate::service::customers::{self, CustomerEdit, CustomerInput};
 use crate::service::idempotency::{self, Created};
@@ -23,12 +24,16 @@ const MAX_NAME: usize = 200;
 #[derive(Debug, Deserialize, Serialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CreateCustomer {
-    #[schema(example = "UBM Demo", max_length = 200)]
+    /// Not blank; at most 200 characters.
+    #[schema(example = "UBM Demo", schema_with = schemas::label)]
     pub name: String,
     /// Seats licensed; omit or null for unlimited.
+    #[serde(default, deserialize_with = "whole_number")]
     #[schema(minimum = 0)]
     pub licensed_seats: Option<i32>,
+    #[schema(schema_with = schemas::requester_name)]
     pub requester_name: Option<String>,
+    #[schema(schema_with = schemas::optional_email)]
     pub confirmation_email: Option<String>,
 }
 
@@ -44,13 +49,20 @@ fn check_seats(seats: Option<i32>) -> Result<Option<i32>, &'static str> {
     tag = "customers",
     security(("bearer" = [])),
     request_body = CreateCustomer,
-    params(("Idempotency-Key" = Option<String>, Header, description = "Repeat-safe creation: the same key and body within 24 h replays the first answer")),
+    params(("Idempotency-Key" = Option<String>, Header, description = "Repeat-safe creation: the same key and body within 24 h replays the first answer; the same key with another body is 422 `idempotency_key_reused`", pattern = r"^[\x21-\x7E]{1,255}$", max_length = 255)),
     responses(
-        (status = 201, body = CustomerView, headers(("Location" = String), ("ETag" = String))),
+        (status = 201, body = CustomerView, headers(("Location" = String, description = "`/v1/customers/{cid}`"), ("ETag" = String)),
+            links(
+                ("GetCustomer" = (operation_id = "get_customer", parameters(("cid" = "$response.body#/id")))),
+                ("UpdateCustomer" = (operation_id = "update_customer", parameters(("cid" = "$response.body#/id")))),
+                ("ListCustomerUsers" = (operation_id = "list_customer_users", parameters(("cid" = "$response.body#/id")))),
+                ("AddCustomerUser" = (operation_id = "add_customer_user", parameters(("cid" = "$response.body#/id")))),
+            ),
+        ),
         (status = 401, body = Problem, content_type = "application/problem+json"),
         (status = 403, description = "Platform admins only", body = Problem, content_type = "application/problem+json"),
         (status = 409, description = "The same Idempotency-Key is still being processed", body = Problem, content_type = "application/problem+json"),
-        (status = 422, body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "`validation_failed`, or `idempotency_key_reused`", body = Problem, content_type = "application/problem+json"),
     )
 )]
 #[post("/v1/customers")]
@@ -94,9 +106,13 @@ pub async fn create_customer(
 #[into_params(parameter_in = Query)]
 pub struct CustomerListQuery {
     /// Case-insensitive prefix of the name.
+    #[param(schema_with = schemas::search_text)]
     pub q: Option<String>,
+    /// Items per page, 1–200 (default 50).
     #[param(value_type = Option<i64>, minimum = 1, maximum = 200)]
     pub limit: Option<String>,
+    /// `next_cursor` of the previous page; empty means the first page.
+    #[param(schema_with = schemas::cursor)]
     pub cursor: Option<String>,
 }
 
@@ -133,7 +149,7 @@ pub async fn list_customers(
         .db
         .run(move |conn| customers::list(conn, &actor.0, prefix.as_deref(), cursor.as_ref(), limit))
         .await?;
-    let (rows, next_cursor) = paginate(rows, limit, |(row, _)| Cursor {
+    let (rows, next_cursor) = page(rows, limit, |(row, _)| Cursor {
         at: row.created_at,
         id: row.id.clone(),
     });
@@ -176,13 +192,16 @@ pub async fn get_customer(
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct UpdateCustomer {
-    #[schema(max_length = 200)]
+    /// Not blank; at most 200 characters.
+    #[schema(schema_with = schemas::optional_label)]
     pub name: Option<String>,
     /// null makes seats unlimited; lowering below `named_users` only blocks additions.
-    #[serde(default, deserialize_with = "double_option")]
+    #[serde(default, deserialize_with = "double_option_whole_number")]
     #[schema(value_type = Option<i32>, minimum = 0)]
     pub licensed_seats: Option<Option<i32>>,
+    #[schema(schema_with = schemas::requester_name)]
     pub requester_name: Option<String>,
+    #[schema(schema_with = schemas::optional_email)]
     pub confirmation_email: Option<String>,
 }
 
@@ -193,7 +212,7 @@ pub struct UpdateCustomer {
     request_body = UpdateCustomer,
     params(
         ("cid" = uuid::Uuid, Path, description = "Customer id"),
-        ("If-Match" = Option<String>, Header, description = "The ETag you read; 412 if the customer changed since"),
+        ("If-Match" = Option<String>, Header, description = "The ETag you read (`\"7\"`) or `*`; 412 if the customer changed since (or a weak or foreign tag: they never match); 422 if it is not an entity tag", pattern = r#"^(\*|(W/)?"[\x21\x23-\x7E]*")$"#),
     ),
     responses(
         (status = 200, body = CustomerView, headers(("ETag" = String))),
@@ -228,12 +247,14 @@ pub async fn update_customer(
         confirmation_email: body.confirmation_email,
     }
     .context(&actor.0, &request_id)?;
+    // No such customer is a 404 whatever If-Match says (the service checks
+    // the version only once it has found the customer).
+    let id = path_id(&path, "customer")?;
     let expected = if_match_version(&req)?;
     let edit = CustomerEdit {
         name,
         licensed_seats: body.licensed_seats,
     };
-    let id = path_id(&path, "customer")?;
     let state2 = state.clone();
     let (row, named) = state
         .db

@@ -8,11 +8,11 @@ use utoipa::{IntoParams, ToSchema};
 use crate::auth::Authenticated;
 use crate::clock::from_db;
 use crate::db::outbox::{self, OutboxFilter, OutboxRow};
-use crate::domain::pagination::{paginate, Cursor};
+use crate::domain::pagination::Cursor;
 use crate::email::EmailKind;
 use crate::error::{ApiError, Problem};
 use crate::http::{parse_query, path_id};
-use crate::routes::common::{Checks, PageQuery};
+use crate::routes::common::{page, schemas, Checks, PageQuery};
 use crate::routes::views::Page;
 use crate::service::guard::require;
 use crate::state::AppState;
@@ -74,14 +74,20 @@ impl From<&OutboxRow> for EmailDeliveryView {
 #[derive(Debug, Default, Deserialize, IntoParams)]
 #[into_params(parameter_in = Query)]
 pub struct DeliveryQuery {
-    #[param(value_type = Option<DeliveryStatus>)]
+    /// Only emails in this state; empty means any.
+    #[param(schema_with = schemas::delivery_status_or_empty)]
     pub status: Option<String>,
-    #[param(value_type = Option<EmailKind>)]
+    /// Only emails of this kind; empty means any.
+    #[param(schema_with = schemas::email_kind_or_empty)]
     pub kind: Option<String>,
-    /// Exact recipient address.
+    /// Exact recipient address; empty means any.
+    #[param(schema_with = schemas::search_text)]
     pub recipient: Option<String>,
+    /// Items per page, 1–200 (default 50).
     #[param(value_type = Option<i64>, minimum = 1, maximum = 200)]
     pub limit: Option<String>,
+    /// `next_cursor` of the previous page; empty means the first page.
+    #[param(schema_with = schemas::cursor)]
     pub cursor: Option<String>,
 }
 
@@ -91,7 +97,11 @@ pub struct DeliveryQuery {
     security(("bearer" = [])),
     params(DeliveryQuery),
     responses(
-        (status = 200, body = Page<EmailDeliveryView>),
+        (status = 200, body = Page<EmailDeliveryView>,
+            links(
+                ("RetryFirstEmailDelivery" = (operation_id = "retry_email_delivery", parameters(("id" = "$response.body#/items/0/id")))),
+            ),
+        ),
         (status = 401, body = Problem, content_type = "application/problem+json"),
         (status = 403, body = Problem, content_type = "application/problem+json"),
         (status = 422, body = Problem, content_type = "application/problem+json"),
@@ -138,7 +148,7 @@ pub async fn list_email_deliveries(
         .db
         .run(move |conn| Ok(outbox::list(conn, &filter, cursor.as_ref(), limit)?))
         .await?;
-    let (rows, next_cursor) = paginate(rows, limit, |row| Cursor {
+    let (rows, next_cursor) = page(rows, limit, |row| Cursor {
         at: row.created_at,
         id: row.id.clone(),
     });

@@ -52,9 +52,12 @@ pub async fn me(
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ChangePasswordRequest {
-    #[schema(value_type = String, format = Password)]
+    #[schema(value_type = String, format = Password, pattern = r"^[^\x00]*$")]
     pub current_password: SecretString,
-    #[schema(value_type = String, format = Password)]
+    /// The policy's minimum (`ROSTER_PASSWORD_MIN_LENGTH`, 12 by default,
+    /// never under 8) to 128 characters, not a common password and not built
+    /// from your email or name.
+    #[schema(schema_with = crate::routes::common::schemas::new_password)]
     pub new_password: SecretString,
 }
 

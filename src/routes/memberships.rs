@@ -8,12 +8,12 @@ use crate::auth::Authenticated;
 use crate::db::users::UserFilter;
 use crate::domain::email::EmailAddress;
 use crate::domain::lifecycle::UserStatus;
-use crate::domain::pagination::{paginate, Cursor};
+use crate::domain::pagination::Cursor;
 use crate::domain::profile::{parse_job_title, parse_name, search_key};
 use crate::domain::roles::{check_settings, MembershipRole};
 use crate::error::{ApiError, Problem};
 use crate::http::{field_id, parse_query, path_id, JsonBody, RequestId};
-use crate::routes::common::{Checks, PageQuery, RequestMeta};
+use crate::routes::common::{page, schemas, Checks, PageQuery, RequestMeta};
 use crate::routes::views::CustomerUserView;
 use crate::service::idempotency::{self, Created};
 use crate::service::members::{self, AddUser, MembershipEdit};
@@ -22,16 +22,20 @@ use crate::state::AppState;
 #[derive(Debug, Default, Deserialize, IntoParams)]
 #[into_params(parameter_in = Query)]
 pub struct UserListQuery {
-    /// Only users in this status.
-    #[param(value_type = Option<UserStatus>)]
+    /// Only users in this status; empty means any.
+    #[param(schema_with = schemas::user_status_or_empty)]
     pub status: Option<String>,
-    /// Only members with this role.
-    #[param(value_type = Option<MembershipRole>)]
+    /// Only members with this role; empty means any.
+    #[param(schema_with = schemas::membership_role_or_empty)]
     pub role: Option<String>,
     /// Case-insensitive prefix of email, first or last name.
+    #[param(schema_with = schemas::search_text)]
     pub q: Option<String>,
+    /// Items per page, 1–200 (default 50).
     #[param(value_type = Option<i64>, minimum = 1, maximum = 200)]
     pub limit: Option<String>,
+    /// `next_cursor` of the previous page; empty means the first page.
+    #[param(schema_with = schemas::cursor)]
     pub cursor: Option<String>,
 }
 
@@ -125,7 +129,7 @@ pub async fn list_customer_users(
     let filters = parse_query::<UserListQuery>(&req)?.validate()?;
     let customer_id = path_id(&path, "customer")?;
     let limit = filters.limit;
-    let page = state
+    let found = state
         .db
         .run(move |conn| {
             members::list(
@@ -139,13 +143,13 @@ pub async fn list_customer_users(
             )
         })
         .await?;
-    let (rows, next_cursor) = paginate(page.rows, limit, |(membership, _)| Cursor {
+    let (rows, next_cursor) = page(found.rows, limit, |(membership, _)| Cursor {
         at: membership.added_at,
         id: membership.user_id.clone(),
     });
     Ok(HttpResponse::Ok().json(CustomerUserPage {
-        licensed_seats: page.customer.licensed_seats,
-        named_users: page.named_users,
+        licensed_seats: found.customer.licensed_seats,
+        named_users: found.named_users,
         items: rows
             .iter()
             .map(|(m, u)| CustomerUserView::new(m, u))
@@ -159,22 +163,28 @@ pub async fn list_customer_users(
 pub struct AddCustomerUser {
     #[schema(example = "user@email.com", format = Email, max_length = 254)]
     pub email: String,
-    /// Required for a new user; ignored for an existing one.
+    /// Required for a new user; ignored for an existing one. 1–100 characters.
+    #[schema(schema_with = schemas::person_name)]
     pub first_name: Option<String>,
-    /// Required for a new user; ignored for an existing one.
+    /// Required for a new user; ignored for an existing one. 1–100 characters.
+    #[schema(schema_with = schemas::person_name)]
     pub last_name: Option<String>,
+    /// Blank or null for none.
+    #[schema(schema_with = schemas::job_title)]
     pub job_title: Option<String>,
     /// Defaults to `full_access`, or the copied user's role.
     pub role: Option<MembershipRole>,
     /// Product defaults (menu, chat tags, user-group tags); a JSON object ≤ 16 KiB.
-    #[schema(value_type = Option<Object>)]
+    #[schema(schema_with = schemas::settings)]
     pub settings: Option<serde_json::Value>,
     /// Copy role and settings from this user's membership in the same customer.
     #[schema(format = Uuid)]
     pub copy_from_user_id: Option<String>,
     /// Send the activation email to a new user (default true).
     pub send_invite: Option<bool>,
+    #[schema(schema_with = schemas::requester_name)]
     pub requester_name: Option<String>,
+    #[schema(schema_with = schemas::optional_email)]
     pub confirmation_email: Option<String>,
 }
 
@@ -224,10 +234,22 @@ impl AddCustomerUser {
     request_body = AddCustomerUser,
     params(
         ("cid" = uuid::Uuid, Path, description = "Customer id"),
-        ("Idempotency-Key" = Option<String>, Header, description = "Repeat-safe creation: the same key and body within 24 h replays the first answer"),
+        ("Idempotency-Key" = Option<String>, Header, description = "Repeat-safe creation: the same key and body within 24 h replays the first answer; the same key with another body is 422 `idempotency_key_reused`", pattern = r"^[\x21-\x7E]{1,255}$", max_length = 255),
     ),
     responses(
-        (status = 201, body = CustomerUserView, headers(("Location" = String))),
+        (status = 201, body = CustomerUserView, headers(("Location" = String, description = "`/v1/users/{uid}`")),
+            links(
+                ("GetUser" = (operation_id = "get_user", parameters(("uid" = "$response.body#/id")))),
+                ("UpdateUser" = (operation_id = "update_user", parameters(("uid" = "$response.body#/id")))),
+                ("SetStatus" = (operation_id = "set_status", parameters(("uid" = "$response.body#/id")))),
+                ("UnlockUser" = (operation_id = "unlock_user", parameters(("uid" = "$response.body#/id")))),
+                ("SendActivationEmail" = (operation_id = "send_activation_email", parameters(("uid" = "$response.body#/id")))),
+                ("SendPasswordResetEmail" = (operation_id = "send_password_reset_email", parameters(("uid" = "$response.body#/id")))),
+                ("UpdateCustomerUser" = (operation_id = "update_customer_user", parameters(("cid" = "$request.path.cid"), ("uid" = "$response.body#/id")))),
+                ("RemoveCustomerUser" = (operation_id = "remove_customer_user", parameters(("cid" = "$request.path.cid"), ("uid" = "$response.body#/id")))),
+                ("DeleteUser" = (operation_id = "delete_user", parameters(("uid" = "$response.body#/id")))),
+            ),
+        ),
         (status = 401, body = Problem, content_type = "application/problem+json"),
         (status = 403, body = Problem, content_type = "application/problem+json"),
         (status = 404, body = Problem, content_type = "application/problem+json"),
@@ -271,9 +293,11 @@ pub async fn add_customer_user(
 #[serde(deny_unknown_fields)]
 pub struct UpdateMembership {
     pub role: Option<MembershipRole>,
-    #[schema(value_type = Option<Object>)]
+    #[schema(schema_with = schemas::settings)]
     pub settings: Option<serde_json::Value>,
+    #[schema(schema_with = schemas::requester_name)]
     pub requester_name: Option<String>,
+    #[schema(schema_with = schemas::optional_email)]
     pub confirmation_email: Option<String>,
 }
 
@@ -342,9 +366,11 @@ pub async fn update_customer_user(
 pub struct RemoveQuery {
     /// Email the user that they were removed.
     pub notify: Option<bool>,
-    #[param(max_length = 200)]
+    /// Name of the person who requested the change; blank means none.
+    #[param(schema_with = schemas::requester_name_query)]
     pub requester_name: Option<String>,
-    #[param(format = Email)]
+    /// An action-confirmation email goes to this address; blank means none.
+    #[param(schema_with = schemas::optional_email_query)]
     pub confirmation_email: Option<String>,
 }
 

@@ -9,13 +9,13 @@ use crate::auth::Authenticated;
 use crate::db::action_tokens::Purpose;
 use crate::domain::email::EmailAddress;
 use crate::domain::lifecycle::StatusTarget;
-use crate::domain::pagination::{paginate, Cursor};
+use crate::domain::pagination::Cursor;
 use crate::domain::profile::{parse_job_title, parse_name};
 use crate::error::{ApiError, Problem};
 use crate::http::{
     double_option, etag, field_id, if_match_version, parse_query, path_id, JsonBody, RequestId,
 };
-use crate::routes::common::{Checks, RequestMeta};
+use crate::routes::common::{page, schemas, Checks, RequestMeta};
 use crate::routes::memberships::UserListQuery;
 use crate::routes::views::{Page, UserFields, UserView};
 use crate::service::users::{self as service, ProfileEdit, UserInfo};
@@ -31,7 +31,8 @@ fn user_info_response(info: UserInfo) -> HttpResponse {
 #[derive(Debug, Default, Deserialize, IntoParams)]
 #[into_params(parameter_in = Query)]
 pub struct PlatformUserQuery {
-    /// Only members of this customer.
+    /// Only members of this customer; empty means any.
+    #[param(schema_with = schemas::uuid_or_blank)]
     pub customer_id: Option<String>,
 }
 
@@ -74,7 +75,7 @@ pub async fn list_users(
             )
         })
         .await?;
-    let (rows, next_cursor) = paginate(rows, limit, |user| Cursor {
+    let (rows, next_cursor) = page(rows, limit, |user| Cursor {
         at: user.created_at,
         id: user.id.clone(),
     });
@@ -112,16 +113,22 @@ pub async fn get_user(
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct UpdateUser {
+    /// 1–100 characters.
+    #[schema(schema_with = schemas::person_name)]
     pub first_name: Option<String>,
+    /// 1–100 characters.
+    #[schema(schema_with = schemas::person_name)]
     pub last_name: Option<String>,
     /// null or blank clears it.
     #[serde(default, deserialize_with = "double_option")]
-    #[schema(value_type = Option<String>)]
+    #[schema(schema_with = schemas::job_title)]
     pub job_title: Option<Option<String>>,
     /// Stays unique, case-insensitively.
     #[schema(format = Email, max_length = 254)]
     pub email: Option<String>,
+    #[schema(schema_with = schemas::requester_name)]
     pub requester_name: Option<String>,
+    #[schema(schema_with = schemas::optional_email)]
     pub confirmation_email: Option<String>,
 }
 
@@ -158,7 +165,7 @@ impl UpdateUser {
     request_body = UpdateUser,
     params(
         ("uid" = uuid::Uuid, Path, description = "User id"),
-        ("If-Match" = Option<String>, Header, description = "The ETag you read; 412 if the user changed since"),
+        ("If-Match" = Option<String>, Header, description = "The ETag you read (`\"7\"`) or `*`; 412 if the user changed since (or a weak or foreign tag: they never match); 422 if it is not an entity tag", pattern = r#"^(\*|(W/)?"[\x21\x23-\x7E]*")$"#),
     ),
     responses(
         (status = 200, body = UserView, headers(("ETag" = String))),
@@ -186,8 +193,10 @@ pub async fn update_user(
         confirmation_email: body.confirmation_email,
     }
     .context(&actor.0, &request_id)?;
-    let expected = if_match_version(&req)?;
+    // No such user is a 404 whatever If-Match says (the service checks the
+    // version only once it has found the user).
     let id = path_id(&path, "user")?;
+    let expected = if_match_version(&req)?;
     let state2 = state.clone();
     let info = state
         .db
@@ -236,7 +245,9 @@ pub struct SetStatus {
     /// `active` (reactivate or reinstate), `inactive`, or `retired` ("drop").
     #[schema(example = "inactive", value_type = StatusTargetName)]
     pub status: String,
+    #[schema(schema_with = schemas::requester_name)]
     pub requester_name: Option<String>,
+    #[schema(schema_with = schemas::optional_email)]
     pub confirmation_email: Option<String>,
 }
 

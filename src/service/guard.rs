@@ -32,6 +32,16 @@ impl LoadedUser {
     }
 }
 
+/// Takes the user's row lock for the rest of the transaction, so that two
+/// changes to one user (two status changes, a status change and a deletion,
+/// two password changes) run one after the other and the second sees what
+/// the first did. SQLite's IMMEDIATE write transactions already are
+/// serialized; on PostgreSQL this is a `FOR NO KEY UPDATE` row lock.
+/// Returns false when the user does not exist.
+pub fn lock_user(conn: &mut DbConnection, id: &str) -> Result<bool, ApiError> {
+    Ok(users::lock(conn, id)?)
+}
+
 pub fn load_user(conn: &mut DbConnection, id: &str) -> Result<Option<LoadedUser>, ApiError> {
     let Some(row) = users::find(conn, id)? else {
         return Ok(None);
@@ -52,12 +62,14 @@ pub fn visible_user(
     Ok(user)
 }
 
-/// The user, if the actor may change them (the user-admin rule).
+/// The user, if the actor may change them (the user-admin rule), locked
+/// for the rest of the transaction (see [`lock_user`]).
 pub fn administered_user(
     conn: &mut DbConnection,
     actor: &Actor,
     id: &str,
 ) -> Result<LoadedUser, ApiError> {
+    lock_user(conn, id)?;
     let user = load_user(conn, id)?.ok_or(ApiError::NotFound("user"))?;
     require(actor.administer_user(&user.target()), "user")?;
     Ok(user)

@@ -1,5 +1,6 @@
 //! A customer's users: add (inviting new people), list, edit, remove.
 
+use diesel::Connection;
 use serde_json::{json, Value};
 
 use crate::db::action_tokens::Purpose;
@@ -61,10 +62,22 @@ pub fn add_user(
     let now = state.clock.now_db();
     let (user, is_new) = match existing {
         Some(user) => (user, false),
-        None => (
-            create_invited(conn, state, context, &input, &customer, now)?,
-            true,
-        ),
+        None => match create_invited(conn, state, context, &input, &customer, now)? {
+            Some(user) => (user, true),
+            None => {
+                // Another request (adding the same email to another customer)
+                // created the user since we looked: they are an existing user
+                // now, and are added as one.
+                let user = users::find_by_email(conn, &input.email.key())?.ok_or_else(|| {
+                    ApiError::conflict(
+                        "email_taken",
+                        "Another request just changed the user with this email; retry.",
+                    )
+                })?;
+                refuse_existing(conn, &user, customer_id)?;
+                (user, false)
+            }
+        },
     };
     let membership = MembershipRow {
         customer_id: customer_id.to_string(),
@@ -183,6 +196,8 @@ fn membership_defaults(
     Ok((role, settings))
 }
 
+/// Creates the invited user, or `None` when another request has just
+/// created a user with this email.
 fn create_invited(
     conn: &mut DbConnection,
     state: &AppState,
@@ -190,7 +205,7 @@ fn create_invited(
     input: &AddUser,
     customer: &CustomerRow,
     now: time::PrimitiveDateTime,
-) -> Result<UserRow, ApiError> {
+) -> Result<Option<UserRow>, ApiError> {
     let (Some(first_name), Some(last_name)) = (&input.first_name, &input.last_name) else {
         let mut errors = Vec::new();
         for (field, value) in [
@@ -225,16 +240,14 @@ fn create_invited(
         created_at: now,
         updated_at: now,
     };
-    users::insert(conn, &new).map_err(|err| {
-        if is_unique_violation(&err) {
-            ApiError::conflict(
-                "email_taken",
-                "Another request just created a user with this email; retry.",
-            )
-        } else {
-            err.into()
-        }
-    })?;
+    // In a savepoint: on PostgreSQL a concurrent insert of the same email
+    // waits for the other transaction and then fails, and the failure must
+    // not abort ours, so the caller can add the now existing user instead.
+    match conn.transaction(|conn| users::insert(conn, &new)) {
+        Ok(()) => {}
+        Err(err) if is_unique_violation(&err) => return Ok(None),
+        Err(err) => return Err(err.into()),
+    }
     let user = users::find(conn, &new.id)?.ok_or(ApiError::NotFound("user"))?;
     if input.send_invite {
         send_action_email(
@@ -271,7 +284,7 @@ fn create_invited(
         },
         now,
     )?;
-    Ok(user)
+    Ok(Some(user))
 }
 
 /// One page of a customer's users with the seat counts.

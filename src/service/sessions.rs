@@ -10,6 +10,7 @@ use crate::auth::jwt::Claims;
 use crate::auth::tokens::{hash_token, PlainToken, TokenKind};
 use crate::clock::span;
 use crate::config::TOKEN_AUDIENCE;
+use crate::db::refresh_tokens::RefreshTokenRow;
 use crate::db::users::UserRow;
 use crate::db::{api_clients, refresh_tokens, users, DbConnection};
 use crate::domain::lifecycle::UserStatus;
@@ -185,7 +186,7 @@ pub fn refresh_grant(
     presented: &str,
 ) -> Result<Result<TokenResponse, GrantError>, crate::error::ApiError> {
     let now = state.clock.now_db();
-    let Some(row) = refresh_tokens::find_by_hash(conn, &hash_token(presented))? else {
+    let Some(row) = find_with_user_locked(conn, presented)? else {
         return Ok(Err(GrantError::InvalidGrant));
     };
     if row.revoked_at.is_some() || row.expires_at <= now {
@@ -243,8 +244,24 @@ pub fn revoke(
     state: &AppState,
     presented: &str,
 ) -> Result<(), crate::error::ApiError> {
-    if let Some(row) = refresh_tokens::find_by_hash(conn, &hash_token(presented))? {
+    if let Some(row) = find_with_user_locked(conn, presented)? {
         refresh_tokens::revoke_family(conn, &row.family_id, state.clock.now_db())?;
     }
     Ok(())
+}
+
+/// The presented refresh token as of now, read after taking its user's row
+/// lock: rotations and revocations of one user's sessions then run one after
+/// the other, so a revocation also ends the token a concurrent rotation
+/// issues (PostgreSQL would otherwise not see that row yet).
+fn find_with_user_locked(
+    conn: &mut DbConnection,
+    presented: &str,
+) -> Result<Option<RefreshTokenRow>, crate::error::ApiError> {
+    let hash = hash_token(presented);
+    let Some(row) = refresh_tokens::find_by_hash(conn, &hash)? else {
+        return Ok(None);
+    };
+    crate::service::guard::lock_user(conn, &row.user_id)?;
+    Ok(refresh_tokens::find_by_hash(conn, &hash)?)
 }

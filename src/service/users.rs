@@ -18,7 +18,7 @@ use crate::email::{self, EmailKind, Message};
 use crate::error::ApiError;
 use crate::service::accounts::{self, send_action_email};
 use crate::service::audit::{self, AuditContext, Event};
-use crate::service::guard::{administered_user, require, visible_user};
+use crate::service::guard::{administered_user, lock_user, require, visible_user};
 use crate::service::members::{describe, seat_limit};
 use crate::service::sessions::{issue_pair, TokenResponse};
 use crate::state::AppState;
@@ -55,9 +55,20 @@ pub async fn change_own_password(
     accounts::check_new_password(state, &user, &new_password, "new_password")?;
     let hash = state.hasher.hash(new_password).await?;
     let (state2, request_id) = (state.clone(), request_id.to_string());
+    let verified_hash = user.password_hash.clone();
     state
         .db
         .write(move |conn| {
+            // The password was checked outside the transaction; if another
+            // change won the race meanwhile, it is no longer the current one.
+            lock_user(conn, &user.id)?;
+            let user = users::find(conn, &user.id)?.ok_or(ApiError::NotFound("user"))?;
+            if user.password_hash != verified_hash {
+                return Err(ApiError::invalid(
+                    "current_password",
+                    "is not your current password",
+                ));
+            }
             let now = state2.clock.now_db();
             accounts::password_changed(conn, &state2, &user, &hash, None, now)?;
             audit::record(
@@ -95,6 +106,23 @@ fn info(conn: &mut DbConnection, id: &str) -> Result<UserInfo, ApiError> {
     Ok((user, memberships))
 }
 
+/// User Info as `actor` may see it: a membership in a customer the actor
+/// cannot see is another tenant's data (its name, the role and settings
+/// there), so it is left out.
+fn info_for(conn: &mut DbConnection, actor: &Actor, id: &str) -> Result<UserInfo, ApiError> {
+    let (user, memberships) = info(conn, id)?;
+    Ok((user, visible_memberships(actor, id, memberships)))
+}
+
+fn visible_memberships(
+    actor: &Actor,
+    user_id: &str,
+    mut memberships: Vec<(MembershipRow, String)>,
+) -> Vec<(MembershipRow, String)> {
+    memberships.retain(|(membership, _)| actor.sees_membership(user_id, &membership.customer_id));
+    memberships
+}
+
 pub fn get(conn: &mut DbConnection, actor: &Actor, id: &str) -> Result<UserInfo, ApiError> {
     let (user, memberships) = info(conn, id)?;
     let mut customer_ids: Vec<String> = memberships
@@ -108,6 +136,7 @@ pub fn get(conn: &mut DbConnection, actor: &Actor, id: &str) -> Result<UserInfo,
         customer_ids: &customer_ids,
     };
     require(actor.view_user(&target), "user")?;
+    let memberships = visible_memberships(actor, id, memberships);
     Ok((user, memberships))
 }
 
@@ -177,7 +206,7 @@ pub fn update_profile(
     if !applied {
         return Err(ApiError::PreconditionFailed);
     }
-    let (after, memberships) = info(conn, id)?;
+    let (after, memberships) = info_for(conn, actor, id)?;
     audit::record(
         conn,
         &state.templates,
@@ -225,7 +254,7 @@ pub fn set_status(
     let plan = plan_status_change(from, target, user.password_hash.is_some())
         .map_err(|err| ApiError::conflict(err.code(), err.to_string()))?;
     if !plan.changes {
-        return info(conn, id);
+        return info_for(conn, actor, id);
     }
     let now = state.clock.now_db();
     if plan.needs_seats {
@@ -286,7 +315,7 @@ pub fn set_status(
         },
         now,
     )?;
-    info(conn, id)
+    info_for(conn, actor, id)
 }
 
 /// Clears a lockout; doing it twice is fine.
@@ -376,6 +405,10 @@ pub fn delete(
     id: &str,
 ) -> Result<(), ApiError> {
     // Another tenant's user is 404 here as everywhere; a visible one 403.
+    // Locked first, so a change running at the same time (a status change
+    // queueing a deactivation email) either finishes before the deletion
+    // removes the user's emails, or finds the user gone.
+    lock_user(conn, id)?;
     let user = visible_user(conn, actor, id)?.row;
     require(actor.platform(), "user")?;
     if actor.user_id() == Some(id) {

@@ -119,3 +119,101 @@ async fn a_missing_token_is_a_401_problem() {
     assert!(response.headers().contains_key("www-authenticate"));
     expect_problem(response, StatusCode::UNAUTHORIZED, "unauthorized").await;
 }
+
+#[tokio::test]
+async fn a_malformed_if_match_is_a_422_naming_the_header_and_a_weak_one_never_matches() {
+    let app = spawn_app().await;
+    let cid = crate::people::customer(&app, "Acme", None).await;
+    let path = format!("/v1/customers/{cid}");
+    let etag = crate::helpers::header(&app.get(&path, Some(app.admin_token())).await, "etag");
+    let patch = |if_match: String| {
+        app.request(Method::PATCH, &path, Some(app.admin_token()))
+            .header("If-Match", if_match)
+            .json(&json!({"name": "Acme Two"}))
+            .send()
+    };
+    for malformed in ["0", "null", "\"7", "\"a b\""] {
+        let problem = expect_problem(
+            patch(malformed.to_string()).await.unwrap(),
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "validation_failed",
+        )
+        .await;
+        assert_eq!(problem["errors"][0]["field"], "If-Match", "{malformed}");
+    }
+    for never in [
+        format!("W/{etag}"),
+        "\"+1\"".to_string(),
+        "\"x\"".to_string(),
+    ] {
+        expect_problem(
+            patch(never.clone()).await.unwrap(),
+            StatusCode::PRECONDITION_FAILED,
+            "precondition_failed",
+        )
+        .await;
+    }
+    assert_eq!(patch(etag).await.unwrap().status(), StatusCode::OK);
+}
+
+#[tokio::test]
+async fn a_revocation_without_a_token_is_invalid_request_and_any_token_is_200() {
+    let app = spawn_app().await;
+    let revoke = |content_type: Option<&'static str>, body: &'static str| {
+        let mut request = app.request(Method::POST, "/v1/auth/revoke", None);
+        if let Some(content_type) = content_type {
+            request = request.header("Content-Type", content_type);
+        }
+        request.body(body).send()
+    };
+    for (content_type, body) in [
+        (None, ""),
+        (
+            Some("application/x-www-form-urlencoded"),
+            "token_type_hint=refresh_token",
+        ),
+        (Some("application/x-www-form-urlencoded"), "token="),
+        (Some("application/json"), "{}"),
+        (Some("application/json"), "[1]"),
+    ] {
+        let response = revoke(content_type, body).await.unwrap();
+        assert_eq!(response.status(), StatusCode::BAD_REQUEST, "{body}");
+        let answer: serde_json::Value = response.json().await.unwrap();
+        assert_eq!(answer["error"], "invalid_request", "{body}");
+    }
+    expect_problem(
+        revoke(Some("text/plain"), "token=x").await.unwrap(),
+        StatusCode::UNSUPPORTED_MEDIA_TYPE,
+        "unsupported_media_type",
+    )
+    .await;
+    for (content_type, body) in [
+        ("application/x-www-form-urlencoded", "token=never-issued"),
+        ("application/json", "{\"token\": \"never-issued\"}"),
+    ] {
+        let status = revoke(Some(content_type), body).await.unwrap().status();
+        assert_eq!(status, StatusCode::OK, "{body}");
+    }
+}
+
+#[tokio::test]
+async fn a_missing_resource_is_404_whatever_if_match_says() {
+    let app = spawn_app().await;
+    let missing = uuid::Uuid::now_v7();
+    for path in [
+        "/v1/users/not-a-uuid".to_string(),
+        format!("/v1/users/{missing}"),
+        format!("/v1/customers/{missing}"),
+    ] {
+        for if_match in ["W/\"x\"", "\"x\"", "\"1\""] {
+            let response = app
+                .request(Method::PATCH, &path, Some(app.admin_token()))
+                .header("If-Match", if_match)
+                .json(&json!({}))
+                .send()
+                .await
+                .unwrap();
+            expect_problem(response, StatusCode::NOT_FOUND, "not_found").await;
+        }
+    }
+}

@@ -301,3 +301,83 @@ async fn nul_characters_and_malformed_ids_never_reach_the_database() {
         .await;
     assert_eq!(client.status(), StatusCode::UNAUTHORIZED);
 }
+
+#[tokio::test]
+async fn a_seat_count_written_as_a_whole_float_is_accepted_and_a_fraction_is_named() {
+    let app = spawn_app().await;
+    let created = app
+        .post_json(
+            "/v1/customers",
+            Some(app.admin_token()),
+            &json!({"name": "Acme", "licensed_seats": 3.0}),
+        )
+        .await;
+    assert_eq!(created.status(), StatusCode::CREATED);
+    let body: Value = created.json().await.unwrap();
+    assert_eq!(body["licensed_seats"], 3);
+    let cid = body["id"].as_str().unwrap().to_string();
+    for bad in [json!(2.5), json!(1e12), json!("3")] {
+        let problem = expect_problem(
+            app.send_json(
+                Method::PATCH,
+                &format!("/v1/customers/{cid}"),
+                Some(app.admin_token()),
+                &json!({"licensed_seats": bad}),
+            )
+            .await,
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "validation_failed",
+        )
+        .await;
+        assert_eq!(problem["errors"][0]["field"], "licensed_seats", "{bad}");
+    }
+}
+
+#[tokio::test]
+async fn any_cursor_of_the_documented_shape_is_a_position_and_any_other_is_named() {
+    let app = spawn_app().await;
+    customer(&app, "Acme", None).await;
+    customer(&app, "Beta", None).await;
+    let first: Value = app
+        .get("/v1/customers?limit=1", Some(app.admin_token()))
+        .await
+        .json()
+        .await
+        .unwrap();
+    let issued = first["next_cursor"].as_str().unwrap().to_string();
+    assert_eq!(issued.len(), 32, "{issued}");
+    // Oldest and newest possible positions, the nil id, and one we issued.
+    for cursor in [
+        "A".repeat(32),
+        "_".repeat(32),
+        format!("{}{}", "-".repeat(11), "A".repeat(21)),
+        issued,
+        String::new(),
+    ] {
+        let response = app
+            .get(
+                &format!("/v1/customers?cursor={cursor}"),
+                Some(app.admin_token()),
+            )
+            .await;
+        assert_eq!(response.status(), StatusCode::OK, "{cursor}");
+    }
+    for cursor in [
+        "abc",
+        "%20AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA",
+        &"A".repeat(33),
+        "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA%2B",
+    ] {
+        let problem = expect_problem(
+            app.get(
+                &format!("/v1/users?cursor={cursor}"),
+                Some(app.admin_token()),
+            )
+            .await,
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "validation_failed",
+        )
+        .await;
+        assert_eq!(problem["errors"][0]["field"], "cursor", "{cursor}");
+    }
+}

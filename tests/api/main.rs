@@ -20,6 +20,8 @@ mod lifecycle;
 mod openapi;
 mod passwords;
 mod people;
+mod races;
 mod sign_in;
+mod tenancy;
 mod tokens;
 mod users_admin;

@@ -1,0 +1,452 @@
+//! Races the other suites leave out: one link redeemed many times at once,
+//! one email added many times at once (to one customer and to two), a user
+//! inactivated while being deleted, a refresh token revoked while it is
+//! being rotated, one status change or password change sent many times at
+//! once. Each fires its requests together and checks both the answers and
+//! what was stored, so a lost update or a doubled side effect fails it.
+
+use futures_util::future::join_all;
+use reqwest::{Method, Response, StatusCode};
+use serde_json::{json, Value};
+
+use crate::helpers::{expect_json, id_of, items, spawn_app, TestApp, Tokens, GOOD_PASSWORD};
+use crate::people::{activate, customer, invite};
+
+/// How many requests race in each test.
+const RACERS: usize = 12;
+
+/// The statuses, sorted, and the bodies of a batch of answers.
+async fn settle(responses: Vec<Response>) -> (Vec<u16>, Vec<Value>) {
+    let mut statuses = Vec::new();
+    let mut bodies = Vec::new();
+    for response in responses {
+        statuses.push(response.status().as_u16());
+        let text = response.text().await.unwrap();
+        bodies.push(serde_json::from_str(&text).unwrap_or(Value::Null));
+    }
+    (statuses, bodies)
+}
+
+fn count(statuses: &[u16], status: u16) -> usize {
+    statuses.iter().filter(|s| **s == status).count()
+}
+
+/// The audit events with `action` about `user_id`.
+async fn events(app: &TestApp, action: &str, user_id: &str) -> usize {
+    app.audit_events(&format!("action={action}&user_id={user_id}&limit=200"))
+        .await
+        .len()
+}
+
+#[tokio::test]
+async fn one_activation_link_redeemed_at_once_activates_exactly_once() {
+    let app = spawn_app().await;
+    let cid = customer(&app, "A", None).await;
+    let uid = invite(&app, &cid, "pat@acme.test", "full_access").await;
+    let token = app.token_from_email("activation", "pat@acme.test").await;
+    let passwords: Vec<String> = (0..RACERS)
+        .map(|n| format!("{GOOD_PASSWORD} {n}"))
+        .collect();
+    let requests: Vec<Value> = passwords
+        .iter()
+        .map(|password| json!({"token": token, "password": password}))
+        .collect();
+    let attempts = requests
+        .iter()
+        .map(|body| app.post_json("/v1/auth/activate", None, body));
+    let (statuses, bodies) = settle(join_all(attempts).await).await;
+    assert_eq!(count(&statuses, 200), 1, "{statuses:?}");
+    assert_eq!(count(&statuses, 410), RACERS - 1, "{statuses:?}");
+    assert_eq!(events(&app, "user.activated", &uid).await, 1);
+    // The winner's password is the one stored; its session works.
+    let winner = statuses.iter().position(|s| *s == 200).unwrap();
+    let session = Tokens(bodies[winner].clone()).access_token();
+    assert_eq!(
+        app.get("/v1/me", Some(&session)).await.status(),
+        StatusCode::OK
+    );
+    app.sign_in("pat@acme.test", &passwords[winner]).await;
+    let loser = (winner + 1) % RACERS;
+    assert_eq!(
+        app.password_grant("pat@acme.test", &passwords[loser])
+            .await
+            .status(),
+        StatusCode::BAD_REQUEST
+    );
+}
+
+#[tokio::test]
+async fn one_reset_link_redeemed_at_once_changes_the_password_exactly_once() {
+    let app = spawn_app().await;
+    let cid = customer(&app, "A", None).await;
+    let uid = invite(&app, &cid, "pat@acme.test", "full_access").await;
+    activate(&app, "pat@acme.test").await;
+    let sent = app
+        .post_empty(
+            &format!("/v1/users/{uid}/password-reset-email"),
+            Some(app.admin_token()),
+        )
+        .await;
+    assert_eq!(sent.status(), StatusCode::ACCEPTED);
+    let token = app
+        .token_from_email("password_reset", "pat@acme.test")
+        .await;
+    let passwords: Vec<String> = (0..RACERS).map(|n| format!("marble kettle {n}")).collect();
+    let requests: Vec<Value> = passwords
+        .iter()
+        .map(|password| json!({"token": token, "password": password}))
+        .collect();
+    let attempts = requests
+        .iter()
+        .map(|body| app.post_json("/v1/auth/reset-password", None, body));
+    let (statuses, _) = settle(join_all(attempts).await).await;
+    assert_eq!(count(&statuses, 204), 1, "{statuses:?}");
+    assert_eq!(count(&statuses, 410), RACERS - 1, "{statuses:?}");
+    assert_eq!(events(&app, "user.password_reset", &uid).await, 1);
+    assert_eq!(
+        app.count_emails("password_changed", "pat@acme.test").await,
+        1
+    );
+    let winner = statuses.iter().position(|s| *s == 204).unwrap();
+    app.sign_in("pat@acme.test", &passwords[winner]).await;
+}
+
+#[tokio::test]
+async fn one_new_email_added_to_one_customer_at_once_makes_one_user() {
+    let app = spawn_app().await;
+    let cid = customer(&app, "A", None).await;
+    let body = json!({"email": "pat@acme.test", "first_name": "Pat", "last_name": "Lee"});
+    let attempts = (0..RACERS).map(|_| app.add_user(&cid, &body, app.admin_token()));
+    let (statuses, bodies) = settle(join_all(attempts).await).await;
+    assert_eq!(count(&statuses, 201), 1, "{statuses:?} {bodies:?}");
+    assert_eq!(count(&statuses, 409), RACERS - 1, "{statuses:?}");
+    let winner = statuses.iter().position(|s| *s == 201).unwrap();
+    let uid = id_of(&bodies[winner]);
+    for (status, body) in statuses.iter().zip(&bodies) {
+        if *status == 409 {
+            assert_eq!(body["code"], "already_member", "{body}");
+            assert_eq!(body["user_id"], uid.as_str(), "{body}");
+        }
+    }
+    let users = app.admin_get("/v1/users?q=pat").await;
+    assert_eq!(items(&users).len(), 1, "{users}");
+    assert_eq!(
+        app.admin_get(&format!("/v1/customers/{cid}")).await["named_users"],
+        1
+    );
+    assert_eq!(app.count_emails("activation", "pat@acme.test").await, 1);
+    assert_eq!(events(&app, "user.invited", &uid).await, 1);
+    assert_eq!(events(&app, "membership.added", &uid).await, 1);
+}
+
+#[tokio::test]
+async fn one_new_email_added_to_two_customers_with_one_seat_each_joins_both_once() {
+    let app = spawn_app().await;
+    let a = customer(&app, "A", Some(1)).await;
+    let b = customer(&app, "B", Some(1)).await;
+    let body = json!({"email": "pat@acme.test", "first_name": "Pat", "last_name": "Lee"});
+    let targets: Vec<&str> = (0..RACERS)
+        .map(|n| if n % 2 == 0 { a.as_str() } else { b.as_str() })
+        .collect();
+    let attempts = targets
+        .iter()
+        .map(|cid| app.add_user(cid, &body, app.admin_token()));
+    let (statuses, bodies) = settle(join_all(attempts).await).await;
+    for cid in [&a, &b] {
+        let answers: Vec<(u16, &Value)> = targets
+            .iter()
+            .zip(statuses.iter().zip(&bodies))
+            .filter(|(target, _)| **target == cid.as_str())
+            .map(|(_, (status, body))| (*status, body))
+            .collect();
+        let created = answers.iter().filter(|(s, _)| *s == 201).count();
+        assert_eq!(created, 1, "one 201 per customer: {answers:?}");
+        for (status, body) in &answers {
+            assert!(
+                *status == 201 || (*status == 409 && body["code"] == "already_member"),
+                "{status} {body}"
+            );
+        }
+        assert_eq!(
+            app.admin_get(&format!("/v1/customers/{cid}")).await["named_users"],
+            1
+        );
+    }
+    let users = app.admin_get("/v1/users?q=pat").await;
+    assert_eq!(items(&users).len(), 1, "one user: {users}");
+    let uid = id_of(&items(&users)[0]);
+    let info = app.admin_get(&format!("/v1/users/{uid}")).await;
+    assert_eq!(info["memberships"].as_array().unwrap().len(), 2, "{info}");
+    assert_eq!(app.count_emails("activation", "pat@acme.test").await, 1);
+    assert_eq!(
+        app.count_emails("membership_added", "pat@acme.test").await,
+        1
+    );
+}
+
+#[tokio::test]
+async fn inactivating_a_user_while_deleting_them_leaves_nothing_behind() {
+    let app = spawn_app().await;
+    let cid = customer(&app, "A", None).await;
+    let mut uids = Vec::new();
+    for n in 0..RACERS / 2 {
+        let email = format!("pat{n}@acme.test");
+        let uid = invite(&app, &cid, &email, "full_access").await;
+        activate(&app, &email).await;
+        uids.push(uid);
+    }
+    let inactive = json!({"status": "inactive"});
+    let paths: Vec<String> = uids.iter().map(|uid| format!("/v1/users/{uid}")).collect();
+    let inactivations = uids
+        .iter()
+        .map(|uid| app.put_status(uid, &inactive, app.admin_token()));
+    let deletions = paths
+        .iter()
+        .map(|path| app.delete(path, Some(app.admin_token())));
+    let (inactivated, deleted) = tokio::join!(join_all(inactivations), join_all(deletions));
+    let (inactivated, _) = settle(inactivated).await;
+    let (deleted, _) = settle(deleted).await;
+    assert!(deleted.iter().all(|s| *s == 204), "deletions: {deleted:?}");
+    assert!(
+        inactivated.iter().all(|s| *s == 200 || *s == 404),
+        "inactivations: {inactivated:?}"
+    );
+    for (n, uid) in uids.iter().enumerate() {
+        assert_eq!(
+            app.get(&format!("/v1/users/{uid}"), Some(app.admin_token()))
+                .await
+                .status(),
+            StatusCode::NOT_FOUND
+        );
+        let email = format!("pat{n}@acme.test");
+        let left: Vec<String> = app
+            .outbox()
+            .await
+            .into_iter()
+            .filter(|row| row.recipient == email || row.user_id.as_deref() == Some(uid))
+            .map(|row| row.kind)
+            .collect();
+        assert!(
+            left.is_empty(),
+            "emails to the deleted {email} remain: {left:?}"
+        );
+    }
+    assert_eq!(
+        app.admin_get(&format!("/v1/customers/{cid}")).await["named_users"],
+        0
+    );
+}
+
+#[tokio::test]
+async fn a_refresh_token_revoked_while_it_is_rotated_leaves_no_live_session() {
+    let app = spawn_app().await;
+    let cid = customer(&app, "A", None).await;
+    invite(&app, &cid, "pat@acme.test", "full_access").await;
+    activate(&app, "pat@acme.test").await;
+    // Every sign-in starts a family of its own.
+    let sign_ins = (0..2 * RACERS).map(|_| app.sign_in("pat@acme.test", GOOD_PASSWORD));
+    let refresh_tokens: Vec<String> = join_all(sign_ins)
+        .await
+        .iter()
+        .map(Tokens::refresh_token)
+        .collect();
+    // Each pair is sent together, half of them revocation first.
+    let app = &app;
+    let pairs = refresh_tokens
+        .iter()
+        .enumerate()
+        .map(|(n, token)| async move {
+            let form = [
+                ("grant_type", "refresh_token"),
+                ("refresh_token", token.as_str()),
+            ];
+            let refresh = app.token_request(&form);
+            let revoke = app
+                .client
+                .post(app.url("/v1/auth/revoke"))
+                .form(&[("token", token.as_str())])
+                .send();
+            if n % 2 == 0 {
+                tokio::join!(refresh, revoke)
+            } else {
+                let (revoked, refreshed) = tokio::join!(revoke, refresh);
+                (refreshed, revoked)
+            }
+        });
+    let (refreshed, revoked): (Vec<Response>, Vec<_>) = join_all(pairs).await.into_iter().unzip();
+    for response in revoked {
+        assert_eq!(response.unwrap().status(), StatusCode::OK);
+    }
+    let (statuses, bodies) = settle(refreshed).await;
+    for (status, body) in statuses.iter().zip(&bodies) {
+        assert!(*status == 200 || *status == 400, "{status} {body}");
+        if *status == 200 {
+            // The revocation came after this rotation, so it ended the
+            // whole family, including the token this rotation issued.
+            let next = Tokens(body.clone()).refresh_token();
+            let again = app
+                .token_request(&[("grant_type", "refresh_token"), ("refresh_token", &next)])
+                .await;
+            assert_eq!(
+                again.status(),
+                StatusCode::BAD_REQUEST,
+                "a refresh token issued during a revocation outlived it"
+            );
+        }
+    }
+}
+
+#[tokio::test]
+async fn one_inactivation_sent_many_times_at_once_happens_once() {
+    let app = spawn_app().await;
+    let cid = customer(&app, "A", None).await;
+    let uid = invite(&app, &cid, "pat@acme.test", "full_access").await;
+    activate(&app, "pat@acme.test").await;
+    let inactive = json!({"status": "inactive"});
+    let attempts = (0..RACERS).map(|_| app.put_status(&uid, &inactive, app.admin_token()));
+    let (statuses, _) = settle(join_all(attempts).await).await;
+    assert!(statuses.iter().all(|s| *s == 200), "{statuses:?}");
+    assert_eq!(events(&app, "user.status_changed", &uid).await, 1);
+    assert_eq!(
+        app.count_emails("account_deactivated", "pat@acme.test")
+            .await,
+        1
+    );
+}
+
+#[tokio::test]
+async fn one_password_change_sent_many_times_at_once_succeeds_once() {
+    let app = spawn_app().await;
+    let cid = customer(&app, "A", None).await;
+    invite(&app, &cid, "pat@acme.test", "full_access").await;
+    let session = activate(&app, "pat@acme.test").await.access_token();
+    let passwords: Vec<String> = (0..RACERS / 2)
+        .map(|n| format!("quiet lantern mosaic {n}"))
+        .collect();
+    let requests: Vec<Value> = passwords
+        .iter()
+        .map(|password| json!({"current_password": GOOD_PASSWORD, "new_password": password}))
+        .collect();
+    let attempts = requests
+        .iter()
+        .map(|body| app.post_json("/v1/me/password", Some(&session), body));
+    let (statuses, bodies) = settle(join_all(attempts).await).await;
+    assert_eq!(count(&statuses, 200), 1, "{statuses:?} {bodies:?}");
+    assert!(
+        statuses.iter().all(|s| *s == 200 || *s == 401 || *s == 422),
+        "{statuses:?} {bodies:?}"
+    );
+    assert_eq!(
+        app.count_emails("password_changed", "pat@acme.test").await,
+        1
+    );
+    let winner = statuses.iter().position(|s| *s == 200).unwrap();
+    app.sign_in("pat@acme.test", &passwords[winner]).await;
+    let session = Tokens(bodies[winner].clone()).access_token();
+    assert_eq!(
+        app.get("/v1/me", Some(&session)).await.status(),
+        StatusCode::OK
+    );
+}
+
+#[tokio::test]
+async fn patches_of_one_user_with_one_etag_let_exactly_one_through() {
+    let app = spawn_app().await;
+    let cid = customer(&app, "A", None).await;
+    let uid = invite(&app, &cid, "pat@acme.test", "full_access").await;
+    let read = app
+        .get(&format!("/v1/users/{uid}"), Some(app.admin_token()))
+        .await;
+    let etag = read.headers()["etag"].to_str().unwrap().to_string();
+    let path = format!("/v1/users/{uid}");
+    let attempts = (0..RACERS).map(|n| {
+        app.request(Method::PATCH, &path, Some(app.admin_token()))
+            .header("If-Match", etag.clone())
+            .json(&json!({"job_title": format!("Title {n}")}))
+            .send()
+    });
+    let responses: Vec<Response> = join_all(attempts)
+        .await
+        .into_iter()
+        .map(Result::unwrap)
+        .collect();
+    let (statuses, bodies) = settle(responses).await;
+    assert_eq!(count(&statuses, 200), 1, "{statuses:?}");
+    assert_eq!(count(&statuses, 412), RACERS - 1, "{statuses:?}");
+    let winner = statuses.iter().position(|s| *s == 200).unwrap();
+    let stored = expect_json(
+        app.get(&format!("/v1/users/{uid}"), Some(app.admin_token()))
+            .await,
+        StatusCode::OK,
+    )
+    .await;
+    assert_eq!(stored["job_title"], bodies[winner]["job_title"]);
+    assert_eq!(events(&app, "user.updated", &uid).await, 1);
+}
+
+#[tokio::test]
+async fn reinstating_two_users_for_one_seat_at_once_lets_one_in() {
+    let app = spawn_app().await;
+    let a = customer(&app, "A", Some(2)).await;
+    let b = customer(&app, "B", Some(2)).await;
+    // Two active users in both customers, added in opposite orders; both
+    // retired, then one other member takes a seat in each, leaving one
+    // seat each: only one of the two can come back.
+    let x = invite(&app, &a, "x@acme.test", "full_access").await;
+    let y = invite(&app, &b, "y@acme.test", "full_access").await;
+    for (cid, email) in [(&b, "x@acme.test"), (&a, "y@acme.test")] {
+        expect_json(
+            app.add_user(cid, &json!({"email": email}), app.admin_token())
+                .await,
+            StatusCode::CREATED,
+        )
+        .await;
+        activate(&app, email).await;
+    }
+    for uid in [&x, &y] {
+        expect_json(
+            app.put_status(uid, &json!({"status": "retired"}), app.admin_token())
+                .await,
+            StatusCode::OK,
+        )
+        .await;
+    }
+    for (cid, email) in [(&a, "z@acme.test"), (&b, "z@bravo.test")] {
+        expect_json(
+            app.add_user(
+                cid,
+                &json!({"email": email, "first_name": "Z", "last_name": "Z"}),
+                app.admin_token(),
+            )
+            .await,
+            StatusCode::CREATED,
+        )
+        .await;
+    }
+    let active = json!({"status": "active"});
+    let attempts = [&x, &y, &x, &y, &x, &y]
+        .into_iter()
+        .map(|uid| app.put_status(uid, &active, app.admin_token()));
+    let (statuses, bodies) = settle(join_all(attempts).await).await;
+    assert!(
+        statuses.iter().all(|s| *s == 200 || *s == 409),
+        "{statuses:?} {bodies:?}"
+    );
+    for (status, body) in statuses.iter().zip(&bodies) {
+        if *status == 409 {
+            assert_eq!(body["code"], "seat_limit_reached", "{body}");
+        }
+    }
+    for cid in [&a, &b] {
+        assert_eq!(
+            app.admin_get(&format!("/v1/customers/{cid}")).await["named_users"],
+            2,
+            "seats stay within the licence"
+        );
+    }
+    let mut back = Vec::new();
+    for uid in [&x, &y] {
+        back.push(app.admin_get(&format!("/v1/users/{uid}")).await["status"] == "active");
+    }
+    assert_eq!(back.iter().filter(|b| **b).count(), 1, "{statuses:?}");
+}

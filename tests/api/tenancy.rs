@@ -1,0 +1,871 @@
+//! The tenancy matrix: every operation of the OpenAPI document, asked by every
+//! kind of caller, about an object in customer A and one in customer B (and,
+//! for users, one who belongs to both). The expected answer of each cell is
+//! derived from the rules of API.md ("Endpoints" and the user-admin rule)
+//! rather than written out by hand, and every cell is a real HTTP call with a
+//! valid body, so 2xx means authorization passed and 401/403/404 means it did
+//! not. Objects are made fresh for each cell, so destructive cells (delete,
+//! inactivate, revoke…) cannot disturb the next one.
+//!
+//! Besides the status, each cell checks that
+//! - a 4xx is `application/problem+json` (the token endpoint aside),
+//! - a list names the object exactly when the caller may see it, and
+//! - nothing answered to a caller of one tenant names the other tenant
+//!   (its customer name or its people's email domain).
+//!
+//! `every_operation_in_the_contract_has_a_row` fails when an operation is
+//! added without a row here.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::fmt::Write as _;
+
+use diesel::prelude::*;
+use reqwest::{Method, StatusCode};
+use secrecy::SecretString;
+use serde_json::{json, Value};
+
+use crate::helpers::{
+    expect_json, id_of, spawn_app, TestApp, Tokens, ADMIN_PASSWORD, GOOD_PASSWORD,
+};
+
+const A_NAME: &str = "Acme Corp";
+const B_NAME: &str = "Bravo Holdings";
+/// Every person of A only has an address at this domain, every person of B
+/// only at B's, and people of both at a neutral one: what names one tenant
+/// must never reach a caller of the other.
+const A_DOMAIN: &str = "acme.test";
+const B_DOMAIN: &str = "bravo.test";
+const SHARED_DOMAIN: &str = "shared.test";
+
+// ---------------------------------------------------------------------------
+// Actors
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+enum Actor {
+    Platform,
+    AdminOfA,
+    AdminOfB,
+    MemberOfA,
+    ClientOfA,
+    Anonymous,
+}
+
+const ACTORS: [Actor; 6] = [
+    Actor::Platform,
+    Actor::AdminOfA,
+    Actor::AdminOfB,
+    Actor::MemberOfA,
+    Actor::ClientOfA,
+    Actor::Anonymous,
+];
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+enum Tenant {
+    A,
+    B,
+}
+
+/// What an actor is, as API.md describes callers.
+struct Powers {
+    platform: bool,
+    client: bool,
+    member_of: BTreeSet<Tenant>,
+    admin_of: BTreeSet<Tenant>,
+}
+
+impl Actor {
+    /// `None` for the anonymous caller.
+    fn powers(self) -> Option<Powers> {
+        let set = |tenants: &[Tenant]| tenants.iter().copied().collect::<BTreeSet<_>>();
+        let (platform, client, member_of, admin_of) = match self {
+            Actor::Platform => (true, false, set(&[]), set(&[])),
+            Actor::AdminOfA => (false, false, set(&[Tenant::A]), set(&[Tenant::A])),
+            Actor::AdminOfB => (false, false, set(&[Tenant::B]), set(&[Tenant::B])),
+            Actor::MemberOfA => (false, false, set(&[Tenant::A]), set(&[])),
+            Actor::ClientOfA => (false, true, set(&[Tenant::A]), set(&[Tenant::A])),
+            Actor::Anonymous => return None,
+        };
+        Some(Powers {
+            platform,
+            client,
+            member_of,
+            admin_of,
+        })
+    }
+
+    /// The tenant whose data this actor belongs to, if it is bound to one.
+    fn tenant(self) -> Option<Tenant> {
+        match self {
+            Actor::AdminOfA | Actor::MemberOfA | Actor::ClientOfA => Some(Tenant::A),
+            Actor::AdminOfB => Some(Tenant::B),
+            Actor::Platform | Actor::Anonymous => None,
+        }
+    }
+}
+
+// ---------------------------------------------------------------------------
+// Objects
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Object {
+    /// The operation is about no object (or about the caller).
+    None,
+    InA,
+    InB,
+    /// A user with a membership in A and one in B.
+    InBoth,
+    /// An API client of platform scope.
+    PlatformScope,
+}
+
+impl Object {
+    fn customers(self) -> Vec<Tenant> {
+        match self {
+            Object::InA => vec![Tenant::A],
+            Object::InB => vec![Tenant::B],
+            Object::InBoth => vec![Tenant::A, Tenant::B],
+            Object::None | Object::PlatformScope => vec![],
+        }
+    }
+
+    fn label(self) -> &'static str {
+        match self {
+            Object::None => "-",
+            Object::InA => "in A",
+            Object::InB => "in B",
+            Object::InBoth => "in A and B",
+            Object::PlatformScope => "platform scope",
+        }
+    }
+}
+
+const AB: &[Object] = &[Object::InA, Object::InB];
+const AB_BOTH: &[Object] = &[Object::InA, Object::InB, Object::InBoth];
+const NONE: &[Object] = &[Object::None];
+
+// ---------------------------------------------------------------------------
+// Rules (API.md, "Endpoints", and docs/authorization.md)
+
+#[derive(Clone, Copy, Debug)]
+enum Rule {
+    /// No token needed; the same answer for everybody.
+    Anyone,
+    /// Any valid token.
+    SignedIn,
+    /// A signed-in person (API clients have no user: 403).
+    Person,
+    /// Platform admins (and platform clients) only; 403 to everyone else
+    /// before anything is looked up.
+    Platform,
+    /// Platform only, but about a user: a user the caller cannot see at all
+    /// is 404 (another customer's data is 404, not 403).
+    PlatformOnUser,
+    /// Members of the customer see it; others get 404.
+    ViewCustomer,
+    /// Platform only; members 403; others 404.
+    EditCustomer,
+    /// Admins of the customer; members 403; others 404. API clients of
+    /// platform scope objects: platform only.
+    AdministerCustomer,
+    /// Platform admin, an admin of one of the user's customers, self; a
+    /// fellow member 403; others 404.
+    ViewUser,
+    /// The user-admin rule: platform, or an admin of every customer the user
+    /// belongs to; visible but not administered 403; invisible 404.
+    AdministerUser,
+    /// Platform admins and admins of any customer.
+    AnyAdmin,
+}
+
+fn decide(rule: Rule, actor: Actor, object: Object, success: u16) -> u16 {
+    let Some(p) = actor.powers() else {
+        return match rule {
+            Rule::Anyone => success,
+            _ => 401,
+        };
+    };
+    let customers = object.customers();
+    let member = |t: &Tenant| p.member_of.contains(t);
+    let admin = |t: &Tenant| p.admin_of.contains(t);
+    let allowed_or = |ok: bool, otherwise: u16| if ok { success } else { otherwise };
+    match rule {
+        Rule::Anyone | Rule::SignedIn => success,
+        Rule::Person => allowed_or(!p.client, 403),
+        Rule::Platform => allowed_or(p.platform, 403),
+        Rule::PlatformOnUser => {
+            if p.platform {
+                success
+            } else if customers.iter().any(member) {
+                403
+            } else {
+                404
+            }
+        }
+        Rule::ViewCustomer => allowed_or(p.platform || customers.iter().any(member), 404),
+        Rule::EditCustomer => {
+            if p.platform {
+                success
+            } else if customers.iter().any(member) {
+                403
+            } else {
+                404
+            }
+        }
+        Rule::AdministerCustomer if object == Object::PlatformScope => allowed_or(p.platform, 403),
+        Rule::AdministerCustomer => {
+            if p.platform || customers.iter().any(admin) {
+                success
+            } else if customers.iter().any(member) {
+                403
+            } else {
+                404
+            }
+        }
+        Rule::ViewUser => {
+            if p.platform || customers.iter().any(admin) {
+                success
+            } else if customers.iter().any(member) {
+                403
+            } else {
+                404
+            }
+        }
+        Rule::AdministerUser => {
+            if p.platform || (!customers.is_empty() && customers.iter().all(admin)) {
+                success
+            } else if customers.iter().any(member) {
+                403
+            } else {
+                404
+            }
+        }
+        Rule::AnyAdmin => allowed_or(p.platform || !p.admin_of.is_empty(), 403),
+    }
+}
+
+// ---------------------------------------------------------------------------
+// Rows
+
+/// What a cell needs made fresh before it runs.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Fixture {
+    Nothing,
+    /// `{cid}`: the object's customer.
+    Customer,
+    /// `{cid}`, `{email}`: an address nobody has yet.
+    NewEmail,
+    /// `{uid}`, `{cid}`, `{email}`: an invited user of the object's customers.
+    Invited,
+    /// `{uid}`, `{cid}`, `{email}`: an active user (password [`GOOD_PASSWORD`]).
+    Active,
+    /// `{id}`: an API client of the object's customer (or of platform scope).
+    Client,
+    /// `{id}`: a failed email to a user of the object's customer.
+    FailedEmail,
+    /// `{token}`: an activation token of an invited user.
+    ActivationToken,
+    /// `{token}`: a password-reset token of an active user.
+    ResetToken,
+    /// `{token}`: a refresh token of an active user.
+    RefreshToken,
+}
+
+#[derive(Clone, Copy, Debug)]
+enum Body {
+    None,
+    Json(&'static str),
+    Form(&'static [(&'static str, &'static str)]),
+}
+
+struct Row {
+    method: Method,
+    /// The operation's path exactly as the OpenAPI document spells it.
+    path: &'static str,
+    /// Appended to the filled path.
+    query: &'static str,
+    body: Body,
+    fixture: Fixture,
+    objects: &'static [Object],
+    rule: Rule,
+    success: u16,
+    /// For lists: the answer names the object exactly when this rule allows
+    /// the caller to see it (the marker is the object's `{cid}` or `{id}`).
+    lists: Option<Rule>,
+}
+
+#[allow(clippy::too_many_arguments)]
+fn row(
+    method: Method,
+    path: &'static str,
+    query: &'static str,
+    body: Body,
+    fixture: Fixture,
+    objects: &'static [Object],
+    rule: Rule,
+    success: u16,
+) -> Row {
+    Row {
+        method,
+        path,
+        query,
+        body,
+        fixture,
+        objects,
+        rule,
+        success,
+        lists: None,
+    }
+}
+
+impl Row {
+    fn listing(mut self, rule: Rule) -> Row {
+        self.lists = Some(rule);
+        self
+    }
+
+    fn operation(&self) -> String {
+        format!("{} {}", self.method, self.path)
+    }
+}
+
+/// Operations outside the OpenAPI document that still have a row.
+const OUTSIDE_THE_CONTRACT: [&str; 2] = ["GET /openapi.json", "GET /docs"];
+
+#[rustfmt::skip]
+fn matrix() -> Vec<Row> {
+    use Body::{Form, Json};
+    use Fixture as F;
+    use Method as M;
+    use Rule as R;
+    vec![
+        // Anyone.
+        row(M::POST, "/v1/auth/token", "", Form(&[("grant_type", "password"), ("username", "{email}"), ("password", GOOD_PASSWORD)]), F::Active, AB, R::Anyone, 200),
+        row(M::POST, "/v1/auth/revoke", "", Form(&[("token", "{token}")]), F::RefreshToken, AB, R::Anyone, 200),
+        row(M::GET, "/v1/auth/action-tokens/{token}", "", Body::None, F::ActivationToken, AB, R::Anyone, 200),
+        row(M::POST, "/v1/auth/activate", "", Json(r#"{"token": "{token}", "password": "violet tugboat arithmetic"}"#), F::ActivationToken, AB, R::Anyone, 200),
+        row(M::POST, "/v1/auth/forgot-password", "", Json(r#"{"email": "{email}"}"#), F::Active, AB, R::Anyone, 202),
+        row(M::POST, "/v1/auth/reset-password", "", Json(r#"{"token": "{token}", "password": "marble kettle horizon"}"#), F::ResetToken, AB, R::Anyone, 204),
+        row(M::GET, "/.well-known/jwks.json", "", Body::None, F::Nothing, NONE, R::Anyone, 200),
+        row(M::GET, "/healthz", "", Body::None, F::Nothing, NONE, R::Anyone, 200),
+        row(M::GET, "/readyz", "", Body::None, F::Nothing, NONE, R::Anyone, 200),
+        row(M::GET, "/metrics", "", Body::None, F::Nothing, NONE, R::Anyone, 200),
+        row(M::GET, "/openapi.json", "", Body::None, F::Nothing, NONE, R::Anyone, 200),
+        row(M::GET, "/docs", "", Body::None, F::Nothing, NONE, R::Anyone, 301),
+        // The signed-in person.
+        row(M::GET, "/v1/me", "", Body::None, F::Nothing, NONE, R::Person, 200),
+        // Customers.
+        row(M::POST, "/v1/customers", "", Json(r#"{"name": "New Customer {n}", "licensed_seats": 5}"#), F::Nothing, NONE, R::Platform, 201),
+        row(M::GET, "/v1/customers", "?limit=200", Body::None, F::Customer, AB, R::SignedIn, 200).listing(R::ViewCustomer),
+        row(M::GET, "/v1/customers/{cid}", "", Body::None, F::Customer, AB, R::ViewCustomer, 200),
+        row(M::PATCH, "/v1/customers/{cid}", "", Json(r#"{"licensed_seats": null}"#), F::Customer, AB, R::EditCustomer, 200),
+        // Memberships.
+        row(M::GET, "/v1/customers/{cid}/users", "", Body::None, F::Customer, AB, R::AdministerCustomer, 200),
+        row(M::POST, "/v1/customers/{cid}/users", "", Json(r#"{"email": "{email}", "first_name": "Nora", "last_name": "Quill", "job_title": "Analyst", "role": "standard_user", "settings": {"menu": "energy"}}"#), F::NewEmail, AB, R::AdministerCustomer, 201),
+        row(M::PATCH, "/v1/customers/{cid}/users/{uid}", "", Json(r#"{"role": "standard_user", "settings": {"menu": "water"}}"#), F::Invited, AB, R::AdministerCustomer, 200),
+        row(M::DELETE, "/v1/customers/{cid}/users/{uid}", "?notify=true", Body::None, F::Invited, AB, R::AdministerCustomer, 204),
+        // Users.
+        row(M::GET, "/v1/users", "?customer_id={cid}&limit=200", Body::None, F::Invited, AB, R::Platform, 200).listing(R::Platform),
+        row(M::GET, "/v1/users/{uid}", "", Body::None, F::Invited, AB_BOTH, R::ViewUser, 200),
+        row(M::PATCH, "/v1/users/{uid}", "", Json(r#"{"job_title": "Controller", "requester_name": "Sam"}"#), F::Invited, AB_BOTH, R::AdministerUser, 200),
+        row(M::DELETE, "/v1/users/{uid}", "", Body::None, F::Invited, AB_BOTH, R::PlatformOnUser, 204),
+        row(M::PUT, "/v1/users/{uid}/status", "", Json(r#"{"status": "inactive", "requester_name": "Sam"}"#), F::Active, AB_BOTH, R::AdministerUser, 200),
+        row(M::DELETE, "/v1/users/{uid}/lock", "", Body::None, F::Active, AB_BOTH, R::AdministerUser, 204),
+        row(M::POST, "/v1/users/{uid}/activation-email", "", Body::None, F::Invited, AB_BOTH, R::AdministerUser, 202),
+        row(M::POST, "/v1/users/{uid}/password-reset-email", "", Body::None, F::Active, AB_BOTH, R::AdministerUser, 202),
+        // Audit.
+        row(M::GET, "/v1/audit-events", "?customer_id={cid}&limit=200", Body::None, F::Customer, AB, R::AnyAdmin, 200).listing(R::AdministerCustomer),
+        // API clients.
+        row(M::GET, "/v1/api-clients", "?limit=200", Body::None, F::Client, AB, R::AnyAdmin, 200).listing(R::AdministerCustomer),
+        row(M::POST, "/v1/api-clients", "", Json(r#"{"name": "scripts {n}", "customer_id": "{cid}"}"#), F::Customer, &[Object::InA, Object::InB, Object::PlatformScope], R::AdministerCustomer, 201),
+        row(M::DELETE, "/v1/api-clients/{id}", "", Body::None, F::Client, &[Object::InA, Object::InB, Object::PlatformScope], R::AdministerCustomer, 204),
+        // The outbox.
+        row(M::GET, "/v1/email-deliveries", "?recipient={email}", Body::None, F::Active, AB, R::Platform, 200).listing(R::Platform),
+        row(M::POST, "/v1/email-deliveries/{id}/retry", "", Body::None, F::FailedEmail, AB, R::Platform, 202),
+        // Last: a successful password change ends the caller's other sessions
+        // (the cell then carries on with the new token).
+        row(M::POST, "/v1/me/password", "", Json(r#"{"current_password": "{password}", "new_password": "{new_password}"}"#), F::Nothing, NONE, R::Person, 200),
+    ]
+}
+
+// ---------------------------------------------------------------------------
+// The world
+
+struct World {
+    app: TestApp,
+    a: String,
+    b: String,
+    /// Access token and password of each signed-in actor.
+    tokens: BTreeMap<Actor, (String, String)>,
+    /// A PHC hash of [`GOOD_PASSWORD`], to make fresh users active without
+    /// a sign-in's worth of hashing each.
+    good_hash: String,
+    counter: usize,
+}
+
+async fn api_client(app: &TestApp, name: &str, customer: Option<&str>) -> (String, String) {
+    let created = expect_json(
+        app.post_json(
+            "/v1/api-clients",
+            Some(app.admin_token()),
+            &json!({"name": name, "customer_id": customer}),
+        )
+        .await,
+        StatusCode::CREATED,
+    )
+    .await;
+    (
+        id_of(&created),
+        created["client_secret"].as_str().unwrap().to_string(),
+    )
+}
+
+async fn world() -> World {
+    let app = spawn_app().await;
+    let a = id_of(&app.create_customer(A_NAME, None).await);
+    let b = id_of(&app.create_customer(B_NAME, None).await);
+    let (_, admin_a) = app
+        .invite_and_activate(&a, &format!("admin@{A_DOMAIN}"), "admin")
+        .await;
+    let (_, admin_b) = app
+        .invite_and_activate(&b, &format!("admin@{B_DOMAIN}"), "admin")
+        .await;
+    let (_, member_a) = app
+        .invite_and_activate(&a, &format!("member@{A_DOMAIN}"), "full_access")
+        .await;
+    let (client_id, secret) = api_client(&app, "provisioning of A", Some(&a)).await;
+    let client_a = Tokens(
+        expect_json(
+            app.token_request(&[
+                ("grant_type", "client_credentials"),
+                ("client_id", &client_id),
+                ("client_secret", &secret),
+            ])
+            .await,
+            StatusCode::OK,
+        )
+        .await,
+    )
+    .access_token();
+    let good_hash = app
+        .state
+        .hasher
+        .hash(SecretString::from(GOOD_PASSWORD))
+        .await
+        .expect("a hash");
+    let tokens = BTreeMap::from([
+        (
+            Actor::Platform,
+            (app.admin_token().to_string(), ADMIN_PASSWORD.to_string()),
+        ),
+        (Actor::AdminOfA, (admin_a, GOOD_PASSWORD.to_string())),
+        (Actor::AdminOfB, (admin_b, GOOD_PASSWORD.to_string())),
+        (Actor::MemberOfA, (member_a, GOOD_PASSWORD.to_string())),
+        (Actor::ClientOfA, (client_a, String::new())),
+    ]);
+    World {
+        app,
+        a,
+        b,
+        tokens,
+        good_hash,
+        counter: 0,
+    }
+}
+
+impl World {
+    fn customer(&self, tenant: Tenant) -> &str {
+        match tenant {
+            Tenant::A => &self.a,
+            Tenant::B => &self.b,
+        }
+    }
+
+    fn domain(object: Object) -> &'static str {
+        match object {
+            Object::InA => A_DOMAIN,
+            Object::InB => B_DOMAIN,
+            _ => SHARED_DOMAIN,
+        }
+    }
+
+    /// A fresh invited user of the object's customers: (id, email).
+    async fn invited(&mut self, object: Object) -> (String, String) {
+        self.counter += 1;
+        let email = format!("u{}@{}", self.counter, Self::domain(object));
+        let customers = object.customers();
+        let first = self.customer(customers[0]).to_string();
+        let uid = self.app.add_new_user(&first, &email, "full_access").await;
+        for tenant in &customers[1..] {
+            let cid = self.customer(*tenant).to_string();
+            expect_json(
+                self.app
+                    .add_user(&cid, &json!({"email": email}), self.app.admin_token())
+                    .await,
+                StatusCode::CREATED,
+            )
+            .await;
+        }
+        (uid, email)
+    }
+
+    /// A fresh active user of the object's customers: (id, email).
+    async fn active(&mut self, object: Object) -> (String, String) {
+        let (uid, email) = self.invited(object).await;
+        let (id, hash, state) = (uid.clone(), self.good_hash.clone(), self.app.state.clone());
+        self.app
+            .state
+            .db
+            .write(move |conn| {
+                let now = state.clock.now_db();
+                roster::db::users::set_password(conn, &id, &hash, true, now)?;
+                Ok(())
+            })
+            .await
+            .unwrap();
+        (uid, email)
+    }
+
+    /// Fills `{cid}`, `{uid}`, `{email}`, `{id}`, `{token}` for one cell.
+    async fn fixture(
+        &mut self,
+        fixture: Fixture,
+        object: Object,
+    ) -> BTreeMap<&'static str, String> {
+        let mut values = BTreeMap::new();
+        self.counter += 1;
+        values.insert("n", self.counter.to_string());
+        if let Some(tenant) = object.customers().first() {
+            values.insert("cid", self.customer(*tenant).to_string());
+        }
+        match fixture {
+            Fixture::Nothing | Fixture::Customer => {}
+            Fixture::NewEmail => {
+                values.insert(
+                    "email",
+                    format!("new{}@{}", self.counter, Self::domain(object)),
+                );
+            }
+            Fixture::Invited | Fixture::Active => {
+                let (uid, email) = if fixture == Fixture::Invited {
+                    self.invited(object).await
+                } else {
+                    self.active(object).await
+                };
+                values.insert("uid", uid);
+                values.insert("email", email);
+            }
+            Fixture::Client => {
+                let scope = object
+                    .customers()
+                    .first()
+                    .map(|t| self.customer(*t).to_string());
+                let name = format!("client {}", self.counter);
+                let (id, _) = api_client(&self.app, &name, scope.as_deref()).await;
+                values.insert("id", id);
+            }
+            Fixture::FailedEmail => {
+                let (_, email) = self.invited(object).await;
+                let row = self.app.last_email("activation", &email).await;
+                let id = row.id.clone();
+                let row_id = id.clone();
+                self.app
+                    .state
+                    .db
+                    .run(move |conn| {
+                        use roster::db::schema::email_outbox::dsl;
+                        diesel::update(dsl::email_outbox.find(&row_id))
+                            .set((dsl::status.eq("failed"), dsl::attempts.eq(12)))
+                            .execute(conn)?;
+                        Ok(())
+                    })
+                    .await
+                    .unwrap();
+                values.insert("id", id);
+            }
+            Fixture::ActivationToken => {
+                let (_, email) = self.invited(object).await;
+                values.insert(
+                    "token",
+                    self.app.token_from_email("activation", &email).await,
+                );
+            }
+            Fixture::ResetToken => {
+                let (uid, email) = self.active(object).await;
+                let sent = self
+                    .app
+                    .post_empty(
+                        &format!("/v1/users/{uid}/password-reset-email"),
+                        Some(self.app.admin_token()),
+                    )
+                    .await;
+                assert_eq!(sent.status(), StatusCode::ACCEPTED);
+                values.insert(
+                    "token",
+                    self.app.token_from_email("password_reset", &email).await,
+                );
+            }
+            Fixture::RefreshToken => {
+                let (_, email) = self.active(object).await;
+                values.insert(
+                    "token",
+                    self.app
+                        .sign_in(&email, GOOD_PASSWORD)
+                        .await
+                        .refresh_token(),
+                );
+            }
+        }
+        values
+    }
+
+    /// The marker a list names the object by.
+    fn marker(values: &BTreeMap<&'static str, String>, row: &Row) -> Option<String> {
+        match row.fixture {
+            Fixture::Client => values.get("id").cloned(),
+            Fixture::Active | Fixture::Invited => values.get("email").cloned(),
+            _ => values.get("cid").cloned(),
+        }
+    }
+}
+
+fn fill(text: &str, values: &BTreeMap<&'static str, String>) -> String {
+    let mut text = text.to_string();
+    for (key, value) in values {
+        text = text.replace(&format!("{{{key}}}"), value);
+    }
+    text
+}
+
+/// One cell's outcome, for the report.
+struct Cell {
+    actor: Actor,
+    operation: String,
+    object: Object,
+    expected: u16,
+    got: u16,
+    problems: Vec<String>,
+}
+
+async fn run_matrix(world: &mut World) -> (usize, Vec<Cell>) {
+    let mut cells = 0;
+    let mut mismatches = Vec::new();
+    for row in matrix() {
+        for actor in ACTORS {
+            for &object in row.objects {
+                cells += 1;
+                let mut values = world.fixture(row.fixture, object).await;
+                // A platform-scope client is created without `customer_id`.
+                if object == Object::PlatformScope {
+                    values.insert("cid", String::new());
+                }
+                let token = world.tokens.get(&actor).map(|(t, _)| t.clone());
+                if let Some((_, password)) = world.tokens.get(&actor) {
+                    values.insert("password", password.clone());
+                    values.insert(
+                        "new_password",
+                        format!("quiet lantern mosaic {}", values["n"]),
+                    );
+                }
+                let path = fill(&format!("{}{}", row.path, row.query), &values);
+                let mut request = world
+                    .app
+                    .request(row.method.clone(), &path, token.as_deref());
+                match row.body {
+                    Body::None => {}
+                    Body::Json(template) => {
+                        let mut body: Value = serde_json::from_str(&fill(template, &values))
+                            .unwrap_or_else(|e| panic!("row body {template}: {e}"));
+                        if object == Object::PlatformScope {
+                            body.as_object_mut().unwrap().remove("customer_id");
+                        }
+                        request = request.json(&body);
+                    }
+                    Body::Form(pairs) => {
+                        let pairs: Vec<(String, String)> = pairs
+                            .iter()
+                            .map(|(k, v)| (k.to_string(), fill(v, &values)))
+                            .collect();
+                        request = request.form(&pairs);
+                    }
+                }
+                let response = request.send().await.unwrap();
+                let got = response.status().as_u16();
+                let content_type = response
+                    .headers()
+                    .get("content-type")
+                    .and_then(|v| v.to_str().ok())
+                    .unwrap_or_default()
+                    .to_string();
+                let text = response.text().await.unwrap_or_default();
+                let expected = decide(row.rule, actor, object, row.success);
+                let mut problems = Vec::new();
+                if (400..500).contains(&got)
+                    && row.path != "/v1/auth/token"
+                    && content_type != "application/problem+json"
+                {
+                    problems.push(format!("a {got} as {content_type:?}"));
+                }
+                if got == expected && (200..300).contains(&got) {
+                    if let (Some(rule), Some(marker)) = (row.lists, World::marker(&values, &row)) {
+                        let should = decide(rule, actor, object, 200) == 200;
+                        if text.contains(&marker) != should {
+                            problems.push(format!(
+                                "the list {} the object",
+                                if should { "misses" } else { "names" }
+                            ));
+                        }
+                    }
+                }
+                if let Some(tenant) = actor.tenant() {
+                    let (name, domain) = match tenant {
+                        Tenant::A => (B_NAME, B_DOMAIN),
+                        Tenant::B => (A_NAME, A_DOMAIN),
+                    };
+                    // Emailed links name their own user by design.
+                    let public = row.path.starts_with("/v1/auth/");
+                    if !public && (text.contains(name) || text.contains(domain)) {
+                        problems.push(format!(
+                            "the answer names the other tenant ({name} / @{domain})"
+                        ));
+                    }
+                }
+                if row.path == "/v1/me/password" && got == 200 {
+                    let tokens: Value = serde_json::from_str(&text).unwrap();
+                    let entry = world.tokens.get_mut(&actor).unwrap();
+                    *entry = (
+                        tokens["access_token"].as_str().unwrap().to_string(),
+                        values["new_password"].clone(),
+                    );
+                }
+                if got != expected || !problems.is_empty() {
+                    if got != expected && text.len() < 400 {
+                        problems.push(text);
+                    }
+                    mismatches.push(Cell {
+                        actor,
+                        operation: format!("{} {}", row.method, fill(row.path, &BTreeMap::new())),
+                        object,
+                        expected,
+                        got,
+                        problems,
+                    });
+                }
+            }
+        }
+    }
+    (cells, mismatches)
+}
+
+fn report(cells: usize, mismatches: &[Cell]) -> String {
+    let mut out = format!(
+        "tenancy matrix: {} of {cells} cells disagree with API.md\n{:<10} {:<48} {:<16} {:>8} {:>4}  notes\n",
+        mismatches.len(),
+        "actor",
+        "operation",
+        "object",
+        "expected",
+        "got"
+    );
+    for cell in mismatches {
+        let _ = writeln!(
+            out,
+            "{:<10} {:<48} {:<16} {:>8} {:>4}  {}",
+            format!("{:?}", cell.actor),
+            cell.operation,
+            cell.object.label(),
+            cell.expected,
+            cell.got,
+            cell.problems.join("; ")
+        );
+    }
+    out
+}
+
+/// The operations of the app's own OpenAPI document, as `METHOD /path`.
+async fn contract_operations(app: &TestApp) -> BTreeSet<String> {
+    let document = expect_json(app.get("/openapi.json", None).await, StatusCode::OK).await;
+    let mut operations = BTreeSet::new();
+    for (path, item) in document["paths"].as_object().expect("paths") {
+        for method in [
+            "get", "put", "post", "delete", "options", "head", "patch", "trace",
+        ] {
+            if item.get(method).is_some() {
+                operations.insert(format!("{} {path}", method.to_uppercase()));
+            }
+        }
+    }
+    operations
+}
+
+#[tokio::test]
+async fn every_operation_in_the_contract_has_a_row() {
+    let app = spawn_app().await;
+    let contract = contract_operations(&app).await;
+    let rows: BTreeSet<String> = matrix().iter().map(Row::operation).collect();
+    let missing: Vec<&String> = contract.difference(&rows).collect();
+    let stale: Vec<&String> = rows
+        .difference(&contract)
+        .filter(|op| !OUTSIDE_THE_CONTRACT.contains(&op.as_str()))
+        .collect();
+    assert!(
+        missing.is_empty() && stale.is_empty(),
+        "the tenancy matrix must have a row for every operation of /openapi.json\n\
+         operations without a row: {missing:#?}\nrows without an operation: {stale:#?}"
+    );
+    // Same for the document the binary prints and commits.
+    let printed = serde_json::to_value(roster::openapi::document()).unwrap();
+    let printed: BTreeSet<String> = printed["paths"]
+        .as_object()
+        .unwrap()
+        .iter()
+        .flat_map(|(path, item)| {
+            item.as_object()
+                .unwrap()
+                .keys()
+                .filter(|m| ["get", "put", "post", "delete", "patch"].contains(&m.as_str()))
+                .map(move |m| format!("{} {path}", m.to_uppercase()))
+        })
+        .collect();
+    assert_eq!(
+        printed, contract,
+        "/openapi.json and roster::openapi::document() differ"
+    );
+}
+
+#[tokio::test]
+async fn every_actor_gets_the_contracts_answer_about_every_tenants_objects() {
+    let mut world = world().await;
+    let started = std::time::Instant::now();
+    let (cells, mismatches) = run_matrix(&mut world).await;
+    eprintln!(
+        "tenancy matrix: {cells} cells ({} rows x {} actors x objects) in {:.1?}",
+        matrix().len(),
+        ACTORS.len(),
+        started.elapsed()
+    );
+    assert!(mismatches.is_empty(), "{}", report(cells, &mismatches));
+}
+
+#[test]
+fn the_rules_give_the_documented_answers() {
+    // Spot checks of `decide` against docs/authorization.md's matrix.
+    use Actor::*;
+    use Object::*;
+    assert_eq!(decide(Rule::AdministerUser, AdminOfA, InBoth, 200), 403);
+    assert_eq!(decide(Rule::AdministerUser, AdminOfB, InA, 200), 404);
+    assert_eq!(decide(Rule::AdministerUser, ClientOfA, InA, 200), 200);
+    assert_eq!(decide(Rule::AdministerUser, MemberOfA, InA, 200), 403);
+    assert_eq!(decide(Rule::PlatformOnUser, AdminOfA, InA, 204), 403);
+    assert_eq!(decide(Rule::PlatformOnUser, AdminOfA, InB, 204), 404);
+    assert_eq!(decide(Rule::EditCustomer, AdminOfA, InA, 200), 403);
+    assert_eq!(decide(Rule::ViewUser, AdminOfB, InBoth, 200), 200);
+    assert_eq!(decide(Rule::Platform, AdminOfA, InB, 200), 403);
+    assert_eq!(
+        decide(Rule::AdministerCustomer, AdminOfA, PlatformScope, 201),
+        403
+    );
+    assert_eq!(decide(Rule::AnyAdmin, MemberOfA, None, 200), 403);
+    assert_eq!(decide(Rule::Person, ClientOfA, None, 200), 403);
+    assert_eq!(decide(Rule::Anyone, Anonymous, InB, 202), 202);
+    assert_eq!(decide(Rule::SignedIn, Anonymous, None, 200), 401);
+}
