@@ -7,6 +7,7 @@
 #   BENCH_USERS=1000000 bench/run.sh
 #   BENCH_SMOKE=1 bench/run.sh      # tiny data, 1 s each: keeps the harness working
 #   BENCH_SQLITE=0 / BENCH_OUTBOX=0 # skip a part
+#   BENCH_PROFILE=dev                # debug build (CI's smoke run: no release build)
 #
 # Needs PostgreSQL on 127.0.0.1:5432 (trust auth), pgbench, python3, and wrk
 # (installed from Debian's packages when missing). Prints one line per metric.
@@ -40,8 +41,11 @@ SERVER=""
 PROVIDER=""
 
 command -v wrk >/dev/null || { apt-get install -y -qq wrk >/dev/null 2>&1 || { apt-get update -qq && apt-get install -y -qq wrk; }; }
-if [ -n "${ROSTER_BIN:-}" ]; then BIN="$ROSTER_BIN"; else cargo build --release --quiet; BIN=target/release/roster; fi
-cargo build --release --quiet --example argon2_rate --example fake_provider
+PROFILE="${BENCH_PROFILE:-release}"
+TARGET_DIR="target/$([ "$PROFILE" = dev ] && echo debug || echo "$PROFILE")"
+cargo build --profile "$PROFILE" --quiet --bin roster --example argon2_rate --example fake_provider
+BIN="${ROSTER_BIN:-$TARGET_DIR/roster}"
+EXAMPLES="$TARGET_DIR/examples"
 
 say() { printf '%s\n' "$*" >&2; }
 median() { sort -g | awk '{v[NR]=$1} END {print (NR%2 ? v[(NR+1)/2] : (v[NR/2]+v[NR/2+1])/2)}'; }
@@ -247,7 +251,7 @@ isolation() {
 # --- PostgreSQL rounds ------------------------------------------------------------
 : >"$WORK/results"
 seed_postgres
-say "== roster (release) on PostgreSQL"
+say "== roster ($PROFILE) on PostgreSQL"
 start_server "$DB_URL"
 pg_query "$GIVE_PASSWORDS" >/dev/null
 # Idle is measured after a restart: the first start also checked the bootstrap
@@ -276,7 +280,7 @@ for round in $(seq 1 "$ROUNDS"); do
     first_ms="$(wrk_latency_ms "$BASE/v1/customers/$CUSTOMER_ID/users?limit=50")"
     deep_ms="$(wrk_latency_ms "$BASE/v1/customers/$CUSTOMER_ID/users?limit=50&cursor=$DEEP_CURSOR")"
     login="$(wrk -t"$THREADS" -c"$CONNECTIONS" -d"${SECONDS_EACH}s" -s "$WORK/login.lua" "$BASE/v1/auth/token" | awk '/Requests\/sec/ {print $2}')"
-    argon="$(target/release/examples/argon2_rate --threads "$THREADS" --seconds "$SECONDS_EACH")"
+    argon="$("$EXAMPLES"/argon2_rate --threads "$THREADS" --seconds "$SECONDS_EACH")"
     refresh="$(refresh_rps)"
     read -r flooded_get shed_ms shed_count < <(isolation)
     {
@@ -295,7 +299,7 @@ stop_server
 # --- outbox: delivered/s ÷ the fake provider's own capacity ---------------------------
 if [ "${BENCH_OUTBOX:-1}" != 0 ]; then
     say "== outbox: $EMAILS emails, provider latency ${PROVIDER_LATENCY_MS} ms, $MAIL_CONCURRENCY at once"
-    target/release/examples/fake_provider --port "$PROVIDER_PORT" --latency-ms "$PROVIDER_LATENCY_MS" &
+    "$EXAMPLES"/fake_provider --port "$PROVIDER_PORT" --latency-ms "$PROVIDER_LATENCY_MS" &
     PROVIDER=$!
     for _ in $(seq 1 50); do curl -fs "http://127.0.0.1:$PROVIDER_PORT/count" >/dev/null 2>&1 && break; sleep 0.1; done
     capacity="$(wrk -t1 -c"$MAIL_CONCURRENCY" -d"${SECONDS_EACH}s" -s "$WORK/login.lua" "http://127.0.0.1:$PROVIDER_PORT/email" | awk '/Requests\/sec/ {print $2}')"

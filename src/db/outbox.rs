@@ -8,7 +8,7 @@ use super::schema::email_outbox;
 use super::DbConnection;
 use crate::domain::pagination::Cursor;
 
-#[derive(Debug, Clone, Queryable, Selectable, Insertable)]
+#[derive(Debug, Clone, Queryable, QueryableByName, Selectable, Insertable)]
 #[diesel(table_name = email_outbox)]
 pub struct OutboxRow {
     pub id: String,
@@ -90,9 +90,11 @@ pub fn list(
         .load(conn)
 }
 
-/// Claims up to `limit` due rows for `owner` until `lease_until`. A row whose
-/// lease ran out (its sender crashed) is due again. The claim is a
-/// compare-and-set per row, so two instances never both own one.
+/// Claims up to `limit` due rows for `owner` until `lease_until`, in one
+/// statement. A row whose lease ran out (its sender crashed) is due again.
+/// On PostgreSQL the candidates are locked with `SKIP LOCKED`, so instances
+/// sharing the database claim disjoint rows without waiting on each other;
+/// a SQLite write transaction already excludes every other writer.
 pub fn claim_due(
     conn: &mut DbConnection,
     owner: &str,
@@ -100,7 +102,7 @@ pub fn claim_due(
     lease_until: PrimitiveDateTime,
     limit: i64,
 ) -> QueryResult<Vec<OutboxRow>> {
-    let candidates: Vec<String> = email_outbox::table
+    let due = email_outbox::table
         .filter(email_outbox::status.eq("pending"))
         .filter(email_outbox::next_attempt_at.le(now))
         .filter(
@@ -110,32 +112,35 @@ pub fn claim_due(
         )
         .order(email_outbox::next_attempt_at.asc())
         .select(email_outbox::id)
-        .limit(limit)
-        .load(conn)?;
-    let mut claimed = Vec::new();
-    for id in candidates {
-        // Compare-and-set on the same "unleased" condition the scan used.
-        let won = diesel::update(
-            email_outbox::table
-                .find(&id)
-                .filter(email_outbox::status.eq("pending"))
-                .filter(
-                    email_outbox::lease_expires_at
-                        .is_null()
-                        .or(email_outbox::lease_expires_at.lt(now)),
-                ),
+        .limit(limit);
+    let mut claimed = match conn {
+        // diesel cannot put a locking clause in a subselect.
+        DbConnection::Postgres(pg) => diesel::sql_query(
+            "UPDATE email_outbox SET lease_owner = $1, lease_expires_at = $2 \
+             WHERE id IN (SELECT id FROM email_outbox \
+                          WHERE status = 'pending' AND next_attempt_at <= $3 \
+                            AND (lease_expires_at IS NULL OR lease_expires_at < $3) \
+                          ORDER BY next_attempt_at LIMIT $4 FOR UPDATE SKIP LOCKED) \
+             RETURNING *",
         )
-        .set((
-            email_outbox::lease_owner.eq(owner),
-            email_outbox::lease_expires_at.eq(lease_until),
-        ))
-        .execute(conn)?;
-        if won == 1 {
-            if let Some(row) = find(conn, &id)? {
-                claimed.push(row);
-            }
+        .bind::<diesel::sql_types::Text, _>(owner)
+        .bind::<diesel::sql_types::Timestamp, _>(lease_until)
+        .bind::<diesel::sql_types::Timestamp, _>(now)
+        .bind::<diesel::sql_types::BigInt, _>(limit)
+        .load(pg)?,
+        DbConnection::Sqlite(lite) => {
+            let ids: Vec<String> = due.load(lite)?;
+            diesel::update(email_outbox::table.filter(email_outbox::id.eq_any(ids)))
+                .set((
+                    email_outbox::lease_owner.eq(owner),
+                    email_outbox::lease_expires_at.eq(lease_until),
+                ))
+                .returning(OutboxRow::as_returning())
+                .get_results(lite)?
         }
-    }
+    };
+    // RETURNING gives no order; send the oldest first.
+    claimed.sort_by(|a, b| a.next_attempt_at.cmp(&b.next_attempt_at));
     Ok(claimed)
 }
 

@@ -206,7 +206,10 @@ async fn forged_expired_and_misused_tokens_are_all_401() {
         app.get("/v1/me", Some(&good)).await.status(),
         StatusCode::OK
     );
-    let within_leeway = signed(&|c| c.exp = now - 4);
+    // Signed just before use (the cases above may take a while under load),
+    // expired 3 s ago: within the 5 s leeway with 2 s to spare.
+    let now = state.clock.now().unix_timestamp();
+    let within_leeway = signed(&|c| c.exp = now - 3);
     assert_eq!(
         app.get("/v1/me", Some(&within_leeway)).await.status(),
         StatusCode::OK,
