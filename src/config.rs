@@ -18,6 +18,7 @@
 //! | `ROSTER_MAIL_MAX_ATTEMPTS` | `12` | attempts before an email is `failed` |
 //! | `ROSTER_MAIL_CONCURRENCY` | `4` | emails sent at once by one instance |
 //! | `ROSTER_MAIL_TIMEOUT` | `10s` | provider request timeout |
+//! | `ROSTER_MAIL_LEASE` | 2 × timeout + 30s | how long a claimed email is this instance's; after it (a crash) another sends it |
 //! | `ROSTER_MAIL_WORKER` | `on` | `off` stops this instance from sending (another one sends) |
 //! | `ROSTER_JWT_KEY_FILE` | — | Ed25519 PKCS#8 PEM; without it a key is generated once and kept in the database |
 //! | `ROSTER_JWT_ISSUER` | `ROSTER_APP_URL` | `iss` of access tokens |
@@ -88,6 +89,8 @@ pub struct MailSettings {
     pub max_attempts: u32,
     pub concurrency: usize,
     pub timeout: Duration,
+    /// How long claimed rows stay this instance's (longer than `timeout`).
+    pub lease: Duration,
     /// Whether this instance runs the delivery worker.
     pub worker: bool,
 }
@@ -151,6 +154,20 @@ impl Settings {
                 message: "is required when ROSTER_MAIL_PROVIDER is not `log`".into(),
             });
         }
+        let timeout = env.duration("ROSTER_MAIL_TIMEOUT", "10s")?;
+        let lease = match env.get("ROSTER_MAIL_LEASE") {
+            None => crate::email::worker::lease_for(timeout),
+            Some(_) => env.duration("ROSTER_MAIL_LEASE", "")?,
+        };
+        if lease <= timeout {
+            return Err(ConfigError {
+                variable: "ROSTER_MAIL_LEASE",
+                message: format!(
+                    "must be longer than ROSTER_MAIL_TIMEOUT ({}), or a send could still be running when another instance takes it over",
+                    humantime::format_duration(timeout)
+                ),
+            });
+        }
         let mail = MailSettings {
             provider,
             api_url: match env.get("ROSTER_MAIL_API_URL") {
@@ -162,7 +179,8 @@ impl Settings {
             poll_interval: env.duration("ROSTER_MAIL_POLL_INTERVAL", "1s")?,
             max_attempts: env.number("ROSTER_MAIL_MAX_ATTEMPTS", 12, 1..=1000)?,
             concurrency: env.number("ROSTER_MAIL_CONCURRENCY", 4, 1..=256)?,
-            timeout: env.duration("ROSTER_MAIL_TIMEOUT", "10s")?,
+            timeout,
+            lease,
             worker: env.parsed_with("ROSTER_MAIL_WORKER", true, parse_switch)?,
         };
         let bootstrap_admin_email = env.get("ROSTER_BOOTSTRAP_ADMIN_EMAIL");
@@ -252,6 +270,7 @@ impl Settings {
             ),
             ("ROSTER_MAIL_CONCURRENCY", self.mail.concurrency.to_string()),
             ("ROSTER_MAIL_TIMEOUT", duration(self.mail.timeout)),
+            ("ROSTER_MAIL_LEASE", duration(self.mail.lease)),
             (
                 "ROSTER_MAIL_WORKER",
                 if self.mail.worker { "on" } else { "off" }.into(),
@@ -465,6 +484,23 @@ mod tests {
         let err = Settings::from_pairs(&[("ROSTER_PASSWORD_MIN_LENGTH", "3")]).unwrap_err();
         assert_eq!(err.variable, "ROSTER_PASSWORD_MIN_LENGTH");
         assert!(err.message.contains("out of range"));
+    }
+
+    #[test]
+    fn a_mail_lease_follows_the_timeout_and_must_outlast_it() {
+        let settings = Settings::from_pairs(&[("ROSTER_MAIL_TIMEOUT", "5s")]).unwrap();
+        assert_eq!(settings.mail.lease, Duration::from_secs(40));
+        let settings =
+            Settings::from_pairs(&[("ROSTER_MAIL_LEASE", "3s"), ("ROSTER_MAIL_TIMEOUT", "1s")])
+                .unwrap();
+        assert_eq!(settings.mail.lease, Duration::from_secs(3));
+        let err = Settings::from_pairs(&[("ROSTER_MAIL_LEASE", "5s")]).unwrap_err();
+        assert_eq!(err.variable, "ROSTER_MAIL_LEASE");
+        assert!(
+            err.message.contains("ROSTER_MAIL_TIMEOUT (10s)"),
+            "{}",
+            err.message
+        );
     }
 
     #[test]

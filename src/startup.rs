@@ -179,6 +179,7 @@ fn serve(
     let document = openapi::document();
     let routes = web::Data::new(RouteTable::from_openapi(&document));
     let auth_limit = AuthRateLimit::new(state.settings.auth_rate_limit);
+    let pool_size = state.settings.database_pool_size as usize;
     let server = HttpServer::new(move || {
         let (app, _) = App::new()
             .into_utoipa_app()
@@ -195,6 +196,11 @@ fn serve(
             .wrap(from_fn(request_id_middleware))
     })
     .workers(workers)
+    // Blocking work is database work, which never runs wider than the pool:
+    // more threads would only wait for a connection, each holding a stack and
+    // an allocator arena (a sign-in flood once grew 370 of them). Twice the
+    // pool leaves room for requests that wait out a pool timeout.
+    .worker_max_blocking_threads(pool_size * 2)
     .shutdown_timeout(30)
     .listen(listener)?
     .run();

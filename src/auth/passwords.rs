@@ -66,10 +66,28 @@ impl PasswordHasher {
         password: SecretString,
         hash: Option<String>,
     ) -> Result<bool, ApiError> {
+        self.verify_reserved(self.reserve()?, password, hash).await
+    }
+
+    /// A place in the hashing queue, taken before any other work of a sign-in
+    /// so a shed request costs nothing (no database lookup).
+    pub fn reserve(&self) -> Result<Admission, ApiError> {
+        self.admit()
+    }
+
+    /// `verify` with a place already reserved.
+    pub async fn verify_reserved(
+        &self,
+        admission: Admission,
+        password: SecretString,
+        hash: Option<String>,
+    ) -> Result<bool, ApiError> {
         let known = hash.is_some();
         let hash = hash.unwrap_or_else(|| self.dummy_hash.as_ref().clone());
         let matches = self
-            .on_blocking_pool(move || verify_now(password.expose_secret(), &hash))
+            .run_admitted(admission, move || {
+                verify_now(password.expose_secret(), &hash)
+            })
             .await?;
         Ok(known && matches)
     }
@@ -78,7 +96,15 @@ impl PasswordHasher {
         &self,
         work: impl FnOnce() -> T + Send + 'static,
     ) -> Result<T, ApiError> {
-        let _admission = self.admit()?;
+        let admission = self.admit()?;
+        self.run_admitted(admission, work).await
+    }
+
+    async fn run_admitted<T: Send + 'static>(
+        &self,
+        _admission: Admission,
+        work: impl FnOnce() -> T + Send + 'static,
+    ) -> Result<T, ApiError> {
         let _permit = self
             .permits
             .clone()
@@ -111,7 +137,7 @@ impl PasswordHasher {
 }
 
 /// A place in the hashing queue, given back when dropped.
-struct Admission {
+pub struct Admission {
     admitted: Arc<AtomicUsize>,
     pool: Arc<rayon::ThreadPool>,
 }

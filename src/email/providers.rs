@@ -356,6 +356,7 @@ mod tests {
             max_attempts: 3,
             concurrency: 2,
             timeout: Duration::from_millis(500),
+            lease: Duration::from_secs(5),
             worker: true,
         }
     }

@@ -119,7 +119,7 @@ impl DeliveryWorker {
 
     async fn claim(&self) -> Result<Vec<OutboxRow>, ApiError> {
         let now = self.clock.now_db();
-        let lease = now + span(lease_for(self.settings.timeout));
+        let lease = now + span(self.settings.lease);
         let limit = i64::try_from(self.settings.concurrency).unwrap_or(1);
         let owner = self.owner.clone();
         self.db

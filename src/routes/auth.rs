@@ -343,13 +343,15 @@ async fn password_grant(
         return Ok(Err(GrantError::InvalidGrant));
     }
     let key = normalize(&username);
+    let place = state.hasher.reserve()?;
     let user = state
         .db
         .run(move |conn| Ok(users::find_by_email(conn, &key)?))
         .await?;
     let matches = state
         .hasher
-        .verify(
+        .verify_reserved(
+            place,
             password,
             user.as_ref().and_then(|u| u.password_hash.clone()),
         )

@@ -1,0 +1,20 @@
+//! Process faults and load against the real binary: `roster serve` runs as a
+//! child process on a fresh database per test (a temporary SQLite file, or
+//! its own PostgreSQL database with `TEST_DATABASE_URL`), is killed with
+//! SIGKILL mid-load and restarted, stopped with SIGTERM while requests and
+//! sends are in flight, and flooded with sign-ins.
+//!
+//! The tests run one at a time (`support::SERIAL`): each keeps the machine busy.
+
+#[path = "api/helpers.rs"]
+mod helpers;
+
+#[path = "process/support.rs"]
+mod support;
+
+#[path = "process/kill.rs"]
+mod kill;
+#[path = "process/load.rs"]
+mod load;
+#[path = "process/sigterm.rs"]
+mod sigterm;
