@@ -140,7 +140,7 @@ pub fn claim_due(
         }
     };
     // RETURNING gives no order; send the oldest first.
-    claimed.sort_by(|a, b| a.next_attempt_at.cmp(&b.next_attempt_at));
+    claimed.sort_by_key(|row| row.next_attempt_at);
     Ok(claimed)
 }
 
