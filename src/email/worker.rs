@@ -8,8 +8,9 @@
 //! it. Resend gets the outbox id as its `Idempotency-Key`, which covers that
 //! case too.
 
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
+use futures_util::stream::{FuturesUnordered, StreamExt};
 use rand::Rng;
 use tokio::sync::watch;
 
@@ -70,7 +71,10 @@ impl DeliveryWorker {
         &self.owner
     }
 
-    /// Polls at once, then every `poll_interval` (at once again after a full batch).
+    /// Keeps up to `concurrency` sends in flight: a freed slot is refilled
+    /// from the outbox at once, and when nothing is due the worker looks again
+    /// every `poll_interval`. On shutdown it stops claiming and lets the sends
+    /// in flight finish and be recorded.
     pub async fn run(self, mut shutdown: watch::Receiver<bool>) {
         tracing::info!(
             owner = %self.owner,
@@ -79,23 +83,41 @@ impl DeliveryWorker {
             concurrency = self.settings.concurrency,
             "email delivery worker started"
         );
+        let mut in_flight = FuturesUnordered::new();
+        let mut stopping = false;
+        let mut backlog_reported_at: Option<Instant> = None;
         loop {
-            if *shutdown.borrow() {
-                break;
-            }
-            let handled = self.run_once().await;
-            if *shutdown.borrow() {
-                break;
-            }
-            // A full batch means more may be waiting: go again at once.
-            if handled < self.settings.concurrency {
-                tokio::select! {
-                    _ = tokio::time::sleep(self.settings.poll_interval) => {}
-                    changed = shutdown.changed() => {
-                        if changed.is_err() {
-                            break;
+            stopping = stopping || *shutdown.borrow();
+            let free = self.settings.concurrency.saturating_sub(in_flight.len());
+            let mut outbox_drained = true;
+            if !stopping && free > 0 {
+                if backlog_reported_at.is_none_or(|at| at.elapsed() >= self.settings.poll_interval)
+                {
+                    self.report_backlog().await;
+                    backlog_reported_at = Some(Instant::now());
+                }
+                match self.claim(free).await {
+                    Ok(rows) => {
+                        outbox_drained = rows.len() < free;
+                        for row in rows {
+                            in_flight.push(self.deliver_owned(row));
                         }
                     }
+                    Err(err) => {
+                        tracing::warn!(error = %err, "cannot claim emails; trying again next poll");
+                    }
+                }
+            }
+            if stopping && in_flight.is_empty() {
+                break;
+            }
+            tokio::select! {
+                // A send finished: its slot can be refilled.
+                Some(()) = in_flight.next(), if !in_flight.is_empty() => {}
+                // Slots are free but nothing was due: look again later.
+                _ = tokio::time::sleep(self.settings.poll_interval), if outbox_drained || stopping => {}
+                changed = shutdown.changed(), if !stopping => {
+                    stopping = stopping || changed.is_err();
                 }
             }
         }
@@ -106,7 +128,7 @@ impl DeliveryWorker {
     /// many it claimed (0 after a database error, which is logged).
     pub async fn run_once(&self) -> usize {
         self.report_backlog().await;
-        let batch = match self.claim().await {
+        let batch = match self.claim(self.settings.concurrency).await {
             Ok(batch) => batch,
             Err(err) => {
                 tracing::warn!(error = %err, "cannot claim emails; trying again next poll");
@@ -117,14 +139,18 @@ impl DeliveryWorker {
         batch.len()
     }
 
-    async fn claim(&self) -> Result<Vec<OutboxRow>, ApiError> {
+    async fn claim(&self, limit: usize) -> Result<Vec<OutboxRow>, ApiError> {
         let now = self.clock.now_db();
         let lease = now + span(self.settings.lease);
-        let limit = i64::try_from(self.settings.concurrency).unwrap_or(1);
+        let limit = i64::try_from(limit).unwrap_or(1);
         let owner = self.owner.clone();
         self.db
             .write(move |conn| Ok(outbox::claim_due(conn, &owner, now, lease, limit)?))
             .await
+    }
+
+    async fn deliver_owned(&self, row: OutboxRow) {
+        self.deliver(&row).await;
     }
 
     async fn deliver(&self, row: &OutboxRow) {
