@@ -16,22 +16,39 @@ pub struct Cursor {
 }
 
 impl Cursor {
+    /// The wire form: 32 base64url characters holding 8 bytes of microseconds
+    /// since the epoch (big-endian) and the 16 bytes of the id. Every string
+    /// of that shape is a position in the list (times are clamped to years
+    /// 1–9999), so the OpenAPI pattern says exactly what is accepted.
     pub fn encode(&self) -> String {
-        let micros = self.at.assume_utc().unix_timestamp_nanos() / 1_000;
-        URL_SAFE_NO_PAD.encode(format!("{micros}|{}", self.id))
+        let micros =
+            i64::try_from(self.at.assume_utc().unix_timestamp_nanos() / 1_000).unwrap_or(i64::MAX);
+        // Ids are UUIDs (`db::new_id`); anything else sorts as the nil id.
+        let id = uuid::Uuid::parse_str(&self.id).unwrap_or_default();
+        let mut bytes = [0u8; 24];
+        bytes[..8].copy_from_slice(&micros.to_be_bytes());
+        bytes[8..].copy_from_slice(id.as_bytes());
+        URL_SAFE_NO_PAD.encode(bytes)
     }
 
     pub fn decode(raw: &str) -> Result<Self, &'static str> {
-        const BAD: &str = "is not a cursor this service issued";
-        let bytes = URL_SAFE_NO_PAD.decode(raw.trim()).map_err(|_| BAD)?;
-        let text = String::from_utf8(bytes).map_err(|_| BAD)?;
-        let (micros, id) = text.split_once('|').ok_or(BAD)?;
-        let micros: i128 = micros.parse().map_err(|_| BAD)?;
-        let at =
-            time::OffsetDateTime::from_unix_timestamp_nanos(micros * 1_000).map_err(|_| BAD)?;
-        if id.is_empty() || id.len() > 64 {
+        const BAD: &str = "is not a cursor (32 characters of A-Z, a-z, 0-9, - and _)";
+        let valid = raw.len() == 32
+            && raw
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_');
+        if !valid {
             return Err(BAD);
         }
+        let bytes = URL_SAFE_NO_PAD.decode(raw).map_err(|_| BAD)?;
+        let (micros, id) = bytes.split_at(8);
+        let micros = i64::from_be_bytes(micros.try_into().map_err(|_| BAD)?);
+        let id = uuid::Uuid::from_slice(id).map_err(|_| BAD)?;
+        let earliest = time::macros::datetime!(0001-01-01 0:00 UTC);
+        let latest = time::macros::datetime!(9999-12-31 23:59:59.999_999 UTC);
+        let at = time::OffsetDateTime::from_unix_timestamp_nanos(i128::from(micros) * 1_000)
+            .unwrap_or(if micros < 0 { earliest } else { latest })
+            .clamp(earliest, latest);
         Ok(Cursor {
             at: PrimitiveDateTime::new(at.date(), at.time()),
             id: id.to_string(),
@@ -81,10 +98,20 @@ mod tests {
     }
 
     #[test]
-    fn a_forged_cursor_is_rejected() {
+    fn only_strings_of_the_documented_shape_are_cursors() {
         assert!(Cursor::decode("not base64!").is_err());
         assert!(Cursor::decode(&URL_SAFE_NO_PAD.encode("abc")).is_err());
-        assert!(Cursor::decode(&URL_SAFE_NO_PAD.encode("12|")).is_err());
+        assert!(Cursor::decode(&"A".repeat(31)).is_err());
+        assert!(Cursor::decode(&"A".repeat(33)).is_err());
+        assert!(Cursor::decode(&format!("{}+", "A".repeat(31))).is_err());
+        let mut far = [0u8; 24];
+        far[..8].copy_from_slice(&i64::MAX.to_be_bytes());
+        let far = Cursor::decode(&URL_SAFE_NO_PAD.encode(far)).unwrap();
+        assert_eq!(far.at.year(), 9999, "clamped");
+        assert_eq!(
+            Cursor::decode(&"A".repeat(32)).unwrap().id,
+            uuid::Uuid::nil().to_string()
+        );
     }
 
     #[test]
@@ -100,10 +127,12 @@ mod tests {
     fn a_full_page_yields_a_cursor_and_a_short_one_does_not() {
         let at = datetime!(2026-01-01 0:00);
         let key = |id: &String| Cursor { at, id: id.clone() };
-        let rows: Vec<String> = (0..3).map(|i| i.to_string()).collect();
+        let rows: Vec<String> = (0..3)
+            .map(|i| format!("0190c0de-0000-7000-8000-00000000000{i}"))
+            .collect();
         let (page, next) = paginate(rows.clone(), 2, key);
         assert_eq!(page.len(), 2);
-        assert_eq!(Cursor::decode(&next.unwrap()).unwrap().id, "1");
+        assert_eq!(Cursor::decode(&next.unwrap()).unwrap().id, rows[1]);
         let (page, next) = paginate(rows, 3, key);
         assert_eq!((page.len(), next), (3, None));
     }

@@ -8,11 +8,11 @@ use utoipa::ToSchema;
 use crate::auth::Authenticated;
 use crate::clock::from_db;
 use crate::db::api_clients::ApiClientRow;
-use crate::domain::pagination::Cursor;
+use crate::domain::pagination::{paginate, Cursor};
 use crate::domain::profile::parse_label;
 use crate::error::{ApiError, Problem};
 use crate::http::{field_id, parse_query, path_id, JsonBody, RequestId};
-use crate::routes::common::{page, schemas, PageQuery, RequestMeta};
+use crate::routes::common::{schemas, PageQuery, RequestMeta};
 use crate::routes::views::Page;
 use crate::service::api_clients as service;
 use crate::service::idempotency::{self, Created};
@@ -149,7 +149,7 @@ pub async fn list_api_clients(
         .db
         .run(move |conn| service::list(conn, &actor.0, cursor.as_ref(), limit))
         .await?;
-    let (rows, next_cursor) = page(rows, limit, |row| Cursor {
+    let (rows, next_cursor) = paginate(rows, limit, |row| Cursor {
         at: row.created_at,
         id: row.id.clone(),
     });

@@ -8,11 +8,11 @@ use utoipa::{IntoParams, ToSchema};
 use crate::auth::Authenticated;
 use crate::clock::from_db;
 use crate::db::audit::{self, AuditFilter, AuditRow};
-use crate::domain::pagination::Cursor;
+use crate::domain::pagination::{paginate, Cursor};
 use crate::domain::permissions::AuditScope;
 use crate::error::{ApiError, Problem};
 use crate::http::{field_id, parse_query};
-use crate::routes::common::{page, schemas, PageQuery};
+use crate::routes::common::{schemas, PageQuery};
 use crate::routes::views::Page;
 use crate::state::AppState;
 
@@ -124,7 +124,7 @@ pub async fn list_audit_events(
         .db
         .run(move |conn| Ok(audit::list(conn, &filter, cursor.as_ref(), limit)?))
         .await?;
-    let (rows, next_cursor) = page(rows, limit, |row| Cursor {
+    let (rows, next_cursor) = paginate(rows, limit, |row| Cursor {
         at: row.occurred_at,
         id: row.id.clone(),
     });

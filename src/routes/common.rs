@@ -6,10 +6,8 @@ use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
 use crate::domain::email::EmailAddress;
-use base64::engine::general_purpose::URL_SAFE_NO_PAD;
-use base64::Engine;
 
-use crate::domain::pagination::{paginate, parse_limit, Cursor};
+use crate::domain::pagination::{parse_limit, Cursor};
 use crate::domain::profile::parse_label;
 use crate::error::{ApiError, FieldError};
 use crate::http::{parse_query, RequestId};
@@ -35,59 +33,11 @@ impl PageQuery {
             .cursor
             .as_deref()
             .filter(|c| !c.is_empty())
-            .map(decode_cursor)
+            .map(Cursor::decode)
             .transpose()
             .map_err(|why| ApiError::invalid("cursor", why))?;
         Ok((limit, cursor))
     }
-}
-
-/// The wire form of a page cursor: 32 base64url characters holding the sort
-/// key of the last item served, 8 bytes of microseconds since the epoch
-/// (big-endian) and the 16 bytes of its id. Every string of that shape is a
-/// position in the list (times are clamped to years 1–9999), so the document's
-/// pattern says exactly what the server accepts.
-pub fn encode_cursor(cursor: &Cursor) -> String {
-    let micros =
-        i64::try_from(cursor.at.assume_utc().unix_timestamp_nanos() / 1_000).unwrap_or(i64::MAX);
-    // Ids are UUIDs (`db::new_id`); anything else sorts as the nil id.
-    let id = uuid::Uuid::parse_str(&cursor.id).unwrap_or_default();
-    let mut bytes = [0u8; 24];
-    bytes[..8].copy_from_slice(&micros.to_be_bytes());
-    bytes[8..].copy_from_slice(id.as_bytes());
-    URL_SAFE_NO_PAD.encode(bytes)
-}
-
-/// Reads a cursor written by [`encode_cursor`].
-pub fn decode_cursor(raw: &str) -> Result<Cursor, &'static str> {
-    const BAD: &str = "is not a cursor (32 characters of A-Z, a-z, 0-9, - and _)";
-    let valid = raw.len() == 32
-        && raw
-            .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_');
-    if !valid {
-        return Err(BAD);
-    }
-    let bytes = URL_SAFE_NO_PAD.decode(raw).map_err(|_| BAD)?;
-    let (micros, id) = bytes.split_at(8);
-    let micros = i64::from_be_bytes(micros.try_into().map_err(|_| BAD)?);
-    let id = uuid::Uuid::from_slice(id).map_err(|_| BAD)?;
-    let earliest = time::macros::datetime!(0001-01-01 0:00 UTC);
-    let latest = time::macros::datetime!(9999-12-31 23:59:59.999_999 UTC);
-    let at = time::OffsetDateTime::from_unix_timestamp_nanos(i128::from(micros) * 1_000)
-        .unwrap_or(if micros < 0 { earliest } else { latest })
-        .clamp(earliest, latest);
-    Ok(Cursor {
-        at: time::PrimitiveDateTime::new(at.date(), at.time()),
-        id: id.to_string(),
-    })
-}
-
-/// [`paginate`] with the cursor in its wire form.
-pub fn page<T>(rows: Vec<T>, limit: i64, key: impl Fn(&T) -> Cursor) -> (Vec<T>, Option<String>) {
-    let (rows, next) = paginate(rows, limit, &key);
-    let next = next.and(rows.last()).map(|last| encode_cursor(&key(last)));
-    (rows, next)
 }
 
 /// Who asked for an admin action and where to confirm it (the Cloud Portal's

@@ -6,14 +6,14 @@ use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
 use crate::auth::Authenticated;
-use crate::domain::pagination::Cursor;
+use crate::domain::pagination::{paginate, Cursor};
 use crate::domain::profile::{parse_label, search_key};
 use crate::error::{ApiError, Problem};
 use crate::http::{
     double_option_whole_number, etag, if_match_version, parse_query, path_id, whole_number,
     JsonBody, RequestId,
 };
-use crate::routes::common::{page, schemas, Checks, PageQuery, RequestMeta};
+use crate::routes::common::{schemas, Checks, PageQuery, RequestMeta};
 use crate::routes::views::{CustomerView, Page};
 use crate::service::customers::{self, CustomerEdit, CustomerInput};
 use crate::service::idempotency::{self, Created};
@@ -149,7 +149,7 @@ pub async fn list_customers(
         .db
         .run(move |conn| customers::list(conn, &actor.0, prefix.as_deref(), cursor.as_ref(), limit))
         .await?;
-    let (rows, next_cursor) = page(rows, limit, |(row, _)| Cursor {
+    let (rows, next_cursor) = paginate(rows, limit, |(row, _)| Cursor {
         at: row.created_at,
         id: row.id.clone(),
     });

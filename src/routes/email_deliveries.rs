@@ -8,11 +8,11 @@ use utoipa::{IntoParams, ToSchema};
 use crate::auth::Authenticated;
 use crate::clock::from_db;
 use crate::db::outbox::{self, OutboxFilter, OutboxRow};
-use crate::domain::pagination::Cursor;
+use crate::domain::pagination::{paginate, Cursor};
 use crate::email::EmailKind;
 use crate::error::{ApiError, Problem};
 use crate::http::{parse_query, path_id};
-use crate::routes::common::{page, schemas, Checks, PageQuery};
+use crate::routes::common::{schemas, Checks, PageQuery};
 use crate::routes::views::Page;
 use crate::service::guard::require;
 use crate::state::AppState;
@@ -148,7 +148,7 @@ pub async fn list_email_deliveries(
         .db
         .run(move |conn| Ok(outbox::list(conn, &filter, cursor.as_ref(), limit)?))
         .await?;
-    let (rows, next_cursor) = page(rows, limit, |row| Cursor {
+    let (rows, next_cursor) = paginate(rows, limit, |row| Cursor {
         at: row.created_at,
         id: row.id.clone(),
     });

@@ -8,12 +8,12 @@ use crate::auth::Authenticated;
 use crate::db::users::UserFilter;
 use crate::domain::email::EmailAddress;
 use crate::domain::lifecycle::UserStatus;
-use crate::domain::pagination::Cursor;
+use crate::domain::pagination::{paginate, Cursor};
 use crate::domain::profile::{parse_job_title, parse_name, search_key};
 use crate::domain::roles::{check_settings, MembershipRole};
 use crate::error::{ApiError, Problem};
 use crate::http::{field_id, parse_query, path_id, JsonBody, RequestId};
-use crate::routes::common::{page, schemas, Checks, PageQuery, RequestMeta};
+use crate::routes::common::{schemas, Checks, PageQuery, RequestMeta};
 use crate::routes::views::CustomerUserView;
 use crate::service::idempotency::{self, Created};
 use crate::service::members::{self, AddUser, MembershipEdit};
@@ -143,7 +143,7 @@ pub async fn list_customer_users(
             )
         })
         .await?;
-    let (rows, next_cursor) = page(found.rows, limit, |(membership, _)| Cursor {
+    let (rows, next_cursor) = paginate(found.rows, limit, |(membership, _)| Cursor {
         at: membership.added_at,
         id: membership.user_id.clone(),
     });

@@ -9,13 +9,13 @@ use crate::auth::Authenticated;
 use crate::db::action_tokens::Purpose;
 use crate::domain::email::EmailAddress;
 use crate::domain::lifecycle::StatusTarget;
-use crate::domain::pagination::Cursor;
+use crate::domain::pagination::{paginate, Cursor};
 use crate::domain::profile::{parse_job_title, parse_name};
 use crate::error::{ApiError, Problem};
 use crate::http::{
     double_option, etag, field_id, if_match_version, parse_query, path_id, JsonBody, RequestId,
 };
-use crate::routes::common::{page, schemas, Checks, RequestMeta};
+use crate::routes::common::{schemas, Checks, RequestMeta};
 use crate::routes::memberships::UserListQuery;
 use crate::routes::views::{Page, UserFields, UserView};
 use crate::service::users::{self as service, ProfileEdit, UserInfo};
@@ -75,7 +75,7 @@ pub async fn list_users(
             )
         })
         .await?;
-    let (rows, next_cursor) = page(rows, limit, |user| Cursor {
+    let (rows, next_cursor) = paginate(rows, limit, |user| Cursor {
         at: user.created_at,
         id: user.id.clone(),
     });
