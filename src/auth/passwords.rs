@@ -1,38 +1,61 @@
 //! argon2id hashing on its own pool of `ROSTER_HASH_CONCURRENCY` threads, so
-//! sign-in floods queue here instead of starving the async workers. A fixed
-//! set of threads also bounds memory: each 19 MiB argon2 buffer is reused by
-//! the same few threads instead of leaving an allocator arena behind on every
-//! thread of the general blocking pool. The queue is bounded too
-//! (`ROSTER_HASH_QUEUE`): a sign-in beyond it is refused at once with a 429
-//! rather than waiting seconds for a slot it would time out on anyway.
+//! sign-in floods queue here instead of starving the async workers. The
+//! queue is bounded (`ROSTER_HASH_QUEUE`): a sign-in beyond it is refused at
+//! once with a 429 rather than waiting seconds for a slot it would time out
+//! on anyway.
+//!
+//! Memory: each hash needs 19 MiB of working memory. Left to the allocator,
+//! those buffers end up in whichever glibc arena a thread happens to use and
+//! stay there (a sign-in burst once left 400 MiB behind). So buffers are
+//! kept in a small pool of at most `concurrency` scratchpads, reused under
+//! load, and handed back to the system (they are always mmapped) once
+//! hashing has been idle for a moment.
 
-use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex, PoisonError};
+use std::time::Duration;
 
 use argon2::password_hash::rand_core::OsRng;
-use argon2::password_hash::{PasswordHash, PasswordHasher as _, PasswordVerifier as _, SaltString};
-use argon2::Argon2;
+use argon2::password_hash::{
+    Output, ParamsString, PasswordHash, PasswordHasher as _, PasswordVerifier as _, SaltString,
+};
+use argon2::{Algorithm, Argon2, Block, Params, Version};
 use secrecy::{ExposeSecret, SecretString};
 use tokio::sync::Semaphore;
 
 use crate::error::ApiError;
 
+/// How long hashing must be idle before its scratchpads are released.
+const RELEASE_SCRATCH_AFTER: Duration = Duration::from_secs(2);
+
+/// Argon2 working memory for one hash at a time.
+type Scratchpad = Vec<Block>;
+
 #[derive(Clone)]
 pub struct PasswordHasher {
     pool: Arc<rayon::ThreadPool>,
     permits: Arc<Semaphore>,
-    /// Callers running or waiting, and how many may be.
-    admitted: Arc<AtomicUsize>,
+    shared: Arc<Shared>,
+    /// Callers that may be running or waiting at once.
     admit_limit: usize,
     /// Verified against when the account is unknown, so timing does not tell.
     dummy_hash: Arc<String>,
 }
 
+struct Shared {
+    /// Callers running or waiting.
+    admitted: AtomicUsize,
+    /// Bumped by every admission: tells a release timer whether hashing was
+    /// idle the whole time.
+    admissions: AtomicU64,
+    scratchpads: Mutex<Vec<Scratchpad>>,
+}
+
 impl PasswordHasher {
     pub fn new(concurrency: usize, queue: usize) -> Self {
+        keep_large_buffers_out_of_arenas();
         let dummy = hash_now("roster dummy password for constant-time misses")
             .expect("hashing a constant cannot fail");
-        release_freed_memory();
         let pool = rayon::ThreadPoolBuilder::new()
             .num_threads(concurrency.max(1))
             .thread_name(|n| format!("argon2-{n}"))
@@ -42,21 +65,28 @@ impl PasswordHasher {
         PasswordHasher {
             pool: Arc::new(pool),
             permits: Arc::new(Semaphore::new(concurrency.max(1))),
-            admitted: Arc::new(AtomicUsize::new(0)),
+            shared: Arc::new(Shared {
+                admitted: AtomicUsize::new(0),
+                admissions: AtomicU64::new(0),
+                scratchpads: Mutex::new(Vec::new()),
+            }),
             admit_limit: concurrency.max(1) + queue,
             dummy_hash: Arc::new(dummy),
         }
     }
 
-    /// How many callers wait for a hashing slot right now.
+    /// How many hashing slots are free right now.
     pub fn available_permits(&self) -> usize {
         self.permits.available_permits()
     }
 
     pub async fn hash(&self, password: SecretString) -> Result<String, ApiError> {
-        self.on_blocking_pool(move || hash_now(password.expose_secret()))
-            .await?
-            .map_err(ApiError::internal)
+        let admission = self.reserve()?;
+        self.run_admitted(admission, move |scratch| {
+            hash_with(password.expose_secret(), scratch)
+        })
+        .await?
+        .map_err(ApiError::internal)
     }
 
     /// Verifies `password` against `hash`, or against a dummy hash when there
@@ -72,7 +102,18 @@ impl PasswordHasher {
     /// A place in the hashing queue, taken before any other work of a sign-in
     /// so a shed request costs nothing (no database lookup).
     pub fn reserve(&self) -> Result<Admission, ApiError> {
-        self.admit()
+        self.shared.admissions.fetch_add(1, Ordering::AcqRel);
+        let before = self.shared.admitted.fetch_add(1, Ordering::AcqRel);
+        let admission = Admission {
+            shared: self.shared.clone(),
+        };
+        if before >= self.admit_limit {
+            metrics::counter!("roster_password_hash_shed_total").increment(1);
+            return Err(ApiError::TooManyRequests {
+                retry_after_secs: 1,
+            });
+        }
+        Ok(admission)
     }
 
     /// `verify` with a place already reserved.
@@ -85,25 +126,17 @@ impl PasswordHasher {
         let known = hash.is_some();
         let hash = hash.unwrap_or_else(|| self.dummy_hash.as_ref().clone());
         let matches = self
-            .run_admitted(admission, move || {
-                verify_now(password.expose_secret(), &hash)
+            .run_admitted(admission, move |scratch| {
+                verify_with(password.expose_secret(), &hash, scratch)
             })
             .await?;
         Ok(known && matches)
     }
 
-    async fn on_blocking_pool<T: Send + 'static>(
-        &self,
-        work: impl FnOnce() -> T + Send + 'static,
-    ) -> Result<T, ApiError> {
-        let admission = self.admit()?;
-        self.run_admitted(admission, work).await
-    }
-
     async fn run_admitted<T: Send + 'static>(
         &self,
         _admission: Admission,
-        work: impl FnOnce() -> T + Send + 'static,
+        work: impl FnOnce(&mut Scratchpad) -> T + Send + 'static,
     ) -> Result<T, ApiError> {
         let _permit = self
             .permits
@@ -112,41 +145,66 @@ impl PasswordHasher {
             .await
             .map_err(ApiError::internal)?;
         let (done, result) = tokio::sync::oneshot::channel();
+        let shared = self.shared.clone();
         self.pool.spawn(move || {
-            let _ = done.send(work());
+            let mut scratch = shared.take_scratchpad();
+            let outcome = work(&mut scratch);
+            shared.give_back(scratch);
+            let _ = done.send(outcome);
         });
         result.await.map_err(ApiError::internal)
     }
 }
 
-impl PasswordHasher {
-    fn admit(&self) -> Result<Admission, ApiError> {
-        let before = self.admitted.fetch_add(1, Ordering::AcqRel);
-        let admission = Admission {
-            admitted: self.admitted.clone(),
-            pool: self.pool.clone(),
-        };
-        if before >= self.admit_limit {
-            metrics::counter!("roster_password_hash_shed_total").increment(1);
-            return Err(ApiError::TooManyRequests {
-                retry_after_secs: 1,
-            });
+impl Shared {
+    fn scratchpads(&self) -> std::sync::MutexGuard<'_, Vec<Scratchpad>> {
+        self.scratchpads
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+    }
+
+    fn take_scratchpad(&self) -> Scratchpad {
+        self.scratchpads().pop().unwrap_or_default()
+    }
+
+    fn give_back(&self, scratch: Scratchpad) {
+        self.scratchpads().push(scratch);
+    }
+
+    /// Releases the scratchpads if hashing stays idle for a moment (a timer on
+    /// the runtime; at once outside one).
+    fn release_when_still_idle(self: &Arc<Self>) {
+        let admissions = self.admissions.load(Ordering::Acquire);
+        let shared = self.clone();
+        match tokio::runtime::Handle::try_current() {
+            Ok(runtime) => {
+                runtime.spawn(async move {
+                    tokio::time::sleep(RELEASE_SCRATCH_AFTER).await;
+                    shared.release_if_idle_since(admissions);
+                });
+            }
+            Err(_) => shared.release_if_idle_since(admissions),
         }
-        Ok(admission)
+    }
+
+    fn release_if_idle_since(&self, admissions: u64) {
+        let idle = self.admitted.load(Ordering::Acquire) == 0
+            && self.admissions.load(Ordering::Acquire) == admissions;
+        if idle {
+            self.scratchpads().clear();
+        }
     }
 }
 
 /// A place in the hashing queue, given back when dropped.
 pub struct Admission {
-    admitted: Arc<AtomicUsize>,
-    pool: Arc<rayon::ThreadPool>,
+    shared: Arc<Shared>,
 }
 
 impl Drop for Admission {
     fn drop(&mut self) {
-        let was_last = self.admitted.fetch_sub(1, Ordering::AcqRel) == 1;
-        if was_last {
-            self.pool.spawn(release_freed_memory);
+        if self.shared.admitted.fetch_sub(1, Ordering::AcqRel) == 1 {
+            self.shared.release_when_still_idle();
         }
     }
 }
@@ -164,22 +222,82 @@ fn yield_to_other_work() {
     }
 }
 
-/// Hands the freed argon2 buffers back to the system once hashing goes idle.
-///
-/// glibc keeps a freed 19 MiB buffer in the arena of the thread that used it
-/// (its mmap threshold adapts upwards after the first one), so an idle
-/// service would otherwise sit on `concurrency` × 19 MiB. Trimming only when
-/// the last caller leaves costs nothing under load.
-pub fn release_freed_memory() {
+/// Makes glibc map every allocation of 4 MiB or more on its own, so freeing a
+/// scratchpad returns it to the system. (By default glibc raises that
+/// threshold after the first large free and then keeps such buffers in its
+/// arenas for good.)
+fn keep_large_buffers_out_of_arenas() {
     #[cfg(all(target_os = "linux", target_env = "gnu"))]
-    // SAFETY: malloc_trim only returns free pages to the kernel; it is
-    // thread-safe and touches no memory that is in use.
+    // SAFETY: mallopt only changes allocator tuning; it is thread-safe.
     unsafe {
-        libc::malloc_trim(0);
+        libc::mallopt(libc::M_MMAP_THRESHOLD, 4 << 20);
     }
 }
 
-/// argon2id with OWASP's minimum parameters (19 MiB, t=2, p=1), as a PHC string.
+/// argon2id with OWASP's minimum parameters (19 MiB, t=2, p=1), as a PHC
+/// string, in `scratch` (grown as needed and kept for the next hash).
+fn hash_with(password: &str, scratch: &mut Scratchpad) -> argon2::password_hash::Result<String> {
+    let params = Params::default();
+    let salt = SaltString::generate(&mut OsRng);
+    let mut salt_bytes = [0u8; 64];
+    let salt_bytes = salt.as_salt().decode_b64(&mut salt_bytes)?;
+    let mut out = [0u8; Params::DEFAULT_OUTPUT_LEN];
+    Argon2::new(Algorithm::Argon2id, Version::V0x13, params.clone())
+        .hash_password_into_with_memory(
+            password.as_bytes(),
+            salt_bytes,
+            &mut out,
+            sized(scratch, params.block_count()),
+        )?;
+    let phc = PasswordHash {
+        algorithm: Algorithm::Argon2id.ident(),
+        version: Some(Version::V0x13.into()),
+        params: ParamsString::try_from(&params)?,
+        salt: Some(salt.as_salt()),
+        hash: Some(Output::new(&out)?),
+    };
+    Ok(phc.to_string())
+}
+
+/// Checks `password` against a PHC string (any argon2 variant, version and
+/// parameters it names), in `scratch`; the comparison is constant-time.
+fn verify_with(password: &str, hash: &str, scratch: &mut Scratchpad) -> bool {
+    let Ok(parsed) = PasswordHash::new(hash) else {
+        return false;
+    };
+    let (Some(salt), Some(expected)) = (parsed.salt, parsed.hash) else {
+        return false;
+    };
+    let algorithm = Algorithm::try_from(parsed.algorithm);
+    let version = parsed.version.map_or(Ok(Version::V0x13), Version::try_from);
+    let (Ok(algorithm), Ok(version), Ok(params)) = (algorithm, version, Params::try_from(&parsed))
+    else {
+        return false;
+    };
+    let mut salt_bytes = [0u8; 64];
+    let Ok(salt_bytes) = salt.decode_b64(&mut salt_bytes) else {
+        return false;
+    };
+    let mut out = vec![0u8; expected.len()];
+    let computed = Argon2::new(algorithm, version, params.clone()).hash_password_into_with_memory(
+        password.as_bytes(),
+        salt_bytes,
+        &mut out,
+        sized(scratch, params.block_count()),
+    );
+    computed.is_ok() && Output::new(&out).is_ok_and(|out| out == expected)
+}
+
+fn sized(scratch: &mut Scratchpad, blocks: usize) -> &mut [Block] {
+    if scratch.len() < blocks {
+        scratch.resize(blocks, Block::default());
+    }
+    &mut scratch[..blocks]
+}
+
+/// argon2id with OWASP's minimum parameters (19 MiB, t=2, p=1), as a PHC
+/// string, through the argon2 crate's own API (start-up, tests and the
+/// `argon2_rate` baseline).
 pub fn hash_now(password: &str) -> Result<String, argon2::password_hash::Error> {
     let salt = SaltString::generate(&mut OsRng);
     Ok(Argon2::default()
@@ -210,6 +328,23 @@ mod tests {
         assert!(!verify_now("anything", "not a hash"));
     }
 
+    #[test]
+    fn hashing_in_a_reused_scratchpad_agrees_with_the_argon2_crate() {
+        let mut scratch = Scratchpad::new();
+        let ours = hash_with("correct horse battery", &mut scratch).unwrap();
+        assert!(ours.starts_with("$argon2id$v=19$m=19456,t=2,p=1$"));
+        assert!(verify_now("correct horse battery", &ours));
+        let theirs = hash_now("correct horse battery").unwrap();
+        for _ in 0..2 {
+            assert!(verify_with("correct horse battery", &theirs, &mut scratch));
+            assert!(verify_with("correct horse battery", &ours, &mut scratch));
+            assert!(!verify_with("correct horse batterY", &theirs, &mut scratch));
+        }
+        let light = "$argon2i$v=19$m=256,t=1,p=1$c29tZXNhbHQ$Y2hlYXAgaGFzaCBvZiBzb21ldGhpbmc";
+        assert!(!verify_with("anything", light, &mut scratch));
+        assert!(!verify_with("anything", "not a hash", &mut scratch));
+    }
+
     #[tokio::test]
     async fn a_caller_beyond_the_queue_is_refused_at_once() {
         let hasher = PasswordHasher::new(1, 1);
@@ -227,5 +362,25 @@ mod tests {
             .verify("correct horse battery".into(), Some(hash))
             .await
             .unwrap());
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn scratchpads_are_kept_under_load_and_released_when_idle() {
+        let hasher = PasswordHasher::new(1, 4);
+        let hash = hasher.hash("correct horse battery".into()).await.unwrap();
+        assert_eq!(
+            hasher.shared.scratchpads().len(),
+            1,
+            "kept for the next hash"
+        );
+        tokio::time::sleep(RELEASE_SCRATCH_AFTER / 2).await;
+        assert!(hasher
+            .verify("correct horse battery".into(), Some(hash))
+            .await
+            .unwrap());
+        tokio::time::sleep(RELEASE_SCRATCH_AFTER * 3 / 4).await;
+        assert_eq!(hasher.shared.scratchpads().len(), 1, "busy a moment ago");
+        tokio::time::sleep(RELEASE_SCRATCH_AFTER).await;
+        assert!(hasher.shared.scratchpads().is_empty(), "idle: released");
     }
 }
