@@ -263,12 +263,18 @@ IDLE_RSS_KB="$(rss_kb VmRSS)"
 IDLE_ANON_KB="$(rss_kb RssAnon)"
 TOKEN="$(sign_in | json_field access_token)"
 pick_targets pg_query
+# The statements the list handler runs: the customer, the page, and the seat
+# count (every membership, minus those of retired users).
 cat >"$WORK/list.sql" <<SQL
+SELECT * FROM customers WHERE id = '$CUSTOMER_ID';
 SELECT memberships.customer_id, memberships.user_id, memberships.role, memberships.settings, memberships.added_at,
        memberships.updated_at, users.*
 FROM memberships INNER JOIN users ON users.id = memberships.user_id
 WHERE memberships.customer_id = '$CUSTOMER_ID'
 ORDER BY memberships.added_at DESC, memberships.user_id DESC LIMIT 51;
+SELECT count(*) FROM memberships WHERE customer_id = '$CUSTOMER_ID';
+SELECT count(*) FROM memberships WHERE customer_id = '$CUSTOMER_ID'
+  AND user_id IN (SELECT id FROM users WHERE status = 'retired');
 SQL
 
 for round in $(seq 1 "$ROUNDS"); do

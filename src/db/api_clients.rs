@@ -53,11 +53,11 @@ pub fn list(
     }
     if let Some(cursor) = cursor {
         query = query.filter(
-            api_clients::created_at
-                .lt(cursor.at)
-                .or(api_clients::created_at
-                    .eq(cursor.at)
-                    .and(api_clients::id.lt(cursor.id.clone()))),
+            api_clients::created_at.le(cursor.at).and(
+                api_clients::created_at
+                    .lt(cursor.at)
+                    .or(api_clients::id.lt(cursor.id.clone())),
+            ),
         );
     }
     query

@@ -76,11 +76,11 @@ pub fn list(
     }
     if let Some(cursor) = cursor {
         query = query.filter(
-            audit_events::occurred_at
-                .lt(cursor.at)
-                .or(audit_events::occurred_at
-                    .eq(cursor.at)
-                    .and(audit_events::id.lt(cursor.id.clone()))),
+            audit_events::occurred_at.le(cursor.at).and(
+                audit_events::occurred_at
+                    .lt(cursor.at)
+                    .or(audit_events::id.lt(cursor.id.clone())),
+            ),
         );
     }
     query

@@ -136,9 +136,11 @@ pub fn list(
     }
     if let Some(cursor) = cursor {
         query = query.filter(
-            customers::created_at.lt(cursor.at).or(customers::created_at
-                .eq(cursor.at)
-                .and(customers::id.lt(cursor.id.clone()))),
+            customers::created_at.le(cursor.at).and(
+                customers::created_at
+                    .lt(cursor.at)
+                    .or(customers::id.lt(cursor.id.clone())),
+            ),
         );
     }
     query

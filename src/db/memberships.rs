@@ -91,9 +91,11 @@ pub fn list_customer_users(
     }
     if let Some(cursor) = cursor {
         query = query.filter(
-            memberships::added_at.lt(cursor.at).or(memberships::added_at
-                .eq(cursor.at)
-                .and(memberships::user_id.lt(cursor.id.clone()))),
+            memberships::added_at.le(cursor.at).and(
+                memberships::added_at
+                    .lt(cursor.at)
+                    .or(memberships::user_id.lt(cursor.id.clone())),
+            ),
         );
     }
     query

@@ -77,11 +77,11 @@ pub fn list(
     }
     if let Some(cursor) = cursor {
         query = query.filter(
-            email_outbox::created_at
-                .lt(cursor.at)
-                .or(email_outbox::created_at
-                    .eq(cursor.at)
-                    .and(email_outbox::id.lt(cursor.id.clone()))),
+            email_outbox::created_at.le(cursor.at).and(
+                email_outbox::created_at
+                    .lt(cursor.at)
+                    .or(email_outbox::id.lt(cursor.id.clone())),
+            ),
         );
     }
     query

@@ -195,9 +195,11 @@ pub fn list(
     };
     if let Some(cursor) = cursor {
         query = query.filter(
-            users::created_at.lt(cursor.at).or(users::created_at
-                .eq(cursor.at)
-                .and(users::id.lt(cursor.id.clone()))),
+            users::created_at.le(cursor.at).and(
+                users::created_at
+                    .lt(cursor.at)
+                    .or(users::id.lt(cursor.id.clone())),
+            ),
         );
     }
     query

@@ -1,5 +1,8 @@
 //! Keyset pagination: `?limit=` (1–200, default 50) and an opaque `?cursor=`
-//! that encodes the sort key (time, id) of the last item served.
+//! that encodes the sort key (time, id) of the last item served. Queries read
+//! the next page as `at <= c.at AND (at < c.at OR id < c.id)`: the first
+//! conjunct bounds the index range on both backends (a bare OR made SQLite
+//! walk the index from the top, so deep pages got slower).
 
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine;

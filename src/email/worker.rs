@@ -34,6 +34,15 @@ const MAX_LEASE: Duration = Duration::from_secs(7 * 24 * 3600);
 /// (and the lease runs out, so the email is sent again).
 const RECORD_TRIES: u32 = 3;
 
+/// What one send attempt came to.
+struct Attempt {
+    outcome: Result<Delivered, SendError>,
+    /// 1 for the first attempt.
+    number: u32,
+    /// When to try again; `None` after a success or for good.
+    retry_in: Option<Duration>,
+}
+
 pub struct DeliveryWorker {
     db: Db,
     mailer: Mailer,
@@ -71,10 +80,11 @@ impl DeliveryWorker {
         &self.owner
     }
 
-    /// Keeps up to `concurrency` sends in flight: a freed slot is refilled
-    /// from the outbox at once, and when nothing is due the worker looks again
-    /// every `poll_interval`. On shutdown it stops claiming and lets the sends
-    /// in flight finish and be recorded.
+    /// Keeps up to `concurrency` sends in flight: a slot is refilled from the
+    /// outbox as soon as the provider answers (the outcome is written in the
+    /// background, at most `concurrency` writes at a time), and when nothing
+    /// is due the worker looks again every `poll_interval`. On shutdown it
+    /// stops claiming and lets the sends in flight finish and be recorded.
     pub async fn run(self, mut shutdown: watch::Receiver<bool>) {
         tracing::info!(
             owner = %self.owner,
@@ -83,12 +93,18 @@ impl DeliveryWorker {
             concurrency = self.settings.concurrency,
             "email delivery worker started"
         );
-        let mut in_flight = FuturesUnordered::new();
+        let concurrency = self.settings.concurrency;
+        let mut sending = FuturesUnordered::new();
+        let mut recording = FuturesUnordered::new();
         let mut stopping = false;
         let mut backlog_reported_at: Option<Instant> = None;
         loop {
             stopping = stopping || *shutdown.borrow();
-            let free = self.settings.concurrency.saturating_sub(in_flight.len());
+            let free = if recording.len() < concurrency {
+                concurrency.saturating_sub(sending.len())
+            } else {
+                0
+            };
             let mut outbox_drained = true;
             if !stopping && free > 0 {
                 if backlog_reported_at.is_none_or(|at| at.elapsed() >= self.settings.poll_interval)
@@ -100,7 +116,7 @@ impl DeliveryWorker {
                     Ok(rows) => {
                         outbox_drained = rows.len() < free;
                         for row in rows {
-                            in_flight.push(self.deliver_owned(row));
+                            sending.push(self.send_owned(row));
                         }
                     }
                     Err(err) => {
@@ -108,12 +124,14 @@ impl DeliveryWorker {
                     }
                 }
             }
-            if stopping && in_flight.is_empty() {
+            if stopping && sending.is_empty() && recording.is_empty() {
                 break;
             }
             tokio::select! {
-                // A send finished: its slot can be refilled.
-                Some(()) = in_flight.next(), if !in_flight.is_empty() => {}
+                Some((row, attempt)) = sending.next(), if !sending.is_empty() => {
+                    recording.push(self.finish_owned(row, attempt));
+                }
+                Some(()) = recording.next(), if !recording.is_empty() => {}
                 // Slots are free but nothing was due: look again later.
                 _ = tokio::time::sleep(self.settings.poll_interval), if outbox_drained || stopping => {}
                 changed = shutdown.changed(), if !stopping => {
@@ -149,11 +167,22 @@ impl DeliveryWorker {
             .await
     }
 
-    async fn deliver_owned(&self, row: OutboxRow) {
-        self.deliver(&row).await;
+    async fn send_owned(&self, row: OutboxRow) -> (OutboxRow, Attempt) {
+        let attempt = self.send(&row).await;
+        (row, attempt)
+    }
+
+    async fn finish_owned(&self, row: OutboxRow, attempt: Attempt) {
+        self.finish(&row, attempt).await;
     }
 
     async fn deliver(&self, row: &OutboxRow) {
+        let attempt = self.send(row).await;
+        self.finish(row, attempt).await;
+    }
+
+    /// One attempt at the provider, and what it means for the row.
+    async fn send(&self, row: &OutboxRow) -> Attempt {
         let email = OutgoingEmail {
             id: &row.id,
             kind: &row.kind,
@@ -163,16 +192,30 @@ impl DeliveryWorker {
             html: &row.html_body,
         };
         let outcome = self.mailer.send(&email).await;
-        let attempts = u32::try_from(row.attempts).unwrap_or(0).saturating_add(1);
+        let number = u32::try_from(row.attempts).unwrap_or(0).saturating_add(1);
         let retry_in = match &outcome {
             Ok(_) => None,
             Err(err) => retry_delay(
                 err,
-                attempts,
+                number,
                 self.settings.max_attempts,
                 rand::thread_rng().gen_range(0.8..=1.2),
             ),
         };
+        Attempt {
+            outcome,
+            number,
+            retry_in,
+        }
+    }
+
+    /// Records an attempt, counts it and logs it.
+    async fn finish(&self, row: &OutboxRow, attempt: Attempt) {
+        let Attempt {
+            outcome,
+            number: attempts,
+            retry_in,
+        } = attempt;
         let label = match (&outcome, retry_in) {
             (Ok(_), _) => "sent",
             (Err(_), Some(_)) => "retried",
