@@ -8,6 +8,7 @@
 //! it. Resend gets the outbox id as its `Idempotency-Key`, which covers that
 //! case too.
 
+use std::collections::VecDeque;
 use std::time::{Duration, Instant};
 
 use futures_util::stream::{FuturesUnordered, StreamExt};
@@ -80,11 +81,13 @@ impl DeliveryWorker {
         &self.owner
     }
 
-    /// Keeps up to `concurrency` sends in flight: a slot is refilled from the
-    /// outbox as soon as the provider answers (the outcome is written in the
-    /// background, at most `concurrency` writes at a time), and when nothing
+    /// Keeps up to `concurrency` sends in flight. Due rows are claimed in
+    /// batches into a small local queue (refilled when half empty), a slot is
+    /// refilled as soon as the provider answers, and outcomes are written in
+    /// the background (at most `concurrency` writes at a time). When nothing
     /// is due the worker looks again every `poll_interval`. On shutdown it
-    /// stops claiming and lets the sends in flight finish and be recorded.
+    /// stops claiming, hands back the rows it had not started, and lets the
+    /// sends in flight finish and be recorded.
     pub async fn run(self, mut shutdown: watch::Receiver<bool>) {
         tracing::info!(
             owner = %self.owner,
@@ -94,52 +97,87 @@ impl DeliveryWorker {
             "email delivery worker started"
         );
         let concurrency = self.settings.concurrency;
+        let mut queued: VecDeque<OutboxRow> = VecDeque::new();
         let mut sending = FuturesUnordered::new();
         let mut recording = FuturesUnordered::new();
         let mut stopping = false;
+        // When the outbox was last found empty (no claim before a poll interval).
+        let mut drained_at: Option<Instant> = None;
         let mut backlog_reported_at: Option<Instant> = None;
         loop {
             stopping = stopping || *shutdown.borrow();
-            let free = if recording.len() < concurrency {
-                concurrency.saturating_sub(sending.len())
-            } else {
-                0
-            };
-            let mut outbox_drained = true;
-            if !stopping && free > 0 {
+            let polled_recently =
+                drained_at.is_some_and(|at| at.elapsed() < self.settings.poll_interval);
+            let wants_more = queued.len() <= concurrency / 2 && recording.len() < concurrency;
+            if !stopping && wants_more && !polled_recently {
                 if backlog_reported_at.is_none_or(|at| at.elapsed() >= self.settings.poll_interval)
                 {
                     self.report_backlog().await;
                     backlog_reported_at = Some(Instant::now());
                 }
-                match self.claim(free).await {
+                let wanted = concurrency - queued.len();
+                match self.claim(wanted).await {
                     Ok(rows) => {
-                        outbox_drained = rows.len() < free;
-                        for row in rows {
-                            sending.push(self.send_owned(row));
-                        }
+                        drained_at = (rows.len() < wanted).then(Instant::now);
+                        queued.extend(rows);
                     }
                     Err(err) => {
+                        drained_at = Some(Instant::now());
                         tracing::warn!(error = %err, "cannot claim emails; trying again next poll");
                     }
                 }
             }
+            if stopping {
+                self.release_unstarted(&mut queued).await;
+            }
+            while sending.len() < concurrency {
+                let Some(row) = queued.pop_front() else { break };
+                sending.push(self.send_owned(row));
+            }
             if stopping && sending.is_empty() && recording.is_empty() {
                 break;
             }
+            let idle_wait = drained_at.map_or(self.settings.poll_interval, |at| {
+                self.settings.poll_interval.saturating_sub(at.elapsed())
+            });
             tokio::select! {
                 Some((row, attempt)) = sending.next(), if !sending.is_empty() => {
                     recording.push(self.finish_owned(row, attempt));
                 }
                 Some(()) = recording.next(), if !recording.is_empty() => {}
-                // Slots are free but nothing was due: look again later.
-                _ = tokio::time::sleep(self.settings.poll_interval), if outbox_drained || stopping => {}
+                // Nothing more to start until the next poll.
+                _ = tokio::time::sleep(idle_wait), if queued.is_empty() => {}
                 changed = shutdown.changed(), if !stopping => {
                     stopping = stopping || changed.is_err();
                 }
             }
         }
         tracing::info!(owner = %self.owner, "email delivery worker stopped");
+    }
+
+    /// Gives claimed rows that were never sent back to the outbox at once
+    /// (otherwise they would wait for their lease to run out).
+    async fn release_unstarted(&self, queued: &mut VecDeque<OutboxRow>) {
+        if queued.is_empty() {
+            return;
+        }
+        let ids: Vec<String> = queued.drain(..).map(|row| row.id).collect();
+        let owner = self.owner.clone();
+        let released = self
+            .db
+            .write(move |conn| {
+                for id in &ids {
+                    outbox::release(conn, id, &owner)?;
+                }
+                Ok(ids.len())
+            })
+            .await;
+        match released {
+            Ok(count) => tracing::info!(count, "released unsent emails for another worker"),
+            Err(err) => {
+                tracing::warn!(error = %err, "cannot release unsent emails; their lease will run out")
+            }
+        }
     }
 
     /// Claims one batch of due emails and sends them concurrently; returns how
