@@ -38,6 +38,64 @@ pub fn find(
         .optional()
 }
 
+/// A user with their memberships and each customer's name (User Info).
+pub type UserWithMemberships = (UserRow, Vec<(MembershipRow, String)>);
+
+/// The user and their memberships, oldest first, in one round trip.
+pub fn user_with_memberships(
+    conn: &mut DbConnection,
+    user_id: &str,
+) -> QueryResult<Option<UserWithMemberships>> {
+    type Membership = (
+        String,
+        String,
+        String,
+        String,
+        PrimitiveDateTime,
+        PrimitiveDateTime,
+        String,
+    );
+    let rows: Vec<(UserRow, Option<Membership>)> = users::table
+        .left_join(memberships::table.inner_join(customers::table))
+        .filter(users::id.eq(user_id))
+        .order((memberships::added_at.asc(), memberships::customer_id.asc()))
+        .select((
+            UserRow::as_select(),
+            (
+                memberships::customer_id,
+                memberships::user_id,
+                memberships::role,
+                memberships::settings,
+                memberships::added_at,
+                memberships::updated_at,
+                customers::name,
+            )
+                .nullable(),
+        ))
+        .load(conn)?;
+    let Some((user, _)) = rows.first().cloned() else {
+        return Ok(None);
+    };
+    let memberships = rows
+        .into_iter()
+        .filter_map(|(_, membership)| membership)
+        .map(
+            |(customer_id, user_id, role, settings, added_at, updated_at, name)| {
+                let row = MembershipRow {
+                    customer_id,
+                    user_id,
+                    role,
+                    settings,
+                    added_at,
+                    updated_at,
+                };
+                (row, name)
+            },
+        )
+        .collect();
+    Ok(Some((user, memberships)))
+}
+
 /// The user's memberships with each customer's name, oldest first.
 pub fn of_user(
     conn: &mut DbConnection,

@@ -98,12 +98,10 @@ pub async fn change_own_password(
 }
 
 /// User Info: the user and their memberships with customer names.
-pub type UserInfo = (UserRow, Vec<(MembershipRow, String)>);
+pub type UserInfo = memberships::UserWithMemberships;
 
 fn info(conn: &mut DbConnection, id: &str) -> Result<UserInfo, ApiError> {
-    let user = users::find(conn, id)?.ok_or(ApiError::NotFound("user"))?;
-    let memberships = memberships::of_user(conn, id)?;
-    Ok((user, memberships))
+    memberships::user_with_memberships(conn, id)?.ok_or(ApiError::NotFound("user"))
 }
 
 /// User Info as `actor` may see it: a membership in a customer the actor
