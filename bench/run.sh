@@ -181,9 +181,21 @@ pick_targets() {
 pg_query() { psql -tA "$DB_URL" -c "$1"; }
 
 # --- scripts for wrk ---------------------------------------------------------------
-# Sign-ins rotate over the users that have a password.
+# Sign-ins rotate over the users that have a password. Like a real client,
+# a connection told 429 waits out its Retry-After (1 s) before trying again.
 cat >"$WORK/login.lua" <<LUA
 local n = 0
+local shed = false
+response = function(status, headers, body)
+  shed = (status == 429)
+end
+delay = function()
+  if shed then
+    shed = false
+    return 1000
+  end
+  return 0
+end
 request = function()
   n = n + 1
   return wrk.format("POST", nil, {["Content-Type"] = "application/x-www-form-urlencoded"},

@@ -56,7 +56,10 @@ pub fn user_with_memberships(
         String,
     );
     let rows: Vec<(UserRow, Option<Membership>)> = users::table
-        .left_join(memberships::table.inner_join(customers::table))
+        // Two flat left joins: a nested `LEFT JOIN (memberships JOIN
+        // customers)` made SQLite build the whole inner join every time.
+        .left_join(memberships::table)
+        .left_join(customers::table.on(customers::id.eq(memberships::customer_id)))
         .filter(users::id.eq(user_id))
         .order((memberships::added_at.asc(), memberships::customer_id.asc()))
         .select((
