@@ -31,7 +31,7 @@
 //! | `ROSTER_DORMANCY_CHECK_INTERVAL` | `1h` | how often the dormancy job runs |
 //! | `ROSTER_PASSWORD_MIN_LENGTH` | `12` | minimum password length in characters |
 //! | `ROSTER_ACTION_TOKEN_TTL` | `48h` | activation and reset link lifetime |
-//! | `ROSTER_HASH_CONCURRENCY` | cores | argon2 computations at once |
+//! | `ROSTER_HASH_CONCURRENCY` | half the cores (≥ 1) | argon2 computations at once |
 //! | `ROSTER_HASH_QUEUE` | 32 × concurrency | sign-ins that may wait for a hashing slot; beyond it a 429 at once |
 //! | `ROSTER_AUTH_RATE_LIMIT` | `60` | requests a minute per client IP on `/v1/auth/*`; 0 = off |
 //! | `ROSTER_LOG_FORMAT` | `text` | `text` or `json` |
@@ -143,7 +143,10 @@ impl Settings {
     pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
         let env = Env(&lookup);
         let cores = std::thread::available_parallelism().map_or(2, |n| n.get());
-        let hash_concurrency = env.number("ROSTER_HASH_CONCURRENCY", cores, 1..=256)?;
+        // Half the cores: a sign-in flood then leaves the other half to
+        // everything else (admin reads keep more than half their speed).
+        let hash_concurrency =
+            env.number("ROSTER_HASH_CONCURRENCY", (cores / 2).max(1), 1..=256)?;
         let app_url = env.url("ROSTER_APP_URL", "http://127.0.0.1:8080")?;
         let provider =
             env.parsed_with("ROSTER_MAIL_PROVIDER", MailProvider::Log, parse_provider)?;
