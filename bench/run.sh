@@ -4,7 +4,7 @@
 # See BENCHMARKS.md for the method and the numbers.
 #
 #   bench/run.sh                    # 100k users, 10 s per measurement, 3 rounds
-#   BENCH_USERS=1000000 bench/run.sh
+#   BENCH_USERS=1000000 BENCH_SQLITE=0 bench/run.sh
 #   BENCH_SMOKE=1 bench/run.sh      # tiny data, 1 s each: keeps the harness working
 #   BENCH_SQLITE=0 / BENCH_OUTBOX=0 # skip a part
 #   BENCH_PROFILE=dev                # debug build (CI's smoke run: no release build)
