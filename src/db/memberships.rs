@@ -99,19 +99,6 @@ pub fn user_with_memberships(
     Ok(Some((user, memberships)))
 }
 
-/// The user's memberships with each customer's name, oldest first.
-pub fn of_user(
-    conn: &mut DbConnection,
-    user_id: &str,
-) -> QueryResult<Vec<(MembershipRow, String)>> {
-    memberships::table
-        .inner_join(customers::table)
-        .filter(memberships::user_id.eq(user_id))
-        .order((memberships::added_at.asc(), memberships::customer_id.asc()))
-        .select((MembershipRow::as_select(), customers::name))
-        .load(conn)
-}
-
 pub fn customer_ids_of(conn: &mut DbConnection, user_id: &str) -> QueryResult<Vec<String>> {
     memberships::table
         .filter(memberships::user_id.eq(user_id))

@@ -191,17 +191,7 @@ pub mod schemas {
 
     /// A UUID, blank or null for none (`customer_id` of a new API client).
     pub fn nullable_uuid_or_blank() -> RefOr<Schema> {
-        AnyOfBuilder::new()
-            .item(
-                ObjectBuilder::new()
-                    .schema_type(Type::String)
-                    .format(Some(SchemaFormat::KnownFormat(KnownFormat::Uuid))),
-            )
-            .item(
-                ObjectBuilder::new()
-                    .schema_type(Type::String)
-                    .enum_values(Some([""])),
-            )
+        uuid_or_blank_choices()
             .item(ObjectBuilder::new().schema_type(Type::Null))
             .into()
     }
@@ -245,6 +235,10 @@ pub mod schemas {
 
     /// A UUID, or blank for none (query filters).
     pub fn uuid_or_blank() -> RefOr<Schema> {
+        uuid_or_blank_choices().into()
+    }
+
+    fn uuid_or_blank_choices() -> AnyOfBuilder {
         AnyOfBuilder::new()
             .item(
                 ObjectBuilder::new()
@@ -256,7 +250,6 @@ pub mod schemas {
                     .schema_type(Type::String)
                     .enum_values(Some([""])),
             )
-            .into()
     }
 
     /// One of the named enum's values, or empty for any (query filters).

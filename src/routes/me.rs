@@ -6,7 +6,7 @@ use serde::Deserialize;
 use utoipa::ToSchema;
 
 use crate::auth::Authenticated;
-use crate::db::{memberships, users};
+use crate::db::memberships;
 use crate::error::{ApiError, Problem};
 use crate::http::{JsonBody, RequestId};
 use crate::routes::views::UserView;
@@ -41,8 +41,8 @@ pub async fn me(
     let view = state
         .db
         .run(move |conn| {
-            let user = users::find(conn, &id)?.ok_or(ApiError::NotFound("user"))?;
-            let memberships = memberships::of_user(conn, &id)?;
+            let (user, memberships) =
+                memberships::user_with_memberships(conn, &id)?.ok_or(ApiError::NotFound("user"))?;
             Ok(UserView::new(&user, &memberships))
         })
         .await?;

@@ -11,14 +11,14 @@ use crate::db::{audit as audit_db, customers, outbox, refresh_tokens, DbConnecti
 use crate::domain::email::EmailAddress;
 use crate::domain::lifecycle::{plan_status_change, StatusTarget, UserStatus};
 use crate::domain::pagination::Cursor;
-use crate::domain::permissions::{Actor, TargetUser};
+use crate::domain::permissions::Actor;
 use crate::domain::profile::search_key;
 use crate::domain::seats::has_free_seat;
 use crate::email::{self, EmailKind, Message};
 use crate::error::ApiError;
 use crate::service::accounts::{self, send_action_email};
 use crate::service::audit::{self, AuditContext, Event};
-use crate::service::guard::{administered_user, lock_user, require, visible_user};
+use crate::service::guard::{administered_user, lock_user, require, visible_user, LoadedUser};
 use crate::service::members::{describe, seat_limit};
 use crate::service::sessions::{issue_pair, TokenResponse};
 use crate::state::AppState;
@@ -122,20 +122,14 @@ fn visible_memberships(
 }
 
 pub fn get(conn: &mut DbConnection, actor: &Actor, id: &str) -> Result<UserInfo, ApiError> {
-    let (user, memberships) = info(conn, id)?;
-    let mut customer_ids: Vec<String> = memberships
+    let (row, memberships) = info(conn, id)?;
+    let customer_ids = memberships
         .iter()
         .map(|(m, _)| m.customer_id.clone())
         .collect();
-    customer_ids.sort_unstable();
-    let target = TargetUser {
-        id: &user.id,
-        platform_admin: user.is_platform_admin(),
-        customer_ids: &customer_ids,
-    };
-    require(actor.view_user(&target), "user")?;
-    let memberships = visible_memberships(actor, id, memberships);
-    Ok((user, memberships))
+    let user = LoadedUser { row, customer_ids };
+    require(actor.view_user(&user.target()), "user")?;
+    Ok((user.row, visible_memberships(actor, id, memberships)))
 }
 
 pub fn list(
