@@ -168,20 +168,14 @@ async fn create_api_client(settings: Settings, name: String, customer: Option<St
     };
     let name =
         roster::domain::profile::parse_label(&name, 200).map_err(|why| format!("--name {why}"))?;
-    let state2 = state.clone();
-    let (client, secret) = state
-        .db
-        .write(move |conn| {
-            roster::service::api_clients::create(
-                conn,
-                &state2,
-                &operator,
-                &AuditContext::system(),
-                name,
-                customer,
-            )
-        })
-        .await?;
+    let (client, secret) = roster::service::api_clients::create(
+        &state,
+        &operator,
+        AuditContext::system(),
+        name,
+        customer,
+    )
+    .await?;
     println!("client_id:     {}", client.id);
     println!("client_secret: {}", secret.expose());
     println!(

@@ -1,4 +1,5 @@
-//! What every handler can reach, handed in through `web::Data<AppState>`.
+//! What every use case can reach: the pool, settings, keys, the hasher, the
+//! clock and the email templates. Cheap to clone (every part is shared).
 
 use std::sync::Arc;
 
@@ -6,9 +7,11 @@ use crate::auth::jwt::JwtKeys;
 use crate::auth::passwords::PasswordHasher;
 use crate::clock::Clock;
 use crate::config::Settings;
-use crate::db::Db;
+use crate::db::{Db, DbConnection};
 use crate::email::EmailTemplates;
+use crate::error::ApiError;
 
+#[derive(Clone)]
 pub struct AppState {
     pub db: Db,
     pub settings: Arc<Settings>,
@@ -16,4 +19,27 @@ pub struct AppState {
     pub hasher: PasswordHasher,
     pub clock: Clock,
     pub templates: EmailTemplates,
+}
+
+impl AppState {
+    /// Runs `work` with a pooled connection off the async workers.
+    pub async fn read<T, F>(&self, work: F) -> Result<T, ApiError>
+    where
+        F: FnOnce(&mut DbConnection, &AppState) -> Result<T, ApiError> + Send + 'static,
+        T: Send + 'static,
+    {
+        let state = self.clone();
+        self.db.run(move |conn| work(conn, &state)).await
+    }
+
+    /// Runs `work` in one write transaction off the async workers: it all
+    /// commits, or nothing does.
+    pub async fn write<T, F>(&self, work: F) -> Result<T, ApiError>
+    where
+        F: FnOnce(&mut DbConnection, &AppState) -> Result<T, ApiError> + Send + 'static,
+        T: Send + 'static,
+    {
+        let state = self.clone();
+        self.db.write(move |conn| work(conn, &state)).await
+    }
 }

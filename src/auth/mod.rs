@@ -1,9 +1,6 @@
-//! Authentication: password hashing, opaque tokens, signed access tokens,
-//! and the extractor that turns a bearer token into an [`crate::domain::permissions::Actor`].
+//! Authentication primitives: password hashing, opaque tokens, and signed
+//! access tokens with their JWKS.
 
-pub mod extractor;
 pub mod jwt;
 pub mod passwords;
 pub mod tokens;
-
-pub use extractor::Authenticated;

@@ -253,7 +253,7 @@ impl Db {
         T: Send + 'static,
     {
         let pool = self.pool.clone();
-        actix_web::web::block(move || {
+        tokio::task::spawn_blocking(move || {
             let mut conn = pool.get()?;
             let result = work(&mut conn);
             // The server went away under this connection: never reuse it.

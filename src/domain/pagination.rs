@@ -86,6 +86,53 @@ pub fn paginate<T>(
     }
 }
 
+/// A page asked for: at most `limit` items, after `cursor` (the first page
+/// when `None`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PageRequest {
+    pub limit: i64,
+    pub cursor: Option<Cursor>,
+}
+
+impl PageRequest {
+    /// Parses `?limit=` and `?cursor=` (blank means the first page), naming
+    /// the parameter that is wrong.
+    pub fn parse(
+        limit: Option<&str>,
+        cursor: Option<&str>,
+    ) -> Result<Self, (&'static str, &'static str)> {
+        let limit = parse_limit(limit).map_err(|why| ("limit", why))?;
+        let cursor = cursor
+            .filter(|c| !c.is_empty())
+            .map(Cursor::decode)
+            .transpose()
+            .map_err(|why| ("cursor", why))?;
+        Ok(PageRequest { limit, cursor })
+    }
+
+    /// Splits rows fetched with `limit + 1` into the page and the next cursor.
+    pub fn cut<T>(&self, rows: Vec<T>, key: impl Fn(&T) -> Cursor) -> Page<T> {
+        let (items, next_cursor) = paginate(rows, self.limit, key);
+        Page { items, next_cursor }
+    }
+}
+
+/// One page of items, and the cursor of the next one when there is more.
+#[derive(Debug)]
+pub struct Page<T> {
+    pub items: Vec<T>,
+    pub next_cursor: Option<String>,
+}
+
+impl<T> Page<T> {
+    pub fn map<U>(self, f: impl FnMut(T) -> U) -> Page<U> {
+        Page {
+            items: self.items.into_iter().map(f).collect(),
+            next_cursor: self.next_cursor,
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

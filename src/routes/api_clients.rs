@@ -5,17 +5,16 @@ use serde::{Deserialize, Serialize};
 use time::OffsetDateTime;
 use utoipa::ToSchema;
 
-use crate::auth::Authenticated;
 use crate::clock::from_db;
 use crate::db::api_clients::ApiClientRow;
-use crate::domain::pagination::{paginate, Cursor};
 use crate::domain::profile::parse_label;
 use crate::error::{ApiError, Problem};
 use crate::http::{field_id, parse_query, path_id, JsonBody, RequestId};
-use crate::routes::common::{schemas, PageQuery, RequestMeta};
+use crate::routes::common::{created, once, schemas, PageQuery, RequestMeta};
+use crate::routes::extract::Authenticated;
 use crate::routes::views::Page;
 use crate::service::api_clients as service;
-use crate::service::idempotency::{self, Created};
+use crate::service::idempotency::Created;
 use crate::state::AppState;
 
 #[derive(Debug, Serialize, ToSchema)]
@@ -102,28 +101,34 @@ pub async fn create_api_client(
         confirmation_email: body.confirmation_email.clone(),
     }
     .context(&actor.0, &request_id)?;
-    let key = idempotency::key_of(&req)?;
-    let fingerprint = idempotency::fingerprint(&req, &body);
+    let once = once(&req, &body)?;
     let customer_id = body
         .customer_id
         .as_deref()
         .filter(|c| !c.is_empty())
         .map(|c| field_id(c, "customer_id"))
         .transpose()?;
-    let (state2, actor2) = (state.clone(), actor.0.clone());
-    idempotency::create_once(&state, &actor.0, key, fingerprint, move |conn| {
-        let (row, secret) = service::create(conn, &state2, &actor2, &context, name, customer_id)?;
-        let view = CreatedApiClient {
-            client: ApiClientView::from(&row),
-            client_secret: secret.expose().to_string(),
-        };
-        Ok(Created {
-            body: serde_json::to_value(view).map_err(ApiError::internal)?,
-            location: format!("/v1/api-clients/{}", row.id),
-            etag: None,
-        })
-    })
-    .await
+    let answer = service::create_once(
+        &state,
+        &actor.0,
+        context,
+        name,
+        customer_id,
+        once,
+        |row, secret| {
+            let view = CreatedApiClient {
+                client: ApiClientView::from(row),
+                client_secret: secret.expose().to_string(),
+            };
+            Ok(Created {
+                body: serde_json::to_value(view).map_err(ApiError::internal)?,
+                location: format!("/v1/api-clients/{}", row.id),
+                etag: None,
+            })
+        },
+    )
+    .await?;
+    Ok(created(answer))
 }
 
 /// API clients you may manage, newest first.
@@ -144,19 +149,9 @@ pub async fn list_api_clients(
     actor: Authenticated,
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, ApiError> {
-    let (limit, cursor) = parse_query::<PageQuery>(&req)?.parse()?;
-    let rows = state
-        .db
-        .run(move |conn| service::list(conn, &actor.0, cursor.as_ref(), limit))
-        .await?;
-    let (rows, next_cursor) = paginate(rows, limit, |row| Cursor {
-        at: row.created_at,
-        id: row.id.clone(),
-    });
-    Ok(HttpResponse::Ok().json(Page {
-        items: rows.iter().map(ApiClientView::from).collect::<Vec<_>>(),
-        next_cursor,
-    }))
+    let page = parse_query::<PageQuery>(&req)?.parse()?;
+    let rows = service::list(&state, &actor.0, page).await?;
+    Ok(HttpResponse::Ok().json(Page::of(rows, |row| ApiClientView::from(&row))))
 }
 
 /// Revoke an API client; its tokens stop working at once.
@@ -181,10 +176,6 @@ pub async fn revoke_api_client(
 ) -> Result<HttpResponse, ApiError> {
     let context = RequestMeta::from_query(&req)?.context(&actor.0, &request_id)?;
     let id = path_id(&path, "API client")?;
-    let state2 = state.clone();
-    state
-        .db
-        .write(move |conn| service::revoke(conn, &state2, &actor.0, &context, &id))
-        .await?;
+    service::revoke(&state, &actor.0, context, id).await?;
     Ok(HttpResponse::NoContent().finish())
 }

@@ -5,15 +5,14 @@ use serde::{Deserialize, Serialize};
 use time::OffsetDateTime;
 use utoipa::{IntoParams, ToSchema};
 
-use crate::auth::Authenticated;
 use crate::clock::from_db;
-use crate::db::audit::{self, AuditFilter, AuditRow};
-use crate::domain::pagination::{paginate, Cursor};
-use crate::domain::permissions::AuditScope;
+use crate::db::audit::AuditRow;
 use crate::error::{ApiError, Problem};
 use crate::http::{field_id, parse_query};
 use crate::routes::common::{schemas, PageQuery};
+use crate::routes::extract::Authenticated;
 use crate::routes::views::Page;
+use crate::service::audit::{self, AuditSearch};
 use crate::state::AppState;
 
 #[derive(Debug, Serialize, ToSchema)]
@@ -68,19 +67,16 @@ pub struct AuditQuery {
     /// One action, e.g. `user.status_changed`; empty means any.
     #[param(schema_with = schemas::search_text)]
     pub action: Option<String>,
-    /// Items per page, 1–200 (default 50).
-    #[param(value_type = Option<i64>, minimum = 1, maximum = 200)]
-    pub limit: Option<String>,
-    /// `next_cursor` of the previous page; empty means the first page.
-    #[param(schema_with = schemas::cursor)]
-    pub cursor: Option<String>,
+    #[serde(flatten)]
+    #[param(ignore)]
+    pub page: PageQuery,
 }
 
 /// Audit events, newest first. Customer admins see their customers' events.
 #[utoipa::path(
     tag = "audit",
     security(("bearer" = [])),
-    params(AuditQuery),
+    params(AuditQuery, PageQuery),
     responses(
         (status = 200, body = Page<AuditEventView>),
         (status = 401, body = Problem, content_type = "application/problem+json"),
@@ -95,44 +91,17 @@ pub async fn list_audit_events(
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, ApiError> {
     let query: AuditQuery = parse_query(&req)?;
-    let (limit, cursor) = PageQuery {
-        limit: query.limit,
-        cursor: query.cursor,
-    }
-    .parse()?;
-    let only_customers = match actor.0.audit_scope() {
-        None => {
-            return Err(ApiError::Forbidden(
-                "Only admins can read the audit log.".into(),
-            ))
-        }
-        Some(AuditScope::All) => None,
-        Some(AuditScope::Customers(ids)) => Some(ids),
-    };
+    let page = query.page.parse()?;
     let id_filter = |v: Option<String>, field: &str| {
         v.filter(|s| !s.is_empty())
             .map(|id| field_id(&id, field))
             .transpose()
     };
-    let filter = AuditFilter {
+    let search = AuditSearch {
         user_id: id_filter(query.user_id, "user_id")?,
         customer_id: id_filter(query.customer_id, "customer_id")?,
         action: query.action.filter(|s| !s.is_empty()),
-        only_customers,
     };
-    let rows = state
-        .db
-        .run(move |conn| Ok(audit::list(conn, &filter, cursor.as_ref(), limit)?))
-        .await?;
-    let (rows, next_cursor) = paginate(rows, limit, |row| Cursor {
-        at: row.occurred_at,
-        id: row.id.clone(),
-    });
-    Ok(HttpResponse::Ok().json(Page {
-        items: rows
-            .into_iter()
-            .map(AuditEventView::from)
-            .collect::<Vec<_>>(),
-        next_cursor,
-    }))
+    let rows = audit::list(&state, &actor.0, search, page).await?;
+    Ok(HttpResponse::Ok().json(Page::of(rows, AuditEventView::from)))
 }

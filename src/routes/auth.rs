@@ -1,5 +1,5 @@
-//! Public authentication endpoints: the token endpoint, revocation, JWKS and
-//! the action-token flows (activation, forgotten and reset passwords).
+//! Public authentication endpoints: the token endpoint (RFC 6749), revocation
+//! (RFC 7009) and the JWKS. The emailed-link flows are in `links`.
 
 use actix_web::http::{header, StatusCode};
 use actix_web::{get, post, web, HttpMessage, HttpRequest, HttpResponse, ResponseError};
@@ -7,17 +7,12 @@ use base64::engine::general_purpose::STANDARD;
 use base64::Engine;
 use secrecy::SecretString;
 use serde::{Deserialize, Serialize};
-use time::OffsetDateTime;
 use utoipa::ToSchema;
 
 use crate::auth::jwt::JwkSet;
-use crate::db::action_tokens::Purpose;
-use crate::db::users;
-use crate::domain::email::{normalize, EmailAddress};
 use crate::error::{ApiError, Problem};
-use crate::http::{read_limited, JsonBody, RequestId};
-use crate::service::accounts::{self, Redeemable};
-use crate::service::sessions::{self, GrantError, PasswordOutcome, TokenResponse};
+use crate::http::read_limited;
+use crate::service::sessions::{self, GrantError, TokenResponse};
 use crate::state::AppState;
 
 /// The token request (RFC 6749), as a form or as JSON. Its document is one
@@ -195,7 +190,7 @@ impl ResponseError for TokenError {
     }
 }
 
-fn token_response(pair: TokenResponse) -> HttpResponse {
+pub fn token_response(pair: TokenResponse) -> HttpResponse {
     HttpResponse::Ok()
         .insert_header((header::CACHE_CONTROL, "no-store"))
         .insert_header((header::PRAGMA, "no-cache"))
@@ -266,18 +261,17 @@ pub async fn issue_token(
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, TokenError> {
     let request = read_token_request(&req, payload).await?;
-    let grant_type = request.grant_type.clone();
-    let outcome = match grant_type.as_str() {
-        "password" => password_grant(&state, request).await?,
+    let outcome = match request.grant_type.as_str() {
+        "password" => {
+            let username = request.username.ok_or_else(|| missing("username"))?;
+            let password = request.password.ok_or_else(|| missing("password"))?;
+            sessions::password_grant(&state, username, password).await?
+        }
         "refresh_token" => {
             let presented = request
                 .refresh_token
                 .ok_or_else(|| missing("refresh_token"))?;
-            let state2 = state.clone();
-            state
-                .db
-                .write(move |conn| sessions::refresh_grant(conn, &state2, &presented))
-                .await?
+            sessions::refresh_grant(&state, presented).await?
         }
         "client_credentials" => {
             let (id, secret) = match (
@@ -285,25 +279,11 @@ pub async fn issue_token(
                 request.client_id,
                 request.client_secret,
             ) {
-                (Some(pair), _, _) => pair,
-                (None, Some(id), Some(secret)) => (
-                    id,
-                    secrecy::ExposeSecret::expose_secret(&secret).to_string(),
-                ),
+                (Some((id, secret)), _, _) => (id, SecretString::from(secret)),
+                (None, Some(id), Some(secret)) => (id, secret),
                 _ => return Err(missing("client_id and client_secret")),
             };
-            match uuid::Uuid::parse_str(id.trim()) {
-                Err(_) => Err(GrantError::InvalidClient),
-                Ok(id) => {
-                    let (state2, id) = (state.clone(), id.to_string());
-                    state
-                        .db
-                        .write(move |conn| {
-                            sessions::client_credentials_grant(conn, &state2, &id, &secret)
-                        })
-                        .await?
-                }
-            }
+            sessions::client_credentials_grant(&state, id, secret).await?
         }
         _ => {
             return Err(TokenError::OAuth(OAuthError::new(
@@ -312,15 +292,6 @@ pub async fn issue_token(
             )))
         }
     };
-    crate::metrics::sign_in(
-        &grant_type,
-        match &outcome {
-            Ok(_) => "success",
-            Err(GrantError::AccountState(code)) => code,
-            Err(GrantError::InvalidGrant) => "invalid_grant",
-            Err(GrantError::InvalidClient) => "invalid_client",
-        },
-    );
     outcome
         .map(token_response)
         .map_err(|e| TokenError::OAuth(OAuthError::from_grant(e)))
@@ -331,41 +302,6 @@ fn missing(what: &str) -> TokenError {
         "invalid_request",
         &format!("{what} is required."),
     ))
-}
-
-async fn password_grant(
-    state: &web::Data<AppState>,
-    request: TokenRequest,
-) -> Result<Result<TokenResponse, GrantError>, TokenError> {
-    let username = request.username.ok_or_else(|| missing("username"))?;
-    let password = request.password.ok_or_else(|| missing("password"))?;
-    if username.contains(char::is_control) {
-        return Ok(Err(GrantError::InvalidGrant));
-    }
-    let key = normalize(&username);
-    let place = state.hasher.reserve()?;
-    let user = state
-        .db
-        .run(move |conn| Ok(users::find_by_email(conn, &key)?))
-        .await?;
-    let matches = state
-        .hasher
-        .verify_reserved(
-            place,
-            password,
-            user.as_ref().and_then(|u| u.password_hash.clone()),
-        )
-        .await?;
-    let outcome = if matches {
-        PasswordOutcome::Accepted(user.expect("a matching password has a user"))
-    } else {
-        PasswordOutcome::Rejected(user)
-    };
-    let state2 = state.clone();
-    Ok(state
-        .db
-        .write(move |conn| sessions::finish_password_grant(conn, &state2, outcome))
-        .await?)
 }
 
 #[derive(Debug, Deserialize, ToSchema)]
@@ -416,11 +352,7 @@ pub async fn revoke_token(
     if token.is_empty() {
         return Err(missing("token"));
     }
-    let state2 = state.clone();
-    state
-        .db
-        .write(move |conn| sessions::revoke(conn, &state2, &token))
-        .await?;
+    sessions::revoke(&state, token).await?;
     Ok(HttpResponse::Ok()
         .insert_header((header::CACHE_CONTROL, "no-store"))
         .finish())
@@ -433,186 +365,4 @@ pub async fn jwks(state: web::Data<AppState>) -> HttpResponse {
     HttpResponse::Ok()
         .insert_header((header::CACHE_CONTROL, "public, max-age=300"))
         .json(state.keys.jwks())
-}
-
-#[derive(Debug, Serialize, ToSchema)]
-#[serde(rename_all = "snake_case")]
-pub enum ActionPurpose {
-    Activation,
-    PasswordReset,
-}
-
-#[derive(Debug, Serialize, ToSchema)]
-pub struct ActionTokenInfo {
-    pub purpose: ActionPurpose,
-    pub email: String,
-    #[serde(with = "time::serde::rfc3339")]
-    pub expires_at: OffsetDateTime,
-}
-
-/// What an emailed link is for. Never consumes it (mail scanners open links).
-#[utoipa::path(
-    tag = "auth",
-    params(("token" = String, Path, description = "The token from the emailed link")),
-    responses(
-        (status = 200, body = ActionTokenInfo),
-        (status = 404, description = "Unknown token", body = Problem, content_type = "application/problem+json"),
-        (status = 410, description = "Expired, used or superseded", body = Problem, content_type = "application/problem+json"),
-    )
-)]
-#[get("/action-tokens/{token}")]
-pub async fn inspect_action_token(
-    path: web::Path<String>,
-    state: web::Data<AppState>,
-) -> Result<HttpResponse, ApiError> {
-    let presented = path.into_inner();
-    let state2 = state.clone();
-    let Redeemable { token, user } = state
-        .db
-        .run(move |conn| accounts::peek(conn, &state2, &presented))
-        .await?;
-    Ok(HttpResponse::Ok()
-        .insert_header((header::CACHE_CONTROL, "no-store"))
-        .json(ActionTokenInfo {
-            purpose: match Purpose::parse(&token.purpose) {
-                Some(Purpose::PasswordReset) => ActionPurpose::PasswordReset,
-                _ => ActionPurpose::Activation,
-            },
-            email: user.email,
-            expires_at: crate::clock::from_db(token.expires_at),
-        }))
-}
-
-#[derive(Debug, Deserialize, ToSchema)]
-#[serde(deny_unknown_fields)]
-pub struct SetPasswordRequest {
-    /// The token from the emailed link.
-    #[schema(schema_with = crate::routes::common::schemas::secret_text)]
-    pub token: String,
-    /// The new password: the policy's minimum (`ROSTER_PASSWORD_MIN_LENGTH`,
-    /// 12 by default, never under 8) to 128 characters, not a common
-    /// password and not built from the user's email or name.
-    #[schema(schema_with = crate::routes::common::schemas::new_password)]
-    pub password: SecretString,
-}
-
-/// Redeem the link the checked token came from, validating and hashing the
-/// new password first (policy errors are 422 and leave the link usable).
-async fn hash_for_token(
-    state: &web::Data<AppState>,
-    body: &SetPasswordRequest,
-) -> Result<String, ApiError> {
-    let presented = body.token.clone();
-    let state2 = state.clone();
-    let Redeemable { user, .. } = state
-        .db
-        .run(move |conn| accounts::peek(conn, &state2, &presented))
-        .await?;
-    accounts::check_new_password(state, &user, &body.password, "password")?;
-    state.hasher.hash(body.password.clone()).await
-}
-
-/// Activate an invited account: set the password and sign in.
-#[utoipa::path(
-    tag = "auth",
-    request_body = SetPasswordRequest,
-    responses(
-        (status = 200, body = TokenResponse),
-        (status = 404, body = Problem, content_type = "application/problem+json"),
-        (status = 410, body = Problem, content_type = "application/problem+json"),
-        (status = 422, description = "The password breaks the policy", body = Problem, content_type = "application/problem+json"),
-    )
-)]
-#[post("/activate")]
-pub async fn activate(
-    body: JsonBody<SetPasswordRequest>,
-    state: web::Data<AppState>,
-    request_id: RequestId,
-) -> Result<HttpResponse, ApiError> {
-    let body = body.0;
-    let hash = hash_for_token(&state, &body).await?;
-    let state2 = state.clone();
-    let pair = state
-        .db
-        .write(move |conn| accounts::activate(conn, &state2, &body.token, &hash, &request_id.0))
-        .await?;
-    Ok(token_response(pair))
-}
-
-/// Set a new password with a reset link. Signs nobody in; ends every session.
-#[utoipa::path(
-    tag = "auth",
-    request_body = SetPasswordRequest,
-    responses(
-        (status = 204, description = "Password changed; sign in with it"),
-        (status = 404, body = Problem, content_type = "application/problem+json"),
-        (status = 410, body = Problem, content_type = "application/problem+json"),
-        (status = 422, body = Problem, content_type = "application/problem+json"),
-    )
-)]
-#[post("/reset-password")]
-pub async fn reset_password(
-    body: JsonBody<SetPasswordRequest>,
-    state: web::Data<AppState>,
-    request_id: RequestId,
-) -> Result<HttpResponse, ApiError> {
-    let body = body.0;
-    let hash = hash_for_token(&state, &body).await?;
-    let state2 = state.clone();
-    state
-        .db
-        .write(move |conn| {
-            accounts::reset_password(conn, &state2, &body.token, &hash, &request_id.0)
-        })
-        .await?;
-    Ok(HttpResponse::NoContent().finish())
-}
-
-#[derive(Debug, Deserialize, ToSchema)]
-#[serde(deny_unknown_fields)]
-pub struct ForgotPasswordRequest {
-    #[schema(example = "jane.doe@example.com", format = Email, max_length = 254)]
-    pub email: String,
-}
-
-#[derive(Debug, Serialize, ToSchema)]
-pub struct Accepted {
-    #[schema(example = "If the address belongs to an account, an email is on its way.")]
-    pub message: &'static str,
-}
-
-const FORGOT_ANSWER: &str = "If the address belongs to an account, an email is on its way.";
-
-/// Ask for a reset link. Always 202 with the same body; the lookup and the
-/// email happen after the answer, so timing tells nothing either.
-#[utoipa::path(
-    tag = "auth",
-    request_body = ForgotPasswordRequest,
-    responses(
-        (status = 202, body = Accepted),
-        (status = 422, description = "Not an email address", body = Problem, content_type = "application/problem+json"),
-    )
-)]
-#[post("/forgot-password")]
-pub async fn forgot_password(
-    body: JsonBody<ForgotPasswordRequest>,
-    state: web::Data<AppState>,
-) -> Result<HttpResponse, ApiError> {
-    let email =
-        EmailAddress::parse(&body.0.email).map_err(|why| ApiError::invalid("email", why))?;
-    let state2 = state.clone();
-    actix_web::rt::spawn(async move {
-        let key = email.key();
-        let state3 = state2.clone();
-        let result = state2
-            .db
-            .write(move |conn| accounts::forgot_password(conn, &state3, &key))
-            .await;
-        if let Err(err) = result {
-            tracing::error!(error = %err, "forgot-password email could not be queued");
-        }
-    });
-    Ok(HttpResponse::Accepted().json(Accepted {
-        message: FORGOT_ANSWER,
-    }))
 }

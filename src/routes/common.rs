@@ -1,17 +1,19 @@
 //! Request pieces shared by the admin routes: list paging, the
 //! requester/confirmation fields, and the audit context they feed.
 
-use actix_web::HttpRequest;
+use actix_web::http::header;
+use actix_web::{HttpRequest, HttpResponse};
 use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
 use utoipa::{IntoParams, ToSchema};
 
 use crate::domain::email::EmailAddress;
-
-use crate::domain::pagination::{parse_limit, Cursor};
+use crate::domain::pagination::PageRequest;
 use crate::domain::profile::parse_label;
 use crate::error::{ApiError, FieldError};
 use crate::http::{parse_query, RequestId};
 use crate::service::audit::AuditContext;
+use crate::service::idempotency::{Answer, Once};
 
 /// `?limit=` and `?cursor=`.
 #[derive(Debug, Default, Deserialize, IntoParams)]
@@ -26,18 +28,52 @@ pub struct PageQuery {
 }
 
 impl PageQuery {
-    pub fn parse(&self) -> Result<(i64, Option<Cursor>), ApiError> {
-        let limit =
-            parse_limit(self.limit.as_deref()).map_err(|why| ApiError::invalid("limit", why))?;
-        let cursor = self
-            .cursor
-            .as_deref()
-            .filter(|c| !c.is_empty())
-            .map(Cursor::decode)
-            .transpose()
-            .map_err(|why| ApiError::invalid("cursor", why))?;
-        Ok((limit, cursor))
+    pub fn parse(&self) -> Result<PageRequest, ApiError> {
+        PageRequest::parse(self.limit.as_deref(), self.cursor.as_deref())
+            .map_err(|(field, why)| ApiError::invalid(field, why))
     }
+}
+
+/// The request's `Idempotency-Key` (1–255 visible ASCII characters) and a
+/// fingerprint of its method, path and body.
+pub fn once(req: &HttpRequest, body: &impl Serialize) -> Result<Once, ApiError> {
+    let key = match req.headers().get("idempotency-key") {
+        None => None,
+        Some(value) => {
+            let text = value.to_str().unwrap_or_default().trim();
+            if text.is_empty() || text.len() > 255 || !text.chars().all(|c| c.is_ascii_graphic()) {
+                return Err(ApiError::invalid(
+                    "Idempotency-Key",
+                    "must be 1 to 255 visible ASCII characters",
+                ));
+            }
+            Some(text.to_string())
+        }
+    };
+    let mut hasher = Sha256::new();
+    hasher.update(req.method().as_str());
+    hasher.update(req.path());
+    hasher.update(serde_json::to_vec(body).unwrap_or_default());
+    let fingerprint = hasher
+        .finalize()
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect();
+    Ok(Once { key, fingerprint })
+}
+
+/// 201 with `Location` (and `ETag`), marked `Idempotent-Replayed` on a replay.
+pub fn created(answer: Answer) -> HttpResponse {
+    let Answer { created, replayed } = answer;
+    let mut response = HttpResponse::Created();
+    response.insert_header((header::LOCATION, created.location));
+    if let Some(etag) = created.etag {
+        response.insert_header((header::ETAG, etag));
+    }
+    if replayed {
+        response.insert_header(("Idempotent-Replayed", "true"));
+    }
+    response.json(created.body)
 }
 
 /// Who asked for an admin action and where to confirm it (the Cloud Portal's
@@ -159,7 +195,7 @@ pub mod schemas {
     pub const BLANK: &str = concat!("^", ws!(), "*$");
     /// Any text without NUL.
     pub const NO_NUL: &str = r"^[^\x00]*$";
-    /// See [`super::encode_cursor`]; empty means the first page.
+    /// See [`crate::domain::pagination::Cursor::encode`]; empty means the first page.
     pub const CURSOR: &str = r"^([A-Za-z0-9_-]{32})?$";
 
     fn string(pattern: &str, max_length: Option<usize>, nullable: bool) -> ObjectBuilder {

@@ -5,18 +5,17 @@ use actix_web::{get, patch, post, web, HttpRequest, HttpResponse};
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
-use crate::auth::Authenticated;
-use crate::domain::pagination::{paginate, Cursor};
 use crate::domain::profile::{parse_label, search_key};
 use crate::error::{ApiError, Problem};
 use crate::http::{
     double_option_whole_number, etag, if_match_version, parse_query, path_id, whole_number,
     JsonBody, RequestId,
 };
-use crate::routes::common::{schemas, Checks, PageQuery, RequestMeta};
+use crate::routes::common::{created, once, schemas, Checks, PageQuery, RequestMeta};
+use crate::routes::extract::Authenticated;
 use crate::routes::views::{CustomerView, Page};
 use crate::service::customers::{self, CustomerEdit, CustomerInput};
-use crate::service::idempotency::{self, Created};
+use crate::service::idempotency::Created;
 use crate::state::AppState;
 
 const MAX_NAME: usize = 200;
@@ -83,23 +82,20 @@ pub async fn create_customer(
         confirmation_email: body.confirmation_email.clone(),
     };
     let context = meta.context(&actor.0, &request_id)?;
-    let key = idempotency::key_of(&req)?;
-    let fingerprint = idempotency::fingerprint(&req, &body);
+    let once = once(&req, &body)?;
     let input = CustomerInput {
         name: name.unwrap_or_default(),
         licensed_seats: seats.flatten(),
     };
-    let (state2, actor2) = (state.clone(), actor.0.clone());
-    idempotency::create_once(&state, &actor.0, key, fingerprint, move |conn| {
-        let (row, named) = customers::create(conn, &state2, &actor2, &context, input)?;
+    let answer = customers::create(&state, &actor.0, context, input, once, |row| {
         Ok(Created {
-            body: serde_json::to_value(CustomerView::new(&row, named))
-                .map_err(ApiError::internal)?,
+            body: serde_json::to_value(CustomerView::new(row, 0)).map_err(ApiError::internal)?,
             location: format!("/v1/customers/{}", row.id),
             etag: Some(etag(row.version)),
         })
     })
-    .await
+    .await?;
+    Ok(created(answer))
 }
 
 #[derive(Debug, Default, Deserialize, IntoParams)]
@@ -108,19 +104,16 @@ pub struct CustomerListQuery {
     /// Case-insensitive prefix of the name.
     #[param(schema_with = schemas::search_text)]
     pub q: Option<String>,
-    /// Items per page, 1–200 (default 50).
-    #[param(value_type = Option<i64>, minimum = 1, maximum = 200)]
-    pub limit: Option<String>,
-    /// `next_cursor` of the previous page; empty means the first page.
-    #[param(schema_with = schemas::cursor)]
-    pub cursor: Option<String>,
+    #[serde(flatten)]
+    #[param(ignore)]
+    pub page: PageQuery,
 }
 
 /// List customers: all for platform admins, your own for everyone else.
 #[utoipa::path(
     tag = "customers",
     security(("bearer" = [])),
-    params(CustomerListQuery),
+    params(CustomerListQuery, PageQuery),
     responses(
         (status = 200, body = Page<CustomerView>),
         (status = 401, body = Problem, content_type = "application/problem+json"),
@@ -134,32 +127,17 @@ pub async fn list_customers(
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, ApiError> {
     let query: CustomerListQuery = parse_query(&req)?;
-    let (limit, cursor) = PageQuery {
-        limit: query.limit,
-        cursor: query.cursor,
-    }
-    .parse()?;
+    let page = query.page.parse()?;
     let prefix = query
         .q
         .as_deref()
         .map(str::trim)
         .filter(|q| !q.is_empty())
         .map(search_key);
-    let rows = state
-        .db
-        .run(move |conn| customers::list(conn, &actor.0, prefix.as_deref(), cursor.as_ref(), limit))
-        .await?;
-    let (rows, next_cursor) = paginate(rows, limit, |(row, _)| Cursor {
-        at: row.created_at,
-        id: row.id.clone(),
-    });
-    Ok(HttpResponse::Ok().json(Page {
-        items: rows
-            .iter()
-            .map(|(row, named)| CustomerView::new(row, *named))
-            .collect(),
-        next_cursor,
-    }))
+    let rows = customers::list(&state, &actor.0, prefix, page).await?;
+    Ok(HttpResponse::Ok().json(Page::of(rows, |(row, named)| {
+        CustomerView::new(&row, named)
+    })))
 }
 
 /// A customer, with its seat counts.
@@ -180,10 +158,7 @@ pub async fn get_customer(
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, ApiError> {
     let id = path_id(&path, "customer")?;
-    let (row, named) = state
-        .db
-        .run(move |conn| customers::get(conn, &actor.0, &id))
-        .await?;
+    let (row, named) = customers::get(&state, &actor.0, id).await?;
     Ok(HttpResponse::Ok()
         .insert_header((header::ETAG, etag(row.version)))
         .json(CustomerView::new(&row, named)))
@@ -255,13 +230,7 @@ pub async fn update_customer(
         name,
         licensed_seats: body.licensed_seats,
     };
-    let state2 = state.clone();
-    let (row, named) = state
-        .db
-        .write(move |conn| {
-            customers::update(conn, &state2, &actor.0, &context, &id, expected, edit)
-        })
-        .await?;
+    let (row, named) = customers::update(&state, &actor.0, context, id, expected, edit).await?;
     Ok(HttpResponse::Ok()
         .insert_header((header::ETAG, etag(row.version)))
         .json(CustomerView::new(&row, named)))

@@ -5,16 +5,15 @@ use serde::{Deserialize, Serialize};
 use time::OffsetDateTime;
 use utoipa::{IntoParams, ToSchema};
 
-use crate::auth::Authenticated;
 use crate::clock::from_db;
-use crate::db::outbox::{self, OutboxFilter, OutboxRow};
-use crate::domain::pagination::{paginate, Cursor};
+use crate::db::outbox::{OutboxFilter, OutboxRow};
 use crate::email::EmailKind;
 use crate::error::{ApiError, Problem};
 use crate::http::{parse_query, path_id};
 use crate::routes::common::{schemas, Checks, PageQuery};
+use crate::routes::extract::Authenticated;
 use crate::routes::views::Page;
-use crate::service::guard::require;
+use crate::service::deliveries;
 use crate::state::AppState;
 
 #[derive(Debug, Serialize, Deserialize, ToSchema, Clone, Copy)]
@@ -83,19 +82,16 @@ pub struct DeliveryQuery {
     /// Exact recipient address; empty means any.
     #[param(schema_with = schemas::search_text)]
     pub recipient: Option<String>,
-    /// Items per page, 1–200 (default 50).
-    #[param(value_type = Option<i64>, minimum = 1, maximum = 200)]
-    pub limit: Option<String>,
-    /// `next_cursor` of the previous page; empty means the first page.
-    #[param(schema_with = schemas::cursor)]
-    pub cursor: Option<String>,
+    #[serde(flatten)]
+    #[param(ignore)]
+    pub page: PageQuery,
 }
 
 /// The outbox, newest first (platform admins).
 #[utoipa::path(
     tag = "email",
     security(("bearer" = [])),
-    params(DeliveryQuery),
+    params(DeliveryQuery, PageQuery),
     responses(
         (status = 200, body = Page<EmailDeliveryView>,
             links(
@@ -113,7 +109,6 @@ pub async fn list_email_deliveries(
     actor: Authenticated,
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, ApiError> {
-    require(actor.0.platform(), "email delivery")?;
     let query: DeliveryQuery = parse_query(&req)?;
     let mut checks = Checks::default();
     let status = query.status.filter(|s| !s.is_empty()).and_then(|s| {
@@ -133,29 +128,15 @@ pub async fn list_email_deliveries(
         )
     });
     checks.finish()?;
-    let (limit, cursor) = PageQuery {
-        limit: query.limit,
-        cursor: query.cursor,
-    }
-    .parse()?;
+    let page = query.page.parse()?;
     let filter = OutboxFilter {
         status,
         kind,
         recipient: query.recipient.filter(|r| !r.is_empty()),
         user_id: None,
     };
-    let rows = state
-        .db
-        .run(move |conn| Ok(outbox::list(conn, &filter, cursor.as_ref(), limit)?))
-        .await?;
-    let (rows, next_cursor) = paginate(rows, limit, |row| Cursor {
-        at: row.created_at,
-        id: row.id.clone(),
-    });
-    Ok(HttpResponse::Ok().json(Page {
-        items: rows.iter().map(EmailDeliveryView::from).collect::<Vec<_>>(),
-        next_cursor,
-    }))
+    let rows = deliveries::list(&state, &actor.0, filter, page).await?;
+    Ok(HttpResponse::Ok().json(Page::of(rows, |row| EmailDeliveryView::from(&row))))
 }
 
 /// Queue a failed email again (platform admins).
@@ -177,24 +158,7 @@ pub async fn retry_email_delivery(
     actor: Authenticated,
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, ApiError> {
-    require(actor.0.platform(), "email delivery")?;
     let id = path_id(&path, "email delivery")?;
-    let state2 = state.clone();
-    let row = state
-        .db
-        .write(move |conn| {
-            let row = outbox::find(conn, &id)?.ok_or(ApiError::NotFound("email delivery"))?;
-            if !outbox::retry(conn, &id, state2.clock.now_db())? {
-                return Err(ApiError::conflict(
-                    "not_failed",
-                    format!(
-                        "This email is {}; only failed emails can be retried.",
-                        row.status
-                    ),
-                ));
-            }
-            outbox::find(conn, &id)?.ok_or(ApiError::NotFound("email delivery"))
-        })
-        .await?;
+    let row = deliveries::retry(&state, &actor.0, id).await?;
     Ok(HttpResponse::Accepted().json(EmailDeliveryView::from(&row)))
 }

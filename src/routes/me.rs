@@ -5,22 +5,13 @@ use secrecy::SecretString;
 use serde::Deserialize;
 use utoipa::ToSchema;
 
-use crate::auth::Authenticated;
-use crate::db::memberships;
 use crate::error::{ApiError, Problem};
 use crate::http::{JsonBody, RequestId};
+use crate::routes::extract::Authenticated;
 use crate::routes::views::UserView;
 use crate::service::sessions::TokenResponse;
 use crate::service::users as user_service;
 use crate::state::AppState;
-
-fn own_id(actor: &Authenticated) -> Result<String, ApiError> {
-    actor
-        .0
-        .user_id()
-        .map(str::to_string)
-        .ok_or_else(|| ApiError::Forbidden("API clients have no user account.".into()))
-}
 
 /// Your own User, with memberships.
 #[utoipa::path(
@@ -37,16 +28,8 @@ pub async fn me(
     actor: Authenticated,
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, ApiError> {
-    let id = own_id(&actor)?;
-    let view = state
-        .db
-        .run(move |conn| {
-            let (user, memberships) =
-                memberships::user_with_memberships(conn, &id)?.ok_or(ApiError::NotFound("user"))?;
-            Ok(UserView::new(&user, &memberships))
-        })
-        .await?;
-    Ok(HttpResponse::Ok().json(view))
+    let (user, memberships) = user_service::me(&state, &actor.0).await?;
+    Ok(HttpResponse::Ok().json(UserView::new(&user, &memberships)))
 }
 
 #[derive(Debug, Deserialize, ToSchema)]
@@ -81,11 +64,10 @@ pub async fn change_password(
     state: web::Data<AppState>,
     request_id: RequestId,
 ) -> Result<HttpResponse, ApiError> {
-    let id = own_id(&actor)?;
     let body = body.0;
     let pair = user_service::change_own_password(
         &state,
-        &id,
+        &actor.0,
         body.current_password,
         body.new_password,
         &request_id.0,

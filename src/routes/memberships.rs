@@ -4,19 +4,19 @@ use actix_web::{delete, get, patch, post, web, HttpRequest, HttpResponse};
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
-use crate::auth::Authenticated;
 use crate::db::users::UserFilter;
 use crate::domain::email::EmailAddress;
 use crate::domain::lifecycle::UserStatus;
-use crate::domain::pagination::{paginate, Cursor};
+use crate::domain::pagination::PageRequest;
 use crate::domain::profile::{parse_job_title, parse_name, search_key};
 use crate::domain::roles::{check_settings, MembershipRole};
 use crate::error::{ApiError, Problem};
 use crate::http::{field_id, parse_query, path_id, JsonBody, RequestId};
-use crate::routes::common::{schemas, Checks, PageQuery, RequestMeta};
-use crate::routes::views::CustomerUserView;
-use crate::service::idempotency::{self, Created};
-use crate::service::members::{self, AddUser, MembershipEdit};
+use crate::routes::common::{created, once, schemas, Checks, PageQuery, RequestMeta};
+use crate::routes::extract::Authenticated;
+use crate::routes::views::{CustomerUserView, Page};
+use crate::service::idempotency::Created;
+use crate::service::members::{self, AddUser, CustomerUserList, MembershipEdit};
 use crate::state::AppState;
 
 #[derive(Debug, Default, Deserialize, IntoParams)]
@@ -31,20 +31,16 @@ pub struct UserListQuery {
     /// Case-insensitive prefix of email, first or last name.
     #[param(schema_with = schemas::search_text)]
     pub q: Option<String>,
-    /// Items per page, 1–200 (default 50).
-    #[param(value_type = Option<i64>, minimum = 1, maximum = 200)]
-    pub limit: Option<String>,
-    /// `next_cursor` of the previous page; empty means the first page.
-    #[param(schema_with = schemas::cursor)]
-    pub cursor: Option<String>,
+    #[serde(flatten)]
+    #[param(ignore)]
+    pub page: PageQuery,
 }
 
 /// Validated list filters.
 pub struct ListFilters {
     pub filter: UserFilter,
-    pub role: Option<String>,
-    pub limit: i64,
-    pub cursor: Option<Cursor>,
+    pub role: Option<MembershipRole>,
+    pub page: PageRequest,
 }
 
 impl UserListQuery {
@@ -70,16 +66,11 @@ impl UserListQuery {
                 checks.check(
                     "role",
                     MembershipRole::parse(r)
-                        .map(|role| role.as_str().to_string())
                         .ok_or("must be one of standard_user, full_access, admin"),
                 )
             });
         checks.finish()?;
-        let (limit, cursor) = PageQuery {
-            limit: self.limit,
-            cursor: self.cursor,
-        }
-        .parse()?;
+        let page = self.page.parse()?;
         let prefix = self
             .q
             .as_deref()
@@ -89,8 +80,7 @@ impl UserListQuery {
         Ok(ListFilters {
             filter: UserFilter { status, prefix },
             role,
-            limit,
-            cursor,
+            page,
         })
     }
 }
@@ -110,7 +100,7 @@ pub struct CustomerUserPage {
 #[utoipa::path(
     tag = "memberships",
     security(("bearer" = [])),
-    params(("cid" = uuid::Uuid, Path, description = "Customer id"), UserListQuery),
+    params(("cid" = uuid::Uuid, Path, description = "Customer id"), UserListQuery, PageQuery),
     responses(
         (status = 200, body = CustomerUserPage),
         (status = 401, body = Problem, content_type = "application/problem+json"),
@@ -128,33 +118,18 @@ pub async fn list_customer_users(
 ) -> Result<HttpResponse, ApiError> {
     let filters = parse_query::<UserListQuery>(&req)?.validate()?;
     let customer_id = path_id(&path, "customer")?;
-    let limit = filters.limit;
-    let found = state
-        .db
-        .run(move |conn| {
-            members::list(
-                conn,
-                &actor.0,
-                &customer_id,
-                &filters.filter,
-                filters.role.as_deref(),
-                filters.cursor.as_ref(),
-                filters.limit,
-            )
-        })
-        .await?;
-    let (rows, next_cursor) = paginate(found.rows, limit, |(membership, _)| Cursor {
-        at: membership.added_at,
-        id: membership.user_id.clone(),
-    });
+    let query = CustomerUserList {
+        filter: filters.filter,
+        role: filters.role,
+        page: filters.page,
+    };
+    let found = members::list(&state, &actor.0, customer_id, query).await?;
+    let page = Page::of(found.rows, |(m, u)| CustomerUserView::new(&m, &u));
     Ok(HttpResponse::Ok().json(CustomerUserPage {
         licensed_seats: found.customer.licensed_seats,
         named_users: found.named_users,
-        items: rows
-            .iter()
-            .map(|(m, u)| CustomerUserView::new(m, u))
-            .collect(),
-        next_cursor,
+        items: page.items,
+        next_cursor: page.next_cursor,
     }))
 }
 
@@ -273,20 +248,26 @@ pub async fn add_customer_user(
         confirmation_email: body.confirmation_email.clone(),
     }
     .context(&actor.0, &request_id)?;
-    let key = idempotency::key_of(&req)?;
-    let fingerprint = idempotency::fingerprint(&req, &body);
+    let once = once(&req, &body)?;
     let customer_id = path_id(&path, "customer")?;
-    let (state2, actor2) = (state.clone(), actor.0.clone());
-    idempotency::create_once(&state, &actor.0, key, fingerprint, move |conn| {
-        let added = members::add_user(conn, &state2, &actor2, &context, &customer_id, input)?;
-        Ok(Created {
-            body: serde_json::to_value(CustomerUserView::new(&added.membership, &added.user))
-                .map_err(ApiError::internal)?,
-            location: format!("/v1/users/{}", added.user.id),
-            etag: None,
-        })
-    })
-    .await
+    let answer = members::add_user(
+        &state,
+        &actor.0,
+        context,
+        customer_id,
+        input,
+        once,
+        |added| {
+            Ok(Created {
+                body: serde_json::to_value(CustomerUserView::new(&added.membership, &added.user))
+                    .map_err(ApiError::internal)?,
+                location: format!("/v1/users/{}", added.user.id),
+                etag: None,
+            })
+        },
+    )
+    .await?;
+    Ok(created(answer))
 }
 
 #[derive(Debug, Deserialize, ToSchema)]
@@ -343,21 +324,8 @@ pub async fn update_customer_user(
         role: body.role,
         settings,
     };
-    let state2 = state.clone();
-    let (membership, user) = state
-        .db
-        .write(move |conn| {
-            members::update(
-                conn,
-                &state2,
-                &actor.0,
-                &context,
-                &customer_id,
-                &user_id,
-                edit,
-            )
-        })
-        .await?;
+    let (membership, user) =
+        members::update(&state, &actor.0, context, customer_id, user_id, edit).await?;
     Ok(HttpResponse::Ok().json(CustomerUserView::new(&membership, &user)))
 }
 
@@ -406,20 +374,6 @@ pub async fn remove_customer_user(
         path_id(&path.1, "membership")?,
     );
     let notify = query.notify.unwrap_or(false);
-    let state2 = state.clone();
-    state
-        .db
-        .write(move |conn| {
-            members::remove(
-                conn,
-                &state2,
-                &actor.0,
-                &context,
-                &customer_id,
-                &user_id,
-                notify,
-            )
-        })
-        .await?;
+    members::remove(&state, &actor.0, context, customer_id, user_id, notify).await?;
     Ok(HttpResponse::NoContent().finish())
 }

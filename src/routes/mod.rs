@@ -6,7 +6,9 @@ pub mod auth;
 pub mod common;
 pub mod customers;
 pub mod email_deliveries;
+pub mod extract;
 pub mod health;
+pub mod links;
 pub mod me;
 pub mod memberships;
 pub mod users;
@@ -23,10 +25,10 @@ pub fn configure(auth_limit: AuthRateLimit) -> impl FnOnce(&mut ServiceConfig) {
             .wrap(auth_limit.middleware())
             .service(auth::issue_token)
             .service(auth::revoke_token)
-            .service(auth::inspect_action_token)
-            .service(auth::activate)
-            .service(auth::forgot_password)
-            .service(auth::reset_password);
+            .service(links::inspect_action_token)
+            .service(links::activate)
+            .service(links::forgot_password)
+            .service(links::reset_password);
         cfg.service(auth);
         register(cfg);
     }

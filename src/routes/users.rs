@@ -5,20 +5,19 @@ use actix_web::{delete, get, patch, post, put, web, HttpRequest, HttpResponse};
 use serde::Deserialize;
 use utoipa::{IntoParams, ToSchema};
 
-use crate::auth::Authenticated;
 use crate::db::action_tokens::Purpose;
 use crate::domain::email::EmailAddress;
 use crate::domain::lifecycle::StatusTarget;
-use crate::domain::pagination::{paginate, Cursor};
 use crate::domain::profile::{parse_job_title, parse_name};
 use crate::error::{ApiError, Problem};
 use crate::http::{
     double_option, etag, field_id, if_match_version, parse_query, path_id, JsonBody, RequestId,
 };
-use crate::routes::common::{schemas, Checks, RequestMeta};
+use crate::routes::common::{schemas, Checks, PageQuery, RequestMeta};
+use crate::routes::extract::Authenticated;
 use crate::routes::memberships::UserListQuery;
 use crate::routes::views::{Page, UserFields, UserView};
-use crate::service::users::{self as service, ProfileEdit, UserInfo};
+use crate::service::users::{self as service, PlatformUserList, ProfileEdit, UserInfo};
 use crate::state::AppState;
 
 fn user_info_response(info: UserInfo) -> HttpResponse {
@@ -40,7 +39,7 @@ pub struct PlatformUserQuery {
 #[utoipa::path(
     tag = "users",
     security(("bearer" = [])),
-    params(UserListQuery, PlatformUserQuery),
+    params(UserListQuery, PageQuery, PlatformUserQuery),
     responses(
         (status = 200, body = Page<UserFields>),
         (status = 401, body = Problem, content_type = "application/problem+json"),
@@ -60,29 +59,14 @@ pub async fn list_users(
         .filter(|c| !c.is_empty())
         .map(|c| field_id(&c, "customer_id"))
         .transpose()?;
-    let limit = filters.limit;
-    let rows = state
-        .db
-        .run(move |conn| {
-            service::list(
-                conn,
-                &actor.0,
-                &filters.filter,
-                customer_id.as_deref(),
-                filters.role.as_deref(),
-                filters.cursor.as_ref(),
-                filters.limit,
-            )
-        })
-        .await?;
-    let (rows, next_cursor) = paginate(rows, limit, |user| Cursor {
-        at: user.created_at,
-        id: user.id.clone(),
-    });
-    Ok(HttpResponse::Ok().json(Page {
-        items: rows.iter().map(UserFields::from).collect(),
-        next_cursor,
-    }))
+    let query = PlatformUserList {
+        filter: filters.filter,
+        customer_id,
+        role: filters.role,
+        page: filters.page,
+    };
+    let page = service::list(&state, &actor.0, query).await?;
+    Ok(HttpResponse::Ok().json(Page::of(page, |user| UserFields::from(&user))))
 }
 
 /// User Info: the user with every membership.
@@ -103,10 +87,7 @@ pub async fn get_user(
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, ApiError> {
     let id = path_id(&path, "user")?;
-    let info = state
-        .db
-        .run(move |conn| service::get(conn, &actor.0, &id))
-        .await?;
+    let info = service::get(&state, &actor.0, id).await?;
     Ok(user_info_response(info))
 }
 
@@ -197,13 +178,7 @@ pub async fn update_user(
     // version only once it has found the user).
     let id = path_id(&path, "user")?;
     let expected = if_match_version(&req)?;
-    let state2 = state.clone();
-    let info = state
-        .db
-        .write(move |conn| {
-            service::update_profile(conn, &state2, &actor.0, &context, &id, expected, edit)
-        })
-        .await?;
+    let info = service::update_profile(&state, &actor.0, context, id, expected, edit).await?;
     Ok(user_info_response(info))
 }
 
@@ -231,11 +206,7 @@ pub async fn delete_user(
 ) -> Result<HttpResponse, ApiError> {
     let context = RequestMeta::from_query(&req)?.context(&actor.0, &request_id)?;
     let id = path_id(&path, "user")?;
-    let state2 = state.clone();
-    state
-        .db
-        .write(move |conn| service::delete(conn, &state2, &actor.0, &context, &id))
-        .await?;
+    service::delete(&state, &actor.0, context, id).await?;
     Ok(HttpResponse::NoContent().finish())
 }
 
@@ -294,11 +265,7 @@ pub async fn set_status(
     }
     .context(&actor.0, &request_id)?;
     let id = path_id(&path, "user")?;
-    let state2 = state.clone();
-    let info = state
-        .db
-        .write(move |conn| service::set_status(conn, &state2, &actor.0, &context, &id, target))
-        .await?;
+    let info = service::set_status(&state, &actor.0, context, id, target).await?;
     Ok(user_info_response(info))
 }
 
@@ -324,11 +291,7 @@ pub async fn unlock_user(
 ) -> Result<HttpResponse, ApiError> {
     let context = RequestMeta::from_query(&req)?.context(&actor.0, &request_id)?;
     let id = path_id(&path, "user")?;
-    let state2 = state.clone();
-    state
-        .db
-        .write(move |conn| service::unlock(conn, &state2, &actor.0, &context, &id))
-        .await?;
+    service::unlock(&state, &actor.0, context, id).await?;
     Ok(HttpResponse::NoContent().finish())
 }
 
@@ -341,11 +304,7 @@ async fn send_link(
     purpose: Purpose,
 ) -> Result<HttpResponse, ApiError> {
     let context = RequestMeta::from_query(&req)?.context(&actor.0, &request_id)?;
-    let state2 = state.clone();
-    state
-        .db
-        .write(move |conn| service::send_link(conn, &state2, &actor.0, &context, &id, purpose))
-        .await?;
+    service::send_link(&state, &actor.0, context, id, purpose).await?;
     Ok(HttpResponse::Accepted().finish())
 }
 

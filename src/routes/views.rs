@@ -172,3 +172,14 @@ pub struct Page<T: ToSchema> {
     /// Pass as `?cursor=` for the next page; null on the last page.
     pub next_cursor: Option<String>,
 }
+
+impl<T: ToSchema> Page<T> {
+    /// The wire form of a page of rows.
+    pub fn of<R>(page: crate::domain::pagination::Page<R>, view: impl FnMut(R) -> T) -> Self {
+        let page = page.map(view);
+        Page {
+            items: page.items,
+            next_cursor: page.next_cursor,
+        }
+    }
+}

@@ -10,6 +10,7 @@ use crate::clock::span;
 use crate::db::action_tokens::{self, ActionTokenRow, Purpose};
 use crate::db::users::UserRow;
 use crate::db::{refresh_tokens, users, DbConnection};
+use crate::domain::email::EmailAddress;
 use crate::domain::password_policy::{check_password, PasswordContext};
 use crate::email::{self, EmailKind, Message};
 use crate::error::ApiError;
@@ -110,8 +111,70 @@ pub fn send_action_email(
     Ok(link)
 }
 
+/// What an emailed link is for and whom; never consumes it (mail scanners
+/// open links).
+pub async fn inspect_link(state: &AppState, presented: String) -> Result<Redeemable, ApiError> {
+    state
+        .read(move |conn, state| peek(conn, state, &presented))
+        .await
+}
+
+/// Checks the new password against the policy and hashes it, for the link
+/// `presented` (policy errors are 422 and leave the link usable).
+async fn hash_for_link(
+    state: &AppState,
+    presented: &str,
+    password: SecretString,
+) -> Result<String, ApiError> {
+    let Redeemable { user, .. } = inspect_link(state, presented.to_string()).await?;
+    check_new_password(state, &user, &password, "password")?;
+    state.hasher.hash(password).await
+}
+
+/// Activates an invited account with its link: sets the password and signs in.
+pub async fn activate(
+    state: &AppState,
+    presented: String,
+    password: SecretString,
+    request_id: String,
+) -> Result<TokenResponse, ApiError> {
+    let hash = hash_for_link(state, &presented, password).await?;
+    state
+        .write(move |conn, state| activate_in(conn, state, &presented, &hash, &request_id))
+        .await
+}
+
+/// Sets a new password with a reset link; signs nobody in, ends every session.
+pub async fn reset_password(
+    state: &AppState,
+    presented: String,
+    password: SecretString,
+    request_id: String,
+) -> Result<(), ApiError> {
+    let hash = hash_for_link(state, &presented, password).await?;
+    state
+        .write(move |conn, state| reset_password_in(conn, state, &presented, &hash, &request_id))
+        .await
+}
+
+/// Queues a reset link (or, for an invited user, a new activation link) for
+/// the address, after the caller has had its answer: the answer and its
+/// timing are the same whether or not the address has an account.
+pub fn forgot_password(state: &AppState, email: EmailAddress) {
+    let state = state.clone();
+    tokio::spawn(async move {
+        let key = email.key();
+        let result = state
+            .write(move |conn, state| forgot_password_in(conn, state, &key))
+            .await;
+        if let Err(err) = result {
+            tracing::error!(error = %err, "forgot-password email could not be queued");
+        }
+    });
+}
+
 /// Redeems an activation token: sets the password, activates, signs in.
-pub fn activate(
+fn activate_in(
     conn: &mut DbConnection,
     state: &AppState,
     presented: &str,
@@ -157,7 +220,7 @@ pub fn activate(
 
 /// Redeems a reset token: sets the password, unlocks, ends every session,
 /// and tells the user. Signs nobody in.
-pub fn reset_password(
+fn reset_password_in(
     conn: &mut DbConnection,
     state: &AppState,
     presented: &str,
@@ -225,7 +288,7 @@ pub fn password_changed(
 
 /// Sends a reset link to an active (or locked) user, a fresh activation link
 /// to an invited one, and nothing to anybody else.
-pub fn forgot_password(
+fn forgot_password_in(
     conn: &mut DbConnection,
     state: &AppState,
     email_key: &str,

@@ -6,12 +6,13 @@ use serde_json::json;
 use crate::auth::tokens::{PlainToken, TokenKind};
 use crate::db::api_clients::{self, ApiClientRow};
 use crate::db::DbConnection;
-use crate::domain::pagination::Cursor;
+use crate::domain::pagination::{Cursor, Page, PageRequest};
 use crate::domain::permissions::{Access, Actor};
 use crate::error::ApiError;
 use crate::service::audit::{self, AuditContext, Event};
 use crate::service::customers::administered;
 use crate::service::guard::require;
+use crate::service::idempotency::{self, Answer, Created, Once};
 use crate::state::AppState;
 
 /// Who may manage clients of `scope` (None = platform scope).
@@ -23,7 +24,40 @@ fn manage(actor: &Actor, scope: Option<&str>) -> Access {
 }
 
 /// Creates a client; the plain secret is returned once and never stored.
-pub fn create(
+/// Creates an API client; its secret is returned once, only its hash is kept.
+pub async fn create(
+    state: &AppState,
+    actor: &Actor,
+    context: AuditContext,
+    name: String,
+    customer_id: Option<String>,
+) -> Result<(ApiClientRow, PlainToken), ApiError> {
+    let actor = actor.clone();
+    state
+        .write(move |conn, state| create_in(conn, state, &actor, &context, name, customer_id))
+        .await
+}
+
+/// [`create`], once per `Idempotency-Key`; `answer` shapes the stored
+/// response from the client and its secret.
+pub async fn create_once(
+    state: &AppState,
+    actor: &Actor,
+    context: AuditContext,
+    name: String,
+    customer_id: Option<String>,
+    once: Once,
+    answer: impl FnOnce(&ApiClientRow, &PlainToken) -> Result<Created, ApiError> + Send + 'static,
+) -> Result<Answer, ApiError> {
+    let actor2 = actor.clone();
+    idempotency::create_once(state, actor, once, move |conn, state| {
+        let (row, secret) = create_in(conn, state, &actor2, &context, name, customer_id)?;
+        answer(&row, &secret)
+    })
+    .await
+}
+
+fn create_in(
     conn: &mut DbConnection,
     state: &AppState,
     actor: &Actor,
@@ -67,25 +101,47 @@ pub fn create(
     Ok((row, secret))
 }
 
-pub fn list(
-    conn: &mut DbConnection,
+/// One page of the API clients the caller manages: all of them for platform
+/// admins, their customers' for customer admins.
+pub async fn list(
+    state: &AppState,
     actor: &Actor,
-    cursor: Option<&Cursor>,
-    limit: i64,
-) -> Result<Vec<ApiClientRow>, ApiError> {
-    if actor.platform_admin {
-        return Ok(api_clients::list(conn, None, cursor, limit)?);
-    }
-    if actor.admin_of.is_empty() {
+    page: PageRequest,
+) -> Result<Page<ApiClientRow>, ApiError> {
+    let scope: Option<Vec<String>> = if actor.platform_admin {
+        None
+    } else if actor.admin_of.is_empty() {
         return Err(ApiError::Forbidden(
             "Only admins manage API clients.".into(),
         ));
-    }
-    let ids: Vec<String> = actor.admin_of.iter().cloned().collect();
-    Ok(api_clients::list(conn, Some(&ids), cursor, limit)?)
+    } else {
+        Some(actor.admin_of.iter().cloned().collect())
+    };
+    state
+        .read(move |conn, _| {
+            let rows = api_clients::list(conn, scope.as_deref(), page.cursor.as_ref(), page.limit)?;
+            Ok(page.cut(rows, |row| Cursor {
+                at: row.created_at,
+                id: row.id.clone(),
+            }))
+        })
+        .await
 }
 
-pub fn revoke(
+/// Revokes an API client: its grants and tokens stop working at once.
+pub async fn revoke(
+    state: &AppState,
+    actor: &Actor,
+    context: AuditContext,
+    id: String,
+) -> Result<(), ApiError> {
+    let actor = actor.clone();
+    state
+        .write(move |conn, state| revoke_in(conn, state, &actor, &context, &id))
+        .await
+}
+
+fn revoke_in(
     conn: &mut DbConnection,
     state: &AppState,
     actor: &Actor,

@@ -3,11 +3,13 @@
 use serde_json::{json, Value};
 use time::PrimitiveDateTime;
 
-use crate::db::audit::{self, AuditRow};
+use crate::db::audit::{self, AuditFilter, AuditRow};
 use crate::db::DbConnection;
-use crate::domain::permissions::Actor;
+use crate::domain::pagination::{Cursor, Page, PageRequest};
+use crate::domain::permissions::{Actor, AuditScope};
 use crate::email::{self, EmailKind, EmailTemplates, Message};
 use crate::error::ApiError;
+use crate::state::AppState;
 
 /// Who acted, on whose request, and where to confirm it.
 #[derive(Debug, Clone, Default)]
@@ -119,6 +121,47 @@ pub fn record(
         )?;
     }
     Ok(())
+}
+
+/// What the audit log is searched for.
+pub struct AuditSearch {
+    pub user_id: Option<String>,
+    pub customer_id: Option<String>,
+    pub action: Option<String>,
+}
+
+/// One page of the audit log, newest first: everything for platform admins,
+/// their customers' events for customer admins.
+pub async fn list(
+    state: &AppState,
+    actor: &Actor,
+    search: AuditSearch,
+    page: PageRequest,
+) -> Result<Page<AuditRow>, ApiError> {
+    let only_customers = match actor.audit_scope() {
+        None => {
+            return Err(ApiError::Forbidden(
+                "Only admins can read the audit log.".into(),
+            ))
+        }
+        Some(AuditScope::All) => None,
+        Some(AuditScope::Customers(ids)) => Some(ids),
+    };
+    let filter = AuditFilter {
+        user_id: search.user_id,
+        customer_id: search.customer_id,
+        action: search.action,
+        only_customers,
+    };
+    state
+        .read(move |conn, _| {
+            let rows = audit::list(conn, &filter, page.cursor.as_ref(), page.limit)?;
+            Ok(page.cut(rows, |row| Cursor {
+                at: row.occurred_at,
+                id: row.id.clone(),
+            }))
+        })
+        .await
 }
 
 /// `{"field": {"before": b, "after": a}}` for each pair that differs.

@@ -44,9 +44,7 @@ pub enum Bootstrap {
     },
 }
 
-pub async fn ensure_admin(
-    state: &actix_web::web::Data<AppState>,
-) -> Result<Bootstrap, BootstrapError> {
+pub async fn ensure_admin(state: &AppState) -> Result<Bootstrap, BootstrapError> {
     let settings = &state.settings;
     let configured = settings.bootstrap_admin_email.is_some();
     let raw_email = settings
@@ -59,8 +57,7 @@ pub async fn ensure_admin(
     })?;
     let key = email.key();
     let (existing, any_admin) = state
-        .db
-        .run(move |conn| {
+        .read(move |conn, _| {
             Ok((
                 users::find_by_email(conn, &key)?,
                 users::any_platform_admin(conn)?,
@@ -83,7 +80,7 @@ pub async fn ensure_admin(
 /// `roster admin create`: a new platform admin, active with `password`, or
 /// invited (the returned link activates it).
 pub async fn create_admin(
-    state: &actix_web::web::Data<AppState>,
+    state: &AppState,
     email: &str,
     password: Option<SecretString>,
 ) -> Result<Bootstrap, BootstrapError> {
@@ -93,8 +90,7 @@ pub async fn create_admin(
     })?;
     let key = email.key();
     if state
-        .db
-        .run(move |conn| Ok(users::find_by_email(conn, &key)?))
+        .read(move |conn, _| Ok(users::find_by_email(conn, &key)?))
         .await?
         .is_some()
     {
@@ -110,7 +106,7 @@ pub async fn create_admin(
 }
 
 async fn create_active(
-    state: &actix_web::web::Data<AppState>,
+    state: &AppState,
     email: &EmailAddress,
     password: &SecretString,
     source: &'static str,
@@ -129,14 +125,13 @@ async fn create_active(
         message: format!("the password {why}"),
     })?;
     let hash = state.hasher.hash(password.clone()).await?;
-    let (state2, email2) = (state.clone(), email.clone());
+    let email2 = email.clone();
     state
-        .db
-        .write(move |conn| {
-            let now = state2.clock.now_db();
+        .write(move |conn, state| {
+            let now = state.clock.now_db();
             let user = new_admin(&email2, "active", Some(hash), now);
             users::insert(conn, &user)?;
-            record_creation(conn, &state2, &user.id, now)
+            record_creation(conn, state, &user.id, now)
         })
         .await?;
     tracing::info!(email = %email, "created a platform admin");
@@ -144,28 +139,27 @@ async fn create_active(
 }
 
 async fn invite(
-    state: &actix_web::web::Data<AppState>,
+    state: &AppState,
     email: &EmailAddress,
     send_email: bool,
 ) -> Result<Bootstrap, BootstrapError> {
-    let (state2, email2) = (state.clone(), email.clone());
+    let email2 = email.clone();
     let link = state
-        .db
-        .write(move |conn| {
-            let now = state2.clock.now_db();
+        .write(move |conn, state| {
+            let now = state.clock.now_db();
             let user = match users::find_by_email(conn, &email2.key())? {
                 Some(user) => user,
                 None => {
                     let new = new_admin(&email2, "invited", None, now);
                     users::insert(conn, &new)?;
-                    record_creation(conn, &state2, &new.id, now)?;
+                    record_creation(conn, state, &new.id, now)?;
                     users::find(conn, &new.id)?.ok_or(ApiError::NotFound("user"))?
                 }
             };
             if send_email {
                 return crate::service::accounts::send_action_email(
                     conn,
-                    &state2,
+                    state,
                     &user,
                     Purpose::Activation,
                     None,
@@ -173,7 +167,7 @@ async fn invite(
                 );
             }
             let token = PlainToken::generate(TokenKind::Action);
-            let expires = now + span(state2.settings.action_token_ttl);
+            let expires = now + span(state.settings.action_token_ttl);
             action_tokens::issue(
                 conn,
                 &user.id,
@@ -184,7 +178,7 @@ async fn invite(
             )?;
             Ok(format!(
                 "{}/activate?token={}",
-                state2.settings.app_url,
+                state.settings.app_url,
                 token.expose()
             ))
         })

@@ -4,12 +4,13 @@ use serde_json::json;
 
 use crate::db::customers::{self, CustomerChange, CustomerRow, NewCustomer};
 use crate::db::DbConnection;
-use crate::domain::pagination::Cursor;
+use crate::domain::pagination::{Cursor, Page, PageRequest};
 use crate::domain::permissions::{Access, Actor};
 use crate::domain::profile::search_key;
 use crate::error::ApiError;
 use crate::service::audit::{self, AuditContext, Event};
 use crate::service::guard::require;
+use crate::service::idempotency::{create_once, Answer, Created, Once};
 use crate::state::AppState;
 
 /// A validated customer name and seat count.
@@ -18,14 +19,30 @@ pub struct CustomerInput {
     pub licensed_seats: Option<i32>,
 }
 
-pub fn create(
-    conn: &mut DbConnection,
+/// Creates a customer (platform admins), once per `Idempotency-Key`;
+/// `answer` shapes the stored response.
+pub async fn create(
     state: &AppState,
     actor: &Actor,
+    context: AuditContext,
+    input: CustomerInput,
+    once: Once,
+    answer: impl FnOnce(&CustomerRow) -> Result<Created, ApiError> + Send + 'static,
+) -> Result<Answer, ApiError> {
+    require(actor.platform(), "customer")?;
+    create_once(state, actor, once, move |conn, state| {
+        let row = create_in(conn, state, &context, input)?;
+        answer(&row)
+    })
+    .await
+}
+
+fn create_in(
+    conn: &mut DbConnection,
+    state: &AppState,
     context: &AuditContext,
     input: CustomerInput,
-) -> Result<(CustomerRow, i64), ApiError> {
-    require(actor.platform(), "customer")?;
+) -> Result<CustomerRow, ApiError> {
     let now = state.clock.now_db();
     let row = NewCustomer {
         id: crate::db::new_id(),
@@ -53,41 +70,57 @@ pub fn create(
         },
         now,
     )?;
-    let created = customers::find(conn, &row.id)?.ok_or(ApiError::NotFound("customer"))?;
-    Ok((created, 0))
+    customers::find(conn, &row.id)?.ok_or(ApiError::NotFound("customer"))
 }
 
 /// A customer the actor may see, with its named-user count.
-pub fn get(
-    conn: &mut DbConnection,
+/// A customer with its named users.
+pub async fn get(
+    state: &AppState,
     actor: &Actor,
-    id: &str,
+    id: String,
 ) -> Result<(CustomerRow, i64), ApiError> {
-    require(actor.view_customer(id), "customer")?;
-    let row = customers::find(conn, id)?.ok_or(ApiError::NotFound("customer"))?;
-    let named = customers::named_users(conn, id)?;
-    Ok((row, named))
+    require(actor.view_customer(&id), "customer")?;
+    state
+        .read(move |conn, _| {
+            let row = customers::find(conn, &id)?.ok_or(ApiError::NotFound("customer"))?;
+            let named = customers::named_users(conn, &id)?;
+            Ok((row, named))
+        })
+        .await
 }
 
-pub fn list(
-    conn: &mut DbConnection,
+/// One page of customers with their named users: every customer for
+/// platform admins, the caller's own for everyone else.
+pub async fn list(
+    state: &AppState,
     actor: &Actor,
-    prefix: Option<&str>,
-    cursor: Option<&Cursor>,
-    limit: i64,
-) -> Result<Vec<(CustomerRow, i64)>, ApiError> {
+    prefix: Option<String>,
+    page: PageRequest,
+) -> Result<Page<(CustomerRow, i64)>, ApiError> {
     let visible: Option<Vec<String>> =
         (!actor.platform_admin).then(|| actor.member_of.iter().cloned().collect());
-    let rows = customers::list(conn, visible.as_deref(), prefix, cursor, limit)?;
-    let ids: Vec<String> = rows.iter().map(|r| r.id.clone()).collect();
-    let counts = customers::named_users_of(conn, &ids)?;
-    Ok(rows
-        .into_iter()
-        .map(|row| {
-            let named = counts.get(&row.id).copied().unwrap_or(0);
-            (row, named)
+    state
+        .read(move |conn, _| {
+            let rows = customers::list(
+                conn,
+                visible.as_deref(),
+                prefix.as_deref(),
+                page.cursor.as_ref(),
+                page.limit,
+            )?;
+            let rows = page.cut(rows, |row| Cursor {
+                at: row.created_at,
+                id: row.id.clone(),
+            });
+            let ids: Vec<String> = rows.items.iter().map(|r| r.id.clone()).collect();
+            let counts = customers::named_users_of(conn, &ids)?;
+            Ok(rows.map(|row| {
+                let named = counts.get(&row.id).copied().unwrap_or(0);
+                (row, named)
+            }))
         })
-        .collect())
+        .await
 }
 
 /// A requested edit: `licensed_seats: Some(None)` makes seats unlimited.
@@ -96,16 +129,29 @@ pub struct CustomerEdit {
     pub licensed_seats: Option<Option<i32>>,
 }
 
-pub fn update(
-    conn: &mut DbConnection,
+/// Edits a customer (platform admins) if it is still at `expected_version`.
+pub async fn update(
     state: &AppState,
     actor: &Actor,
+    context: AuditContext,
+    id: String,
+    expected_version: Option<i32>,
+    edit: CustomerEdit,
+) -> Result<(CustomerRow, i64), ApiError> {
+    require(actor.edit_customer(&id), "customer")?;
+    state
+        .write(move |conn, state| update_in(conn, state, &context, &id, expected_version, edit))
+        .await
+}
+
+fn update_in(
+    conn: &mut DbConnection,
+    state: &AppState,
     context: &AuditContext,
     id: &str,
     expected_version: Option<i32>,
     edit: CustomerEdit,
 ) -> Result<(CustomerRow, i64), ApiError> {
-    require(actor.edit_customer(id), "customer")?;
     let before = customers::find(conn, id)?.ok_or(ApiError::NotFound("customer"))?;
     if expected_version.is_some_and(|v| v != before.version) {
         return Err(ApiError::PreconditionFailed);

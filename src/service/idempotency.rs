@@ -1,99 +1,77 @@
-//! `Idempotency-Key` on creating POSTs. The key is reserved in its own
+//! `Idempotency-Key` on creating requests. The key is reserved in its own
 //! transaction (so a concurrent duplicate sees "in progress"), then the
-//! creation and the stored response commit together: a replay can never
+//! creation and the stored answer commit together: a replay can never
 //! disagree with what was created.
 
-use actix_web::http::{header, StatusCode};
-use actix_web::{web, HttpRequest, HttpResponse};
-use serde::Serialize;
-use sha2::{Digest, Sha256};
+use serde::{Deserialize, Serialize};
 
 use crate::clock::span;
 use crate::db::{idempotency, DbConnection};
 use crate::domain::permissions::Actor;
-use crate::error::ApiError;
+use crate::error::{ApiError, FieldError};
 use crate::state::AppState;
 
 const KEY_LIFETIME: std::time::Duration = std::time::Duration::from_secs(24 * 3600);
 
-/// What a creating request answers: 201, a body, and where the new thing is.
+/// The status every stored answer has: these are all creations.
+const CREATED: i32 = 201;
+
+/// What a creation answers: a body and where the new thing lives.
+#[derive(Debug, Clone)]
 pub struct Created {
     pub body: serde_json::Value,
     pub location: String,
     pub etag: Option<String>,
 }
 
-impl Created {
-    fn into_response(self, replayed: bool) -> HttpResponse {
-        let mut response = HttpResponse::Created();
-        response.insert_header((header::LOCATION, self.location));
-        if let Some(etag) = self.etag {
-            response.insert_header((header::ETAG, etag));
-        }
-        if replayed {
-            response.insert_header(("Idempotent-Replayed", "true"));
-        }
-        response.json(self.body)
-    }
+/// A creation's answer, and whether it is the replay of an earlier one.
+pub struct Answer {
+    pub created: Created,
+    pub replayed: bool,
 }
 
-#[derive(Serialize, serde::Deserialize)]
+/// The caller's `Idempotency-Key` (if any) and a fingerprint of the request
+/// it names, so that the same key with another request is refused.
+pub struct Once {
+    pub key: Option<String>,
+    pub fingerprint: String,
+}
+
+#[derive(Serialize, Deserialize)]
 struct StoredHeaders {
     location: String,
     etag: Option<String>,
 }
 
-/// The `Idempotency-Key` header, if any: 1–255 visible ASCII characters.
-pub fn key_of(req: &HttpRequest) -> Result<Option<String>, ApiError> {
-    let Some(value) = req.headers().get("idempotency-key") else {
-        return Ok(None);
-    };
-    let text = value.to_str().unwrap_or_default().trim();
-    if text.is_empty() || text.len() > 255 || !text.chars().all(|c| c.is_ascii_graphic()) {
-        return Err(ApiError::invalid(
-            "Idempotency-Key",
-            "must be 1 to 255 visible ASCII characters",
-        ));
-    }
-    Ok(Some(text.to_string()))
-}
-
-/// A fingerprint of the request: method, path and body.
-pub fn fingerprint(req: &HttpRequest, body: &impl Serialize) -> String {
-    let mut hasher = Sha256::new();
-    hasher.update(req.method().as_str());
-    hasher.update(req.path());
-    hasher.update(serde_json::to_vec(body).unwrap_or_default());
-    hasher
-        .finalize()
-        .iter()
-        .map(|b| format!("{b:02x}"))
-        .collect()
-}
-
-/// Runs `create` once per `(caller, key)`; repeats replay the first answer.
+/// Runs `create` in one write transaction, once per `(caller, key)`;
+/// repeats replay the first answer.
 pub async fn create_once<F>(
-    state: &web::Data<AppState>,
+    state: &AppState,
     actor: &Actor,
-    key: Option<String>,
-    fingerprint: String,
+    once: Once,
     create: F,
-) -> Result<HttpResponse, ApiError>
+) -> Result<Answer, ApiError>
 where
-    F: FnOnce(&mut DbConnection) -> Result<Created, ApiError> + Send + 'static,
+    F: FnOnce(&mut DbConnection, &AppState) -> Result<Created, ApiError> + Send + 'static,
 {
-    let Some(key) = key else {
-        return Ok(state.db.write(create).await?.into_response(false));
+    let Some(key) = once.key else {
+        let created = state.write(create).await?;
+        return Ok(Answer {
+            created,
+            replayed: false,
+        });
     };
     let principal = actor.principal_key();
-    if let Some(replay) = reserve(state, &principal, &key, &fingerprint).await? {
-        return Ok(replay);
+    if let Some(created) = reserve(state, &principal, &key, &once.fingerprint).await? {
+        return Ok(Answer {
+            created,
+            replayed: true,
+        });
     }
     let (principal2, key2) = (principal.clone(), key.clone());
     let outcome = state
-        .db
-        .write(move |conn| {
-            let created = create(conn)?;
+        .write(move |conn, state| {
+            let created = create(conn, state)?;
             let headers = StoredHeaders {
                 location: created.location.clone(),
                 etag: created.etag.clone(),
@@ -102,43 +80,43 @@ where
                 conn,
                 &principal2,
                 &key2,
-                i32::from(StatusCode::CREATED.as_u16()),
+                CREATED,
                 &created.body.to_string(),
-                &serde_json::to_string(&headers).unwrap_or_default(),
+                &serde_json::to_string(&headers).map_err(ApiError::internal)?,
             )?;
             Ok(created)
         })
         .await;
     match outcome {
-        Ok(created) => Ok(created.into_response(false)),
+        Ok(created) => Ok(Answer {
+            created,
+            replayed: false,
+        }),
         Err(err) => {
             // Free the key so the client can retry once the problem is fixed.
             state
-                .db
-                .write(move |conn| Ok(idempotency::release(conn, &principal, &key)?))
+                .write(move |conn, _| Ok(idempotency::release(conn, &principal, &key)?))
                 .await?;
             Err(err)
         }
     }
 }
 
-/// Reserves the key; returns the replayed response when it was used before.
+/// Reserves the key; returns the stored answer when it was used before.
 async fn reserve(
-    state: &web::Data<AppState>,
+    state: &AppState,
     principal: &str,
     key: &str,
     fingerprint: &str,
-) -> Result<Option<HttpResponse>, ApiError> {
-    let state2 = state.clone();
+) -> Result<Option<Created>, ApiError> {
     let (principal, key, hash) = (
         principal.to_string(),
         key.to_string(),
         fingerprint.to_string(),
     );
     let existing = state
-        .db
-        .write(move |conn| {
-            let now = state2.clock.now_db();
+        .write(move |conn, state| {
+            let now = state.clock.now_db();
             let expires = now + span(KEY_LIFETIME);
             Ok(idempotency::reserve(
                 conn, &principal, &key, &hash, now, expires,
@@ -149,7 +127,7 @@ async fn reserve(
         return Ok(None);
     };
     if row.request_hash != fingerprint {
-        return Err(ApiError::Validation(vec![crate::error::FieldError::new(
+        return Err(ApiError::Validation(vec![FieldError::new(
             "Idempotency-Key",
             "was already used with a different request body",
         )])
@@ -166,14 +144,11 @@ async fn reserve(
         .as_deref()
         .and_then(|h| serde_json::from_str(h).ok())
         .ok_or_else(|| ApiError::internal("stored idempotent response lost its headers"))?;
-    debug_assert_eq!(status, 201);
+    debug_assert_eq!(status, CREATED);
     let body = serde_json::from_str(&body).map_err(ApiError::internal)?;
-    Ok(Some(
-        Created {
-            body,
-            location: headers.location,
-            etag: headers.etag,
-        }
-        .into_response(true),
-    ))
+    Ok(Some(Created {
+        body,
+        location: headers.location,
+        etag: headers.etag,
+    }))
 }

@@ -2,7 +2,6 @@
 
 use std::time::Duration;
 
-use actix_web::web;
 use serde_json::json;
 use tokio::sync::watch;
 
@@ -46,28 +45,20 @@ pub fn expire_dormant_users(
 }
 
 /// One round of housekeeping.
-pub async fn run_once(state: &web::Data<AppState>) -> Result<usize, ApiError> {
-    let state2 = state.clone();
-    let expired = state
-        .db
-        .write(move |conn| expire_dormant_users(conn, &state2))
-        .await?;
+pub async fn run_once(state: &AppState) -> Result<usize, ApiError> {
+    let expired = state.write(expire_dormant_users).await?;
     if expired > 0 {
         tracing::info!(expired, "dormant accounts expired");
     }
     let now = state.clock.now_db();
     state
-        .db
-        .write(move |conn| Ok(idempotency::purge_expired(conn, now)?))
+        .write(move |conn, _| Ok(idempotency::purge_expired(conn, now)?))
         .await?;
     Ok(expired)
 }
 
 /// Runs housekeeping every `ROSTER_DORMANCY_CHECK_INTERVAL` until shutdown.
-pub fn spawn(
-    state: web::Data<AppState>,
-    mut shutdown: watch::Receiver<bool>,
-) -> tokio::task::JoinHandle<()> {
+pub fn spawn(state: AppState, mut shutdown: watch::Receiver<bool>) -> tokio::task::JoinHandle<()> {
     tokio::spawn(async move {
         let mut ticker = tokio::time::interval(state.settings.dormancy_check_interval);
         loop {

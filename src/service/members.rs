@@ -1,4 +1,6 @@
-//! A customer's users: add (inviting new people), list, edit, remove.
+//! Use cases about a customer's users: add (inviting new people), list,
+//! edit, remove. Each public function opens its own transaction; a private
+//! `…_in` function is its body inside that transaction.
 
 use diesel::Connection;
 use serde_json::{json, Value};
@@ -9,7 +11,7 @@ use crate::db::memberships::{self, MembershipRow};
 use crate::db::users::{self, NewUser, UserFilter, UserRow};
 use crate::db::{is_unique_violation, DbConnection};
 use crate::domain::email::EmailAddress;
-use crate::domain::pagination::Cursor;
+use crate::domain::pagination::{Cursor, Page, PageRequest};
 use crate::domain::permissions::Actor;
 use crate::domain::profile::search_key;
 use crate::domain::roles::MembershipRole;
@@ -19,6 +21,7 @@ use crate::error::ApiError;
 use crate::service::accounts::send_action_email;
 use crate::service::audit::{self, AuditContext, Event};
 use crate::service::customers::administered;
+use crate::service::idempotency::{self, Answer, Created, Once};
 use crate::state::AppState;
 
 /// A validated "add user" request.
@@ -35,12 +38,76 @@ pub struct AddUser {
     pub send_invite: bool,
 }
 
+/// The membership made, and its user.
 pub struct Added {
     pub membership: MembershipRow,
     pub user: UserRow,
 }
 
-pub fn add_user(
+/// Adds a user to a customer, once per `Idempotency-Key`: a new email
+/// creates an invited user (with the activation email), an existing user
+/// gets a membership. `answer` shapes the stored response.
+pub async fn add_user(
+    state: &AppState,
+    actor: &Actor,
+    context: AuditContext,
+    customer_id: String,
+    input: AddUser,
+    once: Once,
+    answer: impl FnOnce(&Added) -> Result<Created, ApiError> + Send + 'static,
+) -> Result<Answer, ApiError> {
+    let actor2 = actor.clone();
+    idempotency::create_once(state, actor, once, move |conn, state| {
+        let added = add_user_in(conn, state, &actor2, &context, &customer_id, input)?;
+        answer(&added)
+    })
+    .await
+}
+
+/// Changes a user's role or settings in one customer.
+pub async fn update(
+    state: &AppState,
+    actor: &Actor,
+    context: AuditContext,
+    customer_id: String,
+    user_id: String,
+    edit: MembershipEdit,
+) -> Result<(MembershipRow, UserRow), ApiError> {
+    let actor = actor.clone();
+    state
+        .write(move |conn, state| {
+            update_in(conn, state, &actor, &context, &customer_id, &user_id, edit)
+        })
+        .await
+}
+
+/// Removes a user from one customer (other memberships stay), telling them
+/// when `notify`.
+pub async fn remove(
+    state: &AppState,
+    actor: &Actor,
+    context: AuditContext,
+    customer_id: String,
+    user_id: String,
+    notify: bool,
+) -> Result<(), ApiError> {
+    let actor = actor.clone();
+    state
+        .write(move |conn, state| {
+            remove_in(
+                conn,
+                state,
+                &actor,
+                &context,
+                &customer_id,
+                &user_id,
+                notify,
+            )
+        })
+        .await
+}
+
+fn add_user_in(
     conn: &mut DbConnection,
     state: &AppState,
     actor: &Actor,
@@ -287,30 +354,49 @@ fn create_invited(
     Ok(Some(user))
 }
 
+/// Filters of a customer's user list.
+pub struct CustomerUserList {
+    pub filter: UserFilter,
+    pub role: Option<MembershipRole>,
+    pub page: PageRequest,
+}
+
 /// One page of a customer's users with the seat counts.
 pub struct CustomerUsers {
     pub customer: CustomerRow,
     pub named_users: i64,
-    pub rows: Vec<(MembershipRow, UserRow)>,
+    pub rows: Page<(MembershipRow, UserRow)>,
 }
 
-pub fn list(
-    conn: &mut DbConnection,
+pub async fn list(
+    state: &AppState,
     actor: &Actor,
-    customer_id: &str,
-    filter: &UserFilter,
-    role: Option<&str>,
-    cursor: Option<&Cursor>,
-    limit: i64,
+    customer_id: String,
+    query: CustomerUserList,
 ) -> Result<CustomerUsers, ApiError> {
-    let customer = administered(conn, actor, customer_id)?;
-    let rows = memberships::list_customer_users(conn, customer_id, filter, role, cursor, limit)?;
-    let named_users = customers::named_users(conn, customer_id)?;
-    Ok(CustomerUsers {
-        customer,
-        named_users,
-        rows,
-    })
+    let actor = actor.clone();
+    state
+        .read(move |conn, _| {
+            let customer = administered(conn, &actor, &customer_id)?;
+            let rows = memberships::list_customer_users(
+                conn,
+                &customer_id,
+                &query.filter,
+                query.role.map(MembershipRole::as_str),
+                query.page.cursor.as_ref(),
+                query.page.limit,
+            )?;
+            let named_users = customers::named_users(conn, &customer_id)?;
+            Ok(CustomerUsers {
+                customer,
+                named_users,
+                rows: query.page.cut(rows, |(membership, _)| Cursor {
+                    at: membership.added_at,
+                    id: membership.user_id.clone(),
+                }),
+            })
+        })
+        .await
 }
 
 pub struct MembershipEdit {
@@ -318,7 +404,7 @@ pub struct MembershipEdit {
     pub settings: Option<String>,
 }
 
-pub fn update(
+fn update_in(
     conn: &mut DbConnection,
     state: &AppState,
     actor: &Actor,
@@ -363,7 +449,7 @@ pub fn update(
     Ok((after, user))
 }
 
-pub fn remove(
+fn remove_in(
     conn: &mut DbConnection,
     state: &AppState,
     actor: &Actor,

@@ -1,6 +1,7 @@
 //! Sessions: sign-in grants, rotating refresh tokens, and the token pairs
 //! they return.
 
+use secrecy::{ExposeSecret, SecretString};
 use serde::Serialize;
 use serde_json::json;
 use time::PrimitiveDateTime;
@@ -13,8 +14,10 @@ use crate::config::TOKEN_AUDIENCE;
 use crate::db::refresh_tokens::RefreshTokenRow;
 use crate::db::users::UserRow;
 use crate::db::{api_clients, refresh_tokens, users, DbConnection};
+use crate::domain::email::normalize;
 use crate::domain::lifecycle::UserStatus;
 use crate::email::{self, EmailKind, Message};
+use crate::error::ApiError;
 use crate::service::audit::{self, AuditContext, Event};
 use crate::state::AppState;
 
@@ -86,8 +89,98 @@ pub fn issue_pair(
     })
 }
 
+/// A grant's outcome: a token pair, or why it was refused.
+pub type Grant = Result<TokenResponse, GrantError>;
+
+/// `grant_type=password`: checks the password (off the async workers, in a
+/// bounded hashing queue: a full queue is 429), then signs the user in or
+/// counts the failure.
+pub async fn password_grant(
+    state: &AppState,
+    username: String,
+    password: SecretString,
+) -> Result<Grant, ApiError> {
+    if username.contains(char::is_control) {
+        return Ok(count_grant("password", Err(GrantError::InvalidGrant)));
+    }
+    let key = normalize(&username);
+    let place = state.hasher.reserve()?;
+    let user = state
+        .read(move |conn, _| Ok(users::find_by_email(conn, &key)?))
+        .await?;
+    let matches = state
+        .hasher
+        .verify_reserved(
+            place,
+            password,
+            user.as_ref().and_then(|u| u.password_hash.clone()),
+        )
+        .await?;
+    let outcome = match user {
+        Some(user) if matches => PasswordOutcome::Accepted(user),
+        user => PasswordOutcome::Rejected(user),
+    };
+    let grant = state
+        .write(move |conn, state| finish_password_grant(conn, state, outcome))
+        .await?;
+    Ok(count_grant("password", grant))
+}
+
+/// `grant_type=refresh_token`: rotates the refresh token.
+pub async fn refresh_grant(state: &AppState, presented: String) -> Result<Grant, ApiError> {
+    let grant = state
+        .write(move |conn, state| rotate_refresh_token(conn, state, &presented))
+        .await?;
+    Ok(count_grant("refresh_token", grant))
+}
+
+/// `grant_type=client_credentials`: an API client's id and secret.
+pub async fn client_credentials_grant(
+    state: &AppState,
+    client_id: String,
+    secret: SecretString,
+) -> Result<Grant, ApiError> {
+    let grant = match uuid::Uuid::parse_str(client_id.trim()) {
+        Err(_) => Err(GrantError::InvalidClient),
+        Ok(id) => {
+            let id = id.to_string();
+            state
+                .write(move |conn, state| {
+                    check_client_credentials(conn, state, &id, secret.expose_secret())
+                })
+                .await?
+        }
+    };
+    Ok(count_grant("client_credentials", grant))
+}
+
+fn count_grant(grant_type: &str, grant: Grant) -> Grant {
+    crate::metrics::sign_in(
+        grant_type,
+        match &grant {
+            Ok(_) => "success",
+            Err(GrantError::AccountState(code)) => code,
+            Err(GrantError::InvalidGrant) => "invalid_grant",
+            Err(GrantError::InvalidClient) => "invalid_client",
+        },
+    );
+    grant
+}
+
+/// RFC 7009: revokes the refresh token's family; unknown tokens are ignored.
+pub async fn revoke(state: &AppState, presented: String) -> Result<(), ApiError> {
+    state
+        .write(move |conn, state| {
+            if let Some(row) = find_with_user_locked(conn, &presented)? {
+                refresh_tokens::revoke_family(conn, &row.family_id, state.clock.now_db())?;
+            }
+            Ok(())
+        })
+        .await
+}
+
 /// What the password check found, before any write.
-pub enum PasswordOutcome {
+enum PasswordOutcome {
     Accepted(UserRow),
     Rejected(Option<UserRow>),
 }
@@ -95,11 +188,11 @@ pub enum PasswordOutcome {
 /// Applies the result of a password check: on success records the sign-in
 /// and issues a pair; on failure counts it (atomically) and locks the account
 /// at the threshold, emailing the user.
-pub fn finish_password_grant(
+fn finish_password_grant(
     conn: &mut DbConnection,
     state: &AppState,
     outcome: PasswordOutcome,
-) -> Result<Result<TokenResponse, GrantError>, crate::error::ApiError> {
+) -> Result<Grant, ApiError> {
     let now = state.clock.now_db();
     match outcome {
         PasswordOutcome::Rejected(None) => Ok(Err(GrantError::InvalidGrant)),
@@ -129,7 +222,7 @@ pub fn count_failed_sign_in(
     conn: &mut DbConnection,
     state: &AppState,
     user: &UserRow,
-) -> Result<(), crate::error::ApiError> {
+) -> Result<(), ApiError> {
     if user.locked_at.is_some() || user.status != "active" || user.password_hash.is_none() {
         return Ok(());
     }
@@ -146,7 +239,7 @@ fn lock_consequences(
     state: &AppState,
     user: &UserRow,
     now: PrimitiveDateTime,
-) -> Result<(), crate::error::ApiError> {
+) -> Result<(), ApiError> {
     refresh_tokens::revoke_user(conn, &user.id, None, now)?;
     email::enqueue(
         conn,
@@ -180,11 +273,11 @@ fn lock_consequences(
 }
 
 /// Rotates a refresh token. Presenting a rotated one revokes its family.
-pub fn refresh_grant(
+fn rotate_refresh_token(
     conn: &mut DbConnection,
     state: &AppState,
     presented: &str,
-) -> Result<Result<TokenResponse, GrantError>, crate::error::ApiError> {
+) -> Result<Grant, ApiError> {
     let now = state.clock.now_db();
     let Some(row) = find_with_user_locked(conn, presented)? else {
         return Ok(Err(GrantError::InvalidGrant));
@@ -217,12 +310,12 @@ pub fn refresh_grant(
 
 /// Client credentials: secrets carry 256 random bits, so a SHA-256 compare
 /// is as strong as a slow hash and costs nothing.
-pub fn client_credentials_grant(
+fn check_client_credentials(
     conn: &mut DbConnection,
     state: &AppState,
     client_id: &str,
     client_secret: &str,
-) -> Result<Result<TokenResponse, GrantError>, crate::error::ApiError> {
+) -> Result<Grant, ApiError> {
     let Some(client) = api_clients::find_live(conn, client_id)? else {
         return Ok(Err(GrantError::InvalidClient));
     };
@@ -238,18 +331,6 @@ pub fn client_credentials_grant(
     }))
 }
 
-/// RFC 7009: revokes the refresh token's family; unknown tokens are ignored.
-pub fn revoke(
-    conn: &mut DbConnection,
-    state: &AppState,
-    presented: &str,
-) -> Result<(), crate::error::ApiError> {
-    if let Some(row) = find_with_user_locked(conn, presented)? {
-        refresh_tokens::revoke_family(conn, &row.family_id, state.clock.now_db())?;
-    }
-    Ok(())
-}
-
 /// The presented refresh token as of now, read after taking its user's row
 /// lock: rotations and revocations of one user's sessions then run one after
 /// the other, so a revocation also ends the token a concurrent rotation
@@ -257,7 +338,7 @@ pub fn revoke(
 fn find_with_user_locked(
     conn: &mut DbConnection,
     presented: &str,
-) -> Result<Option<RefreshTokenRow>, crate::error::ApiError> {
+) -> Result<Option<RefreshTokenRow>, ApiError> {
     let hash = hash_token(presented);
     let Some(row) = refresh_tokens::find_by_hash(conn, &hash)? else {
         return Ok(None);

@@ -1,6 +1,9 @@
-//! Changes to one user: profile, status, lock, emails, deletion.
+//! Use cases about one user across the platform: User Info, the list, profile
+//! edits, status, unlock, link emails, deletion, and the user's own password.
+//!
+//! Each public function is one use case and opens its own transaction; a
+//! private `…_in` function is its body inside that transaction.
 
-use actix_web::web;
 use secrecy::SecretString;
 use serde_json::json;
 
@@ -10,9 +13,10 @@ use crate::db::users::{self, ProfileChange, StatusChange, UserFilter, UserRow};
 use crate::db::{audit as audit_db, customers, outbox, refresh_tokens, DbConnection};
 use crate::domain::email::EmailAddress;
 use crate::domain::lifecycle::{plan_status_change, StatusTarget, UserStatus};
-use crate::domain::pagination::Cursor;
+use crate::domain::pagination::{Cursor, Page, PageRequest};
 use crate::domain::permissions::Actor;
 use crate::domain::profile::search_key;
+use crate::domain::roles::MembershipRole;
 use crate::domain::seats::has_free_seat;
 use crate::email::{self, EmailKind, Message};
 use crate::error::ApiError;
@@ -26,26 +30,26 @@ use crate::state::AppState;
 /// Verifies the current password (a wrong one counts toward lockout), checks
 /// and hashes the new one, then stores it and issues a fresh session.
 pub async fn change_own_password(
-    state: &web::Data<AppState>,
-    user_id: &str,
+    state: &AppState,
+    actor: &Actor,
     current_password: SecretString,
     new_password: SecretString,
     request_id: &str,
 ) -> Result<TokenResponse, ApiError> {
-    let id = user_id.to_string();
+    let id = own_id(actor)?;
     let user = state
-        .db
-        .run(move |conn| users::find(conn, &id)?.ok_or(ApiError::NotFound("user")))
+        .read(move |conn, _| users::find(conn, &id)?.ok_or(ApiError::NotFound("user")))
         .await?;
     let current_ok = state
         .hasher
         .verify(current_password, user.password_hash.clone())
         .await?;
     if !current_ok {
-        let (state2, user) = (state.clone(), user.clone());
+        let user = user.clone();
         state
-            .db
-            .write(move |conn| crate::service::sessions::count_failed_sign_in(conn, &state2, &user))
+            .write(move |conn, state| {
+                crate::service::sessions::count_failed_sign_in(conn, state, &user)
+            })
             .await?;
         return Err(ApiError::invalid(
             "current_password",
@@ -54,11 +58,10 @@ pub async fn change_own_password(
     }
     accounts::check_new_password(state, &user, &new_password, "new_password")?;
     let hash = state.hasher.hash(new_password).await?;
-    let (state2, request_id) = (state.clone(), request_id.to_string());
+    let request_id = request_id.to_string();
     let verified_hash = user.password_hash.clone();
     state
-        .db
-        .write(move |conn| {
+        .write(move |conn, state| {
             // The password was checked outside the transaction; if another
             // change won the race meanwhile, it is no longer the current one.
             lock_user(conn, &user.id)?;
@@ -69,11 +72,11 @@ pub async fn change_own_password(
                     "is not your current password",
                 ));
             }
-            let now = state2.clock.now_db();
-            accounts::password_changed(conn, &state2, &user, &hash, None, now)?;
+            let now = state.clock.now_db();
+            accounts::password_changed(conn, state, &user, &hash, None, now)?;
             audit::record(
                 conn,
-                &state2.templates,
+                &state.templates,
                 &AuditContext::for_self(&user.id, &request_id),
                 Event {
                     action: "user.password_changed",
@@ -87,13 +90,137 @@ pub async fn change_own_password(
             )?;
             Ok(issue_pair(
                 conn,
-                &state2,
+                state,
                 &user.id,
                 user.session_version + 1,
                 None,
                 now,
             )?)
         })
+        .await
+}
+
+/// The caller's own user id; API clients have no account.
+fn own_id(actor: &Actor) -> Result<String, ApiError> {
+    actor
+        .user_id()
+        .map(str::to_string)
+        .ok_or_else(|| ApiError::Forbidden("API clients have no user account.".into()))
+}
+
+/// The signed-in user's own User Info (`GET /v1/me`).
+pub async fn me(state: &AppState, actor: &Actor) -> Result<UserInfo, ApiError> {
+    let id = own_id(actor)?;
+    state.read(move |conn, _| info(conn, &id)).await
+}
+
+/// User Info as `actor` may see it.
+pub async fn get(state: &AppState, actor: &Actor, id: String) -> Result<UserInfo, ApiError> {
+    let actor = actor.clone();
+    state.read(move |conn, _| get_in(conn, &actor, &id)).await
+}
+
+/// Filters of the platform-wide user list.
+pub struct PlatformUserList {
+    pub filter: UserFilter,
+    pub customer_id: Option<String>,
+    pub role: Option<MembershipRole>,
+    pub page: PageRequest,
+}
+
+/// One page of every user of the platform (platform admins).
+pub async fn list(
+    state: &AppState,
+    actor: &Actor,
+    query: PlatformUserList,
+) -> Result<Page<UserRow>, ApiError> {
+    require(actor.platform(), "user")?;
+    state
+        .read(move |conn, _| {
+            let rows = users::list(
+                conn,
+                &query.filter,
+                query.customer_id.as_deref(),
+                query.role.map(MembershipRole::as_str),
+                query.page.cursor.as_ref(),
+                query.page.limit,
+            )?;
+            Ok(query.page.cut(rows, |user| Cursor {
+                at: user.created_at,
+                id: user.id.clone(),
+            }))
+        })
+        .await
+}
+
+pub async fn update_profile(
+    state: &AppState,
+    actor: &Actor,
+    context: AuditContext,
+    id: String,
+    expected_version: Option<i32>,
+    edit: ProfileEdit,
+) -> Result<UserInfo, ApiError> {
+    let actor = actor.clone();
+    state
+        .write(move |conn, state| {
+            update_profile_in(conn, state, &actor, &context, &id, expected_version, edit)
+        })
+        .await
+}
+
+/// Inactivate, reactivate, retire or reinstate (docs/api.md, "Lifecycle").
+pub async fn set_status(
+    state: &AppState,
+    actor: &Actor,
+    context: AuditContext,
+    id: String,
+    target: StatusTarget,
+) -> Result<UserInfo, ApiError> {
+    let actor = actor.clone();
+    state
+        .write(move |conn, state| set_status_in(conn, state, &actor, &context, &id, target))
+        .await
+}
+
+/// Clears a lockout; doing it twice is fine.
+pub async fn unlock(
+    state: &AppState,
+    actor: &Actor,
+    context: AuditContext,
+    id: String,
+) -> Result<(), ApiError> {
+    let actor = actor.clone();
+    state
+        .write(move |conn, state| unlock_in(conn, state, &actor, &context, &id))
+        .await
+}
+
+/// Resends the activation email (invited users) or sends a reset email
+/// (active users); the previous link stops working.
+pub async fn send_link(
+    state: &AppState,
+    actor: &Actor,
+    context: AuditContext,
+    id: String,
+    purpose: Purpose,
+) -> Result<(), ApiError> {
+    let actor = actor.clone();
+    state
+        .write(move |conn, state| send_link_in(conn, state, &actor, &context, &id, purpose))
+        .await
+}
+
+/// Deletes the user from the platform (platform admins).
+pub async fn delete(
+    state: &AppState,
+    actor: &Actor,
+    context: AuditContext,
+    id: String,
+) -> Result<(), ApiError> {
+    let actor = actor.clone();
+    state
+        .write(move |conn, state| delete_in(conn, state, &actor, &context, &id))
         .await
 }
 
@@ -121,7 +248,7 @@ fn visible_memberships(
     memberships
 }
 
-pub fn get(conn: &mut DbConnection, actor: &Actor, id: &str) -> Result<UserInfo, ApiError> {
+fn get_in(conn: &mut DbConnection, actor: &Actor, id: &str) -> Result<UserInfo, ApiError> {
     let (row, memberships) = info(conn, id)?;
     let customer_ids = memberships
         .iter()
@@ -132,19 +259,6 @@ pub fn get(conn: &mut DbConnection, actor: &Actor, id: &str) -> Result<UserInfo,
     Ok((user.row, visible_memberships(actor, id, memberships)))
 }
 
-pub fn list(
-    conn: &mut DbConnection,
-    actor: &Actor,
-    filter: &UserFilter,
-    customer_id: Option<&str>,
-    role: Option<&str>,
-    cursor: Option<&Cursor>,
-    limit: i64,
-) -> Result<Vec<UserRow>, ApiError> {
-    require(actor.platform(), "user")?;
-    Ok(users::list(conn, filter, customer_id, role, cursor, limit)?)
-}
-
 /// A requested profile edit; `job_title: Some(None)` clears it.
 pub struct ProfileEdit {
     pub first_name: Option<String>,
@@ -153,7 +267,7 @@ pub struct ProfileEdit {
     pub email: Option<EmailAddress>,
 }
 
-pub fn update_profile(
+fn update_profile_in(
     conn: &mut DbConnection,
     state: &AppState,
     actor: &Actor,
@@ -225,8 +339,7 @@ pub fn update_profile(
     Ok((after, memberships))
 }
 
-/// Inactivate, reactivate, retire or reinstate (API.md's lifecycle table).
-pub fn set_status(
+fn set_status_in(
     conn: &mut DbConnection,
     state: &AppState,
     actor: &Actor,
@@ -310,8 +423,7 @@ pub fn set_status(
     info_for(conn, actor, id)
 }
 
-/// Clears a lockout; doing it twice is fine.
-pub fn unlock(
+fn unlock_in(
     conn: &mut DbConnection,
     state: &AppState,
     actor: &Actor,
@@ -339,9 +451,7 @@ pub fn unlock(
     Ok(())
 }
 
-/// Resends the activation email (invited users) or sends a reset email
-/// (active users); the previous link stops working.
-pub fn send_link(
+fn send_link_in(
     conn: &mut DbConnection,
     state: &AppState,
     actor: &Actor,
@@ -389,7 +499,7 @@ const PERSONAL_FIELDS: [&str; 4] = ["email", "first_name", "last_name", "job_tit
 
 /// Deletes the user from the platform: personal data, memberships, tokens
 /// and queued emails go; audit events keep the id with personal values redacted.
-pub fn delete(
+fn delete_in(
     conn: &mut DbConnection,
     state: &AppState,
     actor: &Actor,

@@ -1,0 +1,51 @@
+//! `Authenticated`: verifies the bearer token, then has the caller re-read
+//! from the database on every request, so inactivation, retirement, deletion,
+//! locking and password changes take effect at once.
+
+use std::future::Future;
+use std::pin::Pin;
+
+use actix_web::http::header;
+use actix_web::{web, FromRequest, HttpRequest};
+
+use crate::domain::permissions::Actor;
+use crate::error::ApiError;
+use crate::service::callers;
+use crate::state::AppState;
+
+#[derive(Debug, Clone)]
+pub struct Authenticated(pub Actor);
+
+impl FromRequest for Authenticated {
+    type Error = ApiError;
+    type Future = Pin<Box<dyn Future<Output = Result<Self, ApiError>>>>;
+
+    fn from_request(req: &HttpRequest, _: &mut actix_web::dev::Payload) -> Self::Future {
+        let state = req.app_data::<web::Data<AppState>>().cloned();
+        let token = bearer_token(req);
+        Box::pin(async move {
+            let state = state.ok_or_else(|| ApiError::internal("AppState missing"))?;
+            let token = token.ok_or_else(|| {
+                ApiError::Unauthorized("Send `Authorization: Bearer <access token>`.".into())
+            })?;
+            let claims = state
+                .keys
+                .verify(&token, state.clock.now().unix_timestamp())
+                .ok_or_else(|| {
+                    ApiError::Unauthorized("The access token is invalid or expired.".into())
+                })?;
+            let actor = callers::current(&state, claims).await?.ok_or_else(|| {
+                ApiError::Unauthorized("This session has ended; sign in again.".into())
+            })?;
+            tracing::Span::current().record("actor", actor.principal_key());
+            Ok(Authenticated(actor))
+        })
+    }
+}
+
+fn bearer_token(req: &HttpRequest) -> Option<String> {
+    let value = req.headers().get(header::AUTHORIZATION)?.to_str().ok()?;
+    let (scheme, token) = value.split_once(' ')?;
+    (scheme.eq_ignore_ascii_case("bearer") && !token.trim().is_empty())
+        .then(|| token.trim().to_string())
+}
