@@ -1,7 +1,10 @@
 #!/usr/bin/env bash
-# Every task of the two job aids (shared/seeds), in order, as curl calls
-# against a freshly started roster on SQLite with the log mailer. Fails on
-# the first unexpected status, so the README walkthrough cannot rot.
+# Every task of the two admin job aids roster comes from (Utility Bill
+# Management's Non-SSO user management, and the Cloud Portal's user
+# administration; docs/api.md, "Job-aid tasks", maps each to its endpoint),
+# in order, as curl calls against a freshly started roster on SQLite with the
+# log mailer. Fails on the first unexpected status, so the README walkthrough
+# cannot rot.
 #
 #   scripts/walkthrough.sh            # builds (release) and runs
 #   ROSTER_BIN=target/debug/roster scripts/walkthrough.sh
