@@ -6,36 +6,14 @@ use time::PrimitiveDateTime;
 
 use super::schema::action_tokens;
 use super::DbConnection;
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Purpose {
-    Activation,
-    PasswordReset,
-}
-
-impl Purpose {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Purpose::Activation => "activation",
-            Purpose::PasswordReset => "password_reset",
-        }
-    }
-
-    pub fn parse(value: &str) -> Option<Self> {
-        match value {
-            "activation" => Some(Purpose::Activation),
-            "password_reset" => Some(Purpose::PasswordReset),
-            _ => None,
-        }
-    }
-}
+pub use crate::domain::links::Purpose;
 
 #[derive(Debug, Clone, Queryable, Selectable)]
 #[diesel(table_name = action_tokens)]
 pub struct ActionTokenRow {
     pub id: String,
     pub user_id: String,
-    pub purpose: String,
+    pub purpose: Purpose,
     pub token_hash: String,
     pub created_at: PrimitiveDateTime,
     pub expires_at: PrimitiveDateTime,

@@ -8,6 +8,7 @@ use time::PrimitiveDateTime;
 use super::schema::{customers, memberships, users};
 use super::users::like_prefix;
 use super::DbConnection;
+use crate::domain::lifecycle::UserStatus;
 use crate::domain::pagination::Cursor;
 
 #[derive(Debug, Clone, Queryable, Selectable)]
@@ -84,11 +85,11 @@ pub fn named_users(conn: &mut DbConnection, id: &str) -> QueryResult<i64> {
 }
 
 fn retired_users() -> diesel::dsl::Select<
-    diesel::dsl::Filter<users::table, diesel::dsl::Eq<users::status, &'static str>>,
+    diesel::dsl::Filter<users::table, diesel::dsl::Eq<users::status, UserStatus>>,
     users::id,
 > {
     users::table
-        .filter(users::status.eq("retired"))
+        .filter(users::status.eq(UserStatus::Retired))
         .select(users::id)
 }
 

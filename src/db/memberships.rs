@@ -7,13 +7,14 @@ use super::schema::{customers, memberships, users};
 use super::users::{like_prefix, UserFilter, UserRow};
 use super::DbConnection;
 use crate::domain::pagination::Cursor;
+use crate::domain::roles::MembershipRole;
 
 #[derive(Debug, Clone, Queryable, Selectable, Insertable)]
 #[diesel(table_name = memberships)]
 pub struct MembershipRow {
     pub customer_id: String,
     pub user_id: String,
-    pub role: String,
+    pub role: MembershipRole,
     pub settings: String,
     pub added_at: PrimitiveDateTime,
     pub updated_at: PrimitiveDateTime,
@@ -49,7 +50,7 @@ pub fn user_with_memberships(
     type Membership = (
         String,
         String,
-        String,
+        MembershipRole,
         String,
         PrimitiveDateTime,
         PrimitiveDateTime,
@@ -112,7 +113,7 @@ pub fn list_customer_users(
     conn: &mut DbConnection,
     customer_id: &str,
     filter: &UserFilter,
-    role: Option<&str>,
+    role: Option<MembershipRole>,
     cursor: Option<&Cursor>,
     limit: i64,
 ) -> QueryResult<Vec<(MembershipRow, UserRow)>> {
@@ -122,10 +123,10 @@ pub fn list_customer_users(
         .select((MembershipRow::as_select(), UserRow::as_select()))
         .into_boxed();
     if let Some(status) = &filter.status {
-        query = query.filter(users::status.eq(status.clone()));
+        query = query.filter(users::status.eq(*status));
     }
     if let Some(role) = role {
-        query = query.filter(memberships::role.eq(role.to_string()));
+        query = query.filter(memberships::role.eq(role));
     }
     if let Some(prefix) = &filter.prefix {
         let pattern = like_prefix(prefix);
@@ -156,7 +157,7 @@ pub fn update(
     conn: &mut DbConnection,
     customer_id: &str,
     user_id: &str,
-    role: &str,
+    role: MembershipRole,
     settings: &str,
     now: PrimitiveDateTime,
 ) -> QueryResult<()> {

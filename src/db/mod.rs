@@ -12,6 +12,7 @@ pub mod memberships;
 pub mod outbox;
 pub mod refresh_tokens;
 pub mod signing_keys;
+pub mod types;
 pub mod users;
 
 use std::ops::{Deref, DerefMut};

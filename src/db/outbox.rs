@@ -6,6 +6,7 @@ use time::PrimitiveDateTime;
 
 use super::schema::email_outbox;
 use super::DbConnection;
+use crate::domain::delivery::DeliveryStatus;
 use crate::domain::pagination::Cursor;
 
 #[derive(Debug, Clone, Queryable, QueryableByName, Selectable, Insertable)]
@@ -19,7 +20,7 @@ pub struct OutboxRow {
     pub html_body: String,
     pub user_id: Option<String>,
     pub customer_id: Option<String>,
-    pub status: String,
+    pub status: DeliveryStatus,
     pub attempts: i32,
     pub next_attempt_at: PrimitiveDateTime,
     pub lease_owner: Option<String>,
@@ -48,7 +49,7 @@ pub fn find(conn: &mut DbConnection, id: &str) -> QueryResult<Option<OutboxRow>>
 
 #[derive(Debug, Default, Clone)]
 pub struct OutboxFilter {
-    pub status: Option<String>,
+    pub status: Option<DeliveryStatus>,
     pub kind: Option<String>,
     pub recipient: Option<String>,
     pub user_id: Option<String>,
@@ -64,7 +65,7 @@ pub fn list(
         .select(OutboxRow::as_select())
         .into_boxed();
     if let Some(status) = &filter.status {
-        query = query.filter(email_outbox::status.eq(status.clone()));
+        query = query.filter(email_outbox::status.eq(*status));
     }
     if let Some(kind) = &filter.kind {
         query = query.filter(email_outbox::kind.eq(kind.clone()));
@@ -103,7 +104,7 @@ pub fn claim_due(
     limit: i64,
 ) -> QueryResult<Vec<OutboxRow>> {
     let due = email_outbox::table
-        .filter(email_outbox::status.eq("pending"))
+        .filter(email_outbox::status.eq(DeliveryStatus::Pending))
         .filter(email_outbox::next_attempt_at.le(now))
         .filter(
             email_outbox::lease_expires_at
@@ -157,7 +158,7 @@ pub fn mark_sent(
             .filter(email_outbox::lease_owner.eq(owner)),
     )
     .set((
-        email_outbox::status.eq("sent"),
+        email_outbox::status.eq(DeliveryStatus::Sent),
         email_outbox::attempts.eq(email_outbox::attempts + 1),
         email_outbox::provider_message_id.eq(provider_message_id),
         email_outbox::last_error.eq(None::<String>),
@@ -180,9 +181,9 @@ pub fn mark_attempt_failed(
     now: PrimitiveDateTime,
 ) -> QueryResult<()> {
     let status = if retry_at.is_some() {
-        "pending"
+        DeliveryStatus::Pending
     } else {
-        "failed"
+        DeliveryStatus::Failed
     };
     diesel::update(
         email_outbox::table
@@ -222,10 +223,10 @@ pub fn retry(conn: &mut DbConnection, id: &str, now: PrimitiveDateTime) -> Query
     let updated = diesel::update(
         email_outbox::table
             .find(id)
-            .filter(email_outbox::status.eq("failed")),
+            .filter(email_outbox::status.eq(DeliveryStatus::Failed)),
     )
     .set((
-        email_outbox::status.eq("pending"),
+        email_outbox::status.eq(DeliveryStatus::Pending),
         email_outbox::attempts.eq(0),
         email_outbox::next_attempt_at.eq(now),
         email_outbox::updated_at.eq(now),
@@ -248,11 +249,11 @@ pub fn redact_bodies(conn: &mut DbConnection, id: &str, text: &str, html: &str) 
 /// Age in seconds of the oldest pending email, and the pending count.
 pub fn backlog(conn: &mut DbConnection) -> QueryResult<(i64, Option<PrimitiveDateTime>)> {
     let count = email_outbox::table
-        .filter(email_outbox::status.eq("pending"))
+        .filter(email_outbox::status.eq(DeliveryStatus::Pending))
         .count()
         .get_result(conn)?;
     let oldest = email_outbox::table
-        .filter(email_outbox::status.eq("pending"))
+        .filter(email_outbox::status.eq(DeliveryStatus::Pending))
         .select(diesel::dsl::min(email_outbox::created_at))
         .first(conn)?;
     Ok((count, oldest))

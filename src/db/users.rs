@@ -6,7 +6,9 @@ use time::PrimitiveDateTime;
 
 use super::schema::{memberships, users};
 use super::DbConnection;
+use crate::domain::lifecycle::{standing, Standing, UserStatus};
 use crate::domain::pagination::Cursor;
+use crate::domain::roles::{MembershipRole, PlatformRole};
 
 #[derive(Debug, Clone, Queryable, Selectable)]
 #[diesel(table_name = users)]
@@ -19,8 +21,8 @@ pub struct UserRow {
     pub last_name: String,
     pub last_name_lower: String,
     pub job_title: Option<String>,
-    pub status: String,
-    pub platform_role: String,
+    pub status: UserStatus,
+    pub platform_role: PlatformRole,
     pub password_hash: Option<String>,
     pub password_changed_at: Option<PrimitiveDateTime>,
     pub session_version: i32,
@@ -38,7 +40,12 @@ pub struct UserRow {
 
 impl UserRow {
     pub fn is_platform_admin(&self) -> bool {
-        self.platform_role == "admin"
+        self.platform_role == PlatformRole::Admin
+    }
+
+    /// Whether the account may act now (see [`Standing`]).
+    pub fn standing(&self) -> Standing {
+        standing(self.status, self.locked_at.is_some())
     }
 }
 
@@ -53,8 +60,8 @@ pub struct NewUser {
     pub last_name: String,
     pub last_name_lower: String,
     pub job_title: Option<String>,
-    pub status: String,
-    pub platform_role: String,
+    pub status: UserStatus,
+    pub platform_role: PlatformRole,
     pub password_hash: Option<String>,
     pub password_changed_at: Option<PrimitiveDateTime>,
     pub invited_at: Option<PrimitiveDateTime>,
@@ -93,12 +100,12 @@ pub fn lock(conn: &mut DbConnection, id: &str) -> QueryResult<bool> {
 }
 
 /// `(customer_id, role)` of each of a user's memberships.
-pub type Roles = Vec<(String, String)>;
+pub type Roles = Vec<(String, MembershipRole)>;
 
 /// The user with their roles, in one round trip (the request extractor runs
 /// this on every authenticated request).
 pub fn find_with_roles(conn: &mut DbConnection, id: &str) -> QueryResult<Option<(UserRow, Roles)>> {
-    let rows: Vec<(UserRow, Option<(String, String)>)> = users::table
+    let rows: Vec<(UserRow, Option<(String, MembershipRole)>)> = users::table
         .left_join(memberships::table)
         .filter(users::id.eq(id))
         .select((
@@ -127,7 +134,7 @@ pub fn find_by_email(conn: &mut DbConnection, email_key: &str) -> QueryResult<Op
 
 pub fn any_platform_admin(conn: &mut DbConnection) -> QueryResult<bool> {
     diesel::select(diesel::dsl::exists(
-        users::table.filter(users::platform_role.eq("admin")),
+        users::table.filter(users::platform_role.eq(PlatformRole::Admin)),
     ))
     .get_result(conn)
 }
@@ -135,7 +142,7 @@ pub fn any_platform_admin(conn: &mut DbConnection) -> QueryResult<bool> {
 /// Filters shared by the platform-wide and the per-customer user lists.
 #[derive(Debug, Default, Clone)]
 pub struct UserFilter {
-    pub status: Option<String>,
+    pub status: Option<UserStatus>,
     /// Lower-cased prefix of email, first or last name.
     pub prefix: Option<String>,
 }
@@ -158,13 +165,13 @@ pub fn list(
     conn: &mut DbConnection,
     filter: &UserFilter,
     customer_id: Option<&str>,
-    role: Option<&str>,
+    role: Option<MembershipRole>,
     cursor: Option<&Cursor>,
     limit: i64,
 ) -> QueryResult<Vec<UserRow>> {
     let mut query = users::table.select(UserRow::as_select()).into_boxed();
     if let Some(status) = &filter.status {
-        query = query.filter(users::status.eq(status.clone()));
+        query = query.filter(users::status.eq(*status));
     }
     if let Some(prefix) = &filter.prefix {
         let pattern = like_prefix(prefix);
@@ -182,14 +189,14 @@ pub fn list(
             users::id.eq_any(
                 members
                     .filter(memberships::customer_id.eq(customer_id.to_string()))
-                    .filter(memberships::role.eq(role.to_string())),
+                    .filter(memberships::role.eq(role)),
             ),
         ),
         (Some(customer_id), None) => query.filter(
             users::id.eq_any(members.filter(memberships::customer_id.eq(customer_id.to_string()))),
         ),
         (None, Some(role)) => {
-            query.filter(users::id.eq_any(members.filter(memberships::role.eq(role.to_string()))))
+            query.filter(users::id.eq_any(members.filter(memberships::role.eq(role))))
         }
         (None, None) => query,
     };
@@ -248,7 +255,7 @@ pub fn update_profile(
 #[derive(Debug, AsChangeset)]
 #[diesel(table_name = users)]
 pub struct StatusChange {
-    pub status: String,
+    pub status: UserStatus,
     pub status_changed_at: PrimitiveDateTime,
     pub retired_at: Option<Option<PrimitiveDateTime>>,
 }
@@ -293,13 +300,17 @@ pub fn set_password(
         ))
         .execute(conn)?;
     if activate {
-        diesel::update(users::table.find(id).filter(users::status.eq("invited")))
-            .set((
-                users::status.eq("active"),
-                users::activated_at.eq(now),
-                users::status_changed_at.eq(now),
-            ))
-            .execute(conn)?;
+        diesel::update(
+            users::table
+                .find(id)
+                .filter(users::status.eq(UserStatus::Invited)),
+        )
+        .set((
+            users::status.eq(UserStatus::Active),
+            users::activated_at.eq(now),
+            users::status_changed_at.eq(now),
+        ))
+        .execute(conn)?;
     }
     Ok(())
 }
@@ -374,7 +385,7 @@ pub fn expire_dormant(
     now: PrimitiveDateTime,
 ) -> QueryResult<Vec<String>> {
     let dormant: Vec<String> = users::table
-        .filter(users::status.eq("active"))
+        .filter(users::status.eq(UserStatus::Active))
         .filter(users::status_changed_at.lt(cutoff))
         .filter(
             users::last_login_at
@@ -387,15 +398,19 @@ pub fn expire_dormant(
     // only the one whose update lands reports (and audits) the expiry.
     let mut expired = Vec::with_capacity(dormant.len());
     for id in dormant {
-        let updated = diesel::update(users::table.find(&id).filter(users::status.eq("active")))
-            .set((
-                users::status.eq("expired"),
-                users::status_changed_at.eq(now),
-                users::session_version.eq(users::session_version + 1),
-                users::version.eq(users::version + 1),
-                users::updated_at.eq(now),
-            ))
-            .execute(conn)?;
+        let updated = diesel::update(
+            users::table
+                .find(&id)
+                .filter(users::status.eq(UserStatus::Active)),
+        )
+        .set((
+            users::status.eq(UserStatus::Expired),
+            users::status_changed_at.eq(now),
+            users::session_version.eq(users::session_version + 1),
+            users::version.eq(users::version + 1),
+            users::updated_at.eq(now),
+        ))
+        .execute(conn)?;
         if updated == 1 {
             expired.push(id);
         }

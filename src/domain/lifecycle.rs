@@ -1,10 +1,22 @@
-//! The account lifecycle (API.md, "Lifecycle"): which status changes an admin
+//! The account lifecycle (docs/api.md, "Lifecycle"): which status changes an admin
 //! may make, and what each one must do besides changing the status.
 
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[derive(
+    Debug,
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    Serialize,
+    Deserialize,
+    ToSchema,
+    diesel::AsExpression,
+    diesel::FromSqlRow,
+)]
+#[diesel(sql_type = diesel::sql_types::Text)]
 #[serde(rename_all = "snake_case")]
 pub enum UserStatus {
     /// Added, has not yet set a password.
@@ -53,6 +65,27 @@ impl UserStatus {
     }
 }
 
+/// Whether an account may act: sign in, rotate its refresh tokens, and use
+/// its access tokens. The lock comes first, so a locked account's answer
+/// never tells its status.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Standing {
+    Usable,
+    Locked,
+    /// Not active; the `code` a correct-password sign-in answers with.
+    Refused(&'static str),
+}
+
+pub fn standing(status: UserStatus, locked: bool) -> Standing {
+    if locked {
+        return Standing::Locked;
+    }
+    match status.sign_in_refusal() {
+        None => Standing::Usable,
+        Some(code) => Standing::Refused(code),
+    }
+}
+
 /// The statuses an admin may set with `PUT /v1/users/{uid}/status`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum StatusTarget {
@@ -82,15 +115,27 @@ pub struct StatusPlan {
     /// False when the user already is in the asked state (idempotent no-op).
     pub changes: bool,
     pub revoke_sessions: bool,
-    /// Send `account_deactivated` ("contact your CSM").
-    pub notify_deactivated: bool,
-    /// The user never set a password: back to invited with a fresh link.
-    pub send_activation: bool,
+    /// What the user is told, in this order.
+    pub emails: &'static [StatusEmail],
+    /// The audit event the change records; `None` when nothing changes.
+    pub audit_action: Option<&'static str>,
     pub set_retired_at: bool,
     pub clear_retired_at: bool,
     /// The user takes seats again in each of their customers.
     pub needs_seats: bool,
 }
+
+/// An email a status change sends to the user.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum StatusEmail {
+    /// `account_deactivated`: "your account was deactivated; contact your CSM".
+    AccountDeactivated,
+    /// A fresh activation link: the user never set a password, so coming
+    /// back means being invited again.
+    Activation,
+}
+
+const STATUS_CHANGED: Option<&str> = Some("user.status_changed");
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum TransitionError {
@@ -118,8 +163,8 @@ pub fn plan_status_change(
         to: from,
         changes: false,
         revoke_sessions: false,
-        notify_deactivated: false,
-        send_activation: false,
+        emails: &[],
+        audit_action: None,
         set_retired_at: false,
         clear_retired_at: false,
         needs_seats: false,
@@ -132,7 +177,8 @@ pub fn plan_status_change(
             to: S::Inactive,
             changes: true,
             revoke_sessions: true,
-            notify_deactivated: true,
+            emails: &[StatusEmail::AccountDeactivated],
+            audit_action: STATUS_CHANGED,
             ..unchanged
         }),
         (StatusTarget::Active, S::Active) => Ok(unchanged),
@@ -140,7 +186,12 @@ pub fn plan_status_change(
         (StatusTarget::Active, S::Inactive | S::Expired | S::Retired) => Ok(StatusPlan {
             to: if has_password { S::Active } else { S::Invited },
             changes: true,
-            send_activation: !has_password,
+            emails: if has_password {
+                &[]
+            } else {
+                &[StatusEmail::Activation]
+            },
+            audit_action: STATUS_CHANGED,
             clear_retired_at: from == S::Retired,
             needs_seats: from == S::Retired,
             ..unchanged
@@ -150,6 +201,7 @@ pub fn plan_status_change(
             to: S::Retired,
             changes: true,
             revoke_sessions: true,
+            audit_action: STATUS_CHANGED,
             set_retired_at: true,
             ..unchanged
         }),
@@ -166,7 +218,9 @@ mod tests {
         for from in [S::Active, S::Invited, S::Expired] {
             let plan = plan_status_change(from, StatusTarget::Inactive, true).unwrap();
             assert_eq!(plan.to, S::Inactive);
-            assert!(plan.revoke_sessions && plan.notify_deactivated, "{from:?}");
+            assert!(plan.revoke_sessions, "{from:?}");
+            assert_eq!(plan.emails, [StatusEmail::AccountDeactivated], "{from:?}");
+            assert_eq!(plan.audit_action, Some("user.status_changed"));
         }
     }
 
@@ -174,14 +228,14 @@ mod tests {
     fn reactivating_sends_no_email_to_a_user_with_a_password() {
         let plan = plan_status_change(S::Inactive, StatusTarget::Active, true).unwrap();
         assert_eq!(plan.to, S::Active);
-        assert!(!plan.send_activation && !plan.notify_deactivated && !plan.needs_seats);
+        assert!(plan.emails.is_empty() && !plan.needs_seats);
     }
 
     #[test]
     fn reactivating_a_user_without_a_password_invites_them_again() {
         let plan = plan_status_change(S::Inactive, StatusTarget::Active, false).unwrap();
         assert_eq!(plan.to, S::Invited);
-        assert!(plan.send_activation);
+        assert_eq!(plan.emails, [StatusEmail::Activation]);
     }
 
     #[test]
@@ -196,6 +250,7 @@ mod tests {
             let plan = plan_status_change(from, StatusTarget::Retired, true).unwrap();
             assert_eq!(plan.to, S::Retired);
             assert!(plan.set_retired_at && plan.revoke_sessions);
+            assert!(plan.emails.is_empty(), "retiring tells nobody");
         }
     }
 
@@ -214,7 +269,7 @@ mod tests {
             (S::Retired, StatusTarget::Retired),
         ] {
             let plan = plan_status_change(from, target, true).unwrap();
-            assert!(!plan.changes);
+            assert!(!plan.changes && plan.emails.is_empty() && plan.audit_action.is_none());
             assert_eq!(plan.to, from);
         }
     }

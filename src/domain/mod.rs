@@ -1,8 +1,10 @@
 //! Business rules, free of HTTP and SQL: parsed values, the account lifecycle,
 //! seats and permissions. Everything here is pure and unit-tested.
 
+pub mod delivery;
 pub mod email;
 pub mod lifecycle;
+pub mod links;
 pub mod pagination;
 pub mod password_policy;
 pub mod permissions;

@@ -4,7 +4,20 @@ use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
 /// What a user may do in one customer.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema, Default)]
+#[derive(
+    Debug,
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    Serialize,
+    Deserialize,
+    ToSchema,
+    Default,
+    diesel::AsExpression,
+    diesel::FromSqlRow,
+)]
+#[diesel(sql_type = diesel::sql_types::Text)]
 #[serde(rename_all = "snake_case")]
 pub enum MembershipRole {
     StandardUser,
@@ -23,6 +36,15 @@ impl MembershipRole {
         }
     }
 
+    /// How emails name the role.
+    pub fn label(self) -> &'static str {
+        match self {
+            MembershipRole::StandardUser => "Standard User",
+            MembershipRole::FullAccess => "Full Access",
+            MembershipRole::Admin => "Admin",
+        }
+    }
+
     pub fn parse(value: &str) -> Option<Self> {
         match value {
             "standard_user" => Some(MembershipRole::StandardUser),
@@ -33,7 +55,19 @@ impl MembershipRole {
     }
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[derive(
+    Debug,
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    Serialize,
+    Deserialize,
+    ToSchema,
+    diesel::AsExpression,
+    diesel::FromSqlRow,
+)]
+#[diesel(sql_type = diesel::sql_types::Text)]
 #[serde(rename_all = "snake_case")]
 pub enum PlatformRole {
     None,

@@ -11,6 +11,7 @@ use utoipa::ToSchema;
 
 use crate::db::outbox::{self, OutboxRow};
 use crate::db::DbConnection;
+use crate::domain::delivery::DeliveryStatus;
 use crate::error::ApiError;
 pub use templates::{EmailTemplates, RenderedEmail};
 
@@ -90,7 +91,7 @@ pub fn enqueue(
             html_body: rendered.html,
             user_id: message.user_id,
             customer_id: message.customer_id,
-            status: "pending".into(),
+            status: DeliveryStatus::Pending,
             attempts: 0,
             next_attempt_at: now,
             lease_owner: None,

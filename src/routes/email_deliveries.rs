@@ -7,6 +7,7 @@ use utoipa::{IntoParams, ToSchema};
 
 use crate::clock::from_db;
 use crate::db::outbox::{OutboxFilter, OutboxRow};
+use crate::domain::delivery::DeliveryStatus;
 use crate::email::EmailKind;
 use crate::error::{ApiError, Problem};
 use crate::http::{parse_query, path_id};
@@ -15,14 +16,6 @@ use crate::routes::extract::Authenticated;
 use crate::routes::views::Page;
 use crate::service::deliveries;
 use crate::state::AppState;
-
-#[derive(Debug, Serialize, Deserialize, ToSchema, Clone, Copy)]
-#[serde(rename_all = "snake_case")]
-pub enum DeliveryStatus {
-    Pending,
-    Sent,
-    Failed,
-}
 
 #[derive(Debug, Serialize, ToSchema)]
 pub struct EmailDeliveryView {
@@ -53,11 +46,7 @@ impl From<&OutboxRow> for EmailDeliveryView {
             kind: EmailKind::parse(&row.kind).unwrap_or(EmailKind::ActionConfirmation),
             recipient: row.recipient.clone(),
             subject: row.subject.clone(),
-            status: match row.status.as_str() {
-                "sent" => DeliveryStatus::Sent,
-                "failed" => DeliveryStatus::Failed,
-                _ => DeliveryStatus::Pending,
-            },
+            status: row.status,
             attempts: row.attempts,
             next_attempt_at: from_db(row.next_attempt_at),
             last_error: row.last_error.clone(),
@@ -114,9 +103,7 @@ pub async fn list_email_deliveries(
     let status = query.status.filter(|s| !s.is_empty()).and_then(|s| {
         checks.check(
             "status",
-            matches!(s.as_str(), "pending" | "sent" | "failed")
-                .then_some(s)
-                .ok_or("must be pending, sent or failed"),
+            DeliveryStatus::parse(&s).ok_or("must be pending, sent or failed"),
         )
     });
     let kind = query.kind.filter(|k| !k.is_empty()).and_then(|k| {

@@ -51,9 +51,9 @@ pub async fn inspect_action_token(
     Ok(HttpResponse::Ok()
         .insert_header((header::CACHE_CONTROL, "no-store"))
         .json(ActionTokenInfo {
-            purpose: match Purpose::parse(&token.purpose) {
-                Some(Purpose::PasswordReset) => ActionPurpose::PasswordReset,
-                _ => ActionPurpose::Activation,
+            purpose: match token.purpose {
+                Purpose::PasswordReset => ActionPurpose::PasswordReset,
+                Purpose::Activation => ActionPurpose::Activation,
             },
             email: user.email,
             expires_at: crate::clock::from_db(token.expires_at),

@@ -54,7 +54,6 @@ impl UserListQuery {
                 checks.check(
                     "status",
                     UserStatus::parse(s)
-                        .map(|st| st.as_str().to_string())
                         .ok_or("must be one of invited, active, inactive, expired, retired"),
                 )
             });

@@ -50,10 +50,10 @@ impl From<&UserRow> for UserFields {
             first_name: row.first_name.clone(),
             last_name: row.last_name.clone(),
             job_title: row.job_title.clone(),
-            status: UserStatus::parse(&row.status).unwrap_or(UserStatus::Inactive),
+            status: row.status,
             locked: row.locked_at.is_some(),
             locked_at: row.locked_at.map(from_db),
-            platform_role: PlatformRole::parse(&row.platform_role).unwrap_or(PlatformRole::None),
+            platform_role: row.platform_role,
             invited_at: row.invited_at.map(from_db),
             activated_at: row.activated_at.map(from_db),
             last_login_at: row.last_login_at.map(from_db),
@@ -83,7 +83,7 @@ impl MembershipView {
         MembershipView {
             customer_id: row.customer_id.clone(),
             customer_name: customer_name.to_string(),
-            role: MembershipRole::parse(&row.role).unwrap_or_default(),
+            role: row.role,
             settings: parse_settings(&row.settings),
             added_at: from_db(row.added_at),
         }
@@ -130,7 +130,7 @@ impl CustomerUserView {
     pub fn new(membership: &MembershipRow, user: &UserRow) -> Self {
         CustomerUserView {
             user: UserFields::from(user),
-            role: MembershipRole::parse(&membership.role).unwrap_or_default(),
+            role: membership.role,
             settings: parse_settings(&membership.settings),
             added_at: from_db(membership.added_at),
         }

@@ -11,10 +11,11 @@ use crate::db::action_tokens::{self, ActionTokenRow, Purpose};
 use crate::db::users::UserRow;
 use crate::db::{refresh_tokens, users, DbConnection};
 use crate::domain::email::EmailAddress;
+use crate::domain::lifecycle::UserStatus;
 use crate::domain::password_policy::{check_password, PasswordContext};
 use crate::email::{self, EmailKind, Message};
 use crate::error::ApiError;
-use crate::service::audit::{self, AuditContext, Event};
+use crate::service::audit::{AuditContext, Event};
 use crate::service::sessions::{issue_pair, TokenResponse};
 use crate::state::AppState;
 
@@ -39,10 +40,9 @@ pub fn peek(
         ));
     }
     let user = users::find(conn, &token.user_id)?.ok_or(ApiError::NotFound("action token"))?;
-    let fits = match Purpose::parse(&token.purpose) {
-        Some(Purpose::Activation) => user.status == "invited",
-        Some(Purpose::PasswordReset) => user.status == "active",
-        None => false,
+    let fits = match token.purpose {
+        Purpose::Activation => user.status == UserStatus::Invited,
+        Purpose::PasswordReset => user.status == UserStatus::Active,
     };
     if !fits {
         return Err(ApiError::Gone(
@@ -182,7 +182,7 @@ fn activate_in(
     request_id: &str,
 ) -> Result<TokenResponse, ApiError> {
     let Redeemable { token, user } = peek(conn, state, presented)?;
-    if token.purpose != Purpose::Activation.as_str() {
+    if token.purpose != Purpose::Activation {
         return Err(ApiError::invalid(
             "token",
             "is a password reset link, not an activation link",
@@ -192,18 +192,16 @@ fn activate_in(
     consume(conn, &token, now)?;
     users::set_password(conn, &user.id, password_hash, true, now)?;
     action_tokens::void_all(conn, &user.id, now)?;
-    audit::record(
+    Event::new(
+        "user.activated",
+        format!("{} activated their account", user.email),
+    )
+    .about(&user.id)
+    .change("status", "invited", "active")
+    .record(
         conn,
-        &state.templates,
+        state,
         &AuditContext::for_self(&user.id, request_id),
-        Event {
-            action: "user.activated",
-            customer_id: None,
-            target_user_id: Some(&user.id),
-            changes: json!({"status": {"before": "invited", "after": "active"}}),
-            summary: format!("{} activated their account", user.email),
-            customer_name: None,
-        },
         now,
     )?;
     let session_version = user.session_version + 1;
@@ -228,7 +226,7 @@ fn reset_password_in(
     request_id: &str,
 ) -> Result<(), ApiError> {
     let Redeemable { token, user } = peek(conn, state, presented)?;
-    if token.purpose != Purpose::PasswordReset.as_str() {
+    if token.purpose != Purpose::PasswordReset {
         return Err(ApiError::invalid(
             "token",
             "is an activation link, not a password reset link",
@@ -237,18 +235,16 @@ fn reset_password_in(
     let now = state.clock.now_db();
     consume(conn, &token, now)?;
     password_changed(conn, state, &user, password_hash, None, now)?;
-    audit::record(
+    Event::new(
+        "user.password_reset",
+        format!("{} reset their password", user.email),
+    )
+    .about(&user.id)
+    .change("locked", user.locked_at.is_some(), false)
+    .record(
         conn,
-        &state.templates,
+        state,
         &AuditContext::for_self(&user.id, request_id),
-        Event {
-            action: "user.password_reset",
-            customer_id: None,
-            target_user_id: Some(&user.id),
-            changes: json!({"locked": {"before": user.locked_at.is_some(), "after": false}}),
-            summary: format!("{} reset their password", user.email),
-            customer_name: None,
-        },
         now,
     )
 }
@@ -297,14 +293,14 @@ fn forgot_password_in(
         return Ok(());
     };
     let now = state.clock.now_db();
-    match user.status.as_str() {
-        "active" => {
+    match user.status {
+        UserStatus::Active => {
             send_action_email(conn, state, &user, Purpose::PasswordReset, None, now).map(drop)
         }
-        "invited" => {
+        UserStatus::Invited => {
             send_action_email(conn, state, &user, Purpose::Activation, None, now).map(drop)
         }
-        _ => Ok(()),
+        UserStatus::Inactive | UserStatus::Expired | UserStatus::Retired => Ok(()),
     }
 }
 

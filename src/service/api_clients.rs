@@ -1,7 +1,7 @@
 //! API clients: credentials for provisioning scripts, so they never use a
 //! person's password. Scope is the platform or one customer.
 
-use serde_json::json;
+use serde_json::Value;
 
 use crate::auth::tokens::{PlainToken, TokenKind};
 use crate::db::api_clients::{self, ApiClientRow};
@@ -9,7 +9,7 @@ use crate::db::DbConnection;
 use crate::domain::pagination::{Cursor, Page, PageRequest};
 use crate::domain::permissions::{Access, Actor};
 use crate::error::ApiError;
-use crate::service::audit::{self, AuditContext, Event};
+use crate::service::audit::{AuditContext, Event};
 use crate::service::customers::administered;
 use crate::service::guard::require;
 use crate::service::idempotency::{self, Answer, Created, Once};
@@ -84,20 +84,14 @@ fn create_in(
         revoked_at: None,
     };
     api_clients::insert(conn, &row)?;
-    audit::record(
-        conn,
-        &state.templates,
-        context,
-        Event {
-            action: "api_client.created",
-            customer_id: row.customer_id.as_deref(),
-            target_user_id: None,
-            changes: json!({"api_client_id": {"before": null, "after": row.id}, "name": {"before": null, "after": row.name}}),
-            summary: format!("API client {} was created", row.name),
-            customer_name: None,
-        },
-        now,
-    )?;
+    Event::new(
+        "api_client.created",
+        format!("API client {} was created", row.name),
+    )
+    .in_customer_id(row.customer_id.as_deref())
+    .change("api_client_id", Value::Null, &row.id)
+    .change("name", Value::Null, &row.name)
+    .record(conn, state, context, now)?;
     Ok((row, secret))
 }
 
@@ -152,18 +146,11 @@ fn revoke_in(
     require(manage(actor, client.customer_id.as_deref()), "API client")?;
     let now = state.clock.now_db();
     api_clients::revoke(conn, id, now)?;
-    audit::record(
-        conn,
-        &state.templates,
-        context,
-        Event {
-            action: "api_client.revoked",
-            customer_id: client.customer_id.as_deref(),
-            target_user_id: None,
-            changes: json!({"api_client_id": {"before": client.id, "after": null}}),
-            summary: format!("API client {} was revoked", client.name),
-            customer_name: None,
-        },
-        now,
+    Event::new(
+        "api_client.revoked",
+        format!("API client {} was revoked", client.name),
     )
+    .in_customer_id(client.customer_id.as_deref())
+    .change("api_client_id", &client.id, Value::Null)
+    .record(conn, state, context, now)
 }

@@ -1,13 +1,15 @@
 //! Recording admin actions: the audit row, and the optional confirmation email.
 
-use serde_json::{json, Value};
+use serde::Serialize;
+use serde_json::{json, Map, Value};
 use time::PrimitiveDateTime;
 
 use crate::db::audit::{self, AuditFilter, AuditRow};
+use crate::db::users::UserRow;
 use crate::db::DbConnection;
 use crate::domain::pagination::{Cursor, Page, PageRequest};
 use crate::domain::permissions::{Actor, AuditScope};
-use crate::email::{self, EmailKind, EmailTemplates, Message};
+use crate::email::{self, EmailKind, Message};
 use crate::error::ApiError;
 use crate::state::AppState;
 
@@ -62,65 +64,137 @@ impl AuditContext {
     }
 }
 
-/// One audited action.
-pub struct Event<'a> {
-    pub action: &'a str,
-    pub customer_id: Option<&'a str>,
-    pub target_user_id: Option<&'a str>,
-    /// `{"field": {"before": …, "after": …}}`.
-    pub changes: Value,
+/// One audited action, built up and then recorded:
+///
+/// ```ignore
+/// Event::new("user.status_changed", format!("{} is now inactive", describe(&user)))
+///     .about(&user.id)
+///     .change("status", "active", "inactive")
+///     .record(conn, state, &context, now)?;
+/// ```
+#[derive(Debug)]
+pub struct Event {
+    action: &'static str,
     /// A sentence for the confirmation email, e.g. "Jane Doe was inactivated".
-    pub summary: String,
-    pub customer_name: Option<&'a str>,
+    summary: String,
+    target_user_id: Option<String>,
+    customer_id: Option<String>,
+    customer_name: Option<String>,
+    /// `{"field": {"before": …, "after": …}}`.
+    changes: Map<String, Value>,
 }
 
-pub fn record(
-    conn: &mut DbConnection,
-    templates: &EmailTemplates,
-    context: &AuditContext,
-    event: Event,
-    now: PrimitiveDateTime,
-) -> Result<(), ApiError> {
-    audit::insert(
-        conn,
-        &AuditRow {
-            id: crate::db::new_id(),
-            occurred_at: now,
-            action: event.action.to_string(),
-            actor_user_id: context.actor_user_id.clone(),
-            actor_client_id: context.actor_client_id.clone(),
-            customer_id: event.customer_id.map(str::to_string),
-            target_user_id: event.target_user_id.map(str::to_string),
-            requester_name: context.requester_name.clone(),
-            confirmation_email: context.confirmation_email.clone(),
-            request_id: context.request_id.clone(),
-            changes: event.changes.to_string(),
-        },
-    )?;
-    if let Some(address) = &context.confirmation_email {
+impl Event {
+    pub fn new(action: &'static str, summary: impl Into<String>) -> Self {
+        Event {
+            action,
+            summary: summary.into(),
+            target_user_id: None,
+            customer_id: None,
+            customer_name: None,
+            changes: Map::new(),
+        }
+    }
+
+    /// The user the action was about.
+    pub fn about(mut self, user_id: &str) -> Self {
+        self.target_user_id = Some(user_id.to_string());
+        self
+    }
+
+    /// The customer the action happened in (named in the confirmation).
+    pub fn in_customer(mut self, customer_id: &str, name: &str) -> Self {
+        self.customer_id = Some(customer_id.to_string());
+        self.customer_name = Some(name.to_string());
+        self
+    }
+
+    /// The customer the action happened in, if any, without its name.
+    pub fn in_customer_id(mut self, customer_id: Option<&str>) -> Self {
+        self.customer_id = customer_id.map(str::to_string);
+        self
+    }
+
+    /// Records `field` going from `before` to `after`.
+    pub fn change(mut self, field: &str, before: impl Serialize, after: impl Serialize) -> Self {
+        self.changes.insert(
+            field.to_string(),
+            json!({"before": to_value(before), "after": to_value(after)}),
+        );
+        self
+    }
+
+    /// Records `field` only when `before` and `after` differ.
+    pub fn changed(self, field: &str, before: impl Serialize, after: impl Serialize) -> Self {
+        let (before, after) = (to_value(before), to_value(after));
+        if before == after {
+            self
+        } else {
+            self.change(field, before, after)
+        }
+    }
+
+    /// Writes the audit row and, when the request asked for one, queues the
+    /// confirmation email, in the caller's transaction.
+    pub fn record(
+        self,
+        conn: &mut DbConnection,
+        state: &AppState,
+        context: &AuditContext,
+        now: PrimitiveDateTime,
+    ) -> Result<(), ApiError> {
+        let changes = Value::Object(self.changes);
+        audit::insert(
+            conn,
+            &AuditRow {
+                id: crate::db::new_id(),
+                occurred_at: now,
+                action: self.action.to_string(),
+                actor_user_id: context.actor_user_id.clone(),
+                actor_client_id: context.actor_client_id.clone(),
+                customer_id: self.customer_id.clone(),
+                target_user_id: self.target_user_id.clone(),
+                requester_name: context.requester_name.clone(),
+                confirmation_email: context.confirmation_email.clone(),
+                request_id: context.request_id.clone(),
+                changes: changes.to_string(),
+            },
+        )?;
+        let Some(address) = &context.confirmation_email else {
+            return Ok(());
+        };
         email::enqueue(
             conn,
-            templates,
+            &state.templates,
             Message {
                 kind: EmailKind::ActionConfirmation,
                 to: address.clone(),
                 context: json!({
-                    "summary": event.summary,
-                    "action": event.action,
+                    "summary": self.summary,
+                    "action": self.action,
                     "actor": context.actor_label,
                     "requester_name": context.requester_name,
-                    "customer_name": event.customer_name,
+                    "customer_name": self.customer_name,
                     "occurred_at": crate::clock::from_db(now)
                         .format(&time::format_description::well_known::Rfc3339)
                         .unwrap_or_default(),
                 }),
-                user_id: event.target_user_id.map(str::to_string),
-                customer_id: event.customer_id.map(str::to_string),
+                user_id: self.target_user_id,
+                customer_id: self.customer_id,
             },
             now,
         )?;
+        Ok(())
     }
-    Ok(())
+}
+
+fn to_value(value: impl Serialize) -> Value {
+    serde_json::to_value(value).unwrap_or(Value::Null)
+}
+
+/// "Jane Doe (jane@example.com)": how audit summaries name a user.
+pub fn describe(user: &UserRow) -> String {
+    format!("{} {} ({})", user.first_name, user.last_name, user.email)
 }
 
 /// What the audit log is searched for.
@@ -164,30 +238,22 @@ pub async fn list(
         .await
 }
 
-/// `{"field": {"before": b, "after": a}}` for each pair that differs.
-pub fn diff(pairs: &[(&str, Value, Value)]) -> Value {
-    let mut changes = serde_json::Map::new();
-    for (field, before, after) in pairs {
-        if before != after {
-            changes.insert(field.to_string(), json!({"before": before, "after": after}));
-        }
-    }
-    Value::Object(changes)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
 
     #[test]
-    fn a_diff_keeps_only_changed_fields() {
-        let changes = diff(&[
-            ("first_name", json!("Jane"), json!("Janet")),
-            ("last_name", json!("Doe"), json!("Doe")),
-        ]);
+    fn an_event_keeps_only_the_fields_that_changed() {
+        let event = Event::new("user.updated", "Jane Doe was edited")
+            .changed("first_name", "Jane", "Janet")
+            .changed("last_name", "Doe", "Doe")
+            .change("locked", true, false);
         assert_eq!(
-            changes,
-            json!({"first_name": {"before": "Jane", "after": "Janet"}})
+            Value::Object(event.changes),
+            json!({
+                "first_name": {"before": "Jane", "after": "Janet"},
+                "locked": {"before": true, "after": false},
+            })
         );
     }
 }

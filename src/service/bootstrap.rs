@@ -7,16 +7,18 @@
 //! An existing account is never overwritten.
 
 use secrecy::{ExposeSecret, SecretString};
-use serde_json::json;
+use serde_json::Value;
 
 use crate::auth::tokens::{PlainToken, TokenKind};
 use crate::clock::span;
 use crate::db::action_tokens::{self, Purpose};
 use crate::db::users::{self, NewUser};
 use crate::domain::email::EmailAddress;
+use crate::domain::lifecycle::UserStatus;
 use crate::domain::password_policy::{check_password, PasswordContext};
+use crate::domain::roles::PlatformRole;
 use crate::error::ApiError;
-use crate::service::audit::{self, AuditContext, Event};
+use crate::service::audit::{AuditContext, Event};
 use crate::state::AppState;
 
 pub const DEFAULT_ADMIN_EMAIL: &str = "admin@localhost";
@@ -64,11 +66,16 @@ pub async fn ensure_admin(state: &AppState) -> Result<Bootstrap, BootstrapError>
             ))
         })
         .await?;
-    if !configured && any_admin && existing.as_ref().is_none_or(|u| u.status != "invited") {
+    if !configured
+        && any_admin
+        && existing
+            .as_ref()
+            .is_none_or(|u| u.status != UserStatus::Invited)
+    {
         return Ok(Bootstrap::Nothing);
     }
     match (&existing, &settings.bootstrap_admin_password) {
-        (Some(user), _) if user.status != "invited" => Ok(Bootstrap::Nothing),
+        (Some(user), _) if user.status != UserStatus::Invited => Ok(Bootstrap::Nothing),
         (Some(_), Some(_)) => Ok(Bootstrap::Nothing),
         (None, Some(password)) => {
             create_active(state, &email, password, "ROSTER_BOOTSTRAP_ADMIN_PASSWORD").await
@@ -129,7 +136,7 @@ async fn create_active(
     state
         .write(move |conn, state| {
             let now = state.clock.now_db();
-            let user = new_admin(&email2, "active", Some(hash), now);
+            let user = new_admin(&email2, UserStatus::Active, Some(hash), now);
             users::insert(conn, &user)?;
             record_creation(conn, state, &user.id, now)
         })
@@ -150,7 +157,7 @@ async fn invite(
             let user = match users::find_by_email(conn, &email2.key())? {
                 Some(user) => user,
                 None => {
-                    let new = new_admin(&email2, "invited", None, now);
+                    let new = new_admin(&email2, UserStatus::Invited, None, now);
                     users::insert(conn, &new)?;
                     record_creation(conn, state, &new.id, now)?;
                     users::find(conn, &new.id)?.ok_or(ApiError::NotFound("user"))?
@@ -191,7 +198,7 @@ async fn invite(
 
 fn new_admin(
     email: &EmailAddress,
-    status: &str,
+    status: UserStatus,
     hash: Option<String>,
     now: time::PrimitiveDateTime,
 ) -> NewUser {
@@ -204,8 +211,8 @@ fn new_admin(
         last_name: "Admin".into(),
         last_name_lower: "admin".into(),
         job_title: None,
-        status: status.into(),
-        platform_role: "admin".into(),
+        status,
+        platform_role: PlatformRole::Admin,
         password_changed_at: hash.as_ref().map(|_| now),
         activated_at: hash.as_ref().map(|_| now),
         password_hash: hash,
@@ -222,18 +229,11 @@ fn record_creation(
     user_id: &str,
     now: time::PrimitiveDateTime,
 ) -> Result<(), ApiError> {
-    audit::record(
-        conn,
-        &state.templates,
-        &AuditContext::system(),
-        Event {
-            action: "user.bootstrapped",
-            customer_id: None,
-            target_user_id: Some(user_id),
-            changes: json!({"platform_role": {"before": null, "after": "admin"}}),
-            summary: "the bootstrap platform admin was created".into(),
-            customer_name: None,
-        },
-        now,
+    Event::new(
+        "user.bootstrapped",
+        "the bootstrap platform admin was created",
     )
+    .about(user_id)
+    .change("platform_role", Value::Null, "admin")
+    .record(conn, state, &AuditContext::system(), now)
 }

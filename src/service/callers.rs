@@ -4,7 +4,9 @@ use std::collections::BTreeSet;
 
 use crate::auth::jwt::Claims;
 use crate::db::{api_clients, users, DbConnection};
+use crate::domain::lifecycle::Standing;
 use crate::domain::permissions::{Actor, ActorKind};
+use crate::domain::roles::MembershipRole;
 use crate::error::ApiError;
 use crate::state::AppState;
 
@@ -39,9 +41,7 @@ fn load_actor(
     let Some((user, roles)) = users::find_with_roles(conn, subject)? else {
         return Ok(None);
     };
-    let usable = user.status == "active"
-        && user.locked_at.is_none()
-        && user.session_version == session_version;
+    let usable = user.standing() == Standing::Usable && user.session_version == session_version;
     if !usable {
         return Ok(None);
     }
@@ -50,7 +50,7 @@ fn load_actor(
         member_of: roles.iter().map(|(c, _)| c.clone()).collect(),
         admin_of: roles
             .into_iter()
-            .filter(|(_, role)| role == "admin")
+            .filter(|(_, role)| *role == MembershipRole::Admin)
             .map(|(c, _)| c)
             .collect(),
         kind: ActorKind::User { id: user.id },

@@ -1,6 +1,6 @@
 //! Customers: create, read, list, edit.
 
-use serde_json::json;
+use serde_json::Value;
 
 use crate::db::customers::{self, CustomerChange, CustomerRow, NewCustomer};
 use crate::db::DbConnection;
@@ -8,7 +8,7 @@ use crate::domain::pagination::{Cursor, Page, PageRequest};
 use crate::domain::permissions::{Access, Actor};
 use crate::domain::profile::search_key;
 use crate::error::ApiError;
-use crate::service::audit::{self, AuditContext, Event};
+use crate::service::audit::{AuditContext, Event};
 use crate::service::guard::require;
 use crate::service::idempotency::{create_once, Answer, Created, Once};
 use crate::state::AppState;
@@ -53,23 +53,14 @@ fn create_in(
         updated_at: now,
     };
     customers::insert(conn, &row)?;
-    audit::record(
-        conn,
-        &state.templates,
-        context,
-        Event {
-            action: "customer.created",
-            customer_id: Some(&row.id),
-            target_user_id: None,
-            changes: json!({
-                "name": {"before": null, "after": row.name},
-                "licensed_seats": {"before": null, "after": row.licensed_seats},
-            }),
-            summary: format!("Customer {} was created", row.name),
-            customer_name: Some(&row.name),
-        },
-        now,
-    )?;
+    Event::new(
+        "customer.created",
+        format!("Customer {} was created", row.name),
+    )
+    .in_customer(&row.id, &row.name)
+    .change("name", Value::Null, &row.name)
+    .change("licensed_seats", Value::Null, row.licensed_seats)
+    .record(conn, state, context, now)?;
     customers::find(conn, &row.id)?.ok_or(ApiError::NotFound("customer"))
 }
 
@@ -166,27 +157,18 @@ fn update_in(
         return Err(ApiError::PreconditionFailed);
     }
     let after = customers::find(conn, id)?.ok_or(ApiError::NotFound("customer"))?;
-    audit::record(
-        conn,
-        &state.templates,
-        context,
-        Event {
-            action: "customer.updated",
-            customer_id: Some(id),
-            target_user_id: None,
-            changes: audit::diff(&[
-                ("name", json!(before.name), json!(after.name)),
-                (
-                    "licensed_seats",
-                    json!(before.licensed_seats),
-                    json!(after.licensed_seats),
-                ),
-            ]),
-            summary: format!("Customer {} was updated", after.name),
-            customer_name: Some(&after.name),
-        },
-        now,
-    )?;
+    Event::new(
+        "customer.updated",
+        format!("Customer {} was updated", after.name),
+    )
+    .in_customer(id, &after.name)
+    .changed("name", &before.name, &after.name)
+    .changed(
+        "licensed_seats",
+        before.licensed_seats,
+        after.licensed_seats,
+    )
+    .record(conn, state, context, now)?;
     let named = customers::named_users(conn, id)?;
     Ok((after, named))
 }

@@ -38,7 +38,7 @@ pub async fn retry(state: &AppState, actor: &Actor, id: String) -> Result<Outbox
                     "not_failed",
                     format!(
                         "This email is {}; only failed emails can be retried.",
-                        row.status
+                        row.status.as_str()
                     ),
                 ));
             }

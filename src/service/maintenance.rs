@@ -2,13 +2,12 @@
 
 use std::time::Duration;
 
-use serde_json::json;
 use tokio::sync::watch;
 
 use crate::clock::span;
 use crate::db::{idempotency, refresh_tokens, users};
 use crate::error::ApiError;
-use crate::service::audit::{self, AuditContext, Event};
+use crate::service::audit::{AuditContext, Event};
 use crate::state::AppState;
 
 /// Moves `active` users without a sign-in (or reactivation) for
@@ -26,20 +25,13 @@ pub fn expire_dormant_users(
     let expired = users::expire_dormant(conn, cutoff, now)?;
     for id in &expired {
         refresh_tokens::revoke_user(conn, id, None, now)?;
-        audit::record(
-            conn,
-            &state.templates,
-            &AuditContext::system(),
-            Event {
-                action: "user.status_changed",
-                customer_id: None,
-                target_user_id: Some(id),
-                changes: json!({"status": {"before": "active", "after": "expired"}}),
-                summary: format!("A user expired after {days} days without sign-in"),
-                customer_name: None,
-            },
-            now,
-        )?;
+        Event::new(
+            "user.status_changed",
+            format!("A user expired after {days} days without sign-in"),
+        )
+        .about(id)
+        .change("status", "active", "expired")
+        .record(conn, state, &AuditContext::system(), now)?;
     }
     Ok(expired.len())
 }

@@ -11,17 +11,18 @@ use crate::db::memberships::{self, MembershipRow};
 use crate::db::users::{self, NewUser, UserFilter, UserRow};
 use crate::db::{is_unique_violation, DbConnection};
 use crate::domain::email::EmailAddress;
+use crate::domain::lifecycle::UserStatus;
 use crate::domain::pagination::{Cursor, Page, PageRequest};
 use crate::domain::permissions::Actor;
 use crate::domain::profile::search_key;
-use crate::domain::roles::MembershipRole;
-use crate::domain::seats::has_free_seat;
+use crate::domain::roles::{MembershipRole, PlatformRole};
 use crate::email::{self, EmailKind, Message};
 use crate::error::ApiError;
 use crate::service::accounts::send_action_email;
-use crate::service::audit::{self, AuditContext, Event};
+use crate::service::audit::{describe, AuditContext, Event};
 use crate::service::customers::administered;
 use crate::service::idempotency::{self, Answer, Created, Once};
+use crate::service::seats::take_seat;
 use crate::state::AppState;
 
 /// A validated "add user" request.
@@ -122,10 +123,7 @@ fn add_user_in(
         refuse_existing(conn, user, customer_id)?;
     }
     let (role, settings) = membership_defaults(conn, customer_id, &input)?;
-    let named = customers::named_users(conn, customer_id)?;
-    if !has_free_seat(customer.licensed_seats, named) {
-        return Err(seat_limit(&customer, named));
-    }
+    take_seat(conn, customer_id)?;
     let now = state.clock.now_db();
     let (user, is_new) = match existing {
         Some(user) => (user, false),
@@ -149,7 +147,7 @@ fn add_user_in(
     let membership = MembershipRow {
         customer_id: customer_id.to_string(),
         user_id: user.id.clone(),
-        role: role.as_str().to_string(),
+        role,
         settings,
         added_at: now,
         updated_at: now,
@@ -171,7 +169,7 @@ fn add_user_in(
                 context: json!({
                     "recipient_name": user.first_name,
                     "customer_name": customer.name,
-                    "role_label": role_label(role),
+                    "role_label": role.label(),
                 }),
                 user_id: Some(user.id.clone()),
                 customer_id: Some(customer_id.to_string()),
@@ -179,23 +177,15 @@ fn add_user_in(
             now,
         )?;
     }
-    audit::record(
-        conn,
-        &state.templates,
-        context,
-        Event {
-            action: "membership.added",
-            customer_id: Some(customer_id),
-            target_user_id: Some(&user.id),
-            changes: json!({
-                "role": {"before": null, "after": membership.role},
-                "settings": {"before": null, "after": parse(&membership.settings)},
-            }),
-            summary: format!("{} was added to {}", describe(&user), customer.name),
-            customer_name: Some(&customer.name),
-        },
-        now,
-    )?;
+    Event::new(
+        "membership.added",
+        format!("{} was added to {}", describe(&user), customer.name),
+    )
+    .about(&user.id)
+    .in_customer(customer_id, &customer.name)
+    .change("role", Value::Null, membership.role)
+    .change("settings", Value::Null, parse(&membership.settings))
+    .record(conn, state, context, now)?;
     Ok(Added { membership, user })
 }
 
@@ -204,7 +194,7 @@ fn refuse_existing(
     user: &UserRow,
     customer_id: &str,
 ) -> Result<(), ApiError> {
-    if user.status == "retired" {
+    if user.status == UserStatus::Retired {
         return Err(ApiError::Conflict {
             code: "user_retired",
             detail: "This email belongs to a retired user; reinstate them with PUT /v1/users/{user_id}/status.".into(),
@@ -225,18 +215,6 @@ fn already_member(user_id: &str) -> ApiError {
     }
 }
 
-pub fn seat_limit(customer: &CustomerRow, named: i64) -> ApiError {
-    ApiError::conflict(
-        "seat_limit_reached",
-        format!(
-            "{} has {} of {} licensed seats in use.",
-            customer.name,
-            named,
-            customer.licensed_seats.unwrap_or_default()
-        ),
-    )
-}
-
 /// Role and settings: copied from `copy_from_user_id`'s membership in this
 /// customer, with explicit values winning; `full_access` and `{}` otherwise.
 fn membership_defaults(
@@ -253,7 +231,7 @@ fn membership_defaults(
         };
     let role = input
         .role
-        .or_else(|| copied.as_ref().and_then(|m| MembershipRole::parse(&m.role)))
+        .or_else(|| copied.as_ref().map(|m| m.role))
         .unwrap_or_default();
     let settings = input
         .settings
@@ -297,8 +275,8 @@ fn create_invited(
         last_name: last_name.clone(),
         last_name_lower: search_key(last_name),
         job_title: input.job_title.clone(),
-        status: "invited".into(),
-        platform_role: "none".into(),
+        status: UserStatus::Invited,
+        platform_role: PlatformRole::None,
         password_hash: None,
         password_changed_at: None,
         invited_at: Some(now),
@@ -331,26 +309,15 @@ fn create_invited(
         confirmation_email: None,
         ..context.clone()
     };
-    audit::record(
-        conn,
-        &state.templates,
-        &quiet,
-        Event {
-            action: "user.invited",
-            customer_id: Some(&customer.id),
-            target_user_id: Some(&user.id),
-            changes: json!({
-                "email": {"before": null, "after": user.email},
-                "first_name": {"before": null, "after": user.first_name},
-                "last_name": {"before": null, "after": user.last_name},
-                "job_title": {"before": null, "after": user.job_title},
-                "status": {"before": null, "after": "invited"},
-            }),
-            summary: format!("{} was invited", describe(&user)),
-            customer_name: Some(&customer.name),
-        },
-        now,
-    )?;
+    Event::new("user.invited", format!("{} was invited", describe(&user)))
+        .about(&user.id)
+        .in_customer(&customer.id, &customer.name)
+        .change("email", Value::Null, &user.email)
+        .change("first_name", Value::Null, &user.first_name)
+        .change("last_name", Value::Null, &user.last_name)
+        .change("job_title", Value::Null, &user.job_title)
+        .change("status", Value::Null, "invited")
+        .record(conn, state, &quiet, now)?;
     Ok(Some(user))
 }
 
@@ -382,7 +349,7 @@ pub async fn list(
                 conn,
                 &customer_id,
                 &query.filter,
-                query.role.map(MembershipRole::as_str),
+                query.role,
                 query.page.cursor.as_ref(),
                 query.page.limit,
             )?;
@@ -416,36 +383,26 @@ fn update_in(
     let customer = administered(conn, actor, customer_id)?;
     let before =
         memberships::find(conn, customer_id, user_id)?.ok_or(ApiError::NotFound("membership"))?;
-    let role = edit
-        .role
-        .map_or(before.role.clone(), |r| r.as_str().to_string());
+    let role = edit.role.unwrap_or(before.role);
     let settings = edit.settings.unwrap_or_else(|| before.settings.clone());
     let now = state.clock.now_db();
-    memberships::update(conn, customer_id, user_id, &role, &settings, now)?;
+    memberships::update(conn, customer_id, user_id, role, &settings, now)?;
     let after =
         memberships::find(conn, customer_id, user_id)?.ok_or(ApiError::NotFound("membership"))?;
     let user = users::find(conn, user_id)?.ok_or(ApiError::NotFound("membership"))?;
-    audit::record(
-        conn,
-        &state.templates,
-        context,
-        Event {
-            action: "membership.updated",
-            customer_id: Some(customer_id),
-            target_user_id: Some(user_id),
-            changes: audit::diff(&[
-                ("role", json!(before.role), json!(after.role)),
-                ("settings", parse(&before.settings), parse(&after.settings)),
-            ]),
-            summary: format!(
-                "{}'s access to {} was updated",
-                describe(&user),
-                customer.name
-            ),
-            customer_name: Some(&customer.name),
-        },
-        now,
-    )?;
+    Event::new(
+        "membership.updated",
+        format!(
+            "{}'s access to {} was updated",
+            describe(&user),
+            customer.name
+        ),
+    )
+    .about(user_id)
+    .in_customer(customer_id, &customer.name)
+    .changed("role", before.role, after.role)
+    .changed("settings", parse(&before.settings), parse(&after.settings))
+    .record(conn, state, context, now)?;
     Ok((after, user))
 }
 
@@ -478,36 +435,15 @@ fn remove_in(
             now,
         )?;
     }
-    audit::record(
-        conn,
-        &state.templates,
-        context,
-        Event {
-            action: "membership.removed",
-            customer_id: Some(customer_id),
-            target_user_id: Some(user_id),
-            changes: json!({
-                "role": {"before": membership.role, "after": null},
-                "notified": {"before": null, "after": notify},
-            }),
-            summary: format!("{} was removed from {}", describe(&user), customer.name),
-            customer_name: Some(&customer.name),
-        },
-        now,
+    Event::new(
+        "membership.removed",
+        format!("{} was removed from {}", describe(&user), customer.name),
     )
-}
-
-pub fn role_label(role: MembershipRole) -> &'static str {
-    match role {
-        MembershipRole::StandardUser => "Standard User",
-        MembershipRole::FullAccess => "Full Access",
-        MembershipRole::Admin => "Admin",
-    }
-}
-
-/// "Jane Doe (jane@example.com)".
-pub fn describe(user: &UserRow) -> String {
-    format!("{} {} ({})", user.first_name, user.last_name, user.email)
+    .about(user_id)
+    .in_customer(customer_id, &customer.name)
+    .change("role", membership.role, Value::Null)
+    .change("notified", Value::Null, notify)
+    .record(conn, state, context, now)
 }
 
 fn parse(settings: &str) -> Value {

@@ -12,5 +12,6 @@ pub mod guard;
 pub mod idempotency;
 pub mod maintenance;
 pub mod members;
+pub mod seats;
 pub mod sessions;
 pub mod users;

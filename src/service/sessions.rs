@@ -15,10 +15,10 @@ use crate::db::refresh_tokens::RefreshTokenRow;
 use crate::db::users::UserRow;
 use crate::db::{api_clients, refresh_tokens, users, DbConnection};
 use crate::domain::email::normalize;
-use crate::domain::lifecycle::UserStatus;
+use crate::domain::lifecycle::{Standing, UserStatus};
 use crate::email::{self, EmailKind, Message};
 use crate::error::ApiError;
-use crate::service::audit::{self, AuditContext, Event};
+use crate::service::audit::{AuditContext, Event};
 use crate::state::AppState;
 
 /// An RFC 6749 token response.
@@ -201,12 +201,10 @@ fn finish_password_grant(
             Ok(Err(GrantError::InvalidGrant))
         }
         PasswordOutcome::Accepted(user) => {
-            if user.locked_at.is_some() {
-                return Ok(Err(GrantError::InvalidGrant));
-            }
-            let status = UserStatus::parse(&user.status).unwrap_or(UserStatus::Inactive);
-            if let Some(code) = status.sign_in_refusal() {
-                return Ok(Err(GrantError::AccountState(code)));
+            match user.standing() {
+                Standing::Locked => return Ok(Err(GrantError::InvalidGrant)),
+                Standing::Refused(code) => return Ok(Err(GrantError::AccountState(code))),
+                Standing::Usable => {}
             }
             users::record_login(conn, &user.id, now)?;
             let pair = issue_pair(conn, state, &user.id, user.session_version, None, now)?;
@@ -223,7 +221,8 @@ pub fn count_failed_sign_in(
     state: &AppState,
     user: &UserRow,
 ) -> Result<(), ApiError> {
-    if user.locked_at.is_some() || user.status != "active" || user.password_hash.is_none() {
+    let lockable = user.status == UserStatus::Active && user.password_hash.is_some();
+    if user.locked_at.is_some() || !lockable {
         return Ok(());
     }
     let now = state.clock.now_db();
@@ -256,20 +255,13 @@ fn lock_consequences(
         },
         now,
     )?;
-    audit::record(
-        conn,
-        &state.templates,
-        &AuditContext::system(),
-        Event {
-            action: "user.locked",
-            customer_id: None,
-            target_user_id: Some(&user.id),
-            changes: json!({"locked": {"before": false, "after": true}}),
-            summary: format!("{} was locked after failed sign-ins", user.email),
-            customer_name: None,
-        },
-        now,
+    Event::new(
+        "user.locked",
+        format!("{} was locked after failed sign-ins", user.email),
     )
+    .about(&user.id)
+    .change("locked", false, true)
+    .record(conn, state, &AuditContext::system(), now)
 }
 
 /// Rotates a refresh token. Presenting a rotated one revokes its family.
@@ -293,7 +285,7 @@ fn rotate_refresh_token(
     let Some(user) = users::find(conn, &row.user_id)? else {
         return Ok(Err(GrantError::InvalidGrant));
     };
-    if user.status != "active" || user.locked_at.is_some() {
+    if user.standing() != Standing::Usable {
         refresh_tokens::revoke_family(conn, &row.family_id, now)?;
         return Ok(Err(GrantError::InvalidGrant));
     }

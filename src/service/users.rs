@@ -10,20 +10,20 @@ use serde_json::json;
 use crate::db::action_tokens::Purpose;
 use crate::db::memberships::{self, MembershipRow};
 use crate::db::users::{self, ProfileChange, StatusChange, UserFilter, UserRow};
-use crate::db::{audit as audit_db, customers, outbox, refresh_tokens, DbConnection};
+use crate::db::{audit as audit_db, outbox, refresh_tokens, DbConnection};
 use crate::domain::email::EmailAddress;
-use crate::domain::lifecycle::{plan_status_change, StatusTarget, UserStatus};
+use crate::domain::lifecycle::{plan_status_change, StatusEmail, StatusTarget, UserStatus};
 use crate::domain::pagination::{Cursor, Page, PageRequest};
 use crate::domain::permissions::Actor;
 use crate::domain::profile::search_key;
 use crate::domain::roles::MembershipRole;
-use crate::domain::seats::has_free_seat;
 use crate::email::{self, EmailKind, Message};
 use crate::error::ApiError;
 use crate::service::accounts::{self, send_action_email};
-use crate::service::audit::{self, AuditContext, Event};
+use crate::service::audit::describe;
+use crate::service::audit::{AuditContext, Event};
 use crate::service::guard::{administered_user, lock_user, require, visible_user, LoadedUser};
-use crate::service::members::{describe, seat_limit};
+use crate::service::seats::take_seat;
 use crate::service::sessions::{issue_pair, TokenResponse};
 use crate::state::AppState;
 
@@ -74,18 +74,15 @@ pub async fn change_own_password(
             }
             let now = state.clock.now_db();
             accounts::password_changed(conn, state, &user, &hash, None, now)?;
-            audit::record(
+            Event::new(
+                "user.password_changed",
+                format!("{} changed their password", user.email),
+            )
+            .about(&user.id)
+            .record(
                 conn,
-                &state.templates,
+                state,
                 &AuditContext::for_self(&user.id, &request_id),
-                Event {
-                    action: "user.password_changed",
-                    customer_id: None,
-                    target_user_id: Some(&user.id),
-                    changes: json!({}),
-                    summary: format!("{} changed their password", user.email),
-                    customer_name: None,
-                },
                 now,
             )?;
             Ok(issue_pair(
@@ -141,7 +138,7 @@ pub async fn list(
                 conn,
                 &query.filter,
                 query.customer_id.as_deref(),
-                query.role.map(MembershipRole::as_str),
+                query.role,
                 query.page.cursor.as_ref(),
                 query.page.limit,
             )?;
@@ -313,29 +310,13 @@ fn update_profile_in(
         return Err(ApiError::PreconditionFailed);
     }
     let (after, memberships) = info_for(conn, actor, id)?;
-    audit::record(
-        conn,
-        &state.templates,
-        context,
-        Event {
-            action: "user.updated",
-            customer_id: None,
-            target_user_id: Some(id),
-            changes: audit::diff(&[
-                ("email", json!(before.email), json!(after.email)),
-                (
-                    "first_name",
-                    json!(before.first_name),
-                    json!(after.first_name),
-                ),
-                ("last_name", json!(before.last_name), json!(after.last_name)),
-                ("job_title", json!(before.job_title), json!(after.job_title)),
-            ]),
-            summary: format!("{} was edited", describe(&after)),
-            customer_name: None,
-        },
-        now,
-    )?;
+    Event::new("user.updated", format!("{} was edited", describe(&after)))
+        .about(id)
+        .changed("email", &before.email, &after.email)
+        .changed("first_name", &before.first_name, &after.first_name)
+        .changed("last_name", &before.last_name, &after.last_name)
+        .changed("job_title", &before.job_title, &after.job_title)
+        .record(conn, state, context, now)?;
     Ok((after, memberships))
 }
 
@@ -355,7 +336,7 @@ fn set_status_in(
             "You cannot change your own status.",
         ));
     }
-    let from = UserStatus::parse(&user.status).unwrap_or(UserStatus::Inactive);
+    let from = user.status;
     let plan = plan_status_change(from, target, user.password_hash.is_some())
         .map_err(|err| ApiError::conflict(err.code(), err.to_string()))?;
     if !plan.changes {
@@ -364,17 +345,11 @@ fn set_status_in(
     let now = state.clock.now_db();
     if plan.needs_seats {
         for customer_id in &loaded.customer_ids {
-            customers::lock(conn, customer_id)?;
-            let customer =
-                customers::find(conn, customer_id)?.ok_or(ApiError::NotFound("customer"))?;
-            let named = customers::named_users(conn, customer_id)?;
-            if !has_free_seat(customer.licensed_seats, named) {
-                return Err(seat_limit(&customer, named));
-            }
+            take_seat(conn, customer_id)?;
         }
     }
     let change = StatusChange {
-        status: plan.to.as_str().to_string(),
+        status: plan.to,
         status_changed_at: now,
         retired_at: if plan.set_retired_at {
             Some(Some(now))
@@ -388,38 +363,41 @@ fn set_status_in(
     if plan.revoke_sessions {
         refresh_tokens::revoke_user(conn, id, None, now)?;
     }
-    if plan.notify_deactivated {
-        email::enqueue(
-            conn,
-            &state.templates,
-            Message {
-                kind: EmailKind::AccountDeactivated,
-                to: user.email.clone(),
-                context: json!({"recipient_name": user.first_name}),
-                user_id: Some(user.id.clone()),
-                customer_id: None,
-            },
-            now,
-        )?;
+    for email in plan.emails {
+        match email {
+            StatusEmail::AccountDeactivated => drop(email::enqueue(
+                conn,
+                &state.templates,
+                Message {
+                    kind: EmailKind::AccountDeactivated,
+                    to: user.email.clone(),
+                    context: json!({"recipient_name": user.first_name}),
+                    user_id: Some(user.id.clone()),
+                    customer_id: None,
+                },
+                now,
+            )?),
+            StatusEmail::Activation => {
+                // The link needs the user as the status change left them.
+                let fresh = users::find(conn, id)?.ok_or(ApiError::NotFound("user"))?;
+                drop(send_action_email(
+                    conn,
+                    state,
+                    &fresh,
+                    Purpose::Activation,
+                    None,
+                    now,
+                )?)
+            }
+        }
     }
-    if plan.send_activation {
-        let fresh = users::find(conn, id)?.ok_or(ApiError::NotFound("user"))?;
-        send_action_email(conn, state, &fresh, Purpose::Activation, None, now)?;
-    }
-    audit::record(
-        conn,
-        &state.templates,
-        context,
-        Event {
-            action: "user.status_changed",
-            customer_id: None,
-            target_user_id: Some(id),
-            changes: json!({"status": {"before": from.as_str(), "after": plan.to.as_str()}}),
-            summary: format!("{} is now {}", describe(&user), plan.to.as_str()),
-            customer_name: None,
-        },
-        now,
-    )?;
+    Event::new(
+        "user.status_changed",
+        format!("{} is now {}", describe(&user), plan.to.as_str()),
+    )
+    .about(id)
+    .change("status", from.as_str(), plan.to.as_str())
+    .record(conn, state, context, now)?;
     info_for(conn, actor, id)
 }
 
@@ -433,20 +411,10 @@ fn unlock_in(
     let user = administered_user(conn, actor, id)?.row;
     let now = state.clock.now_db();
     if users::unlock(conn, id, now)? {
-        audit::record(
-            conn,
-            &state.templates,
-            context,
-            Event {
-                action: "user.unlocked",
-                customer_id: None,
-                target_user_id: Some(id),
-                changes: json!({"locked": {"before": true, "after": false}}),
-                summary: format!("{} was unlocked", describe(&user)),
-                customer_name: None,
-            },
-            now,
-        )?;
+        Event::new("user.unlocked", format!("{} was unlocked", describe(&user)))
+            .about(id)
+            .change("locked", true, false)
+            .record(conn, state, context, now)?;
     }
     Ok(())
 }
@@ -461,38 +429,39 @@ fn send_link_in(
 ) -> Result<(), ApiError> {
     let user = administered_user(conn, actor, id)?.row;
     let (required, code, action) = match purpose {
-        Purpose::Activation => ("invited", "not_invited", "user.activation_email_sent"),
-        Purpose::PasswordReset => ("active", "not_active", "user.password_reset_email_sent"),
+        Purpose::Activation => (
+            UserStatus::Invited,
+            "not_invited",
+            "user.activation_email_sent",
+        ),
+        Purpose::PasswordReset => (
+            UserStatus::Active,
+            "not_active",
+            "user.password_reset_email_sent",
+        ),
     };
     if user.status != required {
         return Err(ApiError::conflict(
             code,
             format!(
-                "The user is {}; this email is only for {required} users.",
-                user.status
+                "The user is {}; this email is only for {} users.",
+                user.status.as_str(),
+                required.as_str()
             ),
         ));
     }
     let now = state.clock.now_db();
     send_action_email(conn, state, &user, purpose, None, now)?;
-    audit::record(
-        conn,
-        &state.templates,
-        context,
-        Event {
-            action,
-            customer_id: None,
-            target_user_id: Some(id),
-            changes: json!({}),
-            summary: format!(
-                "{} was sent a new {} link",
-                describe(&user),
-                purpose.as_str().replace('_', " ")
-            ),
-            customer_name: None,
-        },
-        now,
+    Event::new(
+        action,
+        format!(
+            "{} was sent a new {} link",
+            describe(&user),
+            purpose.as_str().replace('_', " ")
+        ),
     )
+    .about(id)
+    .record(conn, state, context, now)
 }
 
 const PERSONAL_FIELDS: [&str; 4] = ["email", "first_name", "last_name", "job_title"];
@@ -528,20 +497,12 @@ fn delete_in(
     outbox::delete_for_user(conn, id)?;
     users::delete(conn, id)?;
     let now = state.clock.now_db();
-    audit::record(
-        conn,
-        &state.templates,
-        context,
-        Event {
-            action: "user.deleted",
-            customer_id: None,
-            target_user_id: Some(id),
-            changes: json!({}),
-            summary: format!("{} was deleted from the platform", describe(&user)),
-            customer_name: None,
-        },
-        now,
+    Event::new(
+        "user.deleted",
+        format!("{} was deleted from the platform", describe(&user)),
     )
+    .about(id)
+    .record(conn, state, context, now)
 }
 
 fn redact(changes: &str) -> String {

@@ -60,7 +60,7 @@ async fn row(app: &TestApp, id: &str) -> OutboxRow {
 async fn settled(app: &TestApp, id: &str, status: &str) -> OutboxRow {
     for _ in 0..200 {
         let current = row(app, id).await;
-        if current.status == status {
+        if current.status.as_str() == status {
             return current;
         }
         tokio::time::sleep(Duration::from_millis(50)).await;

@@ -126,7 +126,10 @@ async fn row_when(
 }
 
 async fn settled(app: &TestApp, id: &str, status: &str) -> OutboxRow {
-    row_when(app, id, &format!("became {status}"), |r| r.status == status).await
+    row_when(app, id, &format!("became {status}"), |r| {
+        r.status.as_str() == status
+    })
+    .await
 }
 
 async fn requests(server: &MockServer) -> Vec<wiremock::Request> {
@@ -234,7 +237,7 @@ async fn a_server_error_is_retried_after_a_backoff_and_then_delivered_once() {
     let worker = start_worker(&app);
 
     let waiting = row_when(&app, &id, "failed once", |r| r.attempts == 1).await;
-    assert_eq!(waiting.status, "pending");
+    assert_eq!(waiting.status.as_str(), "pending");
     assert_eq!(
         waiting.last_error.as_deref(),
         Some("500 Internal Server Error: try later")
@@ -269,7 +272,7 @@ async fn a_429_with_retry_after_1_waits_at_least_a_second() {
     let worker = start_worker(&app);
 
     let waiting = row_when(&app, &id, "was throttled", |r| r.attempts == 1).await;
-    assert_eq!(waiting.status, "pending");
+    assert_eq!(waiting.status.as_str(), "pending");
     assert!(waiting.last_error.unwrap().starts_with("429"));
     // max(backoff 0.8–1.2 s, Retry-After 1 s)
     let wait = seconds_between(waiting.updated_at, waiting.next_attempt_at);
@@ -307,7 +310,7 @@ async fn a_long_retry_after_holds_the_email_back_until_it_has_passed() {
         1,
         "retried before Retry-After"
     );
-    assert_eq!(row(&app, &id).await.status, "pending");
+    assert_eq!(row(&app, &id).await.status.as_str(), "pending");
 
     app.clock.advance(Duration::from_secs(26));
     assert_eq!(settled(&app, &id, "sent").await.attempts, 2);
@@ -343,7 +346,7 @@ async fn a_rejected_email_fails_at_once_with_the_providers_message() {
     app.clock.advance(Duration::from_secs(24 * 3600));
     a_few_polls().await;
     assert_eq!(requests(&server).await.len(), 1);
-    assert_eq!(row(&app, &id).await.status, "failed");
+    assert_eq!(row(&app, &id).await.status.as_str(), "failed");
     worker.stop().await;
 }
 
@@ -424,7 +427,7 @@ async fn an_email_claimed_by_a_crashed_sender_is_sent_once_its_lease_runs_out() 
     let worker = start_worker(&app);
     a_few_polls().await;
     let held = row(&app, &id).await;
-    assert_eq!(held.status, "pending");
+    assert_eq!(held.status.as_str(), "pending");
     assert_eq!(held.lease_owner.as_deref(), Some("crashed-instance"));
     assert!(
         requests(&server).await.is_empty(),
@@ -455,12 +458,12 @@ async fn shutdown_lets_an_in_flight_send_finish_and_be_recorded() {
     worker.stop().await;
 
     let sent = row(&app, &id).await;
-    assert_eq!(sent.status, "sent", "{sent:?}");
+    assert_eq!(sent.status.as_str(), "sent", "{sent:?}");
     assert_eq!(sent.lease_owner, None);
 
     // A stopped worker claims nothing more.
     let later = queue(&app, "late@acme.test").await;
     a_few_polls().await;
-    assert_eq!(row(&app, &later).await.status, "pending");
+    assert_eq!(row(&app, &later).await.status.as_str(), "pending");
     assert_eq!(requests(&server).await.len(), 1);
 }

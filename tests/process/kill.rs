@@ -256,7 +256,7 @@ async fn a_process_killed_mid_load_loses_nothing_and_sends_every_email_after_res
             let claimed = inspector
                 .outbox()
                 .iter()
-                .any(|row| row.status == "pending" && row.lease_owner.is_some());
+                .any(|row| row.status.as_str() == "pending" && row.lease_owner.is_some());
             if claimed {
                 break;
             }
@@ -279,7 +279,7 @@ async fn a_process_killed_mid_load_loses_nothing_and_sends_every_email_after_res
     let rows = inspector.outbox();
     let claimed: Vec<String> = rows
         .iter()
-        .filter(|row| row.status == "pending" && row.lease_owner.is_some())
+        .filter(|row| row.status.as_str() == "pending" && row.lease_owner.is_some())
         .map(|row| row.id.clone())
         .collect();
     println!(
@@ -289,7 +289,7 @@ async fn a_process_killed_mid_load_loses_nothing_and_sends_every_email_after_res
         users.len(),
         memberships.len(),
         rows.len(),
-        rows.iter().filter(|r| r.status == "sent").count(),
+        rows.iter().filter(|r| r.status.as_str() == "sent").count(),
         claimed.len()
     );
     assert!(
@@ -374,14 +374,14 @@ async fn a_process_killed_mid_load_loses_nothing_and_sends_every_email_after_res
     let deadline = Instant::now() + Duration::from_secs(90);
     let rows = loop {
         let rows = inspector.outbox();
-        if rows.iter().all(|row| row.status == "sent") {
+        if rows.iter().all(|row| row.status.as_str() == "sent") {
             break rows;
         }
         assert!(
             Instant::now() < deadline,
             "emails still unsent 90 s after the restart: {:#?}\nlog:\n{}",
             rows.iter()
-                .filter(|r| r.status != "sent")
+                .filter(|r| r.status.as_str() != "sent")
                 .map(|r| (
                     &r.id,
                     &r.status,

@@ -83,7 +83,7 @@ async fn sigterm_lets_requests_and_sends_in_flight_finish_and_exits_zero() {
     let claimed_before: Vec<String> = inspector
         .outbox()
         .into_iter()
-        .filter(|row| row.status == "pending" && row.lease_owner.is_some())
+        .filter(|row| row.status.as_str() == "pending" && row.lease_owner.is_some())
         .map(|row| row.id)
         .collect();
     let received_before = received_emails(&provider).await.len();
@@ -166,13 +166,16 @@ async fn sigterm_lets_requests_and_sends_in_flight_finish_and_exits_zero() {
     );
     assert!(
         rows.iter()
-            .all(|row| row.status == "sent" || row.status == "pending"),
+            .all(|row| row.status.as_str() == "sent" || row.status.as_str() == "pending"),
         "{:?}",
         rows.iter()
             .map(|r| (&r.status, &r.last_error))
             .collect::<Vec<_>>()
     );
-    let sent = rows.iter().filter(|row| row.status == "sent").count();
+    let sent = rows
+        .iter()
+        .filter(|row| row.status.as_str() == "sent")
+        .count();
     let received = received_emails(&provider).await.len();
     assert!(
         sent <= received,
@@ -184,7 +187,7 @@ async fn sigterm_lets_requests_and_sends_in_flight_finish_and_exits_zero() {
             .find(|row| &row.id == id)
             .expect("the row stays");
         assert!(
-            row.status == "sent" || row.status == "pending",
+            row.status.as_str() == "sent" || row.status.as_str() == "pending",
             "a send in flight at SIGTERM ended as {row:?}"
         );
     }
@@ -196,7 +199,11 @@ async fn sigterm_lets_requests_and_sends_in_flight_finish_and_exits_zero() {
     // A new process sends the rest: nothing was lost.
     let restarted = Roster::start(&db.url, &pairs(&env)).await;
     let deadline = Instant::now() + Duration::from_secs(30);
-    while !inspector.outbox().iter().all(|row| row.status == "sent") {
+    while !inspector
+        .outbox()
+        .iter()
+        .all(|row| row.status.as_str() == "sent")
+    {
         assert!(
             Instant::now() < deadline,
             "emails left unsent after the restart:\n{}",
