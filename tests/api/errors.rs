@@ -123,7 +123,7 @@ async fn a_missing_token_is_a_401_problem() {
 #[tokio::test]
 async fn a_malformed_if_match_is_a_422_naming_the_header_and_a_weak_one_never_matches() {
     let app = spawn_app().await;
-    let cid = crate::people::customer(&app, "Acme", None).await;
+    let cid = app.customer("Acme", None).await;
     let path = format!("/v1/customers/{cid}");
     let etag = crate::helpers::header(&app.get(&path, Some(app.admin_token())).await, "etag");
     let patch = |if_match: String| {

@@ -3,13 +3,10 @@
 
 mod helpers;
 
-mod admin;
 mod audit;
-mod authorization;
 mod customer_users;
 mod customers;
 mod database_faults;
-mod delivery;
 mod dormancy;
 mod email_delivery;
 mod errors;
@@ -19,9 +16,9 @@ mod idempotency;
 mod lifecycle;
 mod openapi;
 mod passwords;
-mod people;
 mod races;
 mod sign_in;
 mod tenancy;
 mod tokens;
 mod users_admin;
+mod walkthroughs;
