@@ -114,6 +114,26 @@ async fn invited_and_expired_are_not_status_targets_and_odd_moves_are_refused() 
 }
 
 #[tokio::test]
+async fn nobody_may_change_their_own_status() {
+    let app = spawn_app().await;
+    let cid = app.customer("Alpha", None).await;
+    let (boss, boss_token) = app
+        .invite_and_activate(&cid, "boss@acme.test", "admin")
+        .await;
+    let platform = app.my_id(app.admin_token()).await;
+    for (token, uid) in [(app.admin_token(), &platform), (boss_token.as_str(), &boss)] {
+        expect_problem(
+            app.set_status(token, uid, &json!({"status": "inactive"}))
+                .await,
+            StatusCode::CONFLICT,
+            "cannot_change_self",
+        )
+        .await;
+        assert_eq!(app.user_info(uid).await["status"], "active");
+    }
+}
+
+#[tokio::test]
 async fn reactivating_an_inactive_user_sends_no_email_and_lets_them_sign_in() {
     let app = spawn_app().await;
     let cid = app.customer("Alpha", None).await;

@@ -7,8 +7,8 @@ use reqwest::StatusCode;
 use serde_json::json;
 
 use crate::helpers::{
-    expect_json, expect_problem, header, is_timestamp, item_strings, items, spawn_app, ADMIN_EMAIL,
-    GOOD_PASSWORD, USER_FIELDS,
+    expect_json, expect_problem, header, id_of, is_timestamp, item_strings, items, spawn_app,
+    ADMIN_EMAIL, GOOD_PASSWORD, USER_FIELDS,
 };
 
 #[tokio::test]
@@ -177,6 +177,36 @@ async fn an_admin_of_one_customer_reads_but_cannot_change_a_user_who_also_belong
     assert_eq!(
         expect_json(edited, StatusCode::OK).await["job_title"],
         "CFO"
+    );
+}
+
+#[tokio::test]
+async fn a_customer_admin_may_change_a_platform_admins_membership_but_not_the_platform_admin() {
+    let app = spawn_app().await;
+    let cid = app.customer("Alpha", None).await;
+    let (_, boss) = app
+        .invite_and_activate(&cid, "boss@acme.test", "admin")
+        .await;
+    let platform = id_of(&app.add_existing_user(&cid, ADMIN_EMAIL).await);
+    expect_json(app.get_user(&boss, &platform).await, StatusCode::OK).await;
+    expect_problem(
+        app.update_user(&boss, &platform, &json!({"job_title": "CFO"}))
+            .await,
+        StatusCode::FORBIDDEN,
+        "forbidden",
+    )
+    .await;
+    let demoted = app
+        .update_customer_user(&boss, &cid, &platform, &json!({"role": "standard_user"}))
+        .await;
+    assert_eq!(
+        expect_json(demoted, StatusCode::OK).await["role"],
+        "standard_user"
+    );
+    let info = app.user_info(&platform).await;
+    assert_eq!(
+        (info["platform_role"].as_str(), info["job_title"].as_str()),
+        (Some("admin"), None)
     );
 }
 
