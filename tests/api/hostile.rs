@@ -50,9 +50,7 @@ async fn hostile_query_parameters_are_422_naming_the_parameter() {
         "cursor=%00",
         "status=%0Aactive",
     ] {
-        let response = app
-            .get(&format!("/v1/users?{query}"), Some(app.admin_token()))
-            .await;
+        let response = app.list_users(app.admin_token(), query).await;
         let problem = expect_problem(
             response,
             StatusCode::UNPROCESSABLE_ENTITY,

@@ -231,7 +231,7 @@ async fn common_and_personal_passwords_are_refused_with_the_reason() {
         ("password1234", "common"),
         ("Pat.Lee.acme.test", "email"),
     ] {
-        let response = app.activate_account(&token, &password).await;
+        let response = app.activate_account(&token, password).await;
         let problem = expect_problem(
             response,
             StatusCode::UNPROCESSABLE_ENTITY,

@@ -218,7 +218,7 @@ async fn inactivating_a_user_while_deleting_them_leaves_nothing_behind() {
     );
     for (n, uid) in uids.iter().enumerate() {
         assert_eq!(
-            app.get_user(app.admin_token(), &uid).await.status(),
+            app.get_user(app.admin_token(), uid).await.status(),
             StatusCode::NOT_FOUND
         );
         let email = format!("pat{n}@acme.test");

@@ -175,11 +175,11 @@ async fn without_bootstrap_settings_an_invited_admin_gets_a_working_link() {
     assert_eq!(email, "admin@localhost");
     assert!(link.starts_with("https://app.roster.test/activate?token=rat_"));
     let token = link.rsplit("token=").next().unwrap();
-    let info = expect_json(app.action_token(&token).await, StatusCode::OK).await;
+    let info = expect_json(app.action_token(token).await, StatusCode::OK).await;
     assert_eq!(info["purpose"], "activation");
     assert_eq!(info["email"], "admin@localhost");
     let tokens = expect_json(
-        app.activate_account(&token, crate::helpers::GOOD_PASSWORD)
+        app.activate_account(token, crate::helpers::GOOD_PASSWORD)
             .await,
         StatusCode::OK,
     )
