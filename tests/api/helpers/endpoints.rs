@@ -1,4 +1,4 @@
-//! One typed method per endpoint of docs/api.md ("Endpoints"), in its order.
+//! One typed method per endpoint of docs/api.md ("Endpoints").
 //!
 //! Each takes the caller's token first (public endpoints take none), then
 //! the ids of the path, then the body or the query (without its `?`, "" for
