@@ -1,10 +1,13 @@
-//! The audit log: every admin action, who did it, on whose request, with
-//! what changes; platform admins see all, customer admins their customers.
+//! The audit log (docs/api.md, "Endpoints"): every admin action, who did
+//! it, on whose request, with what changes; platform admins see all,
+//! customer admins their customers' events.
 
 use reqwest::{Method, StatusCode};
 use serde_json::{json, Value};
 
-use crate::helpers::{expect_json, expect_problem, header, id_of, items, spawn_app, TestApp};
+use crate::helpers::{
+    expect_json, expect_problem, header, id_of, items, new_person, spawn_app, TestApp,
+};
 
 /// The newest event with `action` about user `uid`.
 async fn event_for(app: &TestApp, uid: &str, action: &str) -> Value {
@@ -26,11 +29,11 @@ fn actions(events: &[Value]) -> Vec<String> {
 async fn creating_and_updating_a_customer_is_audited_with_before_and_after() {
     let app = spawn_app().await;
     let admin_id = app.my_id(app.admin_token()).await;
-    let cid = id_of(&app.create_customer("Old Name", Some(3)).await);
+    let cid = app.customer("Old Name", Some(3)).await;
     let updated = app
-        .patch_json(
-            &format!("/v1/customers/{cid}"),
-            Some(app.admin_token()),
+        .update_customer(
+            app.admin_token(),
+            &cid,
             &json!({"name": "New Name", "licensed_seats": 5}),
         )
         .await;
@@ -55,8 +58,8 @@ async fn creating_and_updating_a_customer_is_audited_with_before_and_after() {
 #[tokio::test]
 async fn adding_a_new_user_records_user_invited_and_membership_added() {
     let app = spawn_app().await;
-    let a = id_of(&app.create_customer("Alpha", None).await);
-    let b = id_of(&app.create_customer("Bravo", None).await);
+    let a = app.customer("Alpha", None).await;
+    let b = app.customer("Bravo", None).await;
     let uid = app.add_new_user(&a, "pat@acme.test", "standard_user").await;
     let invited = event_for(&app, &uid, "user.invited").await;
     assert_eq!(invited["target_user_id"], uid.as_str());
@@ -66,7 +69,7 @@ async fn adding_a_new_user_records_user_invited_and_membership_added() {
     assert_eq!(added["changes"]["role"]["after"], "standard_user");
 
     let existing = app
-        .add_user(&b, &json!({"email": "pat@acme.test"}), app.admin_token())
+        .add_customer_user(app.admin_token(), &b, &json!({"email": "pat@acme.test"}))
         .await;
     expect_json(existing, StatusCode::CREATED).await;
     let events = app.audit_events(&format!("user_id={uid}")).await;
@@ -83,14 +86,10 @@ async fn adding_a_new_user_records_user_invited_and_membership_added() {
 #[tokio::test]
 async fn an_audit_event_carries_the_request_id_of_the_request_that_caused_it() {
     let app = spawn_app().await;
-    let cid = id_of(&app.create_customer("Alpha", None).await);
+    let cid = app.customer("Alpha", None).await;
     let uid = app.add_new_user(&cid, "pat@acme.test", "full_access").await;
     let response = app
-        .patch_json(
-            &format!("/v1/users/{uid}"),
-            Some(app.admin_token()),
-            &json!({"job_title": "CFO"}),
-        )
+        .update_user(app.admin_token(), &uid, &json!({"job_title": "CFO"}))
         .await;
     let request_id = header(&response, "x-request-id");
     assert!(!request_id.is_empty(), "no X-Request-Id");
@@ -117,13 +116,13 @@ async fn an_audit_event_carries_the_request_id_of_the_request_that_caused_it() {
 #[tokio::test]
 async fn requester_name_and_confirmation_email_are_recorded_with_a_status_change() {
     let app = spawn_app().await;
-    let cid = id_of(&app.create_customer("Alpha", None).await);
+    let cid = app.customer("Alpha", None).await;
     let (uid, _) = app
         .invite_and_activate(&cid, "pat@acme.test", "full_access")
         .await;
     let body = json!({"status": "inactive", "requester_name": "Rita Requester", "confirmation_email": "rita@acme.test"});
     expect_json(
-        app.put_status(&uid, &body, app.admin_token()).await,
+        app.set_status(app.admin_token(), &uid, &body).await,
         StatusCode::OK,
     )
     .await;
@@ -140,17 +139,39 @@ async fn requester_name_and_confirmation_email_are_recorded_with_a_status_change
 }
 
 #[tokio::test]
+async fn adding_a_user_records_the_request_id_requester_and_confirmation_address() {
+    let app = spawn_app().await;
+    let cid = app.customer("A", None).await;
+    let mut body = new_person("pat@acme.test");
+    body["requester_name"] = json!("Sam Admin");
+    body["confirmation_email"] = json!("sam@ubm.example");
+    let response = app
+        .request(
+            Method::POST,
+            &format!("/v1/customers/{cid}/users"),
+            Some(app.admin_token()),
+        )
+        .header("X-Request-Id", "req-audit-1")
+        .json(&body)
+        .send()
+        .await
+        .unwrap();
+    let uid = id_of(&expect_json(response, StatusCode::CREATED).await);
+    let event = event_for(&app, &uid, "membership.added").await;
+    assert_eq!(event["request_id"], "req-audit-1");
+    assert_eq!(event["requester_name"], "Sam Admin");
+    assert_eq!(event["confirmation_email"], "sam@ubm.example");
+    assert_eq!(event["customer_id"], cid.as_str());
+    assert_eq!(event["changes"]["role"]["after"], "full_access");
+}
+
+#[tokio::test]
 async fn membership_updates_and_removals_are_audited() {
     let app = spawn_app().await;
-    let cid = id_of(&app.create_customer("Alpha", None).await);
+    let cid = app.customer("Alpha", None).await;
     let uid = app.add_new_user(&cid, "pat@acme.test", "full_access").await;
-    let membership = format!("/v1/customers/{cid}/users/{uid}");
     let updated = app
-        .patch_json(
-            &membership,
-            Some(app.admin_token()),
-            &json!({"role": "admin"}),
-        )
+        .update_customer_user(app.admin_token(), &cid, &uid, &json!({"role": "admin"}))
         .await;
     expect_json(updated, StatusCode::OK).await;
     let event = event_for(&app, &uid, "membership.updated").await;
@@ -161,11 +182,11 @@ async fn membership_updates_and_removals_are_audited() {
     );
 
     let removed = app
-        .delete(
-            &format!(
-                "{membership}?requester_name=Rita%20Requester&confirmation_email=rita@acme.test"
-            ),
-            Some(app.admin_token()),
+        .remove_customer_user(
+            app.admin_token(),
+            &cid,
+            &uid,
+            "requester_name=Rita%20Requester&confirmation_email=rita@acme.test",
         )
         .await;
     assert_eq!(removed.status(), StatusCode::NO_CONTENT);
@@ -179,39 +200,21 @@ async fn membership_updates_and_removals_are_audited() {
 async fn user_level_admin_actions_are_audited_against_the_user() {
     let app = spawn_app().await;
     let admin_id = app.my_id(app.admin_token()).await;
-    let cid = id_of(&app.create_customer("Alpha", None).await);
+    let cid = app.customer("Alpha", None).await;
     let invited = app.add_new_user(&cid, "new@acme.test", "full_access").await;
     let (uid, _) = app
         .invite_and_activate(&cid, "pat@acme.test", "full_access")
         .await;
-    let user = format!("/v1/users/{uid}");
     let edit = app
-        .patch_json(&user, Some(app.admin_token()), &json!({"job_title": "CFO"}))
+        .update_user(app.admin_token(), &uid, &json!({"job_title": "CFO"}))
         .await;
     expect_json(edit, StatusCode::OK).await;
-    for _ in 0..5 {
-        let wrong = app
-            .password_grant("pat@acme.test", "not the password at all")
-            .await;
-        assert_eq!(wrong.status(), StatusCode::BAD_REQUEST);
-    }
-    let unlocked = app
-        .delete(&format!("{user}/lock"), Some(app.admin_token()))
-        .await;
+    app.lock_out("pat@acme.test").await;
+    let unlocked = app.unlock(app.admin_token(), &uid, "").await;
     assert_eq!(unlocked.status(), StatusCode::NO_CONTENT);
-    let reset = app
-        .post_empty(
-            &format!("{user}/password-reset-email"),
-            Some(app.admin_token()),
-        )
-        .await;
+    let reset = app.send_password_reset_email(app.admin_token(), &uid).await;
     assert_eq!(reset.status(), StatusCode::ACCEPTED);
-    let resent = app
-        .post_empty(
-            &format!("/v1/users/{invited}/activation-email"),
-            Some(app.admin_token()),
-        )
-        .await;
+    let resent = app.send_activation_email(app.admin_token(), &invited).await;
     assert_eq!(resent.status(), StatusCode::ACCEPTED);
 
     let edited = event_for(&app, &uid, "user.updated").await;
@@ -235,13 +238,10 @@ async fn user_level_admin_actions_are_audited_against_the_user() {
 #[tokio::test]
 async fn a_deleted_users_events_still_name_them_by_id() {
     let app = spawn_app().await;
-    let cid = id_of(&app.create_customer("Alpha", None).await);
+    let cid = app.customer("Alpha", None).await;
     let uid = app.add_new_user(&cid, "pat@acme.test", "full_access").await;
     let deleted = app
-        .delete(
-            &format!("/v1/users/{uid}?requester_name=Rita"),
-            Some(app.admin_token()),
-        )
+        .delete_user(app.admin_token(), &uid, "requester_name=Rita")
         .await;
     assert_eq!(deleted.status(), StatusCode::NO_CONTENT);
     let events = app.audit_events(&format!("user_id={uid}")).await;
@@ -256,8 +256,8 @@ async fn a_deleted_users_events_still_name_them_by_id() {
 #[tokio::test]
 async fn customer_admins_see_only_their_customers_events_and_members_none() {
     let app = spawn_app().await;
-    let a = id_of(&app.create_customer("Alpha", None).await);
-    let b = id_of(&app.create_customer("Bravo", None).await);
+    let a = app.customer("Alpha", None).await;
+    let b = app.customer("Bravo", None).await;
     let (_, admin_b) = app
         .invite_and_activate(&b, "boss@bravo.test", "admin")
         .await;
@@ -266,20 +266,12 @@ async fn customer_admins_see_only_their_customers_events_and_members_none() {
         .await;
     let only_a = app.add_new_user(&a, "pat@acme.test", "full_access").await;
     let edited = app
-        .patch_json(
-            &format!("/v1/users/{only_a}"),
-            Some(app.admin_token()),
-            &json!({"job_title": "CFO"}),
-        )
+        .update_user(app.admin_token(), &only_a, &json!({"job_title": "CFO"}))
         .await;
     expect_json(edited, StatusCode::OK).await;
     let in_b = app.add_new_user(&b, "sam@bravo.test", "full_access").await;
 
-    let page = expect_json(
-        app.get("/v1/audit-events", Some(&admin_b)).await,
-        StatusCode::OK,
-    )
-    .await;
+    let page = expect_json(app.list_audit_events(&admin_b, "").await, StatusCode::OK).await;
     let seen = items(&page);
     assert!(
         seen.iter()
@@ -299,7 +291,7 @@ async fn customer_admins_see_only_their_customers_events_and_members_none() {
         );
     }
     expect_problem(
-        app.get("/v1/audit-events", Some(&member_b)).await,
+        app.list_audit_events(&member_b, "").await,
         StatusCode::FORBIDDEN,
         "forbidden",
     )
@@ -307,9 +299,31 @@ async fn customer_admins_see_only_their_customers_events_and_members_none() {
 }
 
 #[tokio::test]
+async fn a_customer_admin_sees_status_changes_of_their_users_but_not_other_customers_events() {
+    let app = spawn_app().await;
+    let a = app.customer("A", None).await;
+    let b = app.customer("B", None).await;
+    let (_, boss) = app.invite_and_activate(&a, "boss@a.test", "admin").await;
+    let pat = app.add_new_user(&a, "pat@a.test", "full_access").await;
+    let other = app.add_new_user(&b, "other@b.test", "full_access").await;
+    for user in [&pat, &other] {
+        app.admin_set_status(user, "retired").await;
+    }
+    let events = expect_json(
+        app.list_audit_events(&boss, "limit=200").await,
+        StatusCode::OK,
+    )
+    .await;
+    let about = |id: &str| items(&events).iter().any(|e| e["target_user_id"] == id);
+    assert!(about(&pat), "{events}");
+    assert!(!about(&other), "{events}");
+    assert!(items(&events).iter().all(|e| e["customer_id"] != json!(b)));
+}
+
+#[tokio::test]
 async fn audit_events_are_newest_first_and_page_with_a_cursor() {
     let app = spawn_app().await;
-    let cid = id_of(&app.create_customer("Alpha", None).await);
+    let cid = app.customer("Alpha", None).await;
     for n in 0..3 {
         app.add_new_user(&cid, &format!("u{n}@acme.test"), "full_access")
             .await;
@@ -345,8 +359,8 @@ async fn audit_events_are_newest_first_and_page_with_a_cursor() {
 #[tokio::test]
 async fn audit_events_filter_by_user_customer_and_action() {
     let app = spawn_app().await;
-    let a = id_of(&app.create_customer("Alpha", None).await);
-    let b = id_of(&app.create_customer("Bravo", None).await);
+    let a = app.customer("Alpha", None).await;
+    let b = app.customer("Bravo", None).await;
     let pat = app.add_new_user(&a, "pat@acme.test", "full_access").await;
     app.add_new_user(&b, "sam@bravo.test", "full_access").await;
     let by_user = app.audit_events(&format!("user_id={pat}")).await;
@@ -363,29 +377,10 @@ async fn audit_events_filter_by_user_customer_and_action() {
 #[tokio::test]
 async fn an_api_client_is_recorded_as_the_actor_client() {
     let app = spawn_app().await;
-    let created = app
-        .post_json(
-            "/v1/api-clients",
-            Some(app.admin_token()),
-            &json!({"name": "provisioning"}),
-        )
-        .await;
-    let client = expect_json(created, StatusCode::CREATED).await;
-    let client_id = id_of(&client);
-    let secret = client["client_secret"].as_str().unwrap();
-    let grant = app
-        .token_request(&[
-            ("grant_type", "client_credentials"),
-            ("client_id", &client_id),
-            ("client_secret", secret),
-        ])
-        .await;
-    let token = expect_json(grant, StatusCode::OK).await["access_token"]
-        .as_str()
-        .unwrap()
-        .to_string();
+    let (client_id, secret) = app.api_client("provisioning", None).await;
+    let token = app.client_token(&client_id, &secret).await;
     let customer = app
-        .post_json("/v1/customers", Some(&token), &json!({"name": "By Script"}))
+        .create_customer(&token, &json!({"name": "By Script"}))
         .await;
     let cid = id_of(&expect_json(customer, StatusCode::CREATED).await);
     let events = app

@@ -1,37 +1,21 @@
-//! A customer's users: adding (new or existing people, copy user), listing,
-//! changing a membership, removing it, and the seat limit.
+//! A customer's users (docs/api.md, "Endpoints"): adding new or existing
+//! people (and copying a user), listing, changing a membership, removing
+//! it, and the seat limit.
 
 use reqwest::StatusCode;
-use serde_json::{json, Value};
+use serde_json::json;
 
 use crate::helpers::{
     error_fields, expect_json, expect_problem, header, id_of, is_timestamp, item_strings, items,
-    new_person, spawn_app, TestApp, USER_FIELDS,
+    new_person, spawn_app, USER_FIELDS,
 };
-
-async fn named_users(app: &TestApp, cid: &str) -> i64 {
-    let customer = app.admin_get(&format!("/v1/customers/{cid}")).await;
-    let list = app.admin_get(&format!("/v1/customers/{cid}/users")).await;
-    assert_eq!(customer["named_users"], list["named_users"], "{list}");
-    customer["named_users"].as_i64().unwrap()
-}
-
-async fn customer_ids_of(app: &TestApp, uid: &str) -> Vec<String> {
-    let info = app.admin_get(&format!("/v1/users/{uid}")).await;
-    info["memberships"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|m| m["customer_id"].as_str().unwrap().to_string())
-        .collect()
-}
 
 #[tokio::test]
 async fn adding_a_new_user_invites_them_with_an_activation_email() {
     let app = spawn_app().await;
-    let cid = id_of(&app.create_customer("UBM Demo", None).await);
+    let cid = app.customer("UBM Demo", None).await;
     let body = json!({"email": "user@email.com", "first_name": "Jane", "last_name": "Doe", "job_title": "Energy Manager"});
-    let response = app.add_user(&cid, &body, app.admin_token()).await;
+    let response = app.add_customer_user(app.admin_token(), &cid, &body).await;
     let location = header(&response, "location");
     let user = expect_json(response, StatusCode::CREATED).await;
     let uid = id_of(&user);
@@ -60,12 +44,7 @@ async fn adding_a_new_user_invites_them_with_an_activation_email() {
         email.text_body
     );
     let token = app.token_from_email("activation", "user@email.com").await;
-    let peek = expect_json(
-        app.get(&format!("/v1/auth/action-tokens/{token}"), None)
-            .await,
-        StatusCode::OK,
-    )
-    .await;
+    let peek = expect_json(app.action_token(&token).await, StatusCode::OK).await;
     assert_eq!(
         (peek["purpose"].as_str(), peek["email"].as_str()),
         (Some("activation"), Some("user@email.com"))
@@ -75,16 +54,16 @@ async fn adding_a_new_user_invites_them_with_an_activation_email() {
 #[tokio::test]
 async fn an_existing_email_in_any_case_only_adds_a_membership_and_tells_the_user() {
     let app = spawn_app().await;
-    let a = id_of(&app.create_customer("Alpha", None).await);
-    let b = id_of(&app.create_customer("Bravo", None).await);
+    let a = app.customer("Alpha", None).await;
+    let b = app.customer("Bravo", None).await;
     let (uid, _) = app
         .invite_and_activate(&a, "pat@acme.test", "full_access")
         .await;
     let response = app
-        .add_user(
+        .add_customer_user(
+            app.admin_token(),
             &b,
             &json!({"email": "PAT@Acme.Test", "role": "standard_user"}),
-            app.admin_token(),
         )
         .await;
     let added = expect_json(response, StatusCode::CREATED).await;
@@ -101,62 +80,65 @@ async fn an_existing_email_in_any_case_only_adds_a_membership_and_tells_the_user
         1,
         "no second activation email"
     );
-    assert_eq!(customer_ids_of(&app, &uid).await.len(), 2);
+    assert_eq!(app.customer_ids_of(&uid).await.len(), 2);
 }
 
 #[tokio::test]
 async fn adding_a_member_twice_is_409_already_member() {
     let app = spawn_app().await;
-    let cid = id_of(&app.create_customer("Alpha", None).await);
-    app.add_new_user(&cid, "pat@acme.test", "full_access").await;
-    expect_problem(
-        app.add_user(&cid, &new_person("Pat@acme.test"), app.admin_token())
+    let cid = app.customer("Alpha", None).await;
+    let uid = app.add_new_user(&cid, "pat@acme.test", "full_access").await;
+    let problem = expect_problem(
+        app.add_customer_user(app.admin_token(), &cid, &new_person("Pat@acme.test"))
             .await,
         StatusCode::CONFLICT,
         "already_member",
     )
     .await;
-    assert_eq!(named_users(&app, &cid).await, 1);
+    assert_eq!(
+        problem["user_id"],
+        uid.as_str(),
+        "the problem names the member"
+    );
+    assert_eq!(app.named_users(&cid).await, 1);
 }
 
 #[tokio::test]
 async fn adding_a_retired_user_is_409_user_retired_with_their_id() {
     let app = spawn_app().await;
-    let a = id_of(&app.create_customer("Alpha", None).await);
-    let b = id_of(&app.create_customer("Bravo", None).await);
+    let a = app.customer("Alpha", None).await;
+    let b = app.customer("Bravo", None).await;
     let (uid, _) = app
         .invite_and_activate(&a, "pat@acme.test", "full_access")
         .await;
-    let retired = app
-        .put_status(&uid, &json!({"status": "retired"}), app.admin_token())
-        .await;
-    expect_json(retired, StatusCode::OK).await;
+    app.admin_set_status(&uid, "retired").await;
     let problem = expect_problem(
-        app.add_user(&b, &json!({"email": "pat@acme.test"}), app.admin_token())
+        app.add_customer_user(app.admin_token(), &b, &json!({"email": "pat@acme.test"}))
             .await,
         StatusCode::CONFLICT,
         "user_retired",
     )
     .await;
     assert_eq!(problem["user_id"], uid.as_str());
-    assert_eq!(customer_ids_of(&app, &uid).await, [a]);
+    assert_eq!(app.customer_ids_of(&uid).await, [a]);
 }
 
 #[tokio::test]
 async fn copy_from_user_id_copies_the_role_and_settings() {
     let app = spawn_app().await;
-    let cid = id_of(&app.create_customer("Alpha", None).await);
+    let cid = app.customer("Alpha", None).await;
     let settings = json!({"menu": "energy", "chat_tag": true, "user_groups": ["east"]});
     let source = json!({"email": "src@acme.test", "first_name": "Sam", "last_name": "Source", "role": "standard_user", "settings": settings});
     let source = expect_json(
-        app.add_user(&cid, &source, app.admin_token()).await,
+        app.add_customer_user(app.admin_token(), &cid, &source)
+            .await,
         StatusCode::CREATED,
     )
     .await;
     let mut copy = new_person("copy@acme.test");
     copy["copy_from_user_id"] = source["id"].clone();
     let copied = expect_json(
-        app.add_user(&cid, &copy, app.admin_token()).await,
+        app.add_customer_user(app.admin_token(), &cid, &copy).await,
         StatusCode::CREATED,
     )
     .await;
@@ -172,21 +154,34 @@ async fn copy_from_user_id_copies_the_role_and_settings() {
 #[tokio::test]
 async fn explicit_role_and_settings_win_over_the_copy_source() {
     let app = spawn_app().await;
-    let cid = id_of(&app.create_customer("Alpha", None).await);
+    let cid = app.customer("Alpha", None).await;
     let source = json!({"email": "src@acme.test", "first_name": "Sam", "last_name": "Source", "role": "standard_user", "settings": {"menu": "energy"}});
     let source = id_of(
         &expect_json(
-            app.add_user(&cid, &source, app.admin_token()).await,
+            app.add_customer_user(app.admin_token(), &cid, &source)
+                .await,
             StatusCode::CREATED,
         )
         .await,
     );
+    // An explicit role wins; the settings are still copied.
     let mut body = new_person("x@acme.test");
+    body["copy_from_user_id"] = json!(source);
+    body["role"] = json!("admin");
+    let added = expect_json(
+        app.add_customer_user(app.admin_token(), &cid, &body).await,
+        StatusCode::CREATED,
+    )
+    .await;
+    assert_eq!(added["role"], "admin");
+    assert_eq!(added["settings"], json!({"menu": "energy"}));
+    // Explicit settings win too.
+    let mut body = new_person("y@acme.test");
     body["copy_from_user_id"] = json!(source);
     body["role"] = json!("admin");
     body["settings"] = json!({"menu": "billing"});
     let added = expect_json(
-        app.add_user(&cid, &body, app.admin_token()).await,
+        app.add_customer_user(app.admin_token(), &cid, &body).await,
         StatusCode::CREATED,
     )
     .await;
@@ -197,28 +192,28 @@ async fn explicit_role_and_settings_win_over_the_copy_source() {
 #[tokio::test]
 async fn a_copy_source_outside_the_customer_is_422_naming_copy_from_user_id() {
     let app = spawn_app().await;
-    let a = id_of(&app.create_customer("Alpha", None).await);
-    let b = id_of(&app.create_customer("Bravo", None).await);
+    let a = app.customer("Alpha", None).await;
+    let b = app.customer("Bravo", None).await;
     let outsider = app.add_new_user(&b, "b@acme.test", "admin").await;
     for source in [outsider, uuid::Uuid::new_v4().to_string()] {
         let mut body = new_person("new@acme.test");
         body["copy_from_user_id"] = json!(source);
         let problem = expect_problem(
-            app.add_user(&a, &body, app.admin_token()).await,
+            app.add_customer_user(app.admin_token(), &a, &body).await,
             StatusCode::UNPROCESSABLE_ENTITY,
             "validation_failed",
         )
         .await;
         assert_eq!(error_fields(&problem), ["copy_from_user_id"]);
     }
-    assert_eq!(named_users(&app, &a).await, 0);
+    assert_eq!(app.named_users(&a).await, 0);
     assert_eq!(app.count_emails("activation", "new@acme.test").await, 0);
 }
 
 #[tokio::test]
 async fn read_only_fields_in_an_added_user_are_422_and_store_nothing() {
     let app = spawn_app().await;
-    let cid = id_of(&app.create_customer("Alpha", None).await);
+    let cid = app.customer("Alpha", None).await;
     for (field, value) in [
         ("status", json!("active")),
         ("platform_role", json!("admin")),
@@ -228,7 +223,7 @@ async fn read_only_fields_in_an_added_user_are_422_and_store_nothing() {
         let mut body = new_person("sneaky@acme.test");
         body[field] = value;
         expect_problem(
-            app.add_user(&cid, &body, app.admin_token()).await,
+            app.add_customer_user(app.admin_token(), &cid, &body).await,
             StatusCode::UNPROCESSABLE_ENTITY,
             "validation_failed",
         )
@@ -242,7 +237,7 @@ async fn read_only_fields_in_an_added_user_are_422_and_store_nothing() {
 #[tokio::test]
 async fn a_bad_email_role_or_settings_is_422_naming_the_field() {
     let app = spawn_app().await;
-    let cid = id_of(&app.create_customer("Alpha", None).await);
+    let cid = app.customer("Alpha", None).await;
     let big = "x".repeat(17 * 1024);
     for (key, value, field) in [
         ("email", json!("not an email"), "email"),
@@ -253,7 +248,7 @@ async fn a_bad_email_role_or_settings_is_422_naming_the_field() {
         let mut body = new_person("ok@acme.test");
         body[key] = value;
         let problem = expect_problem(
-            app.add_user(&cid, &body, app.admin_token()).await,
+            app.add_customer_user(app.admin_token(), &cid, &body).await,
             StatusCode::UNPROCESSABLE_ENTITY,
             "validation_failed",
         )
@@ -265,28 +260,28 @@ async fn a_bad_email_role_or_settings_is_422_naming_the_field() {
 #[tokio::test]
 async fn a_new_user_needs_first_and_last_names() {
     let app = spawn_app().await;
-    let cid = id_of(&app.create_customer("Alpha", None).await);
+    let cid = app.customer("Alpha", None).await;
     let problem = expect_problem(
-        app.add_user(&cid, &json!({"email": "x@acme.test"}), app.admin_token())
+        app.add_customer_user(app.admin_token(), &cid, &json!({"email": "x@acme.test"}))
             .await,
         StatusCode::UNPROCESSABLE_ENTITY,
         "validation_failed",
     )
     .await;
-    let mut fields = error_fields(&problem);
-    fields.sort();
-    assert_eq!(fields, ["first_name", "last_name"]);
+    assert_eq!(error_fields(&problem), ["first_name", "last_name"]);
+    let list = app.admin_get(&format!("/v1/customers/{cid}/users")).await;
+    assert!(items(&list).is_empty(), "{list}");
 }
 
 #[tokio::test]
 async fn adding_with_a_confirmation_email_sends_an_action_confirmation_there() {
     let app = spawn_app().await;
-    let cid = id_of(&app.create_customer("Alpha", None).await);
+    let cid = app.customer("Alpha", None).await;
     let mut body = new_person("pat@acme.test");
     body["requester_name"] = json!("Sam Admin");
     body["confirmation_email"] = json!("sam@ubm.example");
     expect_json(
-        app.add_user(&cid, &body, app.admin_token()).await,
+        app.add_customer_user(app.admin_token(), &cid, &body).await,
         StatusCode::CREATED,
     )
     .await;
@@ -294,20 +289,38 @@ async fn adding_with_a_confirmation_email_sends_an_action_confirmation_there() {
         .last_email("action_confirmation", "sam@ubm.example")
         .await;
     assert!(
-        confirmation.text_body.contains("pat@acme.test"),
+        confirmation
+            .text_body
+            .contains("Pat Lee (pat@acme.test) was added to Alpha"),
         "{}",
         confirmation.text_body
     );
 }
 
 #[tokio::test]
+async fn a_malformed_confirmation_email_is_422_naming_it_and_adds_nobody() {
+    let app = spawn_app().await;
+    let cid = app.customer("Alpha", None).await;
+    let mut body = new_person("q@acme.test");
+    body["confirmation_email"] = json!("not an email");
+    let problem = expect_problem(
+        app.add_customer_user(app.admin_token(), &cid, &body).await,
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "validation_failed",
+    )
+    .await;
+    assert_eq!(error_fields(&problem), ["confirmation_email"]);
+    assert_eq!(app.named_users(&cid).await, 0);
+}
+
+#[tokio::test]
 async fn send_invite_false_creates_an_invited_user_without_an_email() {
     let app = spawn_app().await;
-    let cid = id_of(&app.create_customer("Alpha", None).await);
+    let cid = app.customer("Alpha", None).await;
     let mut body = new_person("quiet@acme.test");
     body["send_invite"] = json!(false);
     let user = expect_json(
-        app.add_user(&cid, &body, app.admin_token()).await,
+        app.add_customer_user(app.admin_token(), &cid, &body).await,
         StatusCode::CREATED,
     )
     .await;
@@ -318,7 +331,7 @@ async fn send_invite_false_creates_an_invited_user_without_an_email() {
 #[tokio::test]
 async fn the_newest_added_user_is_listed_first_with_the_seat_counts() {
     let app = spawn_app().await;
-    let cid = id_of(&app.create_customer("Alpha", Some(10)).await);
+    let cid = app.customer("Alpha", Some(10)).await;
     for name in ["first", "second", "third"] {
         app.add_new_user(&cid, &format!("{name}@acme.test"), "full_access")
             .await;
@@ -339,12 +352,12 @@ async fn the_newest_added_user_is_listed_first_with_the_seat_counts() {
 #[tokio::test]
 async fn an_existing_user_added_later_is_listed_first_by_when_they_were_added() {
     let app = spawn_app().await;
-    let a = id_of(&app.create_customer("Alpha", None).await);
-    let b = id_of(&app.create_customer("Bravo", None).await);
+    let a = app.customer("Alpha", None).await;
+    let b = app.customer("Bravo", None).await;
     app.add_new_user(&a, "old@acme.test", "full_access").await;
     app.add_new_user(&b, "local@acme.test", "full_access").await;
     expect_json(
-        app.add_user(&b, &json!({"email": "old@acme.test"}), app.admin_token())
+        app.add_customer_user(app.admin_token(), &b, &json!({"email": "old@acme.test"}))
             .await,
         StatusCode::CREATED,
     )
@@ -359,7 +372,7 @@ async fn an_existing_user_added_later_is_listed_first_by_when_they_were_added() 
 #[tokio::test]
 async fn customer_user_lists_filter_by_status_role_and_name_prefix() {
     let app = spawn_app().await;
-    let cid = id_of(&app.create_customer("Alpha", None).await);
+    let cid = app.customer("Alpha", None).await;
     for (email, first, last, role) in [
         ("alice@acme.test", "Alice", "Smith", "full_access"),
         ("bob@acme.test", "Bob", "Jones", "admin"),
@@ -367,18 +380,14 @@ async fn customer_user_lists_filter_by_status_role_and_name_prefix() {
     ] {
         let body = json!({"email": email, "first_name": first, "last_name": last, "role": role});
         expect_json(
-            app.add_user(&cid, &body, app.admin_token()).await,
+            app.add_customer_user(app.admin_token(), &cid, &body).await,
             StatusCode::CREATED,
         )
         .await;
     }
     let token = app.token_from_email("activation", "alice@acme.test").await;
     let activated = app
-        .post_json(
-            "/v1/auth/activate",
-            None,
-            &json!({"token": token, "password": crate::helpers::GOOD_PASSWORD}),
-        )
+        .activate_account(&token, crate::helpers::GOOD_PASSWORD)
         .await;
     expect_json(activated, StatusCode::OK).await;
 
@@ -408,7 +417,7 @@ async fn customer_user_lists_filter_by_status_role_and_name_prefix() {
 #[tokio::test]
 async fn customer_user_lists_page_with_a_cursor_without_repeats() {
     let app = spawn_app().await;
-    let cid = id_of(&app.create_customer("Alpha", None).await);
+    let cid = app.customer("Alpha", None).await;
     for n in 1..=5 {
         app.add_new_user(&cid, &format!("u{n}@acme.test"), "full_access")
             .await;
@@ -430,14 +439,36 @@ async fn customer_user_lists_page_with_a_cursor_without_repeats() {
 }
 
 #[tokio::test]
+async fn a_bad_limit_filter_or_cursor_on_a_customer_user_list_is_422_naming_it() {
+    let app = spawn_app().await;
+    let cid = app.customer("Alpha", None).await;
+    for (query, field) in [
+        ("limit=0", "limit"),
+        ("limit=abc", "limit"),
+        ("status=asleep", "status"),
+        ("role=owner", "role"),
+        ("cursor=nonsense!", "cursor"),
+    ] {
+        let problem = expect_problem(
+            app.list_customer_users(app.admin_token(), &cid, query)
+                .await,
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "validation_failed",
+        )
+        .await;
+        assert_eq!(error_fields(&problem), [field], "{query}");
+    }
+}
+
+#[tokio::test]
 async fn updating_a_membership_changes_its_role_and_settings() {
     let app = spawn_app().await;
-    let cid = id_of(&app.create_customer("Alpha", None).await);
+    let cid = app.customer("Alpha", None).await;
     let uid = app.add_new_user(&cid, "pat@acme.test", "full_access").await;
-    let path = format!("/v1/customers/{cid}/users/{uid}");
     let body = json!({"role": "admin", "settings": {"menu": "billing", "chat_tag": false}, "requester_name": "Sam", "confirmation_email": "sam@ubm.example"});
     let updated = expect_json(
-        app.patch_json(&path, Some(app.admin_token()), &body).await,
+        app.update_customer_user(app.admin_token(), &cid, &uid, &body)
+            .await,
         StatusCode::OK,
     )
     .await;
@@ -454,9 +485,10 @@ async fn updating_a_membership_changes_its_role_and_settings() {
         .await;
 
     let role_only = expect_json(
-        app.patch_json(
-            &path,
-            Some(app.admin_token()),
+        app.update_customer_user(
+            app.admin_token(),
+            &cid,
+            &uid,
             &json!({"role": "standard_user"}),
         )
         .await,
@@ -475,17 +507,13 @@ async fn updating_a_membership_changes_its_role_and_settings() {
 #[tokio::test]
 async fn updating_an_unknown_membership_is_404() {
     let app = spawn_app().await;
-    let a = id_of(&app.create_customer("Alpha", None).await);
-    let b = id_of(&app.create_customer("Bravo", None).await);
+    let a = app.customer("Alpha", None).await;
+    let b = app.customer("Bravo", None).await;
     let in_b = app.add_new_user(&b, "b@acme.test", "full_access").await;
     for uid in [in_b, uuid::Uuid::new_v4().to_string()] {
         expect_problem(
-            app.patch_json(
-                &format!("/v1/customers/{a}/users/{uid}"),
-                Some(app.admin_token()),
-                &json!({"role": "admin"}),
-            )
-            .await,
+            app.update_customer_user(app.admin_token(), &a, &uid, &json!({"role": "admin"}))
+                .await,
             StatusCode::NOT_FOUND,
             "not_found",
         )
@@ -496,25 +524,22 @@ async fn updating_an_unknown_membership_is_404() {
 #[tokio::test]
 async fn removing_a_user_from_one_customer_keeps_their_other_memberships() {
     let app = spawn_app().await;
-    let a = id_of(&app.create_customer("Alpha", None).await);
-    let b = id_of(&app.create_customer("Bravo", None).await);
+    let a = app.customer("Alpha", None).await;
+    let b = app.customer("Bravo", None).await;
     let (uid, token) = app
         .invite_and_activate(&a, "pat@acme.test", "full_access")
         .await;
     expect_json(
-        app.add_user(&b, &json!({"email": "pat@acme.test"}), app.admin_token())
+        app.add_customer_user(app.admin_token(), &b, &json!({"email": "pat@acme.test"}))
             .await,
         StatusCode::CREATED,
     )
     .await;
     let removed = app
-        .delete(
-            &format!("/v1/customers/{a}/users/{uid}"),
-            Some(app.admin_token()),
-        )
+        .remove_customer_user(app.admin_token(), &a, &uid, "")
         .await;
     assert_eq!(removed.status(), StatusCode::NO_CONTENT);
-    assert_eq!(customer_ids_of(&app, &uid).await, [b.as_str()]);
+    assert_eq!(app.customer_ids_of(&uid).await, [b.as_str()]);
     let list = app.admin_get(&format!("/v1/customers/{a}/users")).await;
     assert!(items(&list).is_empty(), "{list}");
     assert_eq!(
@@ -523,10 +548,10 @@ async fn removing_a_user_from_one_customer_keeps_their_other_memberships() {
         0,
         "no notification was asked for"
     );
-    let mine = expect_json(app.get("/v1/customers", Some(&token)).await, StatusCode::OK).await;
+    let mine = expect_json(app.list_customers(&token, "").await, StatusCode::OK).await;
     assert_eq!(item_strings(&mine, "id"), [b]);
     expect_problem(
-        app.get(&format!("/v1/customers/{a}"), Some(&token)).await,
+        app.get_customer(&token, &a).await,
         StatusCode::NOT_FOUND,
         "not_found",
     )
@@ -536,12 +561,14 @@ async fn removing_a_user_from_one_customer_keeps_their_other_memberships() {
 #[tokio::test]
 async fn removing_with_notify_emails_the_user_and_confirms_to_the_requester() {
     let app = spawn_app().await;
-    let cid = id_of(&app.create_customer("Alpha", None).await);
+    let cid = app.customer("Alpha", None).await;
     let uid = app.add_new_user(&cid, "pat@acme.test", "full_access").await;
     let removed = app
-        .delete(
-            &format!("/v1/customers/{cid}/users/{uid}?notify=true&requester_name=Sam%20Admin&confirmation_email=sam@ubm.example"),
-            Some(app.admin_token()),
+        .remove_customer_user(
+            app.admin_token(),
+            &cid,
+            &uid,
+            "notify=true&requester_name=Sam%20Admin&confirmation_email=sam@ubm.example",
         )
         .await;
     assert_eq!(removed.status(), StatusCode::NO_CONTENT);
@@ -553,84 +580,77 @@ async fn removing_with_notify_emails_the_user_and_confirms_to_the_requester() {
 #[tokio::test]
 async fn removing_an_unknown_membership_is_404() {
     let app = spawn_app().await;
-    let a = id_of(&app.create_customer("Alpha", None).await);
-    let b = id_of(&app.create_customer("Bravo", None).await);
+    let a = app.customer("Alpha", None).await;
+    let b = app.customer("Bravo", None).await;
     let in_b = app.add_new_user(&b, "b@acme.test", "full_access").await;
     expect_problem(
-        app.delete(
-            &format!("/v1/customers/{a}/users/{in_b}"),
-            Some(app.admin_token()),
-        )
-        .await,
+        app.remove_customer_user(app.admin_token(), &a, &in_b, "")
+            .await,
         StatusCode::NOT_FOUND,
         "not_found",
     )
     .await;
-    assert_eq!(customer_ids_of(&app, &in_b).await, [b]);
+    assert_eq!(app.customer_ids_of(&in_b).await, [b]);
 }
 
 #[tokio::test]
 async fn removing_a_user_frees_their_seat() {
     let app = spawn_app().await;
-    let cid = id_of(&app.create_customer("Alpha", Some(1)).await);
+    let cid = app.customer("Alpha", Some(1)).await;
     let first = app
         .add_new_user(&cid, "first@acme.test", "full_access")
         .await;
     expect_problem(
-        app.add_user(&cid, &new_person("second@acme.test"), app.admin_token())
+        app.add_customer_user(app.admin_token(), &cid, &new_person("second@acme.test"))
             .await,
         StatusCode::CONFLICT,
         "seat_limit_reached",
     )
     .await;
     let removed = app
-        .delete(
-            &format!("/v1/customers/{cid}/users/{first}"),
-            Some(app.admin_token()),
-        )
+        .remove_customer_user(app.admin_token(), &cid, &first, "")
         .await;
     assert_eq!(removed.status(), StatusCode::NO_CONTENT);
-    assert_eq!(named_users(&app, &cid).await, 0);
+    assert_eq!(app.named_users(&cid).await, 0);
     app.add_new_user(&cid, "second@acme.test", "full_access")
         .await;
-    assert_eq!(named_users(&app, &cid).await, 1);
+    assert_eq!(app.named_users(&cid).await, 1);
 }
 
 #[tokio::test]
 async fn adding_a_user_beyond_the_seat_limit_returns_409() {
     let app = spawn_app().await;
-    let cid = id_of(&app.create_customer("UBM Demo", Some(3)).await);
+    let cid = app.customer("UBM Demo", Some(3)).await;
     let mut ids = Vec::new();
     for n in 1..=3 {
         let uid = app
             .add_new_user(&cid, &format!("u{n}@acme.test"), "full_access")
             .await;
         ids.push(uid);
-        assert_eq!(named_users(&app, &cid).await, n);
+        assert_eq!(app.named_users(&cid).await, n);
     }
     let fourth = app
-        .add_user(&cid, &new_person("u4@acme.test"), app.admin_token())
+        .add_customer_user(app.admin_token(), &cid, &new_person("u4@acme.test"))
         .await;
     expect_problem(fourth, StatusCode::CONFLICT, "seat_limit_reached").await;
-    assert_eq!(named_users(&app, &cid).await, 3);
+    assert_eq!(app.named_users(&cid).await, 3);
     assert_eq!(app.count_emails("activation", "u4@acme.test").await, 0);
 
     let retired = app
-        .put_status(&ids[0], &json!({"status": "retired"}), app.admin_token())
+        .set_status(app.admin_token(), &ids[0], &json!({"status": "retired"}))
         .await;
     assert!(is_timestamp(
         &expect_json(retired, StatusCode::OK).await["retired_at"]
     ));
-    assert_eq!(named_users(&app, &cid).await, 2);
+    assert_eq!(app.named_users(&cid).await, 2);
 
     app.add_new_user(&cid, "u4@acme.test", "full_access").await;
-    assert_eq!(named_users(&app, &cid).await, 3);
+    assert_eq!(app.named_users(&cid).await, 3);
 
     let reinstate = app
-        .put_status(&ids[0], &json!({"status": "active"}), app.admin_token())
+        .set_status(app.admin_token(), &ids[0], &json!({"status": "active"}))
         .await;
     expect_problem(reinstate, StatusCode::CONFLICT, "seat_limit_reached").await;
-    assert_eq!(named_users(&app, &cid).await, 3);
-    let still: Value = app.admin_get(&format!("/v1/users/{}", ids[0])).await;
-    assert_eq!(still["status"], "retired");
+    assert_eq!(app.named_users(&cid).await, 3);
+    assert_eq!(app.user_info(&ids[0]).await["status"], "retired");
 }

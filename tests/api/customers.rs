@@ -1,6 +1,6 @@
 //! Customers: platform admins create and edit them; members read their own.
 
-use reqwest::{Method, StatusCode};
+use reqwest::StatusCode;
 use serde_json::json;
 
 use crate::helpers::{
@@ -12,9 +12,8 @@ use crate::helpers::{
 async fn creating_a_customer_returns_201_with_its_location_etag_and_counts() {
     let app = spawn_app().await;
     let response = app
-        .post_json(
-            "/v1/customers",
-            Some(app.admin_token()),
+        .create_customer(
+            app.admin_token(),
             &json!({"name": "UBM Demo", "licensed_seats": 10}),
         )
         .await;
@@ -38,11 +37,7 @@ async fn creating_a_customer_returns_201_with_its_location_etag_and_counts() {
 async fn a_customer_created_without_seats_has_unlimited_seats() {
     let app = spawn_app().await;
     let response = app
-        .post_json(
-            "/v1/customers",
-            Some(app.admin_token()),
-            &json!({"name": "Open Ltd"}),
-        )
+        .create_customer(app.admin_token(), &json!({"name": "Open Ltd"}))
         .await;
     let body = expect_json(response, StatusCode::CREATED).await;
     assert!(body["licensed_seats"].is_null(), "{body}");
@@ -52,9 +47,7 @@ async fn a_customer_created_without_seats_has_unlimited_seats() {
 async fn a_blank_customer_name_is_422_naming_name() {
     let app = spawn_app().await;
     for body in [json!({"name": ""}), json!({"name": "   "})] {
-        let response = app
-            .post_json("/v1/customers", Some(app.admin_token()), &body)
-            .await;
+        let response = app.create_customer(app.admin_token(), &body).await;
         let problem = expect_problem(
             response,
             StatusCode::UNPROCESSABLE_ENTITY,
@@ -71,11 +64,7 @@ async fn a_blank_customer_name_is_422_naming_name() {
 async fn a_missing_customer_name_is_422_naming_name() {
     let app = spawn_app().await;
     let response = app
-        .post_json(
-            "/v1/customers",
-            Some(app.admin_token()),
-            &json!({"licensed_seats": 5}),
-        )
+        .create_customer(app.admin_token(), &json!({"licensed_seats": 5}))
         .await;
     let problem = expect_problem(
         response,
@@ -90,9 +79,8 @@ async fn a_missing_customer_name_is_422_naming_name() {
 async fn negative_licensed_seats_are_422_naming_licensed_seats() {
     let app = spawn_app().await;
     let response = app
-        .post_json(
-            "/v1/customers",
-            Some(app.admin_token()),
+        .create_customer(
+            app.admin_token(),
             &json!({"name": "Neg", "licensed_seats": -1}),
         )
         .await;
@@ -109,7 +97,7 @@ async fn negative_licensed_seats_are_422_naming_licensed_seats() {
 async fn platform_admins_list_every_customer_newest_first() {
     let app = spawn_app().await;
     for name in ["Alpha", "Bravo", "Charlie"] {
-        app.create_customer(name, None).await;
+        app.customer(name, None).await;
     }
     let page = app.admin_get("/v1/customers").await;
     assert_eq!(item_strings(&page, "name"), ["Charlie", "Bravo", "Alpha"]);
@@ -130,18 +118,15 @@ async fn platform_admins_list_every_customer_newest_first() {
 #[tokio::test]
 async fn members_list_only_the_customers_they_belong_to() {
     let app = spawn_app().await;
-    let a = id_of(&app.create_customer("Alpha", None).await);
-    app.create_customer("Bravo", None).await;
-    let c = id_of(&app.create_customer("Charlie", None).await);
+    let a = app.customer("Alpha", None).await;
+    app.customer("Bravo", None).await;
+    let c = app.customer("Charlie", None).await;
     let (_, token) = app
         .invite_and_activate(&a, "pat@acme.test", "full_access")
         .await;
-    let added = app
-        .add_user(&c, &json!({"email": "pat@acme.test"}), app.admin_token())
-        .await;
-    expect_json(added, StatusCode::CREATED).await;
+    app.add_existing_user(&c, "pat@acme.test").await;
 
-    let page = expect_json(app.get("/v1/customers", Some(&token)).await, StatusCode::OK).await;
+    let page = expect_json(app.list_customers(&token, "").await, StatusCode::OK).await;
     assert_eq!(item_strings(&page, "name"), ["Charlie", "Alpha"]);
 }
 
@@ -149,7 +134,7 @@ async fn members_list_only_the_customers_they_belong_to() {
 async fn customer_lists_page_with_a_cursor_without_repeats() {
     let app = spawn_app().await;
     for n in 1..=5 {
-        app.create_customer(&format!("Customer {n}"), None).await;
+        app.customer(&format!("Customer {n}"), None).await;
     }
     let mut seen = Vec::new();
     let mut path = "/v1/customers?limit=2".to_string();
@@ -180,7 +165,7 @@ async fn customer_lists_page_with_a_cursor_without_repeats() {
 async fn customer_lists_filter_by_name_prefix() {
     let app = spawn_app().await;
     for name in ["Acme North", "Acme South", "Beta Acme"] {
-        app.create_customer(name, None).await;
+        app.customer(name, None).await;
     }
     let acme = app.admin_get("/v1/customers?q=acme").await;
     assert_eq!(item_strings(&acme, "name"), ["Acme South", "Acme North"]);
@@ -193,10 +178,7 @@ async fn a_limit_outside_1_to_200_is_422_naming_limit() {
     let app = spawn_app().await;
     for bad in ["0", "201", "-1", "abc"] {
         let response = app
-            .get(
-                &format!("/v1/customers?limit={bad}"),
-                Some(app.admin_token()),
-            )
+            .list_customers(app.admin_token(), &format!("limit={bad}"))
             .await;
         let problem = expect_problem(
             response,
@@ -214,19 +196,19 @@ async fn a_limit_outside_1_to_200_is_422_naming_limit() {
 #[tokio::test]
 async fn a_member_reads_their_customer_with_an_etag_and_a_non_member_gets_404() {
     let app = spawn_app().await;
-    let a = id_of(&app.create_customer("Alpha", Some(5)).await);
-    let b = id_of(&app.create_customer("Bravo", None).await);
+    let a = app.customer("Alpha", Some(5)).await;
+    let b = app.customer("Bravo", None).await;
     let (_, member) = app
         .invite_and_activate(&a, "pat@acme.test", "full_access")
         .await;
-    let read = app.get(&format!("/v1/customers/{a}"), Some(&member)).await;
+    let read = app.get_customer(&member, &a).await;
     assert!(!header(&read, "etag").is_empty(), "no ETag");
     let body = expect_json(read, StatusCode::OK).await;
     assert_eq!(body["name"], "Alpha");
     assert_eq!(body["named_users"], 1);
     assert_eq!(body["licensed_seats"], 5);
     expect_problem(
-        app.get(&format!("/v1/customers/{b}"), Some(&member)).await,
+        app.get_customer(&member, &b).await,
         StatusCode::NOT_FOUND,
         "not_found",
     )
@@ -236,10 +218,9 @@ async fn a_member_reads_their_customer_with_an_etag_and_a_non_member_gets_404() 
 #[tokio::test]
 async fn an_unknown_customer_is_404() {
     let app = spawn_app().await;
-    let unknown = uuid::Uuid::new_v4();
+    let unknown = uuid::Uuid::new_v4().to_string();
     expect_problem(
-        app.get(&format!("/v1/customers/{unknown}"), Some(app.admin_token()))
-            .await,
+        app.get_customer(app.admin_token(), &unknown).await,
         StatusCode::NOT_FOUND,
         "not_found",
     )
@@ -249,13 +230,21 @@ async fn an_unknown_customer_is_404() {
 #[tokio::test]
 async fn patching_a_customer_changes_only_the_given_fields_and_the_etag() {
     let app = spawn_app().await;
-    let created = app.create_customer("UBM Demo", Some(3)).await;
+    let created = expect_json(
+        app.create_customer(
+            app.admin_token(),
+            &json!({"name": "UBM Demo", "licensed_seats": 3}),
+        )
+        .await,
+        StatusCode::CREATED,
+    )
+    .await;
     let cid = id_of(&created);
     let path = format!("/v1/customers/{cid}");
-    let before = header(&app.get(&path, Some(app.admin_token())).await, "etag");
+    let before = header(&app.get_customer(app.admin_token(), &cid).await, "etag");
 
     let renamed = app
-        .patch_json(&path, Some(app.admin_token()), &json!({"name": "UBM Live"}))
+        .update_customer(app.admin_token(), &cid, &json!({"name": "UBM Live"}))
         .await;
     let after = header(&renamed, "etag");
     let body = expect_json(renamed, StatusCode::OK).await;
@@ -265,11 +254,7 @@ async fn patching_a_customer_changes_only_the_given_fields_and_the_etag() {
     assert!(!after.is_empty() && after != before, "{before} → {after}");
 
     let seats = app
-        .patch_json(
-            &path,
-            Some(app.admin_token()),
-            &json!({"licensed_seats": 7}),
-        )
+        .update_customer(app.admin_token(), &cid, &json!({"licensed_seats": 7}))
         .await;
     let body = expect_json(seats, StatusCode::OK).await;
     assert_eq!(
@@ -282,40 +267,31 @@ async fn patching_a_customer_changes_only_the_given_fields_and_the_etag() {
 #[tokio::test]
 async fn null_licensed_seats_makes_a_customer_unlimited() {
     let app = spawn_app().await;
-    let cid = id_of(&app.create_customer("Small", Some(1)).await);
+    let cid = app.customer("Small", Some(1)).await;
     let response = app
-        .patch_json(
-            &format!("/v1/customers/{cid}"),
-            Some(app.admin_token()),
-            &json!({"licensed_seats": null}),
-        )
+        .update_customer(app.admin_token(), &cid, &json!({"licensed_seats": null}))
         .await;
     assert!(expect_json(response, StatusCode::OK).await["licensed_seats"].is_null());
     for n in 0..3 {
         app.add_new_user(&cid, &format!("u{n}@acme.test"), "full_access")
             .await;
     }
-    assert_eq!(
-        app.admin_get(&format!("/v1/customers/{cid}")).await["named_users"],
-        3
-    );
+    assert_eq!(app.named_users(&cid).await, 3);
 }
 
 #[tokio::test]
 async fn a_stale_if_match_on_a_customer_is_412_and_changes_nothing() {
     let app = spawn_app().await;
-    let cid = id_of(&app.create_customer("UBM Demo", None).await);
+    let cid = app.customer("UBM Demo", None).await;
     let path = format!("/v1/customers/{cid}");
-    let etag = header(&app.get(&path, Some(app.admin_token())).await, "etag");
-    let patch = |tag: &str, name: &str| {
-        app.request(Method::PATCH, &path, Some(app.admin_token()))
-            .header("If-Match", tag.to_string())
-            .json(&json!({"name": name}))
-            .send()
-    };
-    let fresh = patch(&etag, "First").await.unwrap();
+    let etag = header(&app.get_customer(app.admin_token(), &cid).await, "etag");
+    let fresh = app
+        .update_customer_if_match(app.admin_token(), &cid, &etag, &json!({"name": "First"}))
+        .await;
     assert_eq!(expect_json(fresh, StatusCode::OK).await["name"], "First");
-    let stale = patch(&etag, "Second").await.unwrap();
+    let stale = app
+        .update_customer_if_match(app.admin_token(), &cid, &etag, &json!({"name": "Second"}))
+        .await;
     expect_problem(
         stale,
         StatusCode::PRECONDITION_FAILED,
@@ -328,26 +304,24 @@ async fn a_stale_if_match_on_a_customer_is_412_and_changes_nothing() {
 #[tokio::test]
 async fn lowering_seats_below_named_users_is_allowed_and_blocks_further_additions() {
     let app = spawn_app().await;
-    let cid = id_of(&app.create_customer("UBM Demo", None).await);
+    let cid = app.customer("UBM Demo", None).await;
     app.add_new_user(&cid, "a@acme.test", "full_access").await;
     app.add_new_user(&cid, "b@acme.test", "full_access").await;
     let lowered = app
-        .patch_json(
-            &format!("/v1/customers/{cid}"),
-            Some(app.admin_token()),
-            &json!({"licensed_seats": 1}),
-        )
+        .update_customer(app.admin_token(), &cid, &json!({"licensed_seats": 1}))
         .await;
-    let body = expect_json(lowered, StatusCode::OK).await;
-    assert_eq!(
+    let seats = |body: &serde_json::Value| {
         (
             body["licensed_seats"].as_i64(),
-            body["named_users"].as_i64()
-        ),
-        (Some(1), Some(2))
-    );
+            body["named_users"].as_i64(),
+        )
+    };
+    let body = expect_json(lowered, StatusCode::OK).await;
+    assert_eq!(seats(&body), (Some(1), Some(2)));
+    let users = app.admin_get(&format!("/v1/customers/{cid}/users")).await;
+    assert_eq!(seats(&users), (Some(1), Some(2)), "the user list agrees");
     expect_problem(
-        app.add_user(&cid, &new_person("c@acme.test"), app.admin_token())
+        app.add_customer_user(app.admin_token(), &cid, &new_person("c@acme.test"))
             .await,
         StatusCode::CONFLICT,
         "seat_limit_reached",
@@ -358,14 +332,14 @@ async fn lowering_seats_below_named_users_is_allowed_and_blocks_further_addition
 #[tokio::test]
 async fn a_blank_name_or_negative_seats_in_a_customer_patch_is_422() {
     let app = spawn_app().await;
-    let cid = id_of(&app.create_customer("UBM Demo", Some(2)).await);
+    let cid = app.customer("UBM Demo", Some(2)).await;
     let path = format!("/v1/customers/{cid}");
     for (body, field) in [
         (json!({"name": " "}), "name"),
         (json!({"licensed_seats": -3}), "licensed_seats"),
     ] {
         let problem = expect_problem(
-            app.patch_json(&path, Some(app.admin_token()), &body).await,
+            app.update_customer(app.admin_token(), &cid, &body).await,
             StatusCode::UNPROCESSABLE_ENTITY,
             "validation_failed",
         )

@@ -5,14 +5,13 @@ use std::time::Duration;
 use reqwest::StatusCode;
 
 use crate::helpers::{expect_json, spawn_app, spawn_app_with, GOOD_PASSWORD};
-use crate::people::active_member;
 
 const DAY: u64 = 86_400;
 
 #[tokio::test]
 async fn an_account_unused_for_ninety_days_expires_and_can_be_reactivated() {
     let app = spawn_app().await;
-    let (_, uid, _) = active_member(&app, "pat@acme.test").await;
+    let (_, uid, _) = app.active_member("pat@acme.test").await;
     app.clock.advance(Duration::from_secs(89 * DAY));
     roster::service::maintenance::run_once(&app.state)
         .await
@@ -21,8 +20,7 @@ async fn an_account_unused_for_ninety_days_expires_and_can_be_reactivated() {
         .sign_in(crate::helpers::ADMIN_EMAIL, crate::helpers::ADMIN_PASSWORD)
         .await;
     let still = expect_json(
-        app.get(&format!("/v1/users/{uid}"), Some(&admin.access_token()))
-            .await,
+        app.get_user(&admin.access_token(), &uid).await,
         StatusCode::OK,
     )
     .await;
@@ -37,8 +35,7 @@ async fn an_account_unused_for_ninety_days_expires_and_can_be_reactivated() {
         .await
         .unwrap();
     let expired = expect_json(
-        app.get(&format!("/v1/users/{uid}"), Some(&admin.access_token()))
-            .await,
+        app.get_user(&admin.access_token(), &uid).await,
         StatusCode::OK,
     )
     .await;
@@ -51,10 +48,9 @@ async fn an_account_unused_for_ninety_days_expires_and_can_be_reactivated() {
     assert_eq!(refused["code"], "account_expired");
 
     let body = expect_json(
-        app.send_json(
-            reqwest::Method::PUT,
-            &format!("/v1/users/{uid}/status"),
-            Some(&admin.access_token()),
+        app.set_status(
+            &admin.access_token(),
+            &uid,
             &serde_json::json!({"status": "active"}),
         )
         .await,
@@ -72,7 +68,7 @@ async fn an_account_unused_for_ninety_days_expires_and_can_be_reactivated() {
 #[tokio::test]
 async fn dormancy_zero_turns_expiry_off() {
     let app = spawn_app_with(&[("ROSTER_DORMANCY_DAYS", "0")]).await;
-    let (_, uid, _) = active_member(&app, "pat@acme.test").await;
+    let (_, uid, _) = app.active_member("pat@acme.test").await;
     app.clock.advance(Duration::from_secs(400 * DAY));
     assert_eq!(
         roster::service::maintenance::run_once(&app.state)
@@ -84,8 +80,7 @@ async fn dormancy_zero_turns_expiry_off() {
         .sign_in(crate::helpers::ADMIN_EMAIL, crate::helpers::ADMIN_PASSWORD)
         .await;
     let user = expect_json(
-        app.get(&format!("/v1/users/{uid}"), Some(&admin.access_token()))
-            .await,
+        app.get_user(&admin.access_token(), &uid).await,
         StatusCode::OK,
     )
     .await;

@@ -1,10 +1,12 @@
 //! Outbound email end to end: the real app and database, a fake Postmark, and
 //! delivery workers the test starts and stops itself (`ROSTER_MAIL_WORKER=off`
-//! keeps the app's own worker out of the way).
+//! keeps the app's own worker out of the way) or the app's own worker; and
+//! an admin re-queueing a failed email (`/v1/email-deliveries`).
 
 use std::collections::HashSet;
 use std::time::{Duration, Instant};
 
+use reqwest::StatusCode;
 use roster::db::outbox::{self, OutboxRow};
 use roster::email::providers::Mailer;
 use roster::email::worker::DeliveryWorker;
@@ -15,21 +17,27 @@ use tokio::task::JoinHandle;
 use wiremock::matchers::{header, method, path};
 use wiremock::{Mock, MockServer, ResponseTemplate};
 
-use crate::helpers::{link_token, spawn_app_with, TestApp, ADMIN_EMAIL, APP_URL};
+use crate::helpers::{expect_json, link_token, spawn_app_with, TestApp, ADMIN_EMAIL, APP_URL};
 
 /// How long a test waits for something the worker does (real time).
 const PATIENCE: Duration = Duration::from_secs(20);
 
-/// An app configured to send as Postmark to `server`, polling every 50 ms,
-/// with its own worker off.
+/// An app sending as Postmark to `server`, polling every 50 ms, with its own
+/// worker off (tests start theirs) and a 2 s provider timeout.
 async fn app_sending_to(server: &MockServer) -> TestApp {
+    app_sending_with(server, "off", "2s").await
+}
+
+/// An app sending as Postmark to `server`, polling every 50 ms, with its own
+/// worker `on` or `off` and a provider timeout of `timeout`.
+async fn app_sending_with(server: &MockServer, worker: &str, timeout: &str) -> TestApp {
     spawn_app_with(&[
         ("ROSTER_MAIL_PROVIDER", "postmark"),
         ("ROSTER_MAIL_API_URL", &server.uri()),
         ("ROSTER_MAIL_API_KEY", "test-key"),
         ("ROSTER_MAIL_POLL_INTERVAL", "50ms"),
-        ("ROSTER_MAIL_TIMEOUT", "2s"),
-        ("ROSTER_MAIL_WORKER", "off"),
+        ("ROSTER_MAIL_TIMEOUT", timeout),
+        ("ROSTER_MAIL_WORKER", worker),
     ])
     .await
 }
@@ -159,12 +167,7 @@ async fn a_reset_email_is_delivered_once_and_its_token_does_not_stay_in_the_data
     let app = app_sending_to(&server).await;
     let worker = start_worker(&app);
 
-    app.post_json(
-        "/v1/auth/forgot-password",
-        None,
-        &json!({"email": ADMIN_EMAIL}),
-    )
-    .await;
+    app.forgot_password(ADMIN_EMAIL).await;
     let started = Instant::now();
     let id = loop {
         if let Some(row) = app
@@ -466,4 +469,58 @@ async fn shutdown_lets_an_in_flight_send_finish_and_be_recorded() {
     a_few_polls().await;
     assert_eq!(row(&app, &later).await.status.as_str(), "pending");
     assert_eq!(requests(&server).await.len(), 1);
+}
+
+#[tokio::test]
+async fn a_provider_timeout_is_retried() {
+    let server = MockServer::start().await;
+    Mock::given(method("POST"))
+        .respond_with(accepted("pm-7").set_delay(Duration::from_secs(2)))
+        .up_to_n_times(1)
+        .mount(&server)
+        .await;
+    Mock::given(method("POST"))
+        .respond_with(accepted("pm-8"))
+        .mount(&server)
+        .await;
+    let app = app_sending_with(&server, "on", "500ms").await;
+    let id = queue(&app, "pat@acme.test").await;
+    row_when(&app, &id, "was tried", |r| r.attempts >= 1).await;
+    app.clock.advance(Duration::from_secs(2));
+    assert_eq!(settled(&app, &id, "sent").await.attempts, 2);
+}
+
+#[tokio::test]
+async fn a_rejected_email_fails_at_once_and_an_admin_can_retry_it() {
+    let server = MockServer::start().await;
+    Mock::given(method("POST"))
+        .respond_with(
+            ResponseTemplate::new(422)
+                .set_body_json(json!({"ErrorCode": 300, "Message": "Invalid 'To' address"})),
+        )
+        .up_to_n_times(1)
+        .mount(&server)
+        .await;
+    Mock::given(method("POST"))
+        .respond_with(accepted("pm-9"))
+        .mount(&server)
+        .await;
+    let app = app_sending_with(&server, "on", "500ms").await;
+    let id = queue(&app, "pat@acme.test").await;
+    let failed = settled(&app, &id, "failed").await;
+    assert_eq!(failed.attempts, 1);
+    assert!(failed.last_error.unwrap().contains("Invalid 'To' address"));
+    let listed = expect_json(
+        app.list_email_deliveries(app.admin_token(), "status=failed")
+            .await,
+        StatusCode::OK,
+    )
+    .await;
+    assert_eq!(listed["items"][0]["id"], id.as_str());
+    assert!(listed["items"][0].get("text_body").is_none());
+    let retried = app.retry_email_delivery(app.admin_token(), &id).await;
+    assert_eq!(retried.status(), StatusCode::ACCEPTED);
+    settled(&app, &id, "sent").await;
+    let again = app.retry_email_delivery(app.admin_token(), &id).await;
+    assert_eq!(again.status(), StatusCode::CONFLICT);
 }

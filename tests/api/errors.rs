@@ -3,7 +3,7 @@
 use reqwest::{Method, StatusCode};
 use serde_json::json;
 
-use crate::helpers::{expect_problem, spawn_app};
+use crate::helpers::{expect_problem, header, spawn_app};
 
 #[tokio::test]
 async fn an_unknown_route_is_a_404_problem() {
@@ -123,18 +123,19 @@ async fn a_missing_token_is_a_401_problem() {
 #[tokio::test]
 async fn a_malformed_if_match_is_a_422_naming_the_header_and_a_weak_one_never_matches() {
     let app = spawn_app().await;
-    let cid = crate::people::customer(&app, "Acme", None).await;
-    let path = format!("/v1/customers/{cid}");
-    let etag = crate::helpers::header(&app.get(&path, Some(app.admin_token())).await, "etag");
+    let cid = app.customer("Acme", None).await;
+    let etag = header(&app.get_customer(app.admin_token(), &cid).await, "etag");
+    let rename = json!({"name": "Acme Two"});
     let patch = |if_match: String| {
-        app.request(Method::PATCH, &path, Some(app.admin_token()))
-            .header("If-Match", if_match)
-            .json(&json!({"name": "Acme Two"}))
-            .send()
+        let (app, cid, rename) = (&app, &cid, &rename);
+        async move {
+            app.update_customer_if_match(app.admin_token(), cid, &if_match, rename)
+                .await
+        }
     };
     for malformed in ["0", "null", "\"7", "\"a b\""] {
         let problem = expect_problem(
-            patch(malformed.to_string()).await.unwrap(),
+            patch(malformed.to_string()).await,
             StatusCode::UNPROCESSABLE_ENTITY,
             "validation_failed",
         )
@@ -147,13 +148,13 @@ async fn a_malformed_if_match_is_a_422_naming_the_header_and_a_weak_one_never_ma
         "\"x\"".to_string(),
     ] {
         expect_problem(
-            patch(never.clone()).await.unwrap(),
+            patch(never.clone()).await,
             StatusCode::PRECONDITION_FAILED,
             "precondition_failed",
         )
         .await;
     }
-    assert_eq!(patch(etag).await.unwrap().status(), StatusCode::OK);
+    assert_eq!(patch(etag).await.status(), StatusCode::OK);
 }
 
 #[tokio::test]
@@ -199,20 +200,17 @@ async fn a_revocation_without_a_token_is_invalid_request_and_any_token_is_200() 
 #[tokio::test]
 async fn a_missing_resource_is_404_whatever_if_match_says() {
     let app = spawn_app().await;
-    let missing = uuid::Uuid::now_v7();
-    for path in [
-        "/v1/users/not-a-uuid".to_string(),
-        format!("/v1/users/{missing}"),
-        format!("/v1/customers/{missing}"),
-    ] {
-        for if_match in ["W/\"x\"", "\"x\"", "\"1\""] {
-            let response = app
-                .request(Method::PATCH, &path, Some(app.admin_token()))
-                .header("If-Match", if_match)
-                .json(&json!({}))
-                .send()
-                .await
-                .unwrap();
+    let missing = uuid::Uuid::now_v7().to_string();
+    let admin = app.admin_token();
+    for if_match in ["W/\"x\"", "\"x\"", "\"1\""] {
+        for response in [
+            app.update_user_if_match(admin, "not-a-uuid", if_match, &json!({}))
+                .await,
+            app.update_user_if_match(admin, &missing, if_match, &json!({}))
+                .await,
+            app.update_customer_if_match(admin, &missing, if_match, &json!({}))
+                .await,
+        ] {
             expect_problem(response, StatusCode::NOT_FOUND, "not_found").await;
         }
     }

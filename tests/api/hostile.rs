@@ -5,26 +5,12 @@ use base64::Engine;
 use reqwest::{Method, StatusCode};
 use serde_json::{json, Value};
 
-use crate::helpers::{expect_problem, spawn_app, TestApp};
-use crate::people::{active_member, customer};
-
-async fn users_of(app: &TestApp, cid: &str) -> usize {
-    let body: Value = app
-        .get(
-            &format!("/v1/customers/{cid}/users"),
-            Some(app.admin_token()),
-        )
-        .await
-        .json()
-        .await
-        .unwrap();
-    body["items"].as_array().unwrap().len()
-}
+use crate::helpers::{expect_problem, items, spawn_app};
 
 #[tokio::test]
 async fn hostile_user_fields_are_refused_and_nothing_is_stored() {
     let app = spawn_app().await;
-    let cid = customer(&app, "Acme", None).await;
+    let cid = app.customer("Acme", None).await;
     let long = "a".repeat(10_000);
     let cases = [
         json!({"email": "x@acme.test", "first_name": "Eve\u{0}", "last_name": "N"}),
@@ -40,17 +26,12 @@ async fn hostile_user_fields_are_refused_and_nothing_is_stored() {
         json!({"email": "x@acme.test", "first_name": "Eve", "last_name": "N", "requester_name": "Sam\nAdmin"}),
     ];
     for body in cases {
-        let response = app
-            .post_json(
-                &format!("/v1/customers/{cid}/users"),
-                Some(app.admin_token()),
-                &body,
-            )
-            .await;
+        let response = app.add_customer_user(app.admin_token(), &cid, &body).await;
         let status = response.status();
         assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{body}");
     }
-    assert_eq!(users_of(&app, &cid).await, 0);
+    let list = app.admin_get(&format!("/v1/customers/{cid}/users")).await;
+    assert!(items(&list).is_empty(), "{list}");
     assert!(app
         .outbox()
         .await
@@ -69,9 +50,7 @@ async fn hostile_query_parameters_are_422_naming_the_parameter() {
         "cursor=%00",
         "status=%0Aactive",
     ] {
-        let response = app
-            .get(&format!("/v1/users?{query}"), Some(app.admin_token()))
-            .await;
+        let response = app.list_users(app.admin_token(), query).await;
         let problem = expect_problem(
             response,
             StatusCode::UNPROCESSABLE_ENTITY,
@@ -86,16 +65,13 @@ async fn hostile_query_parameters_are_422_naming_the_parameter() {
 #[tokio::test]
 async fn a_nul_byte_in_a_path_or_a_search_is_harmless() {
     let app = spawn_app().await;
-    let cid = customer(&app, "Acme", None).await;
+    let cid = app.customer("Acme", None).await;
     let response = app
         .get("/v1/users/abc%00def", Some(app.admin_token()))
         .await;
     expect_problem(response, StatusCode::NOT_FOUND, "not_found").await;
     let search = app
-        .get(
-            &format!("/v1/customers/{cid}/users?q=a%00b"),
-            Some(app.admin_token()),
-        )
+        .list_customer_users(app.admin_token(), &cid, "q=a%00b")
         .await;
     assert!(
         search.status().is_success() || search.status().is_client_error(),
@@ -128,7 +104,7 @@ fn forge(header: Value, claims: Value, signature: &str) -> String {
 #[tokio::test]
 async fn forged_expired_and_misused_tokens_are_all_401() {
     let app = spawn_app().await;
-    let (_, uid, tokens) = active_member(&app, "pat@acme.test").await;
+    let (_, uid, tokens) = app.active_member("pat@acme.test").await;
     let state = app.state.clone();
     let kid = state.keys.kid().to_string();
     let good = tokens.access_token();
@@ -199,19 +175,16 @@ async fn forged_expired_and_misused_tokens_are_all_401() {
         ("garbage", "not.a.token".to_string()),
     ];
     for (name, token) in cases {
-        let status = app.get("/v1/me", Some(&token)).await.status();
+        let status = app.me(&token).await.status();
         assert_eq!(status, StatusCode::UNAUTHORIZED, "{name}");
     }
-    assert_eq!(
-        app.get("/v1/me", Some(&good)).await.status(),
-        StatusCode::OK
-    );
+    assert_eq!(app.me(&good).await.status(), StatusCode::OK);
     // Signed just before use (the cases above may take a while under load),
     // expired 3 s ago: within the 5 s leeway with 2 s to spare.
     let now = state.clock.now().unix_timestamp();
     let within_leeway = signed(&|c| c.exp = now - 3);
     assert_eq!(
-        app.get("/v1/me", Some(&within_leeway)).await.status(),
+        app.me(&within_leeway).await.status(),
         StatusCode::OK,
         "leeway is 5 s"
     );
@@ -220,11 +193,11 @@ async fn forged_expired_and_misused_tokens_are_all_401() {
 #[tokio::test]
 async fn an_action_token_is_not_a_bearer_token() {
     let app = spawn_app().await;
-    let cid = customer(&app, "Acme", None).await;
-    crate::people::invite(&app, &cid, "new@acme.test", "full_access").await;
+    let cid = app.customer("Acme", None).await;
+    app.add_new_user(&cid, "new@acme.test", "full_access").await;
     let token = app.token_from_email("activation", "new@acme.test").await;
     expect_problem(
-        app.get("/v1/me", Some(&token)).await,
+        app.me(&token).await,
         StatusCode::UNAUTHORIZED,
         "unauthorized",
     )
@@ -234,7 +207,7 @@ async fn an_action_token_is_not_a_bearer_token() {
 #[tokio::test]
 async fn nul_characters_and_malformed_ids_never_reach_the_database() {
     let app = spawn_app().await;
-    let cid = customer(&app, "Acme", None).await;
+    let cid = app.customer("Acme", None).await;
     let admin = Some(app.admin_token());
     let nul_body = app
         .post_json(
@@ -295,13 +268,7 @@ async fn nul_characters_and_malformed_ids_never_reach_the_database() {
         .password_grant("a\u{0}@acme.test", "whatever pass")
         .await;
     assert_eq!(grant.status(), StatusCode::BAD_REQUEST);
-    let client = app
-        .token_request(&[
-            ("grant_type", "client_credentials"),
-            ("client_id", "x\u{0}"),
-            ("client_secret", "s"),
-        ])
-        .await;
+    let client = app.client_credentials("x\u{0}", "s").await;
     assert_eq!(client.status(), StatusCode::UNAUTHORIZED);
 }
 
@@ -309,9 +276,8 @@ async fn nul_characters_and_malformed_ids_never_reach_the_database() {
 async fn a_seat_count_written_as_a_whole_float_is_accepted_and_a_fraction_is_named() {
     let app = spawn_app().await;
     let created = app
-        .post_json(
-            "/v1/customers",
-            Some(app.admin_token()),
+        .create_customer(
+            app.admin_token(),
             &json!({"name": "Acme", "licensed_seats": 3.0}),
         )
         .await;
@@ -339,8 +305,8 @@ async fn a_seat_count_written_as_a_whole_float_is_accepted_and_a_fraction_is_nam
 #[tokio::test]
 async fn any_cursor_of_the_documented_shape_is_a_position_and_any_other_is_named() {
     let app = spawn_app().await;
-    customer(&app, "Acme", None).await;
-    customer(&app, "Beta", None).await;
+    app.customer("Acme", None).await;
+    app.customer("Beta", None).await;
     let first: Value = app
         .get("/v1/customers?limit=1", Some(app.admin_token()))
         .await

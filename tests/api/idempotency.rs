@@ -1,5 +1,6 @@
-//! `Idempotency-Key` on creating POSTs: a repeat replays the first answer and
-//! does nothing twice; a key belongs to its caller alone.
+//! `Idempotency-Key` on creating POSTs (docs/api.md, "Endpoints"): a repeat
+//! replays the first answer and does nothing twice, a refused request frees
+//! its key, and a key belongs to its caller alone.
 
 use reqwest::{Method, Response, StatusCode};
 use serde_json::{json, Value};
@@ -47,7 +48,7 @@ async fn repeating_a_customer_create_with_the_same_key_replays_the_first_answer(
 #[tokio::test]
 async fn repeating_an_add_user_with_the_same_key_creates_one_user_and_sends_one_email() {
     let app = spawn_app().await;
-    let cid = id_of(&app.create_customer("Alpha", None).await);
+    let cid = app.customer("Alpha", None).await;
     let path = format!("/v1/customers/{cid}/users");
     let body = new_person("pat@acme.test");
     let token = app.admin_token();
@@ -60,6 +61,38 @@ async fn repeating_an_add_user_with_the_same_key_creates_one_user_and_sends_one_
     assert_eq!(list["named_users"], 1);
     assert_eq!(app.count_emails("activation", "pat@acme.test").await, 1);
     assert_eq!(app.audit_events("action=user.invited").await.len(), 1);
+}
+
+#[tokio::test]
+async fn a_replayed_answer_says_idempotent_replayed_and_the_first_does_not() {
+    let app = spawn_app().await;
+    let cid = app.customer("Alpha", None).await;
+    let path = format!("/v1/customers/{cid}/users");
+    let body = new_person("pat@acme.test");
+    let first = post_with_key(&app, &path, app.admin_token(), "k-1", &body).await;
+    assert_ne!(header(&first, "idempotent-replayed"), "true");
+    let first = expect_json(first, StatusCode::CREATED).await;
+    let replay = post_with_key(&app, &path, app.admin_token(), "k-1", &body).await;
+    assert_eq!(header(&replay, "idempotent-replayed"), "true");
+    assert_eq!(expect_json(replay, StatusCode::CREATED).await, first);
+}
+
+#[tokio::test]
+async fn a_refused_request_frees_its_key_for_a_retry() {
+    let app = spawn_app().await;
+    let full = app.customer("Full", Some(0)).await;
+    let path = format!("/v1/customers/{full}/users");
+    let body = new_person("q@acme.test");
+    let refused = post_with_key(&app, &path, app.admin_token(), "k-2", &body).await;
+    expect_problem(refused, StatusCode::CONFLICT, "seat_limit_reached").await;
+    let unlimited = json!({"licensed_seats": null});
+    let lifted = app
+        .update_customer(app.admin_token(), &full, &unlimited)
+        .await;
+    expect_json(lifted, StatusCode::OK).await;
+    let retried = post_with_key(&app, &path, app.admin_token(), "k-2", &body).await;
+    assert_ne!(header(&retried, "idempotent-replayed"), "true");
+    expect_json(retried, StatusCode::CREATED).await;
 }
 
 #[tokio::test]
@@ -140,9 +173,25 @@ async fn another_platform_admin_using_the_same_key_gets_their_own_customer() {
 }
 
 #[tokio::test]
+async fn another_caller_sending_the_same_key_and_body_is_answered_afresh_not_replayed() {
+    let app = spawn_app().await;
+    let cid = app.customer("Alpha", None).await;
+    let (_, admin_a) = app
+        .invite_and_activate(&cid, "boss@acme.test", "admin")
+        .await;
+    let path = format!("/v1/customers/{cid}/users");
+    let body = new_person("pat@acme.test");
+    let first = post_with_key(&app, &path, app.admin_token(), "k-1", &body).await;
+    expect_json(first, StatusCode::CREATED).await;
+    let theirs = post_with_key(&app, &path, &admin_a, "k-1", &body).await;
+    assert_ne!(header(&theirs, "idempotent-replayed"), "true");
+    expect_problem(theirs, StatusCode::CONFLICT, "already_member").await;
+}
+
+#[tokio::test]
 async fn a_customer_admin_reusing_a_platform_admins_key_gets_their_own_result() {
     let app = spawn_app().await;
-    let cid = id_of(&app.create_customer("Alpha", None).await);
+    let cid = app.customer("Alpha", None).await;
     let (_, admin_a) = app
         .invite_and_activate(&cid, "boss@acme.test", "admin")
         .await;
@@ -187,4 +236,22 @@ async fn repeating_an_api_client_create_with_the_same_key_creates_one_client() {
     assert_eq!(again, first);
     let clients = app.admin_get("/v1/api-clients").await;
     assert_eq!(item_strings(&clients, "name"), ["nightly provisioning"]);
+}
+
+#[tokio::test]
+async fn two_concurrent_creates_with_one_key_create_once() {
+    let app = spawn_app().await;
+    let body = json!({"name": "Once Ltd"});
+    let send = || post_with_key(&app, "/v1/customers", app.admin_token(), "same-key", &body);
+    let (a, b) = tokio::join!(send(), send());
+    let statuses = [a.status(), b.status()];
+    assert!(statuses.contains(&StatusCode::CREATED), "{statuses:?}");
+    assert!(
+        statuses
+            .iter()
+            .all(|s| *s == StatusCode::CREATED || *s == StatusCode::CONFLICT),
+        "{statuses:?}"
+    );
+    let list = app.admin_get("/v1/customers?q=once").await;
+    assert_eq!(item_strings(&list, "name"), ["Once Ltd"]);
 }

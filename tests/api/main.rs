@@ -1,15 +1,25 @@
 //! End-to-end tests over HTTP: every test spawns the real app with its own
 //! database (SQLite by default, PostgreSQL with `TEST_DATABASE_URL`).
+//!
+//! One file per resource of docs/api.md ("Endpoints"), a few per concern:
+//! - `tenancy.rs`: the authorization matrix, every operation by every kind
+//!   of caller (docs/api.md, "Authorization");
+//! - `customers.rs`, `customer_users.rs`, `users_admin.rs`, `lifecycle.rs`
+//!   (status, unlock, link emails), `audit.rs`, `email_delivery.rs`;
+//! - `sign_in.rs`, `tokens.rs`, `passwords.rs`, `dormancy.rs`: signing in
+//!   and what keeps a session alive;
+//! - `idempotency.rs`, `races.rs`, `walkthroughs.rs` (whole admin tasks),
+//!   `errors.rs`, `hostile.rs`, `database_faults.rs`, `health.rs`,
+//!   `openapi.rs`.
+//!
+//! `helpers.rs` is the vocabulary they share.
 
 mod helpers;
 
-mod admin;
 mod audit;
-mod authorization;
 mod customer_users;
 mod customers;
 mod database_faults;
-mod delivery;
 mod dormancy;
 mod email_delivery;
 mod errors;
@@ -19,9 +29,9 @@ mod idempotency;
 mod lifecycle;
 mod openapi;
 mod passwords;
-mod people;
 mod races;
 mod sign_in;
 mod tenancy;
 mod tokens;
 mod users_admin;
+mod walkthroughs;

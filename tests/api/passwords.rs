@@ -3,17 +3,15 @@
 use std::time::Duration;
 
 use reqwest::StatusCode;
-use serde_json::json;
 
 use crate::helpers::{expect_json, expect_problem, spawn_app, spawn_app_with, GOOD_PASSWORD};
-use crate::people::{active_member, customer, failed_logins, invite, set_status};
 
 const NEW_PASSWORD: &str = "quartz lantern meadow";
 
 #[tokio::test]
 async fn five_wrong_passwords_lock_the_account_and_email_the_user() {
     let app = spawn_app().await;
-    let (_, uid, _) = active_member(&app, "pat@acme.test").await;
+    let (_, uid, _) = app.active_member("pat@acme.test").await;
     for _ in 0..5 {
         let body = expect_json(
             app.password_grant("pat@acme.test", "wrong password!").await,
@@ -35,21 +33,12 @@ async fn five_wrong_passwords_lock_the_account_and_email_the_user() {
     )
     .await;
     assert_eq!(locked, unknown);
-    let user = expect_json(
-        app.get(&format!("/v1/users/{uid}"), Some(app.admin_token()))
-            .await,
-        StatusCode::OK,
-    )
-    .await;
+    let user = expect_json(app.get_user(app.admin_token(), &uid).await, StatusCode::OK).await;
     assert_eq!(user["locked"], true);
 
-    let unlocked = app
-        .delete(&format!("/v1/users/{uid}/lock"), Some(app.admin_token()))
-        .await;
+    let unlocked = app.unlock(app.admin_token(), &uid, "").await;
     assert_eq!(unlocked.status(), StatusCode::NO_CONTENT);
-    let again = app
-        .delete(&format!("/v1/users/{uid}/lock"), Some(app.admin_token()))
-        .await;
+    let again = app.unlock(app.admin_token(), &uid, "").await;
     assert_eq!(again.status(), StatusCode::NO_CONTENT);
     app.sign_in("pat@acme.test", GOOD_PASSWORD).await;
 }
@@ -61,20 +50,20 @@ async fn fifty_parallel_wrong_passwords_are_all_counted() {
         ("ROSTER_HASH_CONCURRENCY", "4"),
     ])
     .await;
-    let (_, uid, _) = active_member(&app, "pat@acme.test").await;
+    let (_, uid, _) = app.active_member("pat@acme.test").await;
     let attempts = (0..50).map(|_| app.password_grant("pat@acme.test", "wrong password!"));
     let answers = futures_util::future::join_all(attempts).await;
     assert!(answers
         .iter()
         .all(|r| r.status() == StatusCode::BAD_REQUEST));
-    assert_eq!(failed_logins(&app, &uid).await, 50);
+    assert_eq!(app.failed_logins(&uid).await, 50);
 }
 
 #[tokio::test]
 async fn a_right_password_names_the_account_state_and_a_wrong_one_does_not() {
     let app = spawn_app().await;
-    let (_, uid, _) = active_member(&app, "pat@acme.test").await;
-    set_status(&app, &uid, "inactive").await;
+    let (_, uid, _) = app.active_member("pat@acme.test").await;
+    app.admin_set_status(&uid, "inactive").await;
     let right = expect_json(
         app.password_grant("pat@acme.test", GOOD_PASSWORD).await,
         StatusCode::BAD_REQUEST,
@@ -88,7 +77,7 @@ async fn a_right_password_names_the_account_state_and_a_wrong_one_does_not() {
     )
     .await;
     assert!(wrong.get("code").is_none());
-    set_status(&app, &uid, "retired").await;
+    app.admin_set_status(&uid, "retired").await;
     let retired = expect_json(
         app.password_grant("pat@acme.test", GOOD_PASSWORD).await,
         StatusCode::BAD_REQUEST,
@@ -100,36 +89,20 @@ async fn a_right_password_names_the_account_state_and_a_wrong_one_does_not() {
 #[tokio::test]
 async fn forgot_password_answers_the_same_whoever_asks() {
     let app = spawn_app().await;
-    let (cid, uid, _) = active_member(&app, "pat@acme.test").await;
-    invite(&app, &cid, "new@acme.test", "full_access").await;
+    let (cid, uid, _) = app.active_member("pat@acme.test").await;
+    app.add_new_user(&cid, "new@acme.test", "full_access").await;
     let known = expect_json(
-        app.post_json(
-            "/v1/auth/forgot-password",
-            None,
-            &json!({"email": "PAT@acme.test"}),
-        )
-        .await,
+        app.forgot_password("PAT@acme.test").await,
         StatusCode::ACCEPTED,
     )
     .await;
     let unknown = expect_json(
-        app.post_json(
-            "/v1/auth/forgot-password",
-            None,
-            &json!({"email": "ghost@acme.test"}),
-        )
-        .await,
+        app.forgot_password("ghost@acme.test").await,
         StatusCode::ACCEPTED,
     )
     .await;
     assert_eq!(known, unknown);
-    let invited = app
-        .post_json(
-            "/v1/auth/forgot-password",
-            None,
-            &json!({"email": "new@acme.test"}),
-        )
-        .await;
+    let invited = app.forgot_password("new@acme.test").await;
     assert_eq!(invited.status(), StatusCode::ACCEPTED);
     wait_for_email(&app, "password_reset", "pat@acme.test").await;
     // The invited user gets a fresh activation email instead (their second).
@@ -148,14 +121,9 @@ async fn forgot_password_answers_the_same_whoever_asks() {
         .iter()
         .all(|e| e.recipient != "ghost@acme.test"));
 
-    set_status(&app, &uid, "inactive").await;
+    app.admin_set_status(&uid, "inactive").await;
     let before = app.outbox().await.len();
-    app.post_json(
-        "/v1/auth/forgot-password",
-        None,
-        &json!({"email": "pat@acme.test"}),
-    )
-    .await;
+    app.forgot_password("pat@acme.test").await;
     tokio::time::sleep(Duration::from_millis(300)).await;
     assert_eq!(
         app.outbox().await.len(),
@@ -167,16 +135,11 @@ async fn forgot_password_answers_the_same_whoever_asks() {
 #[tokio::test]
 async fn a_reset_signs_nobody_in_ends_every_session_and_unlocks() {
     let app = spawn_app().await;
-    let (_, _, tokens) = active_member(&app, "pat@acme.test").await;
+    let (_, _, tokens) = app.active_member("pat@acme.test").await;
     for _ in 0..5 {
         app.password_grant("pat@acme.test", "wrong password!").await;
     }
-    app.post_json(
-        "/v1/auth/forgot-password",
-        None,
-        &json!({"email": "pat@acme.test"}),
-    )
-    .await;
+    app.forgot_password("pat@acme.test").await;
     wait_for_email(&app, "password_reset", "pat@acme.test").await;
     let email = app.last_email("password_reset", "pat@acme.test").await;
     assert!(email
@@ -185,45 +148,24 @@ async fn a_reset_signs_nobody_in_ends_every_session_and_unlocks() {
     let token = app
         .token_from_email("password_reset", "pat@acme.test")
         .await;
-    let info = expect_json(
-        app.get(&format!("/v1/auth/action-tokens/{token}"), None)
-            .await,
-        StatusCode::OK,
-    )
-    .await;
+    let info = expect_json(app.action_token(&token).await, StatusCode::OK).await;
     assert_eq!(info["purpose"], "password_reset");
 
-    let weak = app
-        .post_json(
-            "/v1/auth/reset-password",
-            None,
-            &json!({"token": token, "password": "password1234"}),
-        )
-        .await;
+    let weak = app.reset_password(&token, "password1234").await;
     let problem = expect_problem(weak, StatusCode::UNPROCESSABLE_ENTITY, "validation_failed").await;
     assert_eq!(problem["errors"][0]["field"], "password");
 
-    let reset = app
-        .post_json(
-            "/v1/auth/reset-password",
-            None,
-            &json!({"token": token, "password": NEW_PASSWORD}),
-        )
-        .await;
+    let reset = app.reset_password(&token, NEW_PASSWORD).await;
     assert_eq!(reset.status(), StatusCode::NO_CONTENT);
     app.last_email("password_changed", "pat@acme.test").await;
     expect_problem(
-        app.get("/v1/me", Some(&tokens.access_token())).await,
+        app.me(&tokens.access_token()).await,
         StatusCode::UNAUTHORIZED,
         "unauthorized",
     )
     .await;
     let refresh = expect_json(
-        app.token_request(&[
-            ("grant_type", "refresh_token"),
-            ("refresh_token", &tokens.refresh_token()),
-        ])
-        .await,
+        app.refresh(&tokens.refresh_token()).await,
         StatusCode::BAD_REQUEST,
     )
     .await;
@@ -235,36 +177,22 @@ async fn a_reset_signs_nobody_in_ends_every_session_and_unlocks() {
     .await;
     app.sign_in("pat@acme.test", NEW_PASSWORD).await;
     // The link is spent.
-    expect_problem(
-        app.get(&format!("/v1/auth/action-tokens/{token}"), None)
-            .await,
-        StatusCode::GONE,
-        "gone",
-    )
-    .await;
+    expect_problem(app.action_token(&token).await, StatusCode::GONE, "gone").await;
 }
 
 #[tokio::test]
 async fn a_password_change_keeps_you_in_and_ends_your_other_sessions() {
     let app = spawn_app().await;
-    let (_, _, first) = active_member(&app, "pat@acme.test").await;
+    let (_, _, first) = app.active_member("pat@acme.test").await;
     let second = app.sign_in("pat@acme.test", GOOD_PASSWORD).await;
     let wrong = app
-        .post_json(
-            "/v1/me/password",
-            Some(&first.access_token()),
-            &json!({"current_password": "not it at all", "new_password": NEW_PASSWORD}),
-        )
+        .change_password(&first.access_token(), "not it at all", NEW_PASSWORD)
         .await;
     let problem =
         expect_problem(wrong, StatusCode::UNPROCESSABLE_ENTITY, "validation_failed").await;
     assert_eq!(problem["errors"][0]["field"], "current_password");
     let personal = app
-        .post_json(
-            "/v1/me/password",
-            Some(&first.access_token()),
-            &json!({"current_password": GOOD_PASSWORD, "new_password": "pat.lee.acme.test"}),
-        )
+        .change_password(&first.access_token(), GOOD_PASSWORD, "pat.lee.acme.test")
         .await;
     let problem = expect_problem(
         personal,
@@ -275,19 +203,15 @@ async fn a_password_change_keeps_you_in_and_ends_your_other_sessions() {
     assert_eq!(problem["errors"][0]["field"], "new_password");
 
     let changed = expect_json(
-        app.post_json(
-            "/v1/me/password",
-            Some(&first.access_token()),
-            &json!({"current_password": GOOD_PASSWORD, "new_password": NEW_PASSWORD}),
-        )
-        .await,
+        app.change_password(&first.access_token(), GOOD_PASSWORD, NEW_PASSWORD)
+            .await,
         StatusCode::OK,
     )
     .await;
     let fresh = changed["access_token"].as_str().unwrap();
-    expect_json(app.get("/v1/me", Some(fresh)).await, StatusCode::OK).await;
+    expect_json(app.me(fresh).await, StatusCode::OK).await;
     expect_problem(
-        app.get("/v1/me", Some(&second.access_token())).await,
+        app.me(&second.access_token()).await,
         StatusCode::UNAUTHORIZED,
         "unauthorized",
     )
@@ -299,21 +223,15 @@ async fn a_password_change_keeps_you_in_and_ends_your_other_sessions() {
 #[tokio::test]
 async fn common_and_personal_passwords_are_refused_with_the_reason() {
     let app = spawn_app().await;
-    let cid = customer(&app, "Acme", None).await;
-    invite(&app, &cid, "pat@acme.test", "full_access").await;
+    let cid = app.customer("Acme", None).await;
+    app.add_new_user(&cid, "pat@acme.test", "full_access").await;
     let token = app.token_from_email("activation", "pat@acme.test").await;
     for (password, hint) in [
         ("short", "at least 12"),
         ("password1234", "common"),
         ("Pat.Lee.acme.test", "email"),
     ] {
-        let response = app
-            .post_json(
-                "/v1/auth/activate",
-                None,
-                &json!({"token": token, "password": password}),
-            )
-            .await;
+        let response = app.activate_account(&token, password).await;
         let problem = expect_problem(
             response,
             StatusCode::UNPROCESSABLE_ENTITY,
@@ -327,12 +245,7 @@ async fn common_and_personal_passwords_are_refused_with_the_reason() {
         assert!(message.contains(hint), "{password}: {message}");
     }
     // A rejected password leaves the link usable.
-    expect_json(
-        app.get(&format!("/v1/auth/action-tokens/{token}"), None)
-            .await,
-        StatusCode::OK,
-    )
-    .await;
+    expect_json(app.action_token(&token).await, StatusCode::OK).await;
 }
 
 #[tokio::test]
@@ -349,11 +262,7 @@ async fn the_auth_endpoints_are_throttled_per_client() {
     assert!(throttled.headers().contains_key("retry-after"));
     expect_problem(throttled, StatusCode::TOO_MANY_REQUESTS, "rate_limited").await;
     // Admin endpoints are not throttled.
-    expect_json(
-        app.get("/v1/me", Some(app.admin_token())).await,
-        StatusCode::OK,
-    )
-    .await;
+    expect_json(app.me(app.admin_token()).await, StatusCode::OK).await;
 }
 
 async fn wait_for_email(app: &crate::helpers::TestApp, kind: &str, to: &str) {
@@ -383,31 +292,27 @@ where
 #[tokio::test]
 async fn failed_sign_ins_never_lock_an_invited_account() {
     let app = spawn_app().await;
-    let cid = customer(&app, "Acme", None).await;
-    let uid = invite(&app, &cid, "new@acme.test", "full_access").await;
+    let cid = app.customer("Acme", None).await;
+    let uid = app.add_new_user(&cid, "new@acme.test", "full_access").await;
     for _ in 0..6 {
         app.password_grant("new@acme.test", "guessing away!!").await;
     }
-    assert_eq!(failed_logins(&app, &uid).await, 0);
+    assert_eq!(app.failed_logins(&uid).await, 0);
     assert!(app
         .outbox()
         .await
         .iter()
         .all(|e| e.kind != "account_locked"));
-    crate::people::activate(&app, "new@acme.test").await;
+    app.activate("new@acme.test").await;
 }
 
 #[tokio::test]
 async fn wrong_current_passwords_lock_the_account_like_failed_sign_ins() {
     let app = spawn_app().await;
-    let (_, _, tokens) = active_member(&app, "pat@acme.test").await;
+    let (_, _, tokens) = app.active_member("pat@acme.test").await;
     for _ in 0..5 {
         let response = app
-            .post_json(
-                "/v1/me/password",
-                Some(&tokens.access_token()),
-                &json!({"current_password": "wrong password!", "new_password": NEW_PASSWORD}),
-            )
+            .change_password(&tokens.access_token(), "wrong password!", NEW_PASSWORD)
             .await;
         assert!(matches!(
             response.status(),
@@ -416,7 +321,7 @@ async fn wrong_current_passwords_lock_the_account_like_failed_sign_ins() {
     }
     app.last_email("account_locked", "pat@acme.test").await;
     expect_problem(
-        app.get("/v1/me", Some(&tokens.access_token())).await,
+        app.me(&tokens.access_token()).await,
         StatusCode::UNAUTHORIZED,
         "unauthorized",
     )

@@ -1,16 +1,20 @@
-//! Races the other suites leave out: one link redeemed many times at once,
-//! one email added many times at once (to one customer and to two), a user
-//! inactivated while being deleted, a refresh token revoked while it is
-//! being rotated, one status change or password change sent many times at
-//! once. Each fires its requests together and checks both the answers and
-//! what was stored, so a lost update or a doubled side effect fails it.
+//! Races: one link redeemed many times at once, one email added many times
+//! at once (to one customer and to two), two people added for the last
+//! seat, a user inactivated while being deleted, a refresh token revoked
+//! while it is being rotated, one status change or password change sent
+//! many times at once, patches racing on one ETag, two retired users
+//! reinstated for one seat. Each fires its requests together and checks
+//! both the answers and what was stored, so a lost update or a doubled side
+//! effect fails it. (Two creations racing on one `Idempotency-Key` are in
+//! `idempotency.rs`.)
 
 use futures_util::future::join_all;
-use reqwest::{Method, Response, StatusCode};
+use reqwest::{Response, StatusCode};
 use serde_json::{json, Value};
 
-use crate::helpers::{expect_json, id_of, items, spawn_app, TestApp, Tokens, GOOD_PASSWORD};
-use crate::people::{activate, customer, invite};
+use crate::helpers::{
+    expect_json, header, id_of, items, new_person, spawn_app, TestApp, Tokens, GOOD_PASSWORD,
+};
 
 /// How many requests race in each test.
 const RACERS: usize = 12;
@@ -41,8 +45,8 @@ async fn events(app: &TestApp, action: &str, user_id: &str) -> usize {
 #[tokio::test]
 async fn one_activation_link_redeemed_at_once_activates_exactly_once() {
     let app = spawn_app().await;
-    let cid = customer(&app, "A", None).await;
-    let uid = invite(&app, &cid, "pat@acme.test", "full_access").await;
+    let cid = app.customer("A", None).await;
+    let uid = app.add_new_user(&cid, "pat@acme.test", "full_access").await;
     let token = app.token_from_email("activation", "pat@acme.test").await;
     let passwords: Vec<String> = (0..RACERS)
         .map(|n| format!("{GOOD_PASSWORD} {n}"))
@@ -61,10 +65,7 @@ async fn one_activation_link_redeemed_at_once_activates_exactly_once() {
     // The winner's password is the one stored; its session works.
     let winner = statuses.iter().position(|s| *s == 200).unwrap();
     let session = Tokens(bodies[winner].clone()).access_token();
-    assert_eq!(
-        app.get("/v1/me", Some(&session)).await.status(),
-        StatusCode::OK
-    );
+    assert_eq!(app.me(&session).await.status(), StatusCode::OK);
     app.sign_in("pat@acme.test", &passwords[winner]).await;
     let loser = (winner + 1) % RACERS;
     assert_eq!(
@@ -78,15 +79,10 @@ async fn one_activation_link_redeemed_at_once_activates_exactly_once() {
 #[tokio::test]
 async fn one_reset_link_redeemed_at_once_changes_the_password_exactly_once() {
     let app = spawn_app().await;
-    let cid = customer(&app, "A", None).await;
-    let uid = invite(&app, &cid, "pat@acme.test", "full_access").await;
-    activate(&app, "pat@acme.test").await;
-    let sent = app
-        .post_empty(
-            &format!("/v1/users/{uid}/password-reset-email"),
-            Some(app.admin_token()),
-        )
-        .await;
+    let cid = app.customer("A", None).await;
+    let uid = app.add_new_user(&cid, "pat@acme.test", "full_access").await;
+    app.activate("pat@acme.test").await;
+    let sent = app.send_password_reset_email(app.admin_token(), &uid).await;
     assert_eq!(sent.status(), StatusCode::ACCEPTED);
     let token = app
         .token_from_email("password_reset", "pat@acme.test")
@@ -114,9 +110,9 @@ async fn one_reset_link_redeemed_at_once_changes_the_password_exactly_once() {
 #[tokio::test]
 async fn one_new_email_added_to_one_customer_at_once_makes_one_user() {
     let app = spawn_app().await;
-    let cid = customer(&app, "A", None).await;
+    let cid = app.customer("A", None).await;
     let body = json!({"email": "pat@acme.test", "first_name": "Pat", "last_name": "Lee"});
-    let attempts = (0..RACERS).map(|_| app.add_user(&cid, &body, app.admin_token()));
+    let attempts = (0..RACERS).map(|_| app.add_customer_user(app.admin_token(), &cid, &body));
     let (statuses, bodies) = settle(join_all(attempts).await).await;
     assert_eq!(count(&statuses, 201), 1, "{statuses:?} {bodies:?}");
     assert_eq!(count(&statuses, 409), RACERS - 1, "{statuses:?}");
@@ -130,10 +126,7 @@ async fn one_new_email_added_to_one_customer_at_once_makes_one_user() {
     }
     let users = app.admin_get("/v1/users?q=pat").await;
     assert_eq!(items(&users).len(), 1, "{users}");
-    assert_eq!(
-        app.admin_get(&format!("/v1/customers/{cid}")).await["named_users"],
-        1
-    );
+    assert_eq!(app.named_users(&cid).await, 1);
     assert_eq!(app.count_emails("activation", "pat@acme.test").await, 1);
     assert_eq!(events(&app, "user.invited", &uid).await, 1);
     assert_eq!(events(&app, "membership.added", &uid).await, 1);
@@ -142,15 +135,15 @@ async fn one_new_email_added_to_one_customer_at_once_makes_one_user() {
 #[tokio::test]
 async fn one_new_email_added_to_two_customers_with_one_seat_each_joins_both_once() {
     let app = spawn_app().await;
-    let a = customer(&app, "A", Some(1)).await;
-    let b = customer(&app, "B", Some(1)).await;
+    let a = app.customer("A", Some(1)).await;
+    let b = app.customer("B", Some(1)).await;
     let body = json!({"email": "pat@acme.test", "first_name": "Pat", "last_name": "Lee"});
     let targets: Vec<&str> = (0..RACERS)
         .map(|n| if n % 2 == 0 { a.as_str() } else { b.as_str() })
         .collect();
     let attempts = targets
         .iter()
-        .map(|cid| app.add_user(cid, &body, app.admin_token()));
+        .map(|cid| app.add_customer_user(app.admin_token(), cid, &body));
     let (statuses, bodies) = settle(join_all(attempts).await).await;
     for cid in [&a, &b] {
         let answers: Vec<(u16, &Value)> = targets
@@ -167,15 +160,12 @@ async fn one_new_email_added_to_two_customers_with_one_seat_each_joins_both_once
                 "{status} {body}"
             );
         }
-        assert_eq!(
-            app.admin_get(&format!("/v1/customers/{cid}")).await["named_users"],
-            1
-        );
+        assert_eq!(app.named_users(cid).await, 1);
     }
     let users = app.admin_get("/v1/users?q=pat").await;
     assert_eq!(items(&users).len(), 1, "one user: {users}");
     let uid = id_of(&items(&users)[0]);
-    let info = app.admin_get(&format!("/v1/users/{uid}")).await;
+    let info = app.user_info(&uid).await;
     assert_eq!(info["memberships"].as_array().unwrap().len(), 2, "{info}");
     assert_eq!(app.count_emails("activation", "pat@acme.test").await, 1);
     assert_eq!(
@@ -185,21 +175,36 @@ async fn one_new_email_added_to_two_customers_with_one_seat_each_joins_both_once
 }
 
 #[tokio::test]
+async fn two_requests_for_the_last_seat_let_exactly_one_in() {
+    let app = spawn_app().await;
+    let cid = app.customer("Tight", Some(1)).await;
+    let (pat, sam) = (new_person("a@acme.test"), new_person("b@acme.test"));
+    let (a, b) = tokio::join!(
+        app.add_customer_user(app.admin_token(), &cid, &pat),
+        app.add_customer_user(app.admin_token(), &cid, &sam)
+    );
+    let mut statuses = [a.status(), b.status()];
+    statuses.sort();
+    assert_eq!(statuses, [StatusCode::CREATED, StatusCode::CONFLICT]);
+    assert_eq!(app.named_users(&cid).await, 1);
+}
+
+#[tokio::test]
 async fn inactivating_a_user_while_deleting_them_leaves_nothing_behind() {
     let app = spawn_app().await;
-    let cid = customer(&app, "A", None).await;
+    let cid = app.customer("A", None).await;
     let mut uids = Vec::new();
     for n in 0..RACERS / 2 {
         let email = format!("pat{n}@acme.test");
-        let uid = invite(&app, &cid, &email, "full_access").await;
-        activate(&app, &email).await;
+        let uid = app.add_new_user(&cid, &email, "full_access").await;
+        app.activate(&email).await;
         uids.push(uid);
     }
     let inactive = json!({"status": "inactive"});
     let paths: Vec<String> = uids.iter().map(|uid| format!("/v1/users/{uid}")).collect();
     let inactivations = uids
         .iter()
-        .map(|uid| app.put_status(uid, &inactive, app.admin_token()));
+        .map(|uid| app.set_status(app.admin_token(), uid, &inactive));
     let deletions = paths
         .iter()
         .map(|path| app.delete(path, Some(app.admin_token())));
@@ -213,9 +218,7 @@ async fn inactivating_a_user_while_deleting_them_leaves_nothing_behind() {
     );
     for (n, uid) in uids.iter().enumerate() {
         assert_eq!(
-            app.get(&format!("/v1/users/{uid}"), Some(app.admin_token()))
-                .await
-                .status(),
+            app.get_user(app.admin_token(), uid).await.status(),
             StatusCode::NOT_FOUND
         );
         let email = format!("pat{n}@acme.test");
@@ -231,18 +234,15 @@ async fn inactivating_a_user_while_deleting_them_leaves_nothing_behind() {
             "emails to the deleted {email} remain: {left:?}"
         );
     }
-    assert_eq!(
-        app.admin_get(&format!("/v1/customers/{cid}")).await["named_users"],
-        0
-    );
+    assert_eq!(app.named_users(&cid).await, 0);
 }
 
 #[tokio::test]
 async fn a_refresh_token_revoked_while_it_is_rotated_leaves_no_live_session() {
     let app = spawn_app().await;
-    let cid = customer(&app, "A", None).await;
-    invite(&app, &cid, "pat@acme.test", "full_access").await;
-    activate(&app, "pat@acme.test").await;
+    let cid = app.customer("A", None).await;
+    app.add_new_user(&cid, "pat@acme.test", "full_access").await;
+    app.activate("pat@acme.test").await;
     // Every sign-in starts a family of its own.
     let sign_ins = (0..2 * RACERS).map(|_| app.sign_in("pat@acme.test", GOOD_PASSWORD));
     let refresh_tokens: Vec<String> = join_all(sign_ins)
@@ -256,16 +256,8 @@ async fn a_refresh_token_revoked_while_it_is_rotated_leaves_no_live_session() {
         .iter()
         .enumerate()
         .map(|(n, token)| async move {
-            let form = [
-                ("grant_type", "refresh_token"),
-                ("refresh_token", token.as_str()),
-            ];
-            let refresh = app.token_request(&form);
-            let revoke = app
-                .client
-                .post(app.url("/v1/auth/revoke"))
-                .form(&[("token", token.as_str())])
-                .send();
+            let refresh = app.refresh(token);
+            let revoke = app.revoke(token);
             if n % 2 == 0 {
                 tokio::join!(refresh, revoke)
             } else {
@@ -273,9 +265,10 @@ async fn a_refresh_token_revoked_while_it_is_rotated_leaves_no_live_session() {
                 (refreshed, revoked)
             }
         });
-    let (refreshed, revoked): (Vec<Response>, Vec<_>) = join_all(pairs).await.into_iter().unzip();
+    let (refreshed, revoked): (Vec<Response>, Vec<Response>) =
+        join_all(pairs).await.into_iter().unzip();
     for response in revoked {
-        assert_eq!(response.unwrap().status(), StatusCode::OK);
+        assert_eq!(response.status(), StatusCode::OK);
     }
     let (statuses, bodies) = settle(refreshed).await;
     for (status, body) in statuses.iter().zip(&bodies) {
@@ -284,9 +277,7 @@ async fn a_refresh_token_revoked_while_it_is_rotated_leaves_no_live_session() {
             // The revocation came after this rotation, so it ended the
             // whole family, including the token this rotation issued.
             let next = Tokens(body.clone()).refresh_token();
-            let again = app
-                .token_request(&[("grant_type", "refresh_token"), ("refresh_token", &next)])
-                .await;
+            let again = app.refresh(&next).await;
             assert_eq!(
                 again.status(),
                 StatusCode::BAD_REQUEST,
@@ -299,11 +290,11 @@ async fn a_refresh_token_revoked_while_it_is_rotated_leaves_no_live_session() {
 #[tokio::test]
 async fn one_inactivation_sent_many_times_at_once_happens_once() {
     let app = spawn_app().await;
-    let cid = customer(&app, "A", None).await;
-    let uid = invite(&app, &cid, "pat@acme.test", "full_access").await;
-    activate(&app, "pat@acme.test").await;
+    let cid = app.customer("A", None).await;
+    let uid = app.add_new_user(&cid, "pat@acme.test", "full_access").await;
+    app.activate("pat@acme.test").await;
     let inactive = json!({"status": "inactive"});
-    let attempts = (0..RACERS).map(|_| app.put_status(&uid, &inactive, app.admin_token()));
+    let attempts = (0..RACERS).map(|_| app.set_status(app.admin_token(), &uid, &inactive));
     let (statuses, _) = settle(join_all(attempts).await).await;
     assert!(statuses.iter().all(|s| *s == 200), "{statuses:?}");
     assert_eq!(events(&app, "user.status_changed", &uid).await, 1);
@@ -317,9 +308,9 @@ async fn one_inactivation_sent_many_times_at_once_happens_once() {
 #[tokio::test]
 async fn one_password_change_sent_many_times_at_once_succeeds_once() {
     let app = spawn_app().await;
-    let cid = customer(&app, "A", None).await;
-    invite(&app, &cid, "pat@acme.test", "full_access").await;
-    let session = activate(&app, "pat@acme.test").await.access_token();
+    let cid = app.customer("A", None).await;
+    app.add_new_user(&cid, "pat@acme.test", "full_access").await;
+    let session = app.activate("pat@acme.test").await.access_token();
     let passwords: Vec<String> = (0..RACERS / 2)
         .map(|n| format!("quiet lantern mosaic {n}"))
         .collect();
@@ -343,69 +334,69 @@ async fn one_password_change_sent_many_times_at_once_succeeds_once() {
     let winner = statuses.iter().position(|s| *s == 200).unwrap();
     app.sign_in("pat@acme.test", &passwords[winner]).await;
     let session = Tokens(bodies[winner].clone()).access_token();
-    assert_eq!(
-        app.get("/v1/me", Some(&session)).await.status(),
-        StatusCode::OK
-    );
+    assert_eq!(app.me(&session).await.status(), StatusCode::OK);
 }
 
 #[tokio::test]
 async fn patches_of_one_user_with_one_etag_let_exactly_one_through() {
     let app = spawn_app().await;
-    let cid = customer(&app, "A", None).await;
-    let uid = invite(&app, &cid, "pat@acme.test", "full_access").await;
-    let read = app
-        .get(&format!("/v1/users/{uid}"), Some(app.admin_token()))
-        .await;
+    let cid = app.customer("A", None).await;
+    let uid = app.add_new_user(&cid, "pat@acme.test", "full_access").await;
+    let read = app.get_user(app.admin_token(), &uid).await;
     let etag = read.headers()["etag"].to_str().unwrap().to_string();
-    let path = format!("/v1/users/{uid}");
-    let attempts = (0..RACERS).map(|n| {
-        app.request(Method::PATCH, &path, Some(app.admin_token()))
-            .header("If-Match", etag.clone())
-            .json(&json!({"job_title": format!("Title {n}")}))
-            .send()
-    });
-    let responses: Vec<Response> = join_all(attempts)
-        .await
-        .into_iter()
-        .map(Result::unwrap)
+    let edits: Vec<Value> = (0..RACERS)
+        .map(|n| json!({"job_title": format!("Title {n}")}))
         .collect();
-    let (statuses, bodies) = settle(responses).await;
+    let attempts = edits
+        .iter()
+        .map(|edit| app.update_user_if_match(app.admin_token(), &uid, &etag, edit));
+    let (statuses, bodies) = settle(join_all(attempts).await).await;
     assert_eq!(count(&statuses, 200), 1, "{statuses:?}");
     assert_eq!(count(&statuses, 412), RACERS - 1, "{statuses:?}");
     let winner = statuses.iter().position(|s| *s == 200).unwrap();
-    let stored = expect_json(
-        app.get(&format!("/v1/users/{uid}"), Some(app.admin_token()))
-            .await,
-        StatusCode::OK,
-    )
-    .await;
+    let stored = app.user_info(&uid).await;
     assert_eq!(stored["job_title"], bodies[winner]["job_title"]);
     assert_eq!(events(&app, "user.updated", &uid).await, 1);
 }
 
 #[tokio::test]
+async fn two_patches_of_one_customer_with_one_etag_let_exactly_one_through() {
+    let app = spawn_app().await;
+    let cid = app.customer("A", None).await;
+    let read = app.get_customer(app.admin_token(), &cid).await;
+    let etag = header(&read, "etag");
+    let (one, two) = (json!({"name": "One"}), json!({"name": "Two"}));
+    let (first, second) = tokio::join!(
+        app.update_customer_if_match(app.admin_token(), &cid, &etag, &one),
+        app.update_customer_if_match(app.admin_token(), &cid, &etag, &two)
+    );
+    let mut statuses = [first.status(), second.status()];
+    statuses.sort();
+    assert_eq!(statuses, [StatusCode::OK, StatusCode::PRECONDITION_FAILED]);
+}
+
+#[tokio::test]
 async fn reinstating_two_users_for_one_seat_at_once_lets_one_in() {
     let app = spawn_app().await;
-    let a = customer(&app, "A", Some(2)).await;
-    let b = customer(&app, "B", Some(2)).await;
+    let a = app.customer("A", Some(2)).await;
+    let b = app.customer("B", Some(2)).await;
     // Two active users in both customers, added in opposite orders; both
     // retired, then one other member takes a seat in each, leaving one
     // seat each: only one of the two can come back.
-    let x = invite(&app, &a, "x@acme.test", "full_access").await;
-    let y = invite(&app, &b, "y@acme.test", "full_access").await;
+    let x = app.add_new_user(&a, "x@acme.test", "full_access").await;
+    let y = app.add_new_user(&b, "y@acme.test", "full_access").await;
     for (cid, email) in [(&b, "x@acme.test"), (&a, "y@acme.test")] {
         expect_json(
-            app.add_user(cid, &json!({"email": email}), app.admin_token())
+            app.add_customer_user(app.admin_token(), cid, &json!({"email": email}))
                 .await,
             StatusCode::CREATED,
         )
         .await;
-        activate(&app, email).await;
+        app.activate(email).await;
     }
     for uid in [&x, &y] {
         expect_json(
-            app.put_status(uid, &json!({"status": "retired"}), app.admin_token())
+            app.set_status(app.admin_token(), uid, &json!({"status": "retired"}))
                 .await,
             StatusCode::OK,
         )
@@ -413,10 +404,10 @@ async fn reinstating_two_users_for_one_seat_at_once_lets_one_in() {
     }
     for (cid, email) in [(&a, "z@acme.test"), (&b, "z@bravo.test")] {
         expect_json(
-            app.add_user(
+            app.add_customer_user(
+                app.admin_token(),
                 cid,
                 &json!({"email": email, "first_name": "Z", "last_name": "Z"}),
-                app.admin_token(),
             )
             .await,
             StatusCode::CREATED,
@@ -426,7 +417,7 @@ async fn reinstating_two_users_for_one_seat_at_once_lets_one_in() {
     let active = json!({"status": "active"});
     let attempts = [&x, &y, &x, &y, &x, &y]
         .into_iter()
-        .map(|uid| app.put_status(uid, &active, app.admin_token()));
+        .map(|uid| app.set_status(app.admin_token(), uid, &active));
     let (statuses, bodies) = settle(join_all(attempts).await).await;
     assert!(
         statuses.iter().all(|s| *s == 200 || *s == 409),
@@ -439,14 +430,14 @@ async fn reinstating_two_users_for_one_seat_at_once_lets_one_in() {
     }
     for cid in [&a, &b] {
         assert_eq!(
-            app.admin_get(&format!("/v1/customers/{cid}")).await["named_users"],
+            app.named_users(cid).await,
             2,
             "seats stay within the licence"
         );
     }
     let mut back = Vec::new();
     for uid in [&x, &y] {
-        back.push(app.admin_get(&format!("/v1/users/{uid}")).await["status"] == "active");
+        back.push(app.user_info(uid).await["status"] == "active");
     }
     assert_eq!(back.iter().filter(|b| **b).count(), 1, "{statuses:?}");
 }

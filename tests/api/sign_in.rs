@@ -80,13 +80,13 @@ async fn a_forged_token_is_rejected() {
     parts[1] = parts[1].chars().rev().collect();
     let forged = parts.join(".");
     expect_problem(
-        app.get("/v1/me", Some(&forged)).await,
+        app.me(&forged).await,
         StatusCode::UNAUTHORIZED,
         "unauthorized",
     )
     .await;
     expect_problem(
-        app.get("/v1/me", Some("garbage")).await,
+        app.me("garbage").await,
         StatusCode::UNAUTHORIZED,
         "unauthorized",
     )
@@ -175,21 +175,12 @@ async fn without_bootstrap_settings_an_invited_admin_gets_a_working_link() {
     assert_eq!(email, "admin@localhost");
     assert!(link.starts_with("https://app.roster.test/activate?token=rat_"));
     let token = link.rsplit("token=").next().unwrap();
-    let info = expect_json(
-        app.get(&format!("/v1/auth/action-tokens/{token}"), None)
-            .await,
-        StatusCode::OK,
-    )
-    .await;
+    let info = expect_json(app.action_token(token).await, StatusCode::OK).await;
     assert_eq!(info["purpose"], "activation");
     assert_eq!(info["email"], "admin@localhost");
     let tokens = expect_json(
-        app.post_json(
-            "/v1/auth/activate",
-            None,
-            &json!({"token": token, "password": crate::helpers::GOOD_PASSWORD}),
-        )
-        .await,
+        app.activate_account(token, crate::helpers::GOOD_PASSWORD)
+            .await,
         StatusCode::OK,
     )
     .await;
