@@ -11,6 +11,10 @@ use actix_web::{HttpResponse, ResponseError};
 use serde::Serialize;
 use utoipa::ToSchema;
 
+use crate::auth::passwords::HashError;
+use crate::db::{DbError, DbFailure};
+use crate::email::EmailError;
+
 pub const PROBLEM_CONTENT_TYPE: &str = "application/problem+json";
 
 /// One invalid field of a request.
@@ -250,40 +254,51 @@ impl ResponseError for ApiError {
     }
 }
 
-impl From<diesel::result::Error> for ApiError {
-    fn from(err: diesel::result::Error) -> Self {
-        use diesel::result::{DatabaseErrorKind, Error};
-        match &err {
-            Error::DatabaseError(
-                DatabaseErrorKind::ClosedConnection | DatabaseErrorKind::UnableToSendCommand,
-                _,
-            ) => ApiError::Unavailable(err.to_string()),
-            // SQLite reports a writer that held the lock past busy_timeout this way.
-            Error::DatabaseError(_, info) if info.message().contains("database is locked") => {
-                ApiError::Unavailable(err.to_string())
-            }
-            Error::DatabaseError(_, info) if is_connection_loss(info.message()) => {
-                ApiError::Unavailable(err.to_string())
-            }
-            _ => ApiError::Internal(err.to_string()),
+// The lower layers' errors, mapped in one place.
+
+impl From<DbError> for ApiError {
+    fn from(err: DbError) -> Self {
+        match err {
+            DbError::Unavailable(cause) => ApiError::Unavailable(cause),
+            DbError::Query(err) => ApiError::Internal(err.to_string()),
+            DbError::Task(cause) => ApiError::Internal(cause),
         }
     }
 }
 
-fn is_connection_loss(message: &str) -> bool {
-    const SIGNS: [&str; 5] = [
-        "server closed the connection",
-        "terminating connection",
-        "connection to server",
-        "no connection to the server",
-        "could not receive data",
-    ];
-    SIGNS.iter().any(|sign| message.contains(sign))
+impl From<diesel::result::Error> for ApiError {
+    fn from(err: diesel::result::Error) -> Self {
+        DbError::from(err).into()
+    }
 }
 
 impl From<r2d2::Error> for ApiError {
     fn from(err: r2d2::Error) -> Self {
-        ApiError::Unavailable(err.to_string())
+        DbError::from(err).into()
+    }
+}
+
+impl DbFailure for ApiError {
+    fn connection_lost(&self) -> bool {
+        matches!(self, ApiError::Unavailable(_))
+    }
+}
+
+impl From<EmailError> for ApiError {
+    fn from(err: EmailError) -> Self {
+        match err {
+            EmailError::Db(err) => err.into(),
+            EmailError::Render(cause) => ApiError::Internal(cause),
+        }
+    }
+}
+
+impl From<HashError> for ApiError {
+    fn from(err: HashError) -> Self {
+        match err {
+            HashError::Busy { retry_after_secs } => ApiError::TooManyRequests { retry_after_secs },
+            HashError::Failed(cause) => ApiError::Internal(cause),
+        }
     }
 }
 

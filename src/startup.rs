@@ -18,7 +18,7 @@ use crate::auth::jwt::{self, JwtKeys, KeyError};
 use crate::auth::passwords::PasswordHasher;
 use crate::clock::Clock;
 use crate::config::Settings;
-use crate::db::{self, signing_keys, Db, DbSetupError};
+use crate::db::{self, signing_keys, Db, DbError, DbSetupError};
 use crate::email::providers::Mailer;
 use crate::email::worker::DeliveryWorker;
 use crate::email::EmailTemplates;
@@ -42,6 +42,8 @@ pub enum StartupError {
     Bind { addr: String, cause: std::io::Error },
     #[error(transparent)]
     Api(#[from] ApiError),
+    #[error(transparent)]
+    Db(#[from] DbError),
     #[error(transparent)]
     Io(#[from] std::io::Error),
 }
@@ -157,7 +159,7 @@ async fn load_keys(settings: &Settings, db: &Db, clock: &Clock) -> Result<JwtKey
     }
     let now = clock.now_db();
     let pem = db
-        .run(move |conn| {
+        .run(move |conn| -> Result<_, DbError> {
             if let Some(pem) = signing_keys::current(conn)? {
                 return Ok(pem);
             }

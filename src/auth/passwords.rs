@@ -23,13 +23,28 @@ use argon2::{Algorithm, Argon2, Block, Params, Version};
 use secrecy::{ExposeSecret, SecretString};
 use tokio::sync::Semaphore;
 
-use crate::error::ApiError;
 
 /// How long hashing must be idle before its scratchpads are released.
 const RELEASE_SCRATCH_AFTER: Duration = Duration::from_secs(2);
 
 /// Argon2 working memory for one hash at a time.
 type Scratchpad = Vec<Block>;
+
+/// What can go wrong hashing or checking a password.
+#[derive(Debug, thiserror::Error)]
+pub enum HashError {
+    /// The hashing queue is full: the caller should come back later.
+    #[error("the password hashing queue is full")]
+    Busy { retry_after_secs: u64 },
+    #[error("password hashing failed: {0}")]
+    Failed(String),
+}
+
+impl HashError {
+    fn failed(cause: impl std::fmt::Display) -> Self {
+        HashError::Failed(cause.to_string())
+    }
+}
 
 #[derive(Clone)]
 pub struct PasswordHasher {
@@ -80,13 +95,13 @@ impl PasswordHasher {
         self.permits.available_permits()
     }
 
-    pub async fn hash(&self, password: SecretString) -> Result<String, ApiError> {
+    pub async fn hash(&self, password: SecretString) -> Result<String, HashError> {
         let admission = self.reserve()?;
         self.run_admitted(admission, move |scratch| {
             hash_with(password.expose_secret(), scratch)
         })
         .await?
-        .map_err(ApiError::internal)
+        .map_err(HashError::failed)
     }
 
     /// Verifies `password` against `hash`, or against a dummy hash when there
@@ -95,13 +110,13 @@ impl PasswordHasher {
         &self,
         password: SecretString,
         hash: Option<String>,
-    ) -> Result<bool, ApiError> {
+    ) -> Result<bool, HashError> {
         self.verify_reserved(self.reserve()?, password, hash).await
     }
 
     /// A place in the hashing queue, taken before any other work of a sign-in
     /// so a shed request costs nothing (no database lookup).
-    pub fn reserve(&self) -> Result<Admission, ApiError> {
+    pub fn reserve(&self) -> Result<Admission, HashError> {
         self.shared.admissions.fetch_add(1, Ordering::AcqRel);
         let before = self.shared.admitted.fetch_add(1, Ordering::AcqRel);
         let admission = Admission {
@@ -109,7 +124,7 @@ impl PasswordHasher {
         };
         if before >= self.admit_limit {
             metrics::counter!("roster_password_hash_shed_total").increment(1);
-            return Err(ApiError::TooManyRequests {
+            return Err(HashError::Busy {
                 retry_after_secs: 1,
             });
         }
@@ -122,7 +137,7 @@ impl PasswordHasher {
         admission: Admission,
         password: SecretString,
         hash: Option<String>,
-    ) -> Result<bool, ApiError> {
+    ) -> Result<bool, HashError> {
         let known = hash.is_some();
         let hash = hash.unwrap_or_else(|| self.dummy_hash.as_ref().clone());
         let matches = self
@@ -137,13 +152,13 @@ impl PasswordHasher {
         &self,
         _admission: Admission,
         work: impl FnOnce(&mut Scratchpad) -> T + Send + 'static,
-    ) -> Result<T, ApiError> {
+    ) -> Result<T, HashError> {
         let _permit = self
             .permits
             .clone()
             .acquire_owned()
             .await
-            .map_err(ApiError::internal)?;
+            .map_err(HashError::failed)?;
         let (done, result) = tokio::sync::oneshot::channel();
         let shared = self.shared.clone();
         self.pool.spawn(move || {
@@ -152,7 +167,7 @@ impl PasswordHasher {
             shared.give_back(scratch);
             let _ = done.send(outcome);
         });
-        result.await.map_err(ApiError::internal)
+        result.await.map_err(HashError::failed)
     }
 }
 
@@ -354,7 +369,7 @@ mod tests {
         assert!(first.unwrap() && second.unwrap());
         assert!(matches!(
             third,
-            Err(ApiError::TooManyRequests {
+            Err(HashError::Busy {
                 retry_after_secs: 1
             })
         ));

@@ -24,7 +24,6 @@ use diesel::{PgConnection, SqliteConnection};
 use diesel_migrations::{embed_migrations, EmbeddedMigrations, MigrationHarness};
 
 use crate::config::is_postgres_url;
-use crate::error::ApiError;
 
 const SQLITE_MIGRATIONS: EmbeddedMigrations = embed_migrations!("migrations/sqlite");
 const POSTGRES_MIGRATIONS: EmbeddedMigrations = embed_migrations!("migrations/postgres");
@@ -232,6 +231,73 @@ where
     }
 }
 
+/// What can go wrong with the database, as its callers need to tell apart.
+#[derive(Debug, thiserror::Error)]
+pub enum DbError {
+    /// The server cannot be reached, went away, or is busy past its
+    /// timeout: worth retrying shortly.
+    #[error("database unavailable: {0}")]
+    Unavailable(String),
+    /// A statement failed for any other reason (a bug or a broken invariant).
+    #[error("database error: {0}")]
+    Query(diesel::result::Error),
+    /// The blocking task running the work panicked or was cancelled.
+    #[error("database task failed: {0}")]
+    Task(String),
+}
+
+impl From<diesel::result::Error> for DbError {
+    fn from(err: diesel::result::Error) -> Self {
+        use diesel::result::{DatabaseErrorKind, Error};
+        let lost = match &err {
+            Error::DatabaseError(
+                DatabaseErrorKind::ClosedConnection | DatabaseErrorKind::UnableToSendCommand,
+                _,
+            ) => true,
+            // SQLite reports a writer that held the lock past busy_timeout this way.
+            Error::DatabaseError(_, info) => {
+                info.message().contains("database is locked") || is_connection_loss(info.message())
+            }
+            _ => false,
+        };
+        if lost {
+            DbError::Unavailable(err.to_string())
+        } else {
+            DbError::Query(err)
+        }
+    }
+}
+
+impl From<r2d2::Error> for DbError {
+    fn from(err: r2d2::Error) -> Self {
+        DbError::Unavailable(err.to_string())
+    }
+}
+
+/// PostgreSQL's words for a connection that died under a statement.
+fn is_connection_loss(message: &str) -> bool {
+    const SIGNS: [&str; 5] = [
+        "server closed the connection",
+        "terminating connection",
+        "connection to server",
+        "no connection to the server",
+        "could not receive data",
+    ];
+    SIGNS.iter().any(|sign| message.contains(sign))
+}
+
+/// The error type of work run through [`Db`]: it can carry a [`DbError`],
+/// and says whether the connection was lost (so it is never reused).
+pub trait DbFailure: From<DbError> + Send + 'static {
+    fn connection_lost(&self) -> bool;
+}
+
+impl DbFailure for DbError {
+    fn connection_lost(&self) -> bool {
+        matches!(self, DbError::Unavailable(_))
+    }
+}
+
 /// The pool, handed to handlers; every query runs off the async workers.
 #[derive(Clone)]
 pub struct Db {
@@ -248,41 +314,39 @@ impl Db {
     }
 
     /// Runs `work` with a pooled connection on the blocking thread pool.
-    pub async fn run<T, F>(&self, work: F) -> Result<T, ApiError>
+    pub async fn run<T, E, F>(&self, work: F) -> Result<T, E>
     where
-        F: FnOnce(&mut DbConnection) -> Result<T, ApiError> + Send + 'static,
+        F: FnOnce(&mut DbConnection) -> Result<T, E> + Send + 'static,
         T: Send + 'static,
+        E: DbFailure,
     {
         let pool = self.pool.clone();
         tokio::task::spawn_blocking(move || {
-            let mut conn = pool.get()?;
+            let mut conn = pool.get().map_err(DbError::from)?;
             let result = work(&mut conn);
             // The server went away under this connection: never reuse it.
-            if let Err(ApiError::Unavailable(_)) = &result {
+            if result.as_ref().is_err_and(DbFailure::connection_lost) {
                 conn.lost = true;
             }
             result
         })
         .await
-        .map_err(ApiError::internal)?
+        .map_err(|err| DbError::Task(err.to_string()))?
     }
 
     /// Like `run`, inside a write transaction.
-    pub async fn write<T, F>(&self, work: F) -> Result<T, ApiError>
+    pub async fn write<T, E, F>(&self, work: F) -> Result<T, E>
     where
-        F: FnOnce(&mut DbConnection) -> Result<T, ApiError> + Send + 'static,
+        F: FnOnce(&mut DbConnection) -> Result<T, E> + Send + 'static,
         T: Send + 'static,
+        E: DbFailure + From<diesel::result::Error>,
     {
         self.run(move |conn| write_transaction(conn, work)).await
     }
 
     /// Whether the database answers a trivial query.
-    pub async fn ping(&self) -> Result<(), ApiError> {
-        self.run(|conn| {
-            conn.batch_execute("SELECT 1")?;
-            Ok(())
-        })
-        .await
+    pub async fn ping(&self) -> Result<(), DbError> {
+        self.run(|conn| Ok(conn.batch_execute("SELECT 1")?)).await
     }
 }
 
@@ -297,4 +361,48 @@ pub fn is_unique_violation(err: &diesel::result::Error) -> bool {
 /// A fresh, time-ordered id (UUIDv7): new rows land at the right of indexes.
 pub fn new_id() -> String {
     uuid::Uuid::now_v7().to_string()
+}
+
+#[cfg(test)]
+mod tests {
+    use diesel::result::{DatabaseErrorKind, Error};
+
+    use super::*;
+
+    fn database_error(kind: DatabaseErrorKind, message: &str) -> DbError {
+        Error::DatabaseError(kind, Box::new(message.to_string())).into()
+    }
+
+    #[test]
+    fn a_lost_or_busy_server_is_unavailable() {
+        for (kind, message) in [
+            (DatabaseErrorKind::ClosedConnection, "closed"),
+            (DatabaseErrorKind::UnableToSendCommand, "broken pipe"),
+            (
+                DatabaseErrorKind::Unknown,
+                "server closed the connection unexpectedly",
+            ),
+            (
+                DatabaseErrorKind::Unknown,
+                "terminating connection due to administrator command",
+            ),
+            (DatabaseErrorKind::Unknown, "database is locked"),
+        ] {
+            let err = database_error(kind, message);
+            assert!(err.connection_lost(), "{message}: {err:?}");
+        }
+    }
+
+    #[test]
+    fn a_failed_statement_is_not_a_lost_connection() {
+        for (kind, message) in [
+            (DatabaseErrorKind::UniqueViolation, "duplicate key"),
+            (DatabaseErrorKind::ForeignKeyViolation, "violates foreign key"),
+            (DatabaseErrorKind::Unknown, "syntax error at or near"),
+        ] {
+            let err = database_error(kind, message);
+            assert!(matches!(err, DbError::Query(_)), "{message}: {err:?}");
+        }
+        assert!(matches!(DbError::from(Error::NotFound), DbError::Query(_)));
+    }
 }

@@ -10,9 +10,8 @@ use time::PrimitiveDateTime;
 use utoipa::ToSchema;
 
 use crate::db::outbox::{self, OutboxRow};
-use crate::db::DbConnection;
+use crate::db::{DbConnection, DbError};
 use crate::domain::delivery::DeliveryStatus;
-use crate::error::ApiError;
 pub use templates::{EmailTemplates, RenderedEmail};
 
 /// The kinds of email roster sends; used as the provider's tag.
@@ -59,6 +58,22 @@ impl EmailKind {
     }
 }
 
+/// What can go wrong queueing an email.
+#[derive(Debug, thiserror::Error)]
+pub enum EmailError {
+    /// A template could not be rendered with the message's context.
+    #[error("cannot render the email: {0}")]
+    Render(String),
+    #[error(transparent)]
+    Db(#[from] DbError),
+}
+
+impl From<diesel::result::Error> for EmailError {
+    fn from(err: diesel::result::Error) -> Self {
+        EmailError::Db(err.into())
+    }
+}
+
 /// An email to queue: the template context is completed by [`EmailTemplates`].
 #[derive(Debug, Clone)]
 pub struct Message {
@@ -75,10 +90,10 @@ pub fn enqueue(
     templates: &EmailTemplates,
     message: Message,
     now: PrimitiveDateTime,
-) -> Result<String, ApiError> {
+) -> Result<String, EmailError> {
     let rendered = templates
         .render(message.kind, &message.context)
-        .map_err(ApiError::internal)?;
+        .map_err(|err| EmailError::Render(err.to_string()))?;
     let id = crate::db::new_id();
     outbox::insert(
         conn,

@@ -19,9 +19,8 @@ use super::providers::{Delivered, Mailer, OutgoingEmail, SendError};
 use crate::clock::{span, Clock};
 use crate::config::MailSettings;
 use crate::db::outbox::{self, OutboxRow};
-use crate::db::Db;
+use crate::db::{Db, DbError};
 use crate::domain::email::mask;
-use crate::error::ApiError;
 
 /// The wait after the first failed attempt.
 pub const FIRST_BACKOFF: Duration = Duration::from_secs(1);
@@ -165,7 +164,7 @@ impl DeliveryWorker {
         let owner = self.owner.clone();
         let released = self
             .db
-            .write(move |conn| {
+            .write(move |conn| -> Result<_, DbError> {
                 for id in &ids {
                     outbox::release(conn, id, &owner)?;
                 }
@@ -195,7 +194,7 @@ impl DeliveryWorker {
         batch.len()
     }
 
-    async fn claim(&self, limit: usize) -> Result<Vec<OutboxRow>, ApiError> {
+    async fn claim(&self, limit: usize) -> Result<Vec<OutboxRow>, DbError> {
         let now = self.clock.now_db();
         let lease = now + span(self.settings.lease);
         let limit = i64::try_from(limit).unwrap_or(1);
@@ -302,7 +301,7 @@ impl DeliveryWorker {
                     let message_id = delivered.provider_message_id.clone();
                     let (text, html) = (text.clone(), html.clone());
                     self.db
-                        .write(move |conn| {
+                        .write(move |conn| -> Result<_, DbError> {
                             outbox::mark_sent(conn, &id, &owner, message_id.as_deref(), now)?;
                             outbox::redact_bodies(conn, &id, &text, &html)?;
                             Ok(())
@@ -313,7 +312,7 @@ impl DeliveryWorker {
                     let retry_at = retry_in.map(|wait| now + span(wait));
                     let reason = redact_links(&err.to_string());
                     self.db
-                        .write(move |conn| {
+                        .write(move |conn| -> Result<_, DbError> {
                             Ok(outbox::mark_attempt_failed(
                                 conn, &id, &owner, &reason, retry_at, now,
                             )?)
@@ -336,7 +335,7 @@ impl DeliveryWorker {
 
     async fn report_backlog(&self) {
         let now = self.clock.now_db();
-        match self.db.run(|conn| Ok(outbox::backlog(conn)?)).await {
+        match self.db.run(|conn| Ok::<_, DbError>(outbox::backlog(conn)?)).await {
             Ok((pending, oldest)) => {
                 metrics::gauge!("roster_outbox_pending").set(pending as f64);
                 let age = oldest.map_or(0.0, |at| (now - at).as_seconds_f64().max(0.0));

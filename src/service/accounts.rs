@@ -128,7 +128,7 @@ async fn hash_for_link(
 ) -> Result<String, ApiError> {
     let Redeemable { user, .. } = inspect_link(state, presented.to_string()).await?;
     check_new_password(state, &user, &password, "password")?;
-    state.hasher.hash(password).await
+    Ok(state.hasher.hash(password).await?)
 }
 
 /// Activates an invited account with its link: sets the password and signs in.

@@ -131,7 +131,7 @@ async fn create_active(
         variable: source,
         message: format!("the password {why}"),
     })?;
-    let hash = state.hasher.hash(password.clone()).await?;
+    let hash = state.hasher.hash(password.clone()).await.map_err(ApiError::from)?;
     let email2 = email.clone();
     state
         .write(move |conn, state| {

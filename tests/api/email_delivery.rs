@@ -83,8 +83,7 @@ async fn queue(app: &TestApp, to: &str) -> String {
     let (state, to) = (app.state.clone(), to.to_string());
     let token = format!("rat_{}", uuid::Uuid::new_v4().simple());
     app.state
-        .db
-        .write(move |conn| {
+        .write(move |conn, _| {
             let message = Message {
                 kind: EmailKind::Activation,
                 to,
@@ -97,7 +96,7 @@ async fn queue(app: &TestApp, to: &str) -> String {
                 user_id: None,
                 customer_id: None,
             };
-            roster::email::enqueue(conn, &state.templates, message, state.clock.now_db())
+            Ok(roster::email::enqueue(conn, &state.templates, message, state.clock.now_db())?)
         })
         .await
         .unwrap()
@@ -106,8 +105,7 @@ async fn queue(app: &TestApp, to: &str) -> String {
 async fn row(app: &TestApp, id: &str) -> OutboxRow {
     let id = id.to_string();
     app.state
-        .db
-        .run(move |conn| Ok(outbox::find(conn, &id)?.expect("the outbox row")))
+        .read(move |conn, _| Ok(outbox::find(conn, &id)?.expect("the outbox row")))
         .await
         .unwrap()
 }
@@ -412,8 +410,7 @@ async fn an_email_claimed_by_a_crashed_sender_is_sent_once_its_lease_runs_out() 
     let clock = app.clock.clone();
     let claimed = app
         .state
-        .db
-        .write(move |conn| {
+        .write(move |conn, _| {
             let now = clock.now_db();
             Ok(outbox::claim_due(
                 conn,

@@ -44,8 +44,7 @@ impl TestApp {
     pub async fn failed_logins(&self, uid: &str) -> i32 {
         let id = uid.to_string();
         self.state
-            .db
-            .run(move |conn| Ok(roster::db::users::find(conn, &id)?.unwrap().failed_logins))
+            .read(move |conn, _| Ok(roster::db::users::find(conn, &id)?.unwrap().failed_logins))
             .await
             .unwrap()
     }
@@ -177,8 +176,7 @@ impl TestApp {
     /// Every outbox row, newest first.
     pub async fn outbox(&self) -> Vec<OutboxRow> {
         self.state
-            .db
-            .run(|conn| Ok(outbox::list(conn, &OutboxFilter::default(), None, 1000)?))
+            .read(|conn, _| Ok(outbox::list(conn, &OutboxFilter::default(), None, 1000)?))
             .await
             .unwrap()
     }

@@ -105,8 +105,7 @@ impl World {
         let (id, hash, state) = (uid.clone(), self.good_hash.clone(), self.app.state.clone());
         self.app
             .state
-            .db
-            .write(move |conn| {
+            .write(move |conn, _| {
                 let now = state.clock.now_db();
                 roster::db::users::set_password(conn, &id, &hash, true, now)?;
                 Ok(())
@@ -161,8 +160,7 @@ impl World {
                 let row_id = id.clone();
                 self.app
                     .state
-                    .db
-                    .run(move |conn| {
+                    .read(move |conn, _| {
                         use roster::db::schema::email_outbox::dsl;
                         diesel::update(dsl::email_outbox.find(&row_id))
                             .set((dsl::status.eq("failed"), dsl::attempts.eq(12)))
