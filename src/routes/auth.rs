@@ -534,7 +534,10 @@ pub async fn activate(
     let state2 = state.clone();
     let pair = state
         .db
-        .write(move |conn| accounts::activate(conn, &state2, &body.token, &hash, &request_id.0))
+        .write(move |conn| {
+            let RequestId(id, client_ip) = &request_id;
+            accounts::activate(conn, &state2, &body.token, &hash, id, *client_ip)
+        })
         .await?;
     Ok(token_response(pair))
 }
@@ -562,7 +565,8 @@ pub async fn reset_password(
     state
         .db
         .write(move |conn| {
-            accounts::reset_password(conn, &state2, &body.token, &hash, &request_id.0)
+            let RequestId(id, client_ip) = &request_id;
+            accounts::reset_password(conn, &state2, &body.token, &hash, id, *client_ip)
         })
         .await?;
     Ok(HttpResponse::NoContent().finish())

@@ -89,6 +89,7 @@ pub async fn change_password(
         body.current_password,
         body.new_password,
         &request_id.0,
+        request_id.1,
     )
     .await?;
     Ok(HttpResponse::Ok()

@@ -1,6 +1,8 @@
 //! A user's own account: redeeming action tokens (activation, reset) and
 //! setting passwords.
 
+use std::net::IpAddr;
+
 use secrecy::{ExposeSecret, SecretString};
 use serde_json::json;
 use time::PrimitiveDateTime;
@@ -117,6 +119,7 @@ pub fn activate(
     presented: &str,
     password_hash: &str,
     request_id: &str,
+    client_ip: Option<IpAddr>,
 ) -> Result<TokenResponse, ApiError> {
     let Redeemable { token, user } = peek(conn, state, presented)?;
     if token.purpose != Purpose::Activation.as_str() {
@@ -132,7 +135,7 @@ pub fn activate(
     audit::record(
         conn,
         &state.templates,
-        &AuditContext::for_self(&user.id, request_id),
+        &AuditContext::for_self(&user.id, request_id).with_client_ip(client_ip),
         Event {
             action: "user.activated",
             customer_id: None,
@@ -163,6 +166,7 @@ pub fn reset_password(
     presented: &str,
     password_hash: &str,
     request_id: &str,
+    client_ip: Option<IpAddr>,
 ) -> Result<(), ApiError> {
     let Redeemable { token, user } = peek(conn, state, presented)?;
     if token.purpose != Purpose::PasswordReset.as_str() {
@@ -177,7 +181,7 @@ pub fn reset_password(
     audit::record(
         conn,
         &state.templates,
-        &AuditContext::for_self(&user.id, request_id),
+        &AuditContext::for_self(&user.id, request_id).with_client_ip(client_ip),
         Event {
             action: "user.password_reset",
             customer_id: None,

@@ -1,5 +1,7 @@
 //! Recording admin actions: the audit row, and the optional confirmation email.
 
+use std::net::IpAddr;
+
 use serde_json::{json, Value};
 use time::PrimitiveDateTime;
 
@@ -18,6 +20,8 @@ pub struct AuditContext {
     pub request_id: Option<String>,
     pub requester_name: Option<String>,
     pub confirmation_email: Option<String>,
+    /// The client's address (see `client_ip`); none for the service itself.
+    pub client_ip: Option<IpAddr>,
 }
 
 impl AuditContext {
@@ -47,6 +51,11 @@ impl AuditContext {
             actor_label: "system".into(),
             ..Default::default()
         }
+    }
+
+    pub fn with_client_ip(mut self, client_ip: Option<IpAddr>) -> Self {
+        self.client_ip = client_ip;
+        self
     }
 
     pub fn with_request(
@@ -93,6 +102,7 @@ pub fn record(
             confirmation_email: context.confirmation_email.clone(),
             request_id: context.request_id.clone(),
             changes: event.changes.to_string(),
+            client_ip: context.client_ip.map(|ip| ip.to_string()),
         },
     )?;
     if let Some(address) = &context.confirmation_email {

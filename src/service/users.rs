@@ -1,5 +1,7 @@
 //! Changes to one user: profile, status, lock, emails, deletion.
 
+use std::net::IpAddr;
+
 use actix_web::web;
 use secrecy::SecretString;
 use serde_json::json;
@@ -31,6 +33,7 @@ pub async fn change_own_password(
     current_password: SecretString,
     new_password: SecretString,
     request_id: &str,
+    client_ip: Option<IpAddr>,
 ) -> Result<TokenResponse, ApiError> {
     let id = user_id.to_string();
     let user = state
@@ -74,7 +77,7 @@ pub async fn change_own_password(
             audit::record(
                 conn,
                 &state2.templates,
-                &AuditContext::for_self(&user.id, &request_id),
+                &AuditContext::for_self(&user.id, &request_id).with_client_ip(client_ip),
                 Event {
                     action: "user.password_changed",
                     customer_id: None,

@@ -24,4 +24,5 @@ mod races;
 mod sign_in;
 mod tenancy;
 mod tokens;
+mod trusted_proxies;
 mod users_admin;
