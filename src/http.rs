@@ -2,6 +2,7 @@
 //! the root log span, the 404/405 fallback, ETags and query helpers.
 
 use std::future::Future;
+use std::net::IpAddr;
 use std::pin::Pin;
 
 use actix_web::body::MessageBody;
@@ -14,6 +15,7 @@ use serde::de::DeserializeOwned;
 use tracing::Span;
 use tracing_actix_web::RootSpanBuilder;
 
+use crate::client_ip::ClientIp;
 use crate::error::{ApiError, FieldError};
 
 /// Largest request body accepted anywhere.
@@ -171,20 +173,35 @@ where
     whole_number(deserializer).map(Some)
 }
 
-/// The id of the request, taken from a sane `X-Request-Id` or generated.
+/// The id of the request, taken from a sane `X-Request-Id` or generated,
+/// and the client's address (see `client_ip`); the audit log keeps both.
 #[derive(Debug, Clone)]
-pub struct RequestId(pub String);
+pub struct RequestId(pub String, pub Option<IpAddr>);
+
+impl RequestId {
+    /// Where the request came from, as the use cases record it.
+    pub fn origin(&self) -> crate::service::audit::Origin {
+        crate::service::audit::Origin {
+            request_id: self.0.clone(),
+            client_ip: self.1,
+        }
+    }
+}
+
+fn client_ip(extensions: &actix_web::dev::Extensions) -> Option<IpAddr> {
+    extensions.get::<ClientIp>().map(|client| client.0)
+}
 
 impl FromRequest for RequestId {
     type Error = std::convert::Infallible;
     type Future = std::future::Ready<Result<Self, Self::Error>>;
 
     fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
-        let id = req
-            .extensions()
+        let extensions = req.extensions();
+        let id = extensions
             .get::<RequestId>()
             .cloned()
-            .unwrap_or_else(|| RequestId(uuid::Uuid::new_v4().to_string()));
+            .unwrap_or_else(|| RequestId(uuid::Uuid::new_v4().to_string(), client_ip(&extensions)));
         std::future::ready(Ok(id))
     }
 }
@@ -209,7 +226,8 @@ pub async fn request_id_middleware(
         .get("x-request-id")
         .and_then(acceptable_request_id)
         .unwrap_or_else(|| uuid::Uuid::new_v4().to_string());
-    req.extensions_mut().insert(RequestId(id.clone()));
+    let client = client_ip(&req.extensions());
+    req.extensions_mut().insert(RequestId(id.clone(), client));
     let mut response = next.call(req).await?;
     if let Ok(value) = HeaderValue::from_str(&id) {
         response
@@ -233,9 +251,11 @@ impl RootSpanBuilder for RosterRootSpan {
         let route = request
             .match_pattern()
             .unwrap_or_else(|| "unmatched".into());
+        let client_ip = client_ip(&request.extensions()).map(|ip| ip.to_string());
         tracing::info_span!(
             "request",
             request_id = %request_id,
+            client_ip = client_ip.as_deref().unwrap_or_default(),
             method = %request.method(),
             route = %route,
             actor = tracing::field::Empty,

@@ -1,6 +1,7 @@
 //! roster: user administration for multi-tenant SaaS.
 
 pub mod auth;
+pub mod client_ip;
 pub mod clock;
 pub mod config;
 pub mod db;

@@ -84,6 +84,12 @@ fn main() -> ExitCode {
         for (name, value) in settings.describe() {
             println!("{name:<34} {value}");
         }
+        let set: Vec<String> = std::env::vars_os()
+            .filter_map(|(name, _)| name.into_string().ok())
+            .collect();
+        for name in Settings::unknown_variables(set.iter().map(String::as_str)) {
+            eprintln!("warning: {name} is not a roster setting and is ignored");
+        }
         return ExitCode::SUCCESS;
     }
     roster::telemetry::init(settings.log_format);

@@ -1,6 +1,6 @@
 //! Per-client-IP throttling of `/v1/auth/*` (`ROSTER_AUTH_RATE_LIMIT` a
-//! minute), with actix-governor; refusals are problem+json 429s with
-//! `Retry-After`.
+//! minute, in each instance's memory), with actix-governor; refusals are
+//! problem+json 429s with `Retry-After`.
 
 use std::net::IpAddr;
 
@@ -11,32 +11,40 @@ use actix_governor::{
     Governor, GovernorConfig, GovernorConfigBuilder, KeyExtractor, SimpleKeyExtractionError,
 };
 use actix_web::dev::ServiceRequest;
-use actix_web::{HttpResponse, HttpResponseBuilder, ResponseError};
+use actix_web::{HttpMessage, HttpResponse, HttpResponseBuilder, ResponseError};
 
+use crate::client_ip::ClientIp;
 use crate::error::ApiError;
 
-/// The peer address (IPv6 by /56 prefix). Behind a proxy, every client
-/// shares the proxy's address: size the limit for that, or turn it off (0).
+/// The client address that [`crate::client_ip`] resolved (the peer's, or the
+/// forwarded one behind a trusted proxy), IPv6 by /56 prefix. Without a
+/// resolved one, the peer's.
 #[derive(Clone, Copy)]
-pub struct ClientIp;
+pub struct ClientKey;
 
-impl KeyExtractor for ClientIp {
-    type Key = IpAddr;
-    type KeyExtractionError = SimpleKeyExtractionError<&'static str>;
-
-    fn extract(&self, req: &ServiceRequest) -> Result<IpAddr, Self::KeyExtractionError> {
-        let ip = req
-            .peer_addr()
-            .map(|socket| socket.ip())
-            .ok_or_else(|| SimpleKeyExtractionError::new("no peer address"))?;
-        Ok(match ip {
+impl ClientKey {
+    fn of(ip: IpAddr) -> IpAddr {
+        match ip.to_canonical() {
             IpAddr::V6(v6) => {
                 let mut octets = v6.octets();
                 octets[7..].fill(0);
                 IpAddr::V6(octets.into())
             }
             v4 => v4,
-        })
+        }
+    }
+}
+
+impl KeyExtractor for ClientKey {
+    type Key = IpAddr;
+    type KeyExtractionError = SimpleKeyExtractionError<&'static str>;
+
+    fn extract(&self, req: &ServiceRequest) -> Result<IpAddr, Self::KeyExtractionError> {
+        let resolved = req.extensions().get::<ClientIp>().map(|client| client.0);
+        let ip = resolved
+            .or_else(|| req.peer_addr().map(|socket| socket.ip()))
+            .ok_or_else(|| SimpleKeyExtractionError::new("no peer address"))?;
+        Ok(Self::of(ip))
     }
 
     fn exceed_rate_limit_response(
@@ -53,11 +61,11 @@ impl KeyExtractor for ClientIp {
     }
 }
 
-pub type AuthLimiter = Governor<ClientIp, NoOpMiddleware<QuantaInstant>>;
+pub type AuthLimiter = Governor<ClientKey, NoOpMiddleware<QuantaInstant>>;
 
 /// The shared limiter state, built once and cloned into every worker.
 #[derive(Clone)]
-pub struct AuthRateLimit(GovernorConfig<ClientIp, NoOpMiddleware<QuantaInstant>>);
+pub struct AuthRateLimit(GovernorConfig<ClientKey, NoOpMiddleware<QuantaInstant>>);
 
 impl AuthRateLimit {
     /// `per_minute` requests a minute per client, in bursts up to the same
@@ -67,7 +75,7 @@ impl AuthRateLimit {
             .requests_per_minute(u64::from(per_minute.max(1)))
             .burst_size(per_minute.max(1))
             .permissive(per_minute == 0)
-            .key_extractor(ClientIp)
+            .key_extractor(ClientKey)
             .finish()
             .expect("a positive quota is a valid governor configuration");
         AuthRateLimit(config)
@@ -75,5 +83,27 @@ impl AuthRateLimit {
 
     pub fn middleware(&self) -> AuthLimiter {
         Governor::new(&self.0)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use actix_web::test::TestRequest;
+
+    #[test]
+    fn the_key_is_the_resolved_client_and_ipv6_counts_by_56() {
+        let req = TestRequest::default()
+            .peer_addr("127.0.0.1:4000".parse().unwrap())
+            .to_srv_request();
+        assert_eq!(ClientKey.extract(&req).unwrap().to_string(), "127.0.0.1");
+        req.extensions_mut()
+            .insert(ClientIp("2001:db8:1:2ff:1:2:3:4".parse().unwrap()));
+        assert_eq!(
+            ClientKey.extract(&req).unwrap().to_string(),
+            "2001:db8:1:200::"
+        );
+        let req = TestRequest::default().to_srv_request();
+        assert!(ClientKey.extract(&req).is_err());
     }
 }

@@ -16,6 +16,7 @@ use utoipa_swagger_ui::SwaggerUi;
 
 use crate::auth::jwt::{self, JwtKeys, KeyError};
 use crate::auth::passwords::PasswordHasher;
+use crate::client_ip::TrustedProxies;
 use crate::clock::Clock;
 use crate::config::Settings;
 use crate::db::{self, signing_keys, Db, DbError, DbSetupError};
@@ -181,6 +182,7 @@ fn serve(
     let document = openapi::document();
     let routes = web::Data::new(RouteTable::from_openapi(&document));
     let auth_limit = AuthRateLimit::new(state.settings.auth_rate_limit);
+    let trusted_proxies = TrustedProxies::new(&state.settings.trusted_proxies);
     let pool_size = state.settings.database_pool_size as usize;
     let server = HttpServer::new(move || {
         let (app, _) = App::new()
@@ -190,12 +192,14 @@ fn serve(
             .split_for_parts();
         app.app_data(state.clone())
             .app_data(routes.clone())
+            .app_data(trusted_proxies.clone())
             .service(SwaggerUi::new("/docs/{_:.*}").url("/openapi.json", document.clone()))
             .route("/docs", web::get().to(redirect_to_docs))
             .default_service(web::to(fallback))
             .wrap(from_fn(crate::metrics::record_requests))
             .wrap(TracingLogger::<RosterRootSpan>::new())
             .wrap(from_fn(request_id_middleware))
+            .wrap(from_fn(crate::client_ip::middleware))
     })
     .workers(workers)
     // Blocking work is database work, which never runs wider than the pool:

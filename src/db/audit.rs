@@ -24,6 +24,7 @@ pub struct AuditRow {
     pub request_id: Option<String>,
     /// `{"field": {"before": …, "after": …}}` as JSON text.
     pub changes: String,
+    pub client_ip: Option<String>,
 }
 
 pub fn insert(conn: &mut DbConnection, event: &AuditRow) -> QueryResult<()> {

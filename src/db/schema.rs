@@ -103,6 +103,7 @@ diesel::table! {
         confirmation_email -> Nullable<Text>,
         request_id -> Nullable<Text>,
         changes -> Text,
+        client_ip -> Nullable<Text>,
     }
 }
 

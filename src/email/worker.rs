@@ -28,8 +28,6 @@ pub const FIRST_BACKOFF: Duration = Duration::from_secs(1);
 pub const MAX_BACKOFF: Duration = Duration::from_secs(300);
 /// The longest `Retry-After` honoured; a longer one is cut to this.
 pub const MAX_RETRY_AFTER: Duration = Duration::from_secs(48 * 3600);
-/// The longest lease (for absurd `ROSTER_MAIL_TIMEOUT`s).
-const MAX_LEASE: Duration = Duration::from_secs(7 * 24 * 3600);
 /// How many times a delivery outcome is written before the worker gives up
 /// (and the lease runs out, so the email is sent again).
 const RECORD_TRIES: u32 = 3;
@@ -346,15 +344,6 @@ impl DeliveryWorker {
     }
 }
 
-/// How long a claim holds: long enough for a send (bounded by the client
-/// timeout) and for recording it; at most a week, so it always fits a date.
-pub fn lease_for(timeout: Duration) -> Duration {
-    timeout
-        .saturating_mul(2)
-        .saturating_add(Duration::from_secs(30))
-        .min(MAX_LEASE)
-}
-
 /// The wait before attempt `attempts + 1`: 1 s doubling to a 5-minute cap,
 /// scaled by `jitter` (0.8–1.2, i.e. ±20 %), never above the cap.
 pub fn backoff(attempts: u32, jitter: f64) -> Duration {
@@ -491,12 +480,6 @@ mod tests {
             reason: "422".into(),
         };
         assert_eq!(retry_delay(&permanent, 1, 12, 1.0), None);
-    }
-
-    #[test]
-    fn a_lease_outlasts_two_timeouts() {
-        assert_eq!(lease_for(Duration::from_secs(10)), Duration::from_secs(50));
-        assert_eq!(lease_for(Duration::MAX), MAX_LEASE);
     }
 
     #[test]

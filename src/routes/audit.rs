@@ -32,6 +32,10 @@ pub struct AuditEventView {
     pub confirmation_email: Option<String>,
     /// The `X-Request-Id` of the request that did it.
     pub request_id: Option<String>,
+    /// The address the request came from: the TCP peer, or behind a proxy in
+    /// `ROSTER_TRUSTED_PROXIES` the client it forwarded for. None for the
+    /// service's own actions.
+    pub client_ip: Option<String>,
     /// `{"field": {"before": …, "after": …}}`.
     #[schema(value_type = Object)]
     pub changes: serde_json::Value,
@@ -51,6 +55,7 @@ impl From<AuditRow> for AuditEventView {
             requester_name: row.requester_name,
             confirmation_email: row.confirmation_email,
             request_id: row.request_id,
+            client_ip: row.client_ip,
         }
     }
 }

@@ -130,7 +130,9 @@ impl RequestMeta {
         if !errors.is_empty() {
             return Err(ApiError::Validation(errors));
         }
-        Ok(AuditContext::for_actor(actor, &request_id.0).with_request(requester, confirmation))
+        Ok(AuditContext::for_actor(actor, &request_id.0)
+            .with_client_ip(request_id.1)
+            .with_request(requester, confirmation))
     }
 }
 

@@ -91,7 +91,7 @@ pub async fn activate(
     request_id: RequestId,
 ) -> Result<HttpResponse, ApiError> {
     let body = body.0;
-    let pair = accounts::activate(&state, body.token, body.password, request_id.0).await?;
+    let pair = accounts::activate(&state, body.token, body.password, request_id.origin()).await?;
     Ok(token_response(pair))
 }
 
@@ -113,7 +113,7 @@ pub async fn reset_password(
     request_id: RequestId,
 ) -> Result<HttpResponse, ApiError> {
     let body = body.0;
-    accounts::reset_password(&state, body.token, body.password, request_id.0).await?;
+    accounts::reset_password(&state, body.token, body.password, request_id.origin()).await?;
     Ok(HttpResponse::NoContent().finish())
 }
 

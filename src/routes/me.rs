@@ -70,7 +70,7 @@ pub async fn change_password(
         &actor.0,
         body.current_password,
         body.new_password,
-        &request_id.0,
+        request_id.origin(),
     )
     .await?;
     Ok(HttpResponse::Ok()

@@ -15,7 +15,7 @@ use crate::domain::lifecycle::UserStatus;
 use crate::domain::password_policy::{check_password, PasswordContext};
 use crate::email::{self, EmailKind, Message};
 use crate::error::ApiError;
-use crate::service::audit::{AuditContext, Event};
+use crate::service::audit::{AuditContext, Event, Origin};
 use crate::service::sessions::{issue_pair, TokenResponse};
 use crate::state::AppState;
 
@@ -136,11 +136,11 @@ pub async fn activate(
     state: &AppState,
     presented: String,
     password: SecretString,
-    request_id: String,
+    origin: Origin,
 ) -> Result<TokenResponse, ApiError> {
     let hash = hash_for_link(state, &presented, password).await?;
     state
-        .write(move |conn, state| activate_in(conn, state, &presented, &hash, &request_id))
+        .write(move |conn, state| activate_in(conn, state, &presented, &hash, &origin))
         .await
 }
 
@@ -149,11 +149,11 @@ pub async fn reset_password(
     state: &AppState,
     presented: String,
     password: SecretString,
-    request_id: String,
+    origin: Origin,
 ) -> Result<(), ApiError> {
     let hash = hash_for_link(state, &presented, password).await?;
     state
-        .write(move |conn, state| reset_password_in(conn, state, &presented, &hash, &request_id))
+        .write(move |conn, state| reset_password_in(conn, state, &presented, &hash, &origin))
         .await
 }
 
@@ -179,7 +179,7 @@ fn activate_in(
     state: &AppState,
     presented: &str,
     password_hash: &str,
-    request_id: &str,
+    origin: &Origin,
 ) -> Result<TokenResponse, ApiError> {
     let Redeemable { token, user } = peek(conn, state, presented)?;
     if token.purpose != Purpose::Activation {
@@ -201,7 +201,7 @@ fn activate_in(
     .record(
         conn,
         state,
-        &AuditContext::for_self(&user.id, request_id),
+        &AuditContext::for_self(&user.id, origin),
         now,
     )?;
     let session_version = user.session_version + 1;
@@ -223,7 +223,7 @@ fn reset_password_in(
     state: &AppState,
     presented: &str,
     password_hash: &str,
-    request_id: &str,
+    origin: &Origin,
 ) -> Result<(), ApiError> {
     let Redeemable { token, user } = peek(conn, state, presented)?;
     if token.purpose != Purpose::PasswordReset {
@@ -244,7 +244,7 @@ fn reset_password_in(
     .record(
         conn,
         state,
-        &AuditContext::for_self(&user.id, request_id),
+        &AuditContext::for_self(&user.id, origin),
         now,
     )
 }

@@ -1,5 +1,7 @@
 //! Recording admin actions: the audit row, and the optional confirmation email.
 
+use std::net::IpAddr;
+
 use serde::Serialize;
 use serde_json::{json, Map, Value};
 use time::PrimitiveDateTime;
@@ -13,6 +15,13 @@ use crate::email::{self, EmailKind, Message};
 use crate::error::ApiError;
 use crate::state::AppState;
 
+/// Where a request came from: its id and the client's address.
+#[derive(Debug, Clone)]
+pub struct Origin {
+    pub request_id: String,
+    pub client_ip: Option<IpAddr>,
+}
+
 /// Who acted, on whose request, and where to confirm it.
 #[derive(Debug, Clone, Default)]
 pub struct AuditContext {
@@ -20,6 +29,8 @@ pub struct AuditContext {
     pub actor_client_id: Option<String>,
     pub actor_label: String,
     pub request_id: Option<String>,
+    /// The client's address (see `client_ip`); none for the service itself.
+    pub client_ip: Option<IpAddr>,
     pub requester_name: Option<String>,
     pub confirmation_email: Option<String>,
 }
@@ -36,11 +47,12 @@ impl AuditContext {
     }
 
     /// A user acting on their own account (activation, password change).
-    pub fn for_self(user_id: &str, request_id: &str) -> Self {
+    pub fn for_self(user_id: &str, origin: &Origin) -> Self {
         AuditContext {
             actor_user_id: Some(user_id.to_string()),
             actor_label: format!("user:{user_id}"),
-            request_id: Some(request_id.to_string()),
+            request_id: Some(origin.request_id.clone()),
+            client_ip: origin.client_ip,
             ..Default::default()
         }
     }
@@ -51,6 +63,11 @@ impl AuditContext {
             actor_label: "system".into(),
             ..Default::default()
         }
+    }
+
+    pub fn with_client_ip(mut self, client_ip: Option<IpAddr>) -> Self {
+        self.client_ip = client_ip;
+        self
     }
 
     pub fn with_request(
@@ -157,6 +174,7 @@ impl Event {
                 requester_name: context.requester_name.clone(),
                 confirmation_email: context.confirmation_email.clone(),
                 request_id: context.request_id.clone(),
+                client_ip: context.client_ip.map(|ip| ip.to_string()),
                 changes: changes.to_string(),
             },
         )?;

@@ -20,8 +20,7 @@ use crate::domain::roles::MembershipRole;
 use crate::email::{self, EmailKind, Message};
 use crate::error::ApiError;
 use crate::service::accounts::{self, send_action_email};
-use crate::service::audit::describe;
-use crate::service::audit::{AuditContext, Event};
+use crate::service::audit::{describe, AuditContext, Event, Origin};
 use crate::service::guard::{administered_user, lock_user, require, visible_user, LoadedUser};
 use crate::service::seats::take_seat;
 use crate::service::sessions::{issue_pair, TokenResponse};
@@ -34,7 +33,7 @@ pub async fn change_own_password(
     actor: &Actor,
     current_password: SecretString,
     new_password: SecretString,
-    request_id: &str,
+    origin: Origin,
 ) -> Result<TokenResponse, ApiError> {
     let id = own_id(actor)?;
     let user = state
@@ -58,7 +57,6 @@ pub async fn change_own_password(
     }
     accounts::check_new_password(state, &user, &new_password, "new_password")?;
     let hash = state.hasher.hash(new_password).await?;
-    let request_id = request_id.to_string();
     let verified_hash = user.password_hash.clone();
     state
         .write(move |conn, state| {
@@ -82,7 +80,7 @@ pub async fn change_own_password(
             .record(
                 conn,
                 state,
-                &AuditContext::for_self(&user.id, &request_id),
+                &AuditContext::for_self(&user.id, &origin),
                 now,
             )?;
             Ok(issue_pair(

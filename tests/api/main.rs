@@ -33,5 +33,6 @@ mod races;
 mod sign_in;
 mod tenancy;
 mod tokens;
+mod trusted_proxies;
 mod users_admin;
 mod walkthroughs;
