@@ -11,6 +11,7 @@ pub mod http;
 pub mod metrics;
 pub mod openapi;
 pub mod rate_limit;
+pub mod request_log;
 pub mod routes;
 pub mod service;
 pub mod startup;
