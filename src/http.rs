@@ -256,7 +256,7 @@ impl RootSpanBuilder for RosterRootSpan {
             "request",
             request_id = %request_id,
             client_ip = client_ip.as_deref().unwrap_or_default(),
-            method = %request.method(),
+            method = crate::metrics::method_label(request.method()),
             route = %route,
             actor = tracing::field::Empty,
             status = tracing::field::Empty,
@@ -267,12 +267,7 @@ impl RootSpanBuilder for RosterRootSpan {
         span: Span,
         outcome: &Result<ServiceResponse<B>, actix_web::Error>,
     ) {
-        let status = match outcome {
-            Ok(response) => response.status().as_u16(),
-            Err(error) => error.as_response_error().status_code().as_u16(),
-        };
-        span.record("status", status);
-        span.in_scope(|| tracing::info!(status, "request finished"));
+        crate::request_log::finished(&span, outcome);
     }
 }
 

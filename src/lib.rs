@@ -12,6 +12,7 @@ pub mod http;
 pub mod metrics;
 pub mod openapi;
 pub mod rate_limit;
+pub mod request_log;
 pub mod routes;
 pub mod service;
 pub mod startup;

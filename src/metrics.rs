@@ -1,12 +1,19 @@
 //! Prometheus metrics at `GET /metrics`: requests by route template and
 //! status, latency histograms, pool state, sign-ins by outcome, lockouts,
 //! emails by outcome and outbox age (the last two from the delivery worker).
+//!
+//! Memory stays bounded whether or not anything scrapes: a thread drains
+//! the histogram samples into their buckets every [`UPKEEP_INTERVAL`]
+//! (the recorder keeps every sample until then), and every label comes from
+//! a closed set (an invented method counts as `other`, an unknown path as
+//! `unmatched`), so no request can add a series.
 
 use std::sync::OnceLock;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use actix_web::body::MessageBody;
 use actix_web::dev::{ServiceRequest, ServiceResponse};
+use actix_web::http::Method;
 use actix_web::middleware::Next;
 use actix_web::{get, web, HttpResponse};
 use metrics_exporter_prometheus::{Matcher, PrometheusBuilder, PrometheusHandle};
@@ -17,18 +24,54 @@ const LATENCY_BUCKETS: [f64; 12] = [
     0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5,
 ];
 
-/// The process-wide recorder (installed once, shared by every app instance).
+/// How often recorded histogram samples are folded into their buckets.
+/// Until then each sample holds 8 bytes: at 16,000 requests/s, 640 KB.
+pub const UPKEEP_INTERVAL: Duration = Duration::from_secs(5);
+
+/// The `method` label of the requests metrics: the methods of RFC 9110, or
+/// `other` for any method a client makes up.
+pub fn method_label(method: &Method) -> &'static str {
+    match *method {
+        Method::GET => "GET",
+        Method::HEAD => "HEAD",
+        Method::POST => "POST",
+        Method::PUT => "PUT",
+        Method::PATCH => "PATCH",
+        Method::DELETE => "DELETE",
+        Method::OPTIONS => "OPTIONS",
+        Method::CONNECT => "CONNECT",
+        Method::TRACE => "TRACE",
+        _ => "other",
+    }
+}
+
+/// The `route` label: the matched route template, or `unmatched`.
+pub fn route_label(req: &actix_web::HttpRequest) -> String {
+    req.match_pattern().unwrap_or_else(|| "unmatched".into())
+}
+
+/// The process-wide recorder (installed once, shared by every app instance),
+/// with its upkeep thread.
 pub fn handle() -> &'static PrometheusHandle {
     static HANDLE: OnceLock<PrometheusHandle> = OnceLock::new();
     HANDLE.get_or_init(|| {
-        PrometheusBuilder::new()
+        let handle = PrometheusBuilder::new()
             .set_buckets_for_metric(
                 Matcher::Full("roster_http_request_duration_seconds".into()),
                 &LATENCY_BUCKETS,
             )
             .expect("static buckets are valid")
             .install_recorder()
-            .expect("the metrics recorder is installed once")
+            .expect("the metrics recorder is installed once");
+        let upkeep = handle.clone();
+        std::thread::Builder::new()
+            .name("metrics-upkeep".into())
+            .spawn(move || loop {
+                std::thread::sleep(UPKEEP_INTERVAL);
+                upkeep.run_upkeep();
+            })
+            .expect("the metrics upkeep thread starts");
+        handle
     })
 }
 
@@ -38,11 +81,11 @@ pub async fn record_requests(
     next: Next<impl MessageBody>,
 ) -> Result<ServiceResponse<impl MessageBody>, actix_web::Error> {
     let started = Instant::now();
-    let method = req.method().to_string();
-    let route = req.match_pattern().unwrap_or_else(|| "unmatched".into());
+    let method = method_label(req.method());
+    let route = route_label(req.request());
     let response = next.call(req).await?;
     let status = response.status().as_u16().to_string();
-    metrics::counter!("roster_http_requests_total", "method" => method.clone(), "route" => route.clone(), "status" => status)
+    metrics::counter!("roster_http_requests_total", "method" => method, "route" => route.clone(), "status" => status)
         .increment(1);
     metrics::histogram!("roster_http_request_duration_seconds", "method" => method, "route" => route)
         .record(started.elapsed().as_secs_f64());

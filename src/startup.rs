@@ -75,7 +75,10 @@ impl Application {
         let port = listener.local_addr()?.port();
         let server = serve(listener, state.clone(), settings.workers)?;
         let (shutdown, stopped) = tokio::sync::watch::channel(false);
-        let mut jobs = vec![maintenance::spawn((**state).clone(), stopped.clone())];
+        let mut jobs = vec![
+            maintenance::spawn((**state).clone(), stopped.clone()),
+            crate::request_log::spawn(stopped.clone()),
+        ];
         if settings.mail.worker {
             jobs.push(DeliveryWorker::spawn(
                 state.db.clone(),

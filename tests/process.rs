@@ -2,7 +2,8 @@
 //! child process on a fresh database per test (a temporary SQLite file, or
 //! its own PostgreSQL database with `TEST_DATABASE_URL`), is killed with
 //! SIGKILL mid-load and restarted, stopped with SIGTERM while requests and
-//! sends are in flight, and flooded with sign-ins.
+//! sends are in flight, flooded with sign-ins, and kept busy to show that
+//! memory, metric series and the log stay bounded.
 //!
 //! The tests run one at a time (`support::SERIAL`): each keeps the machine busy.
 
@@ -18,3 +19,5 @@ mod kill;
 mod load;
 #[path = "process/sigterm.rs"]
 mod sigterm;
+#[path = "process/steady.rs"]
+mod steady;

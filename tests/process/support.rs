@@ -1,7 +1,8 @@
 //! The real `roster` binary as a child process, its database read directly,
 //! and a fake Postmark.
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
+use std::io::Write;
 use std::io::{BufRead, BufReader, Read};
 use std::process::{Child, Command, ExitStatus, Stdio};
 use std::sync::{Arc, Mutex};
@@ -31,9 +32,9 @@ pub struct Roster {
 }
 
 impl Roster {
-    /// Starts `roster serve` on `database_url` with test defaults and `env`
-    /// (which wins), on a port of its own choosing read from its log, and
-    /// waits until `/healthz` answers.
+    /// Starts `roster serve` on `database_url` with test defaults (the
+    /// default log level, `info`) and `env` (which wins), on a port of its own
+    /// choosing read from its log, and waits until `/healthz` answers.
     pub async fn start(database_url: &str, env: &[(&str, &str)]) -> Roster {
         let mut command = Command::new(env!("CARGO_BIN_EXE_roster"));
         command.arg("serve");
@@ -54,8 +55,8 @@ impl Roster {
         ];
         command
             .envs(defaults)
-            .envs(env.iter().copied())
             .env("RUST_LOG", "info")
+            .envs(env.iter().copied())
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
             .stderr(Stdio::piped());
@@ -75,7 +76,16 @@ impl Roster {
             log,
         };
         let deadline = Instant::now() + Duration::from_secs(60);
+        // A port given in ROSTER_BIND is known; port 0 is read from the log.
+        let given_port = env
+            .iter()
+            .find(|(key, _)| *key == "ROSTER_BIND")
+            .and_then(|(_, bind)| bind.rsplit(':').next()?.parse::<u16>().ok())
+            .filter(|port| *port != 0);
         let port = loop {
+            if let Some(port) = given_port {
+                break port;
+            }
             if let Ok(port) = port_rx.try_recv() {
                 break port;
             }
@@ -158,6 +168,16 @@ impl Roster {
         log[from..].join("\n")
     }
 
+    /// How many lines the process has written so far.
+    pub fn log_len(&self) -> usize {
+        self.log.lock().unwrap().len()
+    }
+
+    /// The lines written after the first `from`.
+    pub fn log_since(&self, from: usize) -> Vec<String> {
+        self.log.lock().unwrap()[from..].to_vec()
+    }
+
     /// Log lines (JSON) whose `message` is `message`.
     pub fn log_messages(&self, message: &str) -> Vec<Value> {
         self.log
@@ -212,6 +232,15 @@ fn collect_lines(
     });
 }
 
+/// A loopback port free right now, for a `ROSTER_BIND` that must be known
+/// without reading the log (a log level above `info` does not tell it).
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|listener| listener.local_addr())
+        .expect("a free port")
+        .port()
+}
+
 /// A number from `/proc/<pid>/status` (`VmHWM:` in KiB, `Threads:`…).
 pub fn proc_status(pid: u32, field: &str) -> u64 {
     let status = std::fs::read_to_string(format!("/proc/{pid}/status")).expect("/proc status");
@@ -229,6 +258,74 @@ pub fn client() -> reqwest::Client {
         .timeout(Duration::from_secs(60))
         .build()
         .unwrap()
+}
+
+/// One request for [`curl`].
+#[derive(Clone, Debug)]
+pub struct Shot {
+    pub method: String,
+    pub url: String,
+    pub bearer: Option<String>,
+}
+
+impl Shot {
+    pub fn get(url: &str) -> Shot {
+        Shot {
+            method: "GET".into(),
+            url: url.into(),
+            bearer: None,
+        }
+    }
+}
+
+/// Sends `shots` with curl(1), split over `processes` curl processes that
+/// each keep one connection alive (far cheaper per request than a client in
+/// a debug build); returns how many got each status (0: no answer).
+pub async fn curl(shots: Vec<Shot>, processes: usize) -> BTreeMap<u16, usize> {
+    tokio::task::spawn_blocking(move || {
+        let dir = tempfile::tempdir().expect("a temporary directory");
+        let mut children = Vec::new();
+        for part in 0..processes {
+            let path = dir.path().join(format!("curl-{part}.conf"));
+            let mut config = std::io::BufWriter::new(std::fs::File::create(&path).unwrap());
+            let mut first = true;
+            for shot in shots.iter().skip(part).step_by(processes) {
+                if !first {
+                    writeln!(config, "next").unwrap();
+                }
+                first = false;
+                writeln!(config, "request = \"{}\"", shot.method).unwrap();
+                writeln!(config, "url = \"{}\"", shot.url).unwrap();
+                if let Some(token) = &shot.bearer {
+                    writeln!(config, "header = \"Authorization: Bearer {token}\"").unwrap();
+                }
+                writeln!(config, "output = \"/dev/null\"").unwrap();
+                writeln!(config, "write-out = \"%{{http_code}}\\n\"").unwrap();
+            }
+            config.flush().unwrap();
+            drop(config);
+            let child = Command::new("curl")
+                .args(["--silent", "--max-time", "60", "--config"])
+                .arg(&path)
+                .stdin(Stdio::null())
+                .stdout(Stdio::piped())
+                .stderr(Stdio::null())
+                .spawn()
+                .expect("curl runs");
+            children.push(child);
+        }
+        let mut statuses = BTreeMap::new();
+        for child in children {
+            let output = child.wait_with_output().expect("curl finishes");
+            for line in String::from_utf8_lossy(&output.stdout).lines() {
+                let status = line.trim().parse().unwrap_or(0);
+                *statuses.entry(status).or_insert(0) += 1;
+            }
+        }
+        statuses
+    })
+    .await
+    .unwrap()
 }
 
 /// Signs in with the password grant; asserts 200 and returns the access token.
