@@ -8,9 +8,11 @@ use utoipa::ToSchema;
 use crate::clock::from_db;
 use crate::db::api_clients::ApiClientRow;
 use crate::domain::profile::parse_label;
-use crate::error::{ApiError, Problem};
+use crate::error::ApiError;
 use crate::http::{field_id, parse_query, path_id, JsonBody, RequestId};
-use crate::routes::common::{created, once, schemas, PageQuery, RequestMeta};
+use crate::openapi::responses::{Forbidden, NotFound, Unauthorized, Unprocessable};
+use crate::openapi::schemas;
+use crate::routes::common::{created, once, PageQuery, RequestMeta};
 use crate::routes::extract::Authenticated;
 use crate::routes::views::Page;
 use crate::service::api_clients as service;
@@ -80,10 +82,10 @@ pub struct CreateApiClient {
                 ("RevokeApiClient" = (operation_id = "revoke_api_client", parameters(("id" = "$response.body#/id")))),
             ),
         ),
-        (status = 401, body = Problem, content_type = "application/problem+json"),
-        (status = 403, body = Problem, content_type = "application/problem+json"),
-        (status = 404, body = Problem, content_type = "application/problem+json"),
-        (status = 422, body = Problem, content_type = "application/problem+json"),
+        Unauthorized,
+        Forbidden,
+        NotFound,
+        Unprocessable,
     )
 )]
 #[post("/v1/api-clients")]
@@ -138,9 +140,9 @@ pub async fn create_api_client(
     params(PageQuery),
     responses(
         (status = 200, body = Page<ApiClientView>),
-        (status = 401, body = Problem, content_type = "application/problem+json"),
-        (status = 403, body = Problem, content_type = "application/problem+json"),
-        (status = 422, body = Problem, content_type = "application/problem+json"),
+        Unauthorized,
+        Forbidden,
+        Unprocessable,
     )
 )]
 #[get("/v1/api-clients")]
@@ -161,9 +163,9 @@ pub async fn list_api_clients(
     params(("id" = uuid::Uuid, Path, description = "API client id"), RequestMeta),
     responses(
         (status = 204, description = "Revoked"),
-        (status = 401, body = Problem, content_type = "application/problem+json"),
-        (status = 403, body = Problem, content_type = "application/problem+json"),
-        (status = 404, body = Problem, content_type = "application/problem+json"),
+        Unauthorized,
+        Forbidden,
+        NotFound,
     )
 )]
 #[delete("/v1/api-clients/{id}")]

@@ -7,9 +7,11 @@ use utoipa::{IntoParams, ToSchema};
 
 use crate::clock::from_db;
 use crate::db::audit::AuditRow;
-use crate::error::{ApiError, Problem};
+use crate::error::ApiError;
 use crate::http::{field_id, parse_query};
-use crate::routes::common::{schemas, PageQuery};
+use crate::openapi::responses::{Forbidden, Unauthorized, Unprocessable};
+use crate::openapi::schemas;
+use crate::routes::common::PageQuery;
 use crate::routes::extract::Authenticated;
 use crate::routes::views::Page;
 use crate::service::audit::{self, AuditSearch};
@@ -84,9 +86,9 @@ pub struct AuditQuery {
     params(AuditQuery, PageQuery),
     responses(
         (status = 200, body = Page<AuditEventView>),
-        (status = 401, body = Problem, content_type = "application/problem+json"),
-        (status = 403, body = Problem, content_type = "application/problem+json"),
-        (status = 422, body = Problem, content_type = "application/problem+json"),
+        Unauthorized,
+        Forbidden,
+        Unprocessable,
     )
 )]
 #[get("/v1/audit-events")]

@@ -12,6 +12,7 @@ use utoipa::ToSchema;
 use crate::auth::jwt::JwkSet;
 use crate::error::{ApiError, Problem};
 use crate::http::read_limited;
+use crate::openapi::responses::{TooManyRequests, UnsupportedMediaType};
 use crate::service::sessions::{self, GrantError, TokenResponse};
 use crate::state::AppState;
 
@@ -250,8 +251,8 @@ fn basic_credentials(req: &HttpRequest) -> Option<(String, String)> {
         (status = 200, body = TokenResponse, headers(("Cache-Control" = String, description = "no-store"))),
         (status = 400, description = "invalid_request, invalid_grant or unsupported_grant_type", body = OAuthError),
         (status = 401, description = "invalid_client", body = OAuthError),
-        (status = 415, body = Problem, content_type = "application/problem+json"),
-        (status = 429, body = Problem, content_type = "application/problem+json"),
+        UnsupportedMediaType,
+        TooManyRequests,
     )
 )]
 #[post("/token")]

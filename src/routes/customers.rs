@@ -11,7 +11,11 @@ use crate::http::{
     double_option_whole_number, etag, if_match_version, parse_query, path_id, whole_number,
     JsonBody, RequestId,
 };
-use crate::routes::common::{created, once, schemas, Checks, PageQuery, RequestMeta};
+use crate::openapi::responses::{
+    Forbidden, NotFound, PreconditionFailed, Unauthorized, Unprocessable,
+};
+use crate::openapi::schemas;
+use crate::routes::common::{created, once, Checks, PageQuery, RequestMeta};
 use crate::routes::extract::Authenticated;
 use crate::routes::views::{CustomerView, Page};
 use crate::service::customers::{self, CustomerEdit, CustomerInput};
@@ -58,7 +62,7 @@ fn check_seats(seats: Option<i32>) -> Result<Option<i32>, &'static str> {
                 ("AddCustomerUser" = (operation_id = "add_customer_user", parameters(("cid" = "$response.body#/id")))),
             ),
         ),
-        (status = 401, body = Problem, content_type = "application/problem+json"),
+        Unauthorized,
         (status = 403, description = "Platform admins only", body = Problem, content_type = "application/problem+json"),
         (status = 409, description = "The same Idempotency-Key is still being processed", body = Problem, content_type = "application/problem+json"),
         (status = 422, description = "`validation_failed`, or `idempotency_key_reused`", body = Problem, content_type = "application/problem+json"),
@@ -116,8 +120,8 @@ pub struct CustomerListQuery {
     params(CustomerListQuery, PageQuery),
     responses(
         (status = 200, body = Page<CustomerView>),
-        (status = 401, body = Problem, content_type = "application/problem+json"),
-        (status = 422, body = Problem, content_type = "application/problem+json"),
+        Unauthorized,
+        Unprocessable,
     )
 )]
 #[get("/v1/customers")]
@@ -147,8 +151,8 @@ pub async fn list_customers(
     params(("cid" = uuid::Uuid, Path, description = "Customer id")),
     responses(
         (status = 200, body = CustomerView, headers(("ETag" = String))),
-        (status = 401, body = Problem, content_type = "application/problem+json"),
-        (status = 404, body = Problem, content_type = "application/problem+json"),
+        Unauthorized,
+        NotFound,
     )
 )]
 #[get("/v1/customers/{cid}")]
@@ -191,11 +195,11 @@ pub struct UpdateCustomer {
     ),
     responses(
         (status = 200, body = CustomerView, headers(("ETag" = String))),
-        (status = 401, body = Problem, content_type = "application/problem+json"),
-        (status = 403, body = Problem, content_type = "application/problem+json"),
-        (status = 404, body = Problem, content_type = "application/problem+json"),
-        (status = 412, body = Problem, content_type = "application/problem+json"),
-        (status = 422, body = Problem, content_type = "application/problem+json"),
+        Unauthorized,
+        Forbidden,
+        NotFound,
+        PreconditionFailed,
+        Unprocessable,
     )
 )]
 #[patch("/v1/customers/{cid}")]

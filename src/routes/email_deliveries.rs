@@ -11,7 +11,9 @@ use crate::domain::delivery::DeliveryStatus;
 use crate::email::EmailKind;
 use crate::error::{ApiError, Problem};
 use crate::http::{parse_query, path_id};
-use crate::routes::common::{schemas, Checks, PageQuery};
+use crate::openapi::responses::{Forbidden, NotFound, Unauthorized, Unprocessable};
+use crate::openapi::schemas;
+use crate::routes::common::{Checks, PageQuery};
 use crate::routes::extract::Authenticated;
 use crate::routes::views::Page;
 use crate::service::deliveries;
@@ -87,9 +89,9 @@ pub struct DeliveryQuery {
                 ("RetryFirstEmailDelivery" = (operation_id = "retry_email_delivery", parameters(("id" = "$response.body#/items/0/id")))),
             ),
         ),
-        (status = 401, body = Problem, content_type = "application/problem+json"),
-        (status = 403, body = Problem, content_type = "application/problem+json"),
-        (status = 422, body = Problem, content_type = "application/problem+json"),
+        Unauthorized,
+        Forbidden,
+        Unprocessable,
     )
 )]
 #[get("/v1/email-deliveries")]
@@ -133,9 +135,9 @@ pub async fn list_email_deliveries(
     params(("id" = uuid::Uuid, Path, description = "Outbox id")),
     responses(
         (status = 202, body = EmailDeliveryView),
-        (status = 401, body = Problem, content_type = "application/problem+json"),
-        (status = 403, body = Problem, content_type = "application/problem+json"),
-        (status = 404, body = Problem, content_type = "application/problem+json"),
+        Unauthorized,
+        Forbidden,
+        NotFound,
         (status = 409, description = "`not_failed`: only failed emails can be retried", body = Problem, content_type = "application/problem+json"),
     )
 )]

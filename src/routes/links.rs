@@ -12,6 +12,7 @@ use crate::db::action_tokens::Purpose;
 use crate::domain::email::EmailAddress;
 use crate::error::{ApiError, Problem};
 use crate::http::{JsonBody, RequestId};
+use crate::openapi::responses::{Gone, NotFound, Unprocessable};
 use crate::routes::auth::token_response;
 use crate::service::accounts::{self, Redeemable};
 use crate::service::sessions::TokenResponse;
@@ -64,12 +65,12 @@ pub async fn inspect_action_token(
 #[serde(deny_unknown_fields)]
 pub struct SetPasswordRequest {
     /// The token from the emailed link.
-    #[schema(schema_with = crate::routes::common::schemas::secret_text)]
+    #[schema(schema_with = crate::openapi::schemas::secret_text)]
     pub token: String,
     /// The new password: the policy's minimum (`ROSTER_PASSWORD_MIN_LENGTH`,
     /// 12 by default, never under 8) to 128 characters, not a common
     /// password and not built from the user's email or name.
-    #[schema(schema_with = crate::routes::common::schemas::new_password)]
+    #[schema(schema_with = crate::openapi::schemas::new_password)]
     pub password: SecretString,
 }
 
@@ -79,8 +80,8 @@ pub struct SetPasswordRequest {
     request_body = SetPasswordRequest,
     responses(
         (status = 200, body = TokenResponse),
-        (status = 404, body = Problem, content_type = "application/problem+json"),
-        (status = 410, body = Problem, content_type = "application/problem+json"),
+        NotFound,
+        Gone,
         (status = 422, description = "The password breaks the policy", body = Problem, content_type = "application/problem+json"),
     )
 )]
@@ -101,9 +102,9 @@ pub async fn activate(
     request_body = SetPasswordRequest,
     responses(
         (status = 204, description = "Password changed; sign in with it"),
-        (status = 404, body = Problem, content_type = "application/problem+json"),
-        (status = 410, body = Problem, content_type = "application/problem+json"),
-        (status = 422, body = Problem, content_type = "application/problem+json"),
+        NotFound,
+        Gone,
+        Unprocessable,
     )
 )]
 #[post("/reset-password")]

@@ -7,6 +7,7 @@ use utoipa::ToSchema;
 
 use crate::error::{ApiError, Problem};
 use crate::http::{JsonBody, RequestId};
+use crate::openapi::responses::Unauthorized;
 use crate::routes::extract::Authenticated;
 use crate::routes::views::UserView;
 use crate::service::sessions::TokenResponse;
@@ -19,7 +20,7 @@ use crate::state::AppState;
     security(("bearer" = [])),
     responses(
         (status = 200, body = UserView),
-        (status = 401, body = Problem, content_type = "application/problem+json"),
+        Unauthorized,
         (status = 403, description = "API clients have no user", body = Problem, content_type = "application/problem+json"),
     )
 )]
@@ -40,7 +41,7 @@ pub struct ChangePasswordRequest {
     /// The policy's minimum (`ROSTER_PASSWORD_MIN_LENGTH`, 12 by default,
     /// never under 8) to 128 characters, not a common password and not built
     /// from your email or name.
-    #[schema(schema_with = crate::routes::common::schemas::new_password)]
+    #[schema(schema_with = crate::openapi::schemas::new_password)]
     pub new_password: SecretString,
 }
 
@@ -52,7 +53,7 @@ pub struct ChangePasswordRequest {
     request_body = ChangePasswordRequest,
     responses(
         (status = 200, body = TokenResponse),
-        (status = 401, body = Problem, content_type = "application/problem+json"),
+        Unauthorized,
         (status = 403, description = "API clients have no password", body = Problem, content_type = "application/problem+json"),
         (status = 422, description = "Wrong current password, or the new one breaks the policy", body = Problem, content_type = "application/problem+json"),
     )

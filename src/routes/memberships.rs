@@ -12,7 +12,9 @@ use crate::domain::profile::{parse_job_title, parse_name, search_key};
 use crate::domain::roles::{check_settings, MembershipRole};
 use crate::error::{ApiError, Problem};
 use crate::http::{field_id, parse_query, path_id, JsonBody, RequestId};
-use crate::routes::common::{created, once, schemas, Checks, PageQuery, RequestMeta};
+use crate::openapi::responses::{Forbidden, NotFound, Unauthorized, Unprocessable};
+use crate::openapi::schemas;
+use crate::routes::common::{created, once, Checks, PageQuery, RequestMeta};
 use crate::routes::extract::Authenticated;
 use crate::routes::views::{CustomerUserView, Page};
 use crate::service::idempotency::Created;
@@ -102,10 +104,10 @@ pub struct CustomerUserPage {
     params(("cid" = uuid::Uuid, Path, description = "Customer id"), UserListQuery, PageQuery),
     responses(
         (status = 200, body = CustomerUserPage),
-        (status = 401, body = Problem, content_type = "application/problem+json"),
+        Unauthorized,
         (status = 403, description = "Not an admin of this customer", body = Problem, content_type = "application/problem+json"),
-        (status = 404, body = Problem, content_type = "application/problem+json"),
-        (status = 422, body = Problem, content_type = "application/problem+json"),
+        NotFound,
+        Unprocessable,
     )
 )]
 #[get("/v1/customers/{cid}/users")]
@@ -224,11 +226,11 @@ impl AddCustomerUser {
                 ("DeleteUser" = (operation_id = "delete_user", parameters(("uid" = "$response.body#/id")))),
             ),
         ),
-        (status = 401, body = Problem, content_type = "application/problem+json"),
-        (status = 403, body = Problem, content_type = "application/problem+json"),
-        (status = 404, body = Problem, content_type = "application/problem+json"),
+        Unauthorized,
+        Forbidden,
+        NotFound,
         (status = 409, description = "`already_member`, `seat_limit_reached`, or `user_retired` (with `user_id`)", body = Problem, content_type = "application/problem+json"),
-        (status = 422, body = Problem, content_type = "application/problem+json"),
+        Unprocessable,
     )
 )]
 #[post("/v1/customers/{cid}/users")]
@@ -289,10 +291,10 @@ pub struct UpdateMembership {
     params(("cid" = uuid::Uuid, Path, description = "Customer id"), ("uid" = uuid::Uuid, Path, description = "User id")),
     responses(
         (status = 200, body = CustomerUserView),
-        (status = 401, body = Problem, content_type = "application/problem+json"),
-        (status = 403, body = Problem, content_type = "application/problem+json"),
-        (status = 404, body = Problem, content_type = "application/problem+json"),
-        (status = 422, body = Problem, content_type = "application/problem+json"),
+        Unauthorized,
+        Forbidden,
+        NotFound,
+        Unprocessable,
     )
 )]
 #[patch("/v1/customers/{cid}/users/{uid}")]
@@ -348,10 +350,10 @@ pub struct RemoveQuery {
     params(("cid" = uuid::Uuid, Path, description = "Customer id"), ("uid" = uuid::Uuid, Path, description = "User id"), RemoveQuery),
     responses(
         (status = 204, description = "Removed"),
-        (status = 401, body = Problem, content_type = "application/problem+json"),
-        (status = 403, body = Problem, content_type = "application/problem+json"),
-        (status = 404, body = Problem, content_type = "application/problem+json"),
-        (status = 422, body = Problem, content_type = "application/problem+json"),
+        Unauthorized,
+        Forbidden,
+        NotFound,
+        Unprocessable,
     )
 )]
 #[delete("/v1/customers/{cid}/users/{uid}")]

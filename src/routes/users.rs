@@ -13,7 +13,11 @@ use crate::error::{ApiError, Problem};
 use crate::http::{
     double_option, etag, field_id, if_match_version, parse_query, path_id, JsonBody, RequestId,
 };
-use crate::routes::common::{schemas, Checks, PageQuery, RequestMeta};
+use crate::openapi::responses::{
+    Forbidden, NotFound, PreconditionFailed, Unauthorized, Unprocessable,
+};
+use crate::openapi::schemas;
+use crate::routes::common::{Checks, PageQuery, RequestMeta};
 use crate::routes::extract::Authenticated;
 use crate::routes::memberships::UserListQuery;
 use crate::routes::views::{Page, UserFields, UserView};
@@ -42,9 +46,9 @@ pub struct PlatformUserQuery {
     params(UserListQuery, PageQuery, PlatformUserQuery),
     responses(
         (status = 200, body = Page<UserFields>),
-        (status = 401, body = Problem, content_type = "application/problem+json"),
-        (status = 403, body = Problem, content_type = "application/problem+json"),
-        (status = 422, body = Problem, content_type = "application/problem+json"),
+        Unauthorized,
+        Forbidden,
+        Unprocessable,
     )
 )]
 #[get("/v1/users")]
@@ -76,8 +80,8 @@ pub async fn list_users(
     params(("uid" = uuid::Uuid, Path, description = "User id")),
     responses(
         (status = 200, body = UserView, headers(("ETag" = String))),
-        (status = 401, body = Problem, content_type = "application/problem+json"),
-        (status = 404, body = Problem, content_type = "application/problem+json"),
+        Unauthorized,
+        NotFound,
     )
 )]
 #[get("/v1/users/{uid}")]
@@ -150,12 +154,12 @@ impl UpdateUser {
     ),
     responses(
         (status = 200, body = UserView, headers(("ETag" = String))),
-        (status = 401, body = Problem, content_type = "application/problem+json"),
+        Unauthorized,
         (status = 403, description = "Not a user admin of every customer of this user", body = Problem, content_type = "application/problem+json"),
-        (status = 404, body = Problem, content_type = "application/problem+json"),
+        NotFound,
         (status = 409, description = "`email_taken`", body = Problem, content_type = "application/problem+json"),
-        (status = 412, body = Problem, content_type = "application/problem+json"),
-        (status = 422, body = Problem, content_type = "application/problem+json"),
+        PreconditionFailed,
+        Unprocessable,
     )
 )]
 #[patch("/v1/users/{uid}")]
@@ -190,9 +194,9 @@ pub async fn update_user(
     params(("uid" = uuid::Uuid, Path, description = "User id"), RequestMeta),
     responses(
         (status = 204, description = "Deleted"),
-        (status = 401, body = Problem, content_type = "application/problem+json"),
-        (status = 403, body = Problem, content_type = "application/problem+json"),
-        (status = 404, body = Problem, content_type = "application/problem+json"),
+        Unauthorized,
+        Forbidden,
+        NotFound,
         (status = 409, description = "You cannot delete yourself", body = Problem, content_type = "application/problem+json"),
     )
 )]
@@ -241,9 +245,9 @@ enum StatusTargetName {
     params(("uid" = uuid::Uuid, Path, description = "User id")),
     responses(
         (status = 200, body = UserView, headers(("ETag" = String))),
-        (status = 401, body = Problem, content_type = "application/problem+json"),
-        (status = 403, body = Problem, content_type = "application/problem+json"),
-        (status = 404, body = Problem, content_type = "application/problem+json"),
+        Unauthorized,
+        Forbidden,
+        NotFound,
         (status = 409, description = "`seat_limit_reached`, `user_not_activated`, `user_retired` or `cannot_change_self`", body = Problem, content_type = "application/problem+json"),
         (status = 422, description = "`invited` and `expired` cannot be set", body = Problem, content_type = "application/problem+json"),
     )
@@ -276,9 +280,9 @@ pub async fn set_status(
     params(("uid" = uuid::Uuid, Path, description = "User id"), RequestMeta),
     responses(
         (status = 204, description = "Unlocked (or was not locked)"),
-        (status = 401, body = Problem, content_type = "application/problem+json"),
-        (status = 403, body = Problem, content_type = "application/problem+json"),
-        (status = 404, body = Problem, content_type = "application/problem+json"),
+        Unauthorized,
+        Forbidden,
+        NotFound,
     )
 )]
 #[delete("/v1/users/{uid}/lock")]
@@ -315,9 +319,9 @@ async fn send_link(
     params(("uid" = uuid::Uuid, Path, description = "User id"), RequestMeta),
     responses(
         (status = 202, description = "Queued"),
-        (status = 401, body = Problem, content_type = "application/problem+json"),
-        (status = 403, body = Problem, content_type = "application/problem+json"),
-        (status = 404, body = Problem, content_type = "application/problem+json"),
+        Unauthorized,
+        Forbidden,
+        NotFound,
         (status = 409, description = "`not_invited`", body = Problem, content_type = "application/problem+json"),
     )
 )]
@@ -347,9 +351,9 @@ pub async fn send_activation_email(
     params(("uid" = uuid::Uuid, Path, description = "User id"), RequestMeta),
     responses(
         (status = 202, description = "Queued"),
-        (status = 401, body = Problem, content_type = "application/problem+json"),
-        (status = 403, body = Problem, content_type = "application/problem+json"),
-        (status = 404, body = Problem, content_type = "application/problem+json"),
+        Unauthorized,
+        Forbidden,
+        NotFound,
         (status = 409, description = "`not_active`", body = Problem, content_type = "application/problem+json"),
     )
 )]

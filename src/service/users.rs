@@ -77,12 +77,7 @@ pub async fn change_own_password(
                 format!("{} changed their password", user.email),
             )
             .about(&user.id)
-            .record(
-                conn,
-                state,
-                &AuditContext::for_self(&user.id, &origin),
-                now,
-            )?;
+            .record(conn, state, &AuditContext::for_self(&user.id, &origin), now)?;
             Ok(issue_pair(
                 conn,
                 state,

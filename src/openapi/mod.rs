@@ -1,6 +1,9 @@
 //! The OpenAPI document: metadata and security schemes here; paths and
 //! schemas are collected from the handlers when the app is assembled.
 
+pub mod responses;
+pub mod schemas;
+
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 
@@ -65,7 +68,7 @@ pub fn document() -> utoipa::openapi::OpenApi {
         .schemas
         .insert(
             "JsonValue".to_string(),
-            crate::routes::common::schemas::json_value().into(),
+            crate::openapi::schemas::json_value().into(),
         );
     doc
 }
