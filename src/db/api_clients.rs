@@ -51,19 +51,14 @@ pub fn list(
     if let Some(ids) = only_customers {
         query = query.filter(api_clients::customer_id.eq_any(ids.to_vec()));
     }
-    if let Some(cursor) = cursor {
-        query = query.filter(
-            api_clients::created_at.le(cursor.at).and(
-                api_clients::created_at
-                    .lt(cursor.at)
-                    .or(api_clients::id.lt(cursor.id.clone())),
-            ),
-        );
-    }
-    query
-        .order((api_clients::created_at.desc(), api_clients::id.desc()))
-        .limit(limit + 1)
-        .load(conn)
+    newest_first!(
+        query,
+        api_clients::created_at,
+        api_clients::id,
+        cursor,
+        limit
+    )
+    .load(conn)
 }
 
 pub fn revoke(conn: &mut DbConnection, id: &str, now: PrimitiveDateTime) -> QueryResult<bool> {

@@ -135,19 +135,7 @@ pub fn list(
     if let Some(prefix) = prefix {
         query = query.filter(customers::name_lower.like(like_prefix(prefix)).escape('\\'));
     }
-    if let Some(cursor) = cursor {
-        query = query.filter(
-            customers::created_at.le(cursor.at).and(
-                customers::created_at
-                    .lt(cursor.at)
-                    .or(customers::id.lt(cursor.id.clone())),
-            ),
-        );
-    }
-    query
-        .order((customers::created_at.desc(), customers::id.desc()))
-        .limit(limit + 1)
-        .load(conn)
+    newest_first!(query, customers::created_at, customers::id, cursor, limit).load(conn)
 }
 
 #[derive(Debug, Default, AsChangeset)]

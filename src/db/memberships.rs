@@ -138,19 +138,14 @@ pub fn list_customer_users(
                 .or(users::last_name_lower.like(pattern).escape('\\')),
         );
     }
-    if let Some(cursor) = cursor {
-        query = query.filter(
-            memberships::added_at.le(cursor.at).and(
-                memberships::added_at
-                    .lt(cursor.at)
-                    .or(memberships::user_id.lt(cursor.id.clone())),
-            ),
-        );
-    }
-    query
-        .order((memberships::added_at.desc(), memberships::user_id.desc()))
-        .limit(limit + 1)
-        .load(conn)
+    newest_first!(
+        query,
+        memberships::added_at,
+        memberships::user_id,
+        cursor,
+        limit
+    )
+    .load(conn)
 }
 
 pub fn update(

@@ -3,6 +3,24 @@
 
 pub mod schema;
 
+/// The keyset every list pages by: newest first on `(at, id)`, after
+/// `cursor`, fetching one row more than `limit` to know whether a next page
+/// exists. The filter is `at <= c.at AND (at < c.at OR id < c.id)`: its first
+/// conjunct bounds the index range on both backends (a bare OR made SQLite
+/// walk the index from the top, so deep pages got slower).
+macro_rules! newest_first {
+    ($query:expr, $at:expr, $id:expr, $cursor:expr, $limit:expr) => {{
+        let mut query = $query;
+        if let Some(cursor) = $cursor {
+            query = query.filter(
+                $at.le(cursor.at)
+                    .and($at.lt(cursor.at).or($id.lt(cursor.id.clone()))),
+            );
+        }
+        query.order(($at.desc(), $id.desc())).limit($limit + 1)
+    }};
+}
+
 pub mod action_tokens;
 pub mod api_clients;
 pub mod audit;

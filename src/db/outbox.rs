@@ -76,19 +76,14 @@ pub fn list(
     if let Some(user_id) = &filter.user_id {
         query = query.filter(email_outbox::user_id.eq(user_id.clone()));
     }
-    if let Some(cursor) = cursor {
-        query = query.filter(
-            email_outbox::created_at.le(cursor.at).and(
-                email_outbox::created_at
-                    .lt(cursor.at)
-                    .or(email_outbox::id.lt(cursor.id.clone())),
-            ),
-        );
-    }
-    query
-        .order((email_outbox::created_at.desc(), email_outbox::id.desc()))
-        .limit(limit + 1)
-        .load(conn)
+    newest_first!(
+        query,
+        email_outbox::created_at,
+        email_outbox::id,
+        cursor,
+        limit
+    )
+    .load(conn)
 }
 
 /// Claims up to `limit` due rows for `owner` until `lease_until`, in one

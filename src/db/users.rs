@@ -200,19 +200,7 @@ pub fn list(
         }
         (None, None) => query,
     };
-    if let Some(cursor) = cursor {
-        query = query.filter(
-            users::created_at.le(cursor.at).and(
-                users::created_at
-                    .lt(cursor.at)
-                    .or(users::id.lt(cursor.id.clone())),
-            ),
-        );
-    }
-    query
-        .order((users::created_at.desc(), users::id.desc()))
-        .limit(limit + 1)
-        .load(conn)
+    newest_first!(query, users::created_at, users::id, cursor, limit).load(conn)
 }
 
 /// Profile fields an admin may edit; `None` leaves a field alone.
