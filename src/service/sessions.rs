@@ -108,20 +108,18 @@ pub async fn password_grant(
     let user = state
         .read(move |conn, _| Ok(users::find_by_email(conn, &key)?))
         .await?;
+    let verified_hash = user.as_ref().and_then(|u| u.password_hash.clone());
     let matches = state
         .hasher
-        .verify_reserved(
-            place,
-            password,
-            user.as_ref().and_then(|u| u.password_hash.clone()),
-        )
+        .verify_reserved(place, password, verified_hash.clone())
         .await?;
-    let outcome = match user {
-        Some(user) if matches => PasswordOutcome::Accepted(user),
-        user => PasswordOutcome::Rejected(user),
+    let check = PasswordCheck {
+        user_id: user.map(|u| u.id),
+        verified_hash,
+        matches,
     };
     let grant = state
-        .write(move |conn, state| finish_password_grant(conn, state, outcome))
+        .write(move |conn, state| finish_password_grant(conn, state, check))
         .await?;
     Ok(count_grant("password", grant))
 }
@@ -179,50 +177,82 @@ pub async fn revoke(state: &AppState, presented: String) -> Result<(), ApiError>
         .await
 }
 
-/// What the password check found, before any write.
-enum PasswordOutcome {
-    Accepted(UserRow),
-    Rejected(Option<UserRow>),
+/// What the password check found, before any write: the user it was
+/// checked for, the hash it was checked against, and whether it matched.
+struct PasswordCheck {
+    user_id: Option<String>,
+    verified_hash: Option<String>,
+    matches: bool,
 }
 
-/// Applies the result of a password check: on success records the sign-in
-/// and issues a pair; on failure counts it (atomically) and locks the account
-/// at the threshold, emailing the user.
+/// Decides a password sign-in under the user's row lock, from the account
+/// as it is now rather than as it was before the (slow) password check: a
+/// wrong password (or one that matched a hash replaced meanwhile) counts,
+/// and an account locked by then gets no tokens, right password or not.
+/// Only an unlocked account with the right password learns its status.
 fn finish_password_grant(
     conn: &mut DbConnection,
     state: &AppState,
-    outcome: PasswordOutcome,
+    check: PasswordCheck,
 ) -> Result<Grant, ApiError> {
-    let now = state.clock.now_db();
-    match outcome {
-        PasswordOutcome::Rejected(None) => Ok(Err(GrantError::InvalidGrant)),
-        PasswordOutcome::Rejected(Some(user)) => {
-            count_failed_sign_in(conn, state, &user)?;
-            Ok(Err(GrantError::InvalidGrant))
-        }
-        PasswordOutcome::Accepted(user) => {
-            match user.standing() {
-                Standing::Locked => return Ok(Err(GrantError::InvalidGrant)),
-                Standing::Refused(code) => return Ok(Err(GrantError::AccountState(code))),
-                Standing::Usable => {}
-            }
+    let Some(id) = check.user_id else {
+        return Ok(Err(GrantError::InvalidGrant));
+    };
+    let Some(user) = locked_user(conn, &id)? else {
+        return Ok(Err(GrantError::InvalidGrant));
+    };
+    let right = check.matches && user.password_hash == check.verified_hash;
+    if !right {
+        count_failure(conn, state, &user)?;
+        return Ok(Err(GrantError::InvalidGrant));
+    }
+    match user.standing() {
+        Standing::Locked => Ok(Err(GrantError::InvalidGrant)),
+        Standing::Refused(code) => Ok(Err(GrantError::AccountState(code))),
+        Standing::Usable => {
+            let now = state.clock.now_db();
             users::record_login(conn, &user.id, now)?;
-            let pair = issue_pair(conn, state, &user.id, user.session_version, None, now)?;
-            Ok(Ok(pair))
+            Ok(Ok(issue_pair(
+                conn,
+                state,
+                &user.id,
+                user.session_version,
+                None,
+                now,
+            )?))
         }
     }
 }
 
-/// Counts a wrong password (atomically). Only an active account with a
-/// password can be locked; at the threshold it is, its sessions end, and the
-/// user is told.
+/// The user, re-read after taking their row lock (`None` if deleted).
+fn locked_user(conn: &mut DbConnection, id: &str) -> Result<Option<UserRow>, ApiError> {
+    crate::service::guard::lock_user(conn, id)?;
+    Ok(users::find(conn, id)?)
+}
+
+/// Counts a wrong password for the user, under their row lock (see
+/// [`count_failure`]).
 pub fn count_failed_sign_in(
+    conn: &mut DbConnection,
+    state: &AppState,
+    user_id: &str,
+) -> Result<(), ApiError> {
+    match locked_user(conn, user_id)? {
+        Some(user) => count_failure(conn, state, &user),
+        None => Ok(()),
+    }
+}
+
+/// Counts a wrong password (atomically: the caller holds the user's row
+/// lock and `user` was read under it). Any account with a password can be
+/// locked, whatever its status; at the threshold it is, and its sessions
+/// end. An account already locked counts nothing more.
+fn count_failure(
     conn: &mut DbConnection,
     state: &AppState,
     user: &UserRow,
 ) -> Result<(), ApiError> {
-    let lockable = user.status == UserStatus::Active && user.password_hash.is_some();
-    if user.locked_at.is_some() || !lockable {
+    if user.locked_at.is_some() || user.password_hash.is_none() {
         return Ok(());
     }
     let now = state.clock.now_db();
@@ -233,6 +263,9 @@ pub fn count_failed_sign_in(
     Ok(())
 }
 
+/// What a lock does: sessions end, an audit event, and an `active` user is
+/// told (the email offers a password reset, which only an active user can
+/// make; someone whose account is off anyway is not mailed about it).
 fn lock_consequences(
     conn: &mut DbConnection,
     state: &AppState,
@@ -240,21 +273,23 @@ fn lock_consequences(
     now: PrimitiveDateTime,
 ) -> Result<(), ApiError> {
     refresh_tokens::revoke_user(conn, &user.id, None, now)?;
-    email::enqueue(
-        conn,
-        &state.templates,
-        Message {
-            kind: EmailKind::AccountLocked,
-            to: user.email.clone(),
-            context: json!({
-                "recipient_name": user.first_name,
-                "forgot_password_url": format!("{}/forgot-password", state.settings.app_url),
-            }),
-            user_id: Some(user.id.clone()),
-            customer_id: None,
-        },
-        now,
-    )?;
+    if user.status == UserStatus::Active {
+        email::enqueue(
+            conn,
+            &state.templates,
+            Message {
+                kind: EmailKind::AccountLocked,
+                to: user.email.clone(),
+                context: json!({
+                    "recipient_name": user.first_name,
+                    "forgot_password_url": format!("{}/forgot-password", state.settings.app_url),
+                }),
+                user_id: Some(user.id.clone()),
+                customer_id: None,
+            },
+            now,
+        )?;
+    }
     Event::new(
         "user.locked",
         format!("{} was locked after failed sign-ins", user.email),
