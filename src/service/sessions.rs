@@ -11,7 +11,7 @@ use crate::auth::jwt::Claims;
 use crate::auth::tokens::{hash_token, PlainToken, TokenKind};
 use crate::clock::span;
 use crate::config::TOKEN_AUDIENCE;
-use crate::db::refresh_tokens::RefreshTokenRow;
+use crate::db::refresh_tokens::{Family, RefreshTokenRow};
 use crate::db::users::UserRow;
 use crate::db::{api_clients, refresh_tokens, users, DbConnection};
 use crate::domain::email::normalize;
@@ -66,35 +66,50 @@ pub fn access_claims(
     }
 }
 
-/// Issues an access token and a refresh token in `family` (a new one if `None`).
+/// Issues an access token and a refresh token in `family` (a new one, a
+/// new session, if `None`). The refresh token expires after
+/// `ROSTER_REFRESH_TOKEN_TTL`, but never past the session's
+/// `ROSTER_SESSION_MAX_AGE`.
 pub fn issue_pair(
     conn: &mut DbConnection,
     state: &AppState,
     user_id: &str,
     session_version: i32,
-    family: Option<&str>,
+    family: Option<&Family>,
     now: PrimitiveDateTime,
 ) -> Result<TokenResponse, diesel::result::Error> {
     let refresh = PlainToken::generate(TokenKind::Refresh);
-    let family = family.map_or_else(crate::db::new_id, str::to_string);
-    let expires_at = now + span(state.settings.refresh_token_ttl);
+    let family = family.cloned().unwrap_or_else(|| Family {
+        id: crate::db::new_id(),
+        started_at: now,
+    });
+    let expires_at = now
+        .saturating_add(span(state.settings.refresh_token_ttl))
+        .min(session_end(state, &family));
     refresh_tokens::insert(conn, &family, user_id, &refresh.hash(), now, expires_at)?;
+    let claims = access_claims(state, user_id, session_version, false);
     Ok(TokenResponse {
-        access_token: state
-            .keys
-            .sign(&access_claims(state, user_id, session_version, false)),
+        access_token: state.keys.sign(&claims),
         token_type: "Bearer",
         expires_in: state.settings.access_token_ttl.as_secs(),
         refresh_token: Some(refresh.expose().to_string()),
     })
 }
 
+/// When the session `family` belongs to ends, whatever its refreshes.
+fn session_end(state: &AppState, family: &Family) -> PrimitiveDateTime {
+    family
+        .started_at
+        .saturating_add(span(state.settings.session_max_age))
+}
+
 /// A grant's outcome: a token pair, or why it was refused.
 pub type Grant = Result<TokenResponse, GrantError>;
 
 /// `grant_type=password`: checks the password (off the async workers, in a
-/// bounded hashing queue: a full queue is 429), then signs the user in or
-/// counts the failure.
+/// bounded hashing queue: a full queue is 429), then decides under the
+/// user's row lock from the account as it is by then (see
+/// [`finish_password_grant`]).
 pub async fn password_grant(
     state: &AppState,
     username: String,
@@ -299,7 +314,9 @@ fn lock_consequences(
     .record(conn, state, &AuditContext::system(), now)
 }
 
-/// Rotates a refresh token. Presenting a rotated one revokes its family.
+/// Rotates a refresh token. Presenting a rotated one revokes its family; so
+/// does a session older than `ROSTER_SESSION_MAX_AGE` (sign in again). A
+/// rotation is activity: it keeps the account from going dormant.
 fn rotate_refresh_token(
     conn: &mut DbConnection,
     state: &AppState,
@@ -310,6 +327,14 @@ fn rotate_refresh_token(
         return Ok(Err(GrantError::InvalidGrant));
     };
     if row.revoked_at.is_some() || row.expires_at <= now {
+        return Ok(Err(GrantError::InvalidGrant));
+    }
+    let family = Family {
+        id: row.family_id.clone(),
+        started_at: row.family_started_at,
+    };
+    if session_end(state, &family) <= now {
+        refresh_tokens::revoke_family(conn, &family.id, now)?;
         return Ok(Err(GrantError::InvalidGrant));
     }
     if !refresh_tokens::rotate(conn, &row.id, now)? {
@@ -324,12 +349,13 @@ fn rotate_refresh_token(
         refresh_tokens::revoke_family(conn, &row.family_id, now)?;
         return Ok(Err(GrantError::InvalidGrant));
     }
+    users::record_activity(conn, &user.id, now)?;
     let pair = issue_pair(
         conn,
         state,
         &user.id,
         user.session_version,
-        Some(&row.family_id),
+        Some(&family),
         now,
     )?;
     Ok(Ok(pair))

@@ -31,6 +31,7 @@ mod lockout;
 mod openapi;
 mod passwords;
 mod races;
+mod session_lifetime;
 mod sign_in;
 mod tenancy;
 mod tokens;
