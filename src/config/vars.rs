@@ -282,7 +282,7 @@ pub const JWT_KEY_FILE: Var = var(
     "ROSTER_JWT_KEY_FILE",
     Unset,
     Kind::Path,
-    "Ed25519 PKCS#8 PEM; without it a key is generated once and kept in the database, so restarts and all instances share it",
+    "Ed25519 PKCS#8 PEM; without it keys are kept in the database, so restarts and all instances share them, and `roster keys rotate` adds a new one",
     |s| s.jwt_key_file.as_ref().map(|p| p.display().to_string()),
 );
 pub const JWT_ISSUER: Var = var(

@@ -13,12 +13,13 @@ use crate::clock::span;
 use crate::config::TOKEN_AUDIENCE;
 use crate::db::refresh_tokens::{Family, RefreshTokenRow};
 use crate::db::users::UserRow;
-use crate::db::{api_clients, refresh_tokens, users, DbConnection};
+use crate::db::{api_clients, refresh_tokens, users, DbConnection, DbError};
 use crate::domain::email::normalize;
 use crate::domain::lifecycle::{Standing, UserStatus};
 use crate::email::{self, EmailKind, Message};
 use crate::error::ApiError;
 use crate::service::audit::{AuditContext, Event};
+use crate::service::keys;
 use crate::state::AppState;
 
 /// An RFC 6749 token response.
@@ -77,7 +78,7 @@ pub fn issue_pair(
     session_version: i32,
     family: Option<&Family>,
     now: PrimitiveDateTime,
-) -> Result<TokenResponse, diesel::result::Error> {
+) -> Result<TokenResponse, DbError> {
     let refresh = PlainToken::generate(TokenKind::Refresh);
     let family = family.cloned().unwrap_or_else(|| Family {
         id: crate::db::new_id(),
@@ -89,7 +90,7 @@ pub fn issue_pair(
     refresh_tokens::insert(conn, &family, user_id, &refresh.hash(), now, expires_at)?;
     let claims = access_claims(state, user_id, session_version, false);
     Ok(TokenResponse {
-        access_token: state.keys.sign(&claims),
+        access_token: keys::sign(conn, state, &claims)?,
         token_type: "Bearer",
         expires_in: state.settings.access_token_ttl.as_secs(),
         refresh_token: Some(refresh.expose().to_string()),
@@ -376,8 +377,9 @@ fn check_client_credentials(
         return Ok(Err(GrantError::InvalidClient));
     }
     api_clients::touch(conn, &client.id, state.clock.now_db())?;
+    let claims = access_claims(state, &client.id, 0, true);
     Ok(Ok(TokenResponse {
-        access_token: state.keys.sign(&access_claims(state, &client.id, 0, true)),
+        access_token: keys::sign(conn, state, &claims)?,
         token_type: "Bearer",
         expires_in: state.settings.access_token_ttl.as_secs(),
         refresh_token: None,
