@@ -109,6 +109,8 @@ pub struct Settings {
     pub jwt_issuer: String,
     pub access_token_ttl: Duration,
     pub refresh_token_ttl: Duration,
+    /// How long a session (a refresh-token family) lives from its sign-in.
+    pub session_max_age: Duration,
     pub bootstrap_admin_email: Option<String>,
     pub bootstrap_admin_password: Option<SecretString>,
     pub lockout_threshold: u32,
@@ -221,6 +223,7 @@ impl Settings {
             jwt_key_file: env.text(&vars::JWT_KEY_FILE, None)?.map(PathBuf::from),
             access_token_ttl: env.duration(&vars::ACCESS_TOKEN_TTL, None)?,
             refresh_token_ttl: env.duration(&vars::REFRESH_TOKEN_TTL, None)?,
+            session_max_age: env.duration(&vars::SESSION_MAX_AGE, None)?,
             bootstrap_admin_email,
             bootstrap_admin_password,
             lockout_threshold: env.count(&vars::LOCKOUT_THRESHOLD, None)?,

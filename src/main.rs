@@ -7,6 +7,7 @@ use roster::config::Settings;
 use roster::domain::permissions::{Actor, ActorKind};
 use roster::service::audit::AuditContext;
 use roster::service::bootstrap::{self, Bootstrap};
+use roster::service::keys::RotateError;
 use roster::startup::{build_state, connect_database, Application};
 use secrecy::SecretString;
 
@@ -34,6 +35,18 @@ enum Command {
     /// Administration tasks that need no HTTP call.
     #[command(subcommand)]
     Admin(AdminCommand),
+    /// The keys that sign access tokens.
+    #[command(subcommand)]
+    Keys(KeysCommand),
+}
+
+#[derive(Subcommand)]
+enum KeysCommand {
+    /// Add a new signing key kept in the database: every instance signs with
+    /// it within a minute, and the previous key keeps verifying (and stays in
+    /// the JWKS) until every token it signed has expired. Refused when
+    /// ROSTER_JWT_KEY_FILE is set.
+    Rotate,
 }
 
 #[derive(Subcommand)]
@@ -104,6 +117,7 @@ fn main() -> ExitCode {
                 name,
                 customer,
             })) => create_api_client(settings, name, customer).await,
+            Command::Keys(KeysCommand::Rotate) => rotate_keys(settings).await,
             Command::Serve | Command::Openapi | Command::CheckConfig => serve(settings).await,
         }
     });
@@ -161,6 +175,24 @@ async fn create_admin(settings: Settings, email: &str, password_stdin: bool) -> 
         Bootstrap::CreatedActive(email) => println!("created the active platform admin {email}"),
         Bootstrap::Nothing => {}
     }
+    Ok(())
+}
+
+async fn rotate_keys(settings: Settings) -> Outcome {
+    if let Some(path) = &settings.jwt_key_file {
+        return Err(RotateError::KeyFileConfigured(path.display().to_string()).into());
+    }
+    let state = build_state(settings, Clock::default()).await?;
+    let rotation = roster::service::keys::rotate(&state).await?;
+    println!("new signing key:  {}", rotation.kid);
+    println!(
+        "previous key:     {} (verifies until {})",
+        rotation.previous_kid,
+        rotation
+            .previous_retires_at
+            .format(&time::format_description::well_known::Rfc3339)?
+    );
+    eprintln!("Every instance signs with the new key within a minute.");
     Ok(())
 }
 

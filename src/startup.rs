@@ -28,7 +28,7 @@ use crate::http::{fallback, request_id_middleware, RosterRootSpan, RouteTable};
 use crate::openapi::{self, ApiDoc};
 use crate::rate_limit::AuthRateLimit;
 use crate::service::bootstrap::{self, Bootstrap, BootstrapError};
-use crate::service::maintenance;
+use crate::service::{keys, maintenance};
 use crate::state::AppState;
 
 #[derive(Debug, thiserror::Error)]
@@ -155,26 +155,28 @@ pub async fn connect_database(settings: &Settings, migrate: bool) -> Result<Db, 
     Ok(Db::new(pool))
 }
 
-/// The signing key: from `ROSTER_JWT_KEY_FILE`, or generated once and kept in
-/// the database (if instances race, the first insert wins for all).
+/// The signing keys: from `ROSTER_JWT_KEY_FILE`, or those kept in the
+/// database, the first generated on a new one (if instances race, the first
+/// insert wins for all).
 async fn load_keys(settings: &Settings, db: &Db, clock: &Clock) -> Result<JwtKeys, StartupError> {
     if let Some(path) = &settings.jwt_key_file {
         return Ok(JwtKeys::from_file(path, &settings.jwt_issuer)?);
     }
     let now = clock.now_db();
-    let pem = db
+    let stored = db
         .run(move |conn| -> Result<_, DbError> {
-            if let Some(pem) = signing_keys::current(conn)? {
-                return Ok(pem);
+            if signing_keys::all(conn)?.is_empty() {
+                signing_keys::insert_first(conn, &jwt::generate_pem(), now)?;
             }
-            Ok(signing_keys::get_or_insert(
-                conn,
-                &jwt::generate_pem(),
-                now,
-            )?)
+            keys::stored_keys(conn)
         })
         .await?;
-    Ok(JwtKeys::from_pem(&pem, &settings.jwt_issuer)?)
+    Ok(JwtKeys::stored(
+        &stored,
+        &settings.jwt_issuer,
+        settings.access_token_ttl,
+        clock.now().unix_timestamp(),
+    )?)
 }
 
 fn serve(

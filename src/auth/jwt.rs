@@ -1,8 +1,20 @@
-//! EdDSA (Ed25519) access tokens and the JWKS that publishes their key.
+//! EdDSA (Ed25519) access tokens and the JWKS that publishes their keys.
 //!
-//! The key comes from `ROSTER_JWT_KEY_FILE` (PKCS#8 PEM) or, without it, is
-//! generated once and kept in the database, so restarts and every instance
-//! behind a load balancer share it.
+//! The key comes from `ROSTER_JWT_KEY_FILE` (PKCS#8 PEM, one fixed key) or,
+//! without it, from the database (`signing_keys`), so restarts and every
+//! instance behind a load balancer share them. Stored keys rotate (`roster
+//! keys rotate`): the newest signs, and a superseded key still verifies, and
+//! stays in the JWKS, until every token it can have signed has expired
+//! ([`grace_secs`]). A token's `kid` picks the key that verifies it.
+//!
+//! Stored keys are re-read (by `service::keys`) when the last read is
+//! [`RELOAD_EVERY_SECS`] old, before signing or verifying, and at once when a
+//! token names a key this instance does not know, at most every
+//! [`UNKNOWN_KEY_RELOAD_SECS`]: so every instance signs with the newest key
+//! within a minute of a rotation and accepts the others' new tokens at once.
+
+use std::sync::atomic::{AtomicI64, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError, RwLock};
 
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine;
@@ -18,6 +30,17 @@ use crate::config::TOKEN_AUDIENCE;
 /// Clock skew tolerated on `exp` and `nbf`.
 const LEEWAY_SECS: u64 = 5;
 
+/// Stored keys are re-read when the last read is this old (seconds), so an
+/// instance signs with a superseded key for at most this long.
+pub const RELOAD_EVERY_SECS: u64 = 60;
+
+/// A token naming an unknown key re-reads the stored keys at most this
+/// often (seconds): forged `kid`s cost at most one small query a second.
+pub const UNKNOWN_KEY_RELOAD_SECS: u64 = 1;
+
+/// Thumbprints are 43 characters; a longer `kid` is not ours.
+const MAX_KID_LEN: usize = 64;
+
 /// Access tokens whose signature and claims were already checked. A token's
 /// bytes never change, so only its time window needs checking again; an
 /// Ed25519 verification costs more than the rest of a simple read. Only
@@ -31,6 +54,10 @@ pub enum KeyError {
     Read { path: String, cause: String },
     #[error("ROSTER_JWT_KEY_FILE is not an Ed25519 PKCS#8 PEM key: {0}")]
     Parse(String),
+    #[error("a stored signing key is not an Ed25519 PKCS#8 PEM key: {0}")]
+    Stored(String),
+    #[error("there is no signing key")]
+    Missing,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
@@ -73,35 +100,42 @@ pub struct JwkSet {
     pub keys: Vec<Jwk>,
 }
 
-pub struct JwtKeys {
+/// A stored signing key: its PEM and when it was added (Unix seconds).
+#[derive(Debug, Clone)]
+pub struct StoredKey {
+    pub pem: String,
+    pub created_at: i64,
+}
+
+/// How long a superseded key keeps verifying: an instance may still sign
+/// with it until it re-reads the keys, and each such token lives the
+/// access-token TTL (with the leeway).
+pub fn grace_secs(access_token_ttl: std::time::Duration) -> i64 {
+    let secs = access_token_ttl
+        .as_secs()
+        .saturating_add(RELOAD_EVERY_SECS)
+        .saturating_add(LEEWAY_SECS);
+    i64::try_from(secs).unwrap_or(i64::MAX)
+}
+
+/// One key in force.
+struct Key {
     kid: String,
     encoding: EncodingKey,
     decoding: DecodingKey,
-    validation: Validation,
     jwk: Jwk,
-    issuer: String,
-    verified: quick_cache::sync::Cache<String, Claims>,
+    /// When it stops verifying; `None` for the key that signs.
+    retires_at: Option<i64>,
 }
 
-impl JwtKeys {
-    pub fn from_pem(pem: &str, issuer: &str) -> Result<Self, KeyError> {
-        let signing =
-            SigningKey::from_pkcs8_pem(pem).map_err(|e| KeyError::Parse(e.to_string()))?;
+impl Key {
+    fn parse(pem: &str, retires_at: Option<i64>) -> Result<Self, String> {
+        let signing = SigningKey::from_pkcs8_pem(pem).map_err(|e| e.to_string())?;
         let x = URL_SAFE_NO_PAD.encode(signing.verifying_key().as_bytes());
         let kid = thumbprint(&x);
-        let encoding =
-            EncodingKey::from_ed_pem(pem.as_bytes()).map_err(|e| KeyError::Parse(e.to_string()))?;
-        let decoding =
-            DecodingKey::from_ed_components(&x).map_err(|e| KeyError::Parse(e.to_string()))?;
-        // `exp` and `nbf` are checked against the service clock in `verify`
-        // (tests shift it); the library still insists they are present.
-        let mut validation = Validation::new(Algorithm::EdDSA);
-        validation.validate_exp = false;
-        validation.validate_nbf = false;
-        validation.set_issuer(&[issuer]);
-        validation.set_audience(&[TOKEN_AUDIENCE]);
-        validation.set_required_spec_claims(&["exp", "nbf", "iss", "aud", "sub"]);
-        Ok(JwtKeys {
+        let encoding = EncodingKey::from_ed_pem(pem.as_bytes()).map_err(|e| e.to_string())?;
+        let decoding = DecodingKey::from_ed_components(&x).map_err(|e| e.to_string())?;
+        Ok(Key {
             jwk: Jwk {
                 kty: "OKP",
                 crv: "Ed25519",
@@ -113,10 +147,88 @@ impl JwtKeys {
             kid,
             encoding,
             decoding,
-            validation,
-            issuer: issuer.to_string(),
-            verified: quick_cache::sync::Cache::new(VERIFIED_TOKENS),
+            retires_at,
         })
+    }
+
+    fn live_at(&self, now: i64) -> bool {
+        self.retires_at.is_none_or(|at| now < at)
+    }
+}
+
+/// The keys in force, the signing one first.
+struct Ring {
+    keys: Vec<Key>,
+}
+
+impl Ring {
+    fn signing(&self) -> &Key {
+        &self.keys[0]
+    }
+
+    fn find(&self, kid: &str) -> Option<&Key> {
+        self.keys.iter().find(|key| key.kid == kid)
+    }
+
+    /// The stored keys (newest first) still in force at `now`: the newest,
+    /// and each older one until `grace` after the next one was added.
+    fn stored(keys: &[StoredKey], grace: i64, now: i64) -> Result<Self, KeyError> {
+        let mut ring = Vec::new();
+        let mut successor: Option<i64> = None;
+        for stored in keys {
+            let retires_at = successor.map(|added| added.saturating_add(grace));
+            if retires_at.is_some_and(|at| at <= now) {
+                // Older keys were superseded even earlier.
+                break;
+            }
+            ring.push(Key::parse(&stored.pem, retires_at).map_err(KeyError::Stored)?);
+            successor = Some(stored.created_at);
+        }
+        if ring.is_empty() {
+            return Err(KeyError::Missing);
+        }
+        Ok(Ring { keys: ring })
+    }
+}
+
+/// What a presented token is.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Verdict {
+    Valid(Claims),
+    /// Well formed, but its `kid` names no key this instance has: perhaps
+    /// one another instance has just started to sign with.
+    UnknownKey(String),
+    Invalid,
+}
+
+/// Why the stored keys might be re-read.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Reload {
+    /// The last read is [`RELOAD_EVERY_SECS`] old.
+    Periodic,
+    /// A token names this key, which this instance does not have.
+    UnknownKey(String),
+}
+
+pub struct JwtKeys {
+    issuer: String,
+    validation: Validation,
+    /// Keys come from the database (and may be re-read), not from a file.
+    stored: bool,
+    grace: i64,
+    ring: RwLock<Arc<Ring>>,
+    /// Service-clock Unix seconds of the last read of the stored keys.
+    loaded_at: AtomicI64,
+    /// Held while re-reading, so concurrent callers read once.
+    reloading: Mutex<()>,
+    verified: quick_cache::sync::Cache<String, Claims>,
+}
+
+impl JwtKeys {
+    /// One fixed key (`ROSTER_JWT_KEY_FILE`'s, or a test's).
+    pub fn from_pem(pem: &str, issuer: &str) -> Result<Self, KeyError> {
+        let key = Key::parse(pem, None).map_err(KeyError::Parse)?;
+        Ok(Self::new(Ring { keys: vec![key] }, issuer, false, 0, 0))
     }
 
     pub fn from_file(path: &std::path::Path, issuer: &str) -> Result<Self, KeyError> {
@@ -127,55 +239,170 @@ impl JwtKeys {
         Self::from_pem(&pem, issuer)
     }
 
-    pub fn kid(&self) -> &str {
-        &self.kid
+    /// The stored keys (newest first) as read at `now`.
+    pub fn stored(
+        keys: &[StoredKey],
+        issuer: &str,
+        access_token_ttl: std::time::Duration,
+        now: i64,
+    ) -> Result<Self, KeyError> {
+        let grace = grace_secs(access_token_ttl);
+        let ring = Ring::stored(keys, grace, now)?;
+        Ok(Self::new(ring, issuer, true, grace, now))
+    }
+
+    fn new(ring: Ring, issuer: &str, stored: bool, grace: i64, now: i64) -> Self {
+        // `exp` and `nbf` are checked against the service clock in `check`
+        // (tests shift it); the library still insists they are present.
+        let mut validation = Validation::new(Algorithm::EdDSA);
+        validation.validate_exp = false;
+        validation.validate_nbf = false;
+        validation.set_issuer(&[issuer]);
+        validation.set_audience(&[TOKEN_AUDIENCE]);
+        validation.set_required_spec_claims(&["exp", "nbf", "iss", "aud", "sub"]);
+        JwtKeys {
+            issuer: issuer.to_string(),
+            validation,
+            stored,
+            grace,
+            ring: RwLock::new(Arc::new(ring)),
+            loaded_at: AtomicI64::new(now),
+            reloading: Mutex::new(()),
+            verified: quick_cache::sync::Cache::new(VERIFIED_TOKENS),
+        }
+    }
+
+    fn ring(&self) -> Arc<Ring> {
+        self.ring
+            .read()
+            .unwrap_or_else(PoisonError::into_inner)
+            .clone()
+    }
+
+    /// Whether the keys come from the database (and can rotate).
+    pub fn is_stored(&self) -> bool {
+        self.stored
+    }
+
+    /// The `kid` new tokens carry.
+    pub fn kid(&self) -> String {
+        self.ring().signing().kid.clone()
     }
 
     pub fn issuer(&self) -> &str {
         &self.issuer
     }
 
-    pub fn jwks(&self) -> JwkSet {
+    /// The public keys that verify tokens at `now`, the signing one first.
+    pub fn jwks(&self, now: i64) -> JwkSet {
         JwkSet {
-            keys: vec![self.jwk.clone()],
+            keys: self
+                .ring()
+                .keys
+                .iter()
+                .filter(|key| key.live_at(now))
+                .map(|key| key.jwk.clone())
+                .collect(),
         }
     }
 
+    /// Signs with the newest key.
     pub fn sign(&self, claims: &Claims) -> String {
+        let ring = self.ring();
+        let key = ring.signing();
         let mut header = Header::new(Algorithm::EdDSA);
-        header.kid = Some(self.kid.clone());
+        header.kid = Some(key.kid.clone());
         header.typ = Some("at+jwt".into());
-        jsonwebtoken::encode(&header, claims, &self.encoding)
+        jsonwebtoken::encode(&header, claims, &key.encoding)
             .expect("signing with a parsed Ed25519 key cannot fail")
     }
 
-    /// Checks signature, algorithm, `kid`, `iss`, `aud`, and `exp`/`nbf`
-    /// against `now` (Unix seconds) with a 5 s leeway.
+    /// The claims of a valid token (see [`JwtKeys::check`]).
     pub fn verify(&self, token: &str, now: i64) -> Option<Claims> {
+        match self.check(token, now) {
+            Verdict::Valid(claims) => Some(claims),
+            Verdict::UnknownKey(_) | Verdict::Invalid => None,
+        }
+    }
+
+    /// Checks signature, algorithm, `kid` (which picks the key; a key past
+    /// its grace verifies nothing), `iss`, `aud`, and `exp`/`nbf` against
+    /// `now` (Unix seconds) with a 5 s leeway.
+    pub fn check(&self, token: &str, now: i64) -> Verdict {
         let claims = match self.verified.get(token) {
             Some(claims) => claims,
-            None => {
-                let claims = self.verify_signed(token)?;
-                self.verified.insert(token.to_string(), claims.clone());
-                claims
-            }
+            None => match self.verify_signed(token, now) {
+                Verdict::Valid(claims) => {
+                    self.verified.insert(token.to_string(), claims.clone());
+                    claims
+                }
+                other => return other,
+            },
         };
         let leeway = LEEWAY_SECS as i64;
-        (now < claims.exp + leeway && claims.nbf <= now + leeway).then_some(claims)
+        if now < claims.exp + leeway && claims.nbf <= now + leeway {
+            Verdict::Valid(claims)
+        } else {
+            Verdict::Invalid
+        }
     }
-}
 
-impl JwtKeys {
     /// Everything about the token that cannot change: signature, algorithm,
     /// `kid`, `iss`, `aud` and the presence of the required claims.
-    fn verify_signed(&self, token: &str) -> Option<Claims> {
-        let header = jsonwebtoken::decode_header(token).ok()?;
-        if header.alg != Algorithm::EdDSA || header.kid.as_deref() != Some(self.kid.as_str()) {
-            return None;
+    fn verify_signed(&self, token: &str, now: i64) -> Verdict {
+        let Ok(header) = jsonwebtoken::decode_header(token) else {
+            return Verdict::Invalid;
+        };
+        let Some(kid) = header.kid.filter(|kid| kid.len() <= MAX_KID_LEN) else {
+            return Verdict::Invalid;
+        };
+        if header.alg != Algorithm::EdDSA {
+            return Verdict::Invalid;
         }
-        jsonwebtoken::decode::<Claims>(token, &self.decoding, &self.validation)
-            .ok()
-            .map(|data| data.claims)
+        let ring = self.ring();
+        let Some(key) = ring.find(&kid) else {
+            return Verdict::UnknownKey(kid);
+        };
+        if !key.live_at(now) {
+            return Verdict::Invalid;
+        }
+        match jsonwebtoken::decode::<Claims>(token, &key.decoding, &self.validation) {
+            Ok(data) => Verdict::Valid(data.claims),
+            Err(_) => Verdict::Invalid,
+        }
+    }
+
+    /// Whether the stored keys should be re-read at `now` for `why`; never
+    /// for a key file.
+    pub fn reload_due(&self, why: &Reload, now: i64) -> bool {
+        if !self.stored {
+            return false;
+        }
+        let age = now.abs_diff(self.loaded_at.load(Ordering::Acquire));
+        match why {
+            Reload::Periodic => age >= RELOAD_EVERY_SECS,
+            Reload::UnknownKey(kid) => {
+                age >= UNKNOWN_KEY_RELOAD_SECS
+                    && kid.len() <= MAX_KID_LEN
+                    && self.ring().find(kid).is_none()
+            }
+        }
+    }
+
+    /// Held while re-reading the stored keys: a caller that waited for it
+    /// asks [`JwtKeys::reload_due`] again before reading.
+    pub fn reloading(&self) -> MutexGuard<'_, ()> {
+        self.reloading
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// Puts the stored keys (newest first) as read at `now` in force.
+    pub fn install(&self, keys: &[StoredKey], now: i64) -> Result<(), KeyError> {
+        let ring = Arc::new(Ring::stored(keys, self.grace, now)?);
+        *self.ring.write().unwrap_or_else(PoisonError::into_inner) = ring;
+        self.loaded_at.store(now, Ordering::Release);
+        Ok(())
     }
 }
 
@@ -185,6 +412,13 @@ pub fn generate_pem() -> String {
     key.to_pkcs8_pem(Default::default())
         .expect("encoding a fresh key cannot fail")
         .to_string()
+}
+
+/// The `kid` tokens signed with this PEM key carry.
+pub fn kid_of(pem: &str) -> Result<String, KeyError> {
+    Key::parse(pem, None)
+        .map(|key| key.kid)
+        .map_err(KeyError::Stored)
 }
 
 /// RFC 7638 JWK thumbprint of an Ed25519 public key.
@@ -225,8 +459,8 @@ mod tests {
         let token = keys.sign(&claims(now()));
         assert_eq!(keys.verify(&token, now()), Some(claims_of(&token, &keys)));
         let header = jsonwebtoken::decode_header(&token).unwrap();
-        assert_eq!(header.kid.as_deref(), Some(keys.kid()));
-        assert_eq!(keys.jwks().keys[0].kid, keys.kid());
+        assert_eq!(header.kid, Some(keys.kid()));
+        assert_eq!(keys.jwks(now()).keys[0].kid, keys.kid());
     }
 
     fn claims_of(token: &str, keys: &JwtKeys) -> Claims {
@@ -297,5 +531,97 @@ mod tests {
         parts[0] = &none_header;
         parts[2] = "";
         assert_eq!(keys.verify(&parts.join("."), now()), None);
+    }
+
+    const TTL: std::time::Duration = std::time::Duration::from_secs(900);
+
+    /// Two stored keys, the newer added at `rotated`.
+    fn rotated_keys(rotated: i64, now: i64) -> (JwtKeys, Vec<StoredKey>) {
+        let stored = vec![
+            StoredKey {
+                pem: generate_pem(),
+                created_at: rotated,
+            },
+            StoredKey {
+                pem: generate_pem(),
+                created_at: rotated - 86_400,
+            },
+        ];
+        let keys = JwtKeys::stored(&stored, "https://roster.test", TTL, now).unwrap();
+        (keys, stored)
+    }
+
+    #[test]
+    fn the_newest_stored_key_signs_and_the_kid_picks_the_key_that_verifies() {
+        let t = now();
+        let (keys, stored) = rotated_keys(t, t);
+        let old = JwtKeys::from_pem(&stored[1].pem, "https://roster.test").unwrap();
+        let new = JwtKeys::from_pem(&stored[0].pem, "https://roster.test").unwrap();
+        assert_eq!(keys.kid(), new.kid());
+        let old_token = old.sign(&claims(t));
+        assert!(keys.verify(&old_token, t).is_some());
+        assert!(keys.verify(&keys.sign(&claims(t)), t).is_some());
+        let kids: Vec<String> = keys.jwks(t).keys.into_iter().map(|k| k.kid).collect();
+        assert_eq!(kids, [new.kid(), old.kid()]);
+        // The old key's signature under the new key's kid does not pass.
+        let (_, rest) = old_token.split_once('.').unwrap();
+        let header = URL_SAFE_NO_PAD.encode(format!(
+            r#"{{"typ":"at+jwt","alg":"EdDSA","kid":"{}"}}"#,
+            new.kid()
+        ));
+        assert_eq!(keys.verify(&format!("{header}.{rest}"), t), None);
+    }
+
+    #[test]
+    fn a_superseded_key_verifies_and_is_published_until_its_grace_ends() {
+        let t = now();
+        let (keys, stored) = rotated_keys(t, t);
+        let old = JwtKeys::from_pem(&stored[1].pem, "https://roster.test").unwrap();
+        let grace = grace_secs(TTL);
+        assert_eq!(grace, 900 + 60 + 5);
+        // A token the old key signed just before the rotation was noticed.
+        let mut late = claims(t + 59);
+        late.exp = t + 59 + 900;
+        let token = old.sign(&late);
+        // Its last valid second (the leeway) lies within the grace.
+        assert!(keys.verify(&token, late.exp + 4).is_some());
+        assert!(late.exp + 4 < t + grace);
+        assert_eq!(keys.jwks(t + grace - 1).keys.len(), 2);
+        assert_eq!(keys.jwks(t + grace).keys.len(), 1);
+        assert_eq!(keys.check(&token, t + grace), Verdict::Invalid);
+        // Read after its grace, the old key is not loaded at all.
+        let later = JwtKeys::stored(&stored, "https://roster.test", TTL, t + grace).unwrap();
+        assert_eq!(later.jwks(t + grace).keys.len(), 1);
+        assert_eq!(
+            later.check(&old.sign(&claims(t + grace)), t + grace),
+            Verdict::UnknownKey(old.kid())
+        );
+    }
+
+    #[test]
+    fn stored_keys_are_due_for_a_reload_every_minute_or_on_an_unknown_kid() {
+        let t = now();
+        let (keys, stored) = rotated_keys(t, t);
+        let unknown = Reload::UnknownKey(kid_of(&generate_pem()).unwrap());
+        assert!(!keys.reload_due(&Reload::Periodic, t + 59));
+        assert!(keys.reload_due(&Reload::Periodic, t + 60));
+        assert!(!keys.reload_due(&unknown, t));
+        assert!(keys.reload_due(&unknown, t + 1));
+        assert!(!keys.reload_due(&Reload::UnknownKey(keys.kid()), t + 1));
+        assert!(!keys.reload_due(&Reload::UnknownKey("k".repeat(65)), t + 1));
+        keys.install(&stored, t + 60).unwrap();
+        assert!(!keys.reload_due(&Reload::Periodic, t + 60));
+        // A key file never reloads.
+        let fixed = JwtKeys::from_pem(&stored[0].pem, "https://roster.test").unwrap();
+        assert!(!fixed.reload_due(&Reload::Periodic, t + 3600));
+        assert!(!fixed.is_stored());
+    }
+
+    #[test]
+    fn an_empty_store_is_an_error() {
+        assert!(matches!(
+            JwtKeys::stored(&[], "https://roster.test", TTL, now()),
+            Err(KeyError::Missing)
+        ));
     }
 }

@@ -282,7 +282,7 @@ pub const JWT_KEY_FILE: Var = var(
     "ROSTER_JWT_KEY_FILE",
     Unset,
     Kind::Path,
-    "Ed25519 PKCS#8 PEM; without it a key is generated once and kept in the database, so restarts and all instances share it",
+    "Ed25519 PKCS#8 PEM; without it keys are kept in the database, so restarts and all instances share them, and `roster keys rotate` adds a new one",
     |s| s.jwt_key_file.as_ref().map(|p| p.display().to_string()),
 );
 pub const JWT_ISSUER: Var = var(
@@ -312,6 +312,16 @@ pub const REFRESH_TOKEN_TTL: Var = var(
     "refresh token lifetime",
     |s| duration(s.refresh_token_ttl),
 );
+pub const SESSION_MAX_AGE: Var = var(
+    "ROSTER_SESSION_MAX_AGE",
+    Value("30d"),
+    Kind::Duration {
+        min: "1s",
+        max: TEN_YEARS,
+    },
+    "absolute session lifetime: a refresh-token family rotates no more this long after its sign-in (sign in again)",
+    |s| duration(s.session_max_age),
+);
 pub const BOOTSTRAP_ADMIN_EMAIL: Var = var(
     "ROSTER_BOOTSTRAP_ADMIN_EMAIL",
     Unset,
@@ -337,7 +347,7 @@ pub const DORMANCY_DAYS: Var = var(
     "ROSTER_DORMANCY_DAYS",
     Value("90"),
     Kind::Count { min: 0, max: 3650 },
-    "days without sign-in before `active` becomes `expired`; `0` = off",
+    "days without sign-in or session refresh before `active` becomes `expired`; `0` = off",
     |s| Some(s.dormancy_days.to_string()),
 );
 pub const DORMANCY_CHECK_INTERVAL: Var = var(
@@ -418,6 +428,7 @@ pub static ALL: &[&Var] = &[
     &JWT_ISSUER,
     &ACCESS_TOKEN_TTL,
     &REFRESH_TOKEN_TTL,
+    &SESSION_MAX_AGE,
     &BOOTSTRAP_ADMIN_EMAIL,
     &BOOTSTRAP_ADMIN_PASSWORD,
     &LOCKOUT_THRESHOLD,

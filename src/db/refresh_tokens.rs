@@ -18,11 +18,20 @@ pub struct RefreshTokenRow {
     pub expires_at: PrimitiveDateTime,
     pub rotated_at: Option<PrimitiveDateTime>,
     pub revoked_at: Option<PrimitiveDateTime>,
+    /// The sign-in that started the family (its session).
+    pub family_started_at: PrimitiveDateTime,
+}
+
+/// The family a new token joins: its id and when its sign-in was.
+#[derive(Debug, Clone)]
+pub struct Family {
+    pub id: String,
+    pub started_at: PrimitiveDateTime,
 }
 
 pub fn insert(
     conn: &mut DbConnection,
-    family_id: &str,
+    family: &Family,
     user_id: &str,
     token_hash: &str,
     now: PrimitiveDateTime,
@@ -31,7 +40,8 @@ pub fn insert(
     diesel::insert_into(refresh_tokens::table)
         .values((
             refresh_tokens::id.eq(super::new_id()),
-            refresh_tokens::family_id.eq(family_id),
+            refresh_tokens::family_id.eq(&family.id),
+            refresh_tokens::family_started_at.eq(family.started_at),
             refresh_tokens::user_id.eq(user_id),
             refresh_tokens::token_hash.eq(token_hash),
             refresh_tokens::created_at.eq(now),

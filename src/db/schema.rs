@@ -32,6 +32,7 @@ diesel::table! {
         invited_at -> Nullable<Timestamp>,
         activated_at -> Nullable<Timestamp>,
         last_login_at -> Nullable<Timestamp>,
+        last_active_at -> Nullable<Timestamp>,
         retired_at -> Nullable<Timestamp>,
         status_changed_at -> Timestamp,
         version -> Integer,
@@ -74,6 +75,7 @@ diesel::table! {
         expires_at -> Timestamp,
         rotated_at -> Nullable<Timestamp>,
         revoked_at -> Nullable<Timestamp>,
+        family_started_at -> Timestamp,
     }
 }
 

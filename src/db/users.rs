@@ -303,9 +303,26 @@ pub fn set_password(
     Ok(())
 }
 
+/// A sign-in: also activity (see [`record_activity`]).
 pub fn record_login(conn: &mut DbConnection, id: &str, now: PrimitiveDateTime) -> QueryResult<()> {
     diesel::update(users::table.find(id))
-        .set((users::last_login_at.eq(now), users::failed_logins.eq(0)))
+        .set((
+            users::last_login_at.eq(now),
+            users::last_active_at.eq(now),
+            users::failed_logins.eq(0),
+        ))
+        .execute(conn)
+        .map(drop)
+}
+
+/// Use of a session (a refresh): what keeps an account from going dormant.
+pub fn record_activity(
+    conn: &mut DbConnection,
+    id: &str,
+    now: PrimitiveDateTime,
+) -> QueryResult<()> {
+    diesel::update(users::table.find(id))
+        .set(users::last_active_at.eq(now))
         .execute(conn)
         .map(drop)
 }
@@ -366,7 +383,8 @@ pub fn delete(conn: &mut DbConnection, id: &str) -> QueryResult<bool> {
     Ok(diesel::delete(users::table.find(id)).execute(conn)? == 1)
 }
 
-/// Active users idle since before `cutoff` become `expired`.
+/// Active users idle (no sign-in, no session refresh, no status change)
+/// since before `cutoff` become `expired`.
 pub fn expire_dormant(
     conn: &mut DbConnection,
     cutoff: PrimitiveDateTime,
@@ -376,9 +394,9 @@ pub fn expire_dormant(
         .filter(users::status.eq(UserStatus::Active))
         .filter(users::status_changed_at.lt(cutoff))
         .filter(
-            users::last_login_at
+            users::last_active_at
                 .is_null()
-                .or(users::last_login_at.lt(cutoff)),
+                .or(users::last_active_at.lt(cutoff)),
         )
         .select(users::id)
         .load(conn)?;
@@ -386,10 +404,18 @@ pub fn expire_dormant(
     // only the one whose update lands reports (and audits) the expiry.
     let mut expired = Vec::with_capacity(dormant.len());
     for id in dormant {
+        // Conditional on the same idleness: a refresh that commits in
+        // between keeps the user.
         let updated = diesel::update(
             users::table
                 .find(&id)
-                .filter(users::status.eq(UserStatus::Active)),
+                .filter(users::status.eq(UserStatus::Active))
+                .filter(users::status_changed_at.lt(cutoff))
+                .filter(
+                    users::last_active_at
+                        .is_null()
+                        .or(users::last_active_at.lt(cutoff)),
+                ),
         )
         .set((
             users::status.eq(UserStatus::Expired),

@@ -73,7 +73,7 @@ impl utoipa::PartialSchema for TokenRequest {
             .item(
                 grant(
                     "refresh_token",
-                    "Rotate a refresh token (reusing a rotated one revokes its whole family).",
+                    "Rotate a refresh token (reusing a rotated one revokes its whole family; a session older than `ROSTER_SESSION_MAX_AGE` is refused).",
                 )
                 .property("refresh_token", text("The refresh token of a previous answer."))
                 .required("refresh_token"),
@@ -100,7 +100,8 @@ pub struct OAuthError {
     #[schema(example = "invalid_grant")]
     pub error: &'static str,
     pub error_description: String,
-    /// `account_inactive`, `account_expired`, `account_retired` or `account_not_activated`.
+    /// `account_inactive`, `account_expired`, `account_retired` or
+    /// `account_not_activated`: only for an unlocked account, after the right password.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub code: Option<&'static str>,
 }
@@ -237,10 +238,12 @@ fn basic_credentials(req: &HttpRequest) -> Option<(String, String)> {
 ///
 /// `grant_type=password` (`username` = email, `password`) for people,
 /// `refresh_token` to rotate a refresh token (reusing a rotated one revokes
-/// its whole family), `client_credentials` for API clients (in the body or
-/// with HTTP Basic). A wrong password, an unknown email and a locked account
-/// all answer the same `invalid_grant`; only after the right password does
-/// `code` name the account state.
+/// its whole family; none rotates once its session is
+/// `ROSTER_SESSION_MAX_AGE` old), `client_credentials` for API clients (in
+/// the body or with HTTP Basic). A wrong password, an unknown email and a
+/// locked account (whatever its status, right password or not) all answer
+/// the same `invalid_grant`; only an unlocked account with the right
+/// password gets a `code` naming its state.
 #[utoipa::path(
     tag = "auth",
     request_body(content(
@@ -360,10 +363,15 @@ pub async fn revoke_token(
 }
 
 /// The public keys that verify access tokens.
+///
+/// The signing key first, then any key it superseded (`roster keys rotate`)
+/// whose tokens may not have expired yet. A token's `kid` names its key;
+/// refetch the set when a token names a key you do not have.
 #[utoipa::path(tag = "auth", responses((status = 200, body = JwkSet)))]
 #[get("/.well-known/jwks.json")]
-pub async fn jwks(state: web::Data<AppState>) -> HttpResponse {
-    HttpResponse::Ok()
+pub async fn jwks(state: web::Data<AppState>) -> Result<HttpResponse, ApiError> {
+    let keys = crate::service::keys::jwks(&state).await?;
+    Ok(HttpResponse::Ok()
         .insert_header((header::CACHE_CONTROL, "public, max-age=300"))
-        .json(state.keys.jwks())
+        .json(keys))
 }

@@ -10,7 +10,7 @@ use actix_web::{web, FromRequest, HttpRequest};
 
 use crate::domain::permissions::Actor;
 use crate::error::ApiError;
-use crate::service::callers;
+use crate::service::{callers, keys};
 use crate::state::AppState;
 
 #[derive(Debug, Clone)]
@@ -28,9 +28,8 @@ impl FromRequest for Authenticated {
             let token = token.ok_or_else(|| {
                 ApiError::Unauthorized("Send `Authorization: Bearer <access token>`.".into())
             })?;
-            let claims = state
-                .keys
-                .verify(&token, state.clock.now().unix_timestamp())
+            let claims = keys::verify_access_token(&state, token)
+                .await?
                 .ok_or_else(|| {
                     ApiError::Unauthorized("The access token is invalid or expired.".into())
                 })?;

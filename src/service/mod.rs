@@ -19,6 +19,7 @@ pub mod customers;
 pub mod deliveries;
 pub mod guard;
 pub mod idempotency;
+pub mod keys;
 pub mod maintenance;
 pub mod members;
 pub mod seats;

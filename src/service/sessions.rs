@@ -11,14 +11,15 @@ use crate::auth::jwt::Claims;
 use crate::auth::tokens::{hash_token, PlainToken, TokenKind};
 use crate::clock::span;
 use crate::config::TOKEN_AUDIENCE;
-use crate::db::refresh_tokens::RefreshTokenRow;
+use crate::db::refresh_tokens::{Family, RefreshTokenRow};
 use crate::db::users::UserRow;
-use crate::db::{api_clients, refresh_tokens, users, DbConnection};
+use crate::db::{api_clients, refresh_tokens, users, DbConnection, DbError};
 use crate::domain::email::normalize;
 use crate::domain::lifecycle::{Standing, UserStatus};
 use crate::email::{self, EmailKind, Message};
 use crate::error::ApiError;
 use crate::service::audit::{AuditContext, Event};
+use crate::service::keys;
 use crate::state::AppState;
 
 /// An RFC 6749 token response.
@@ -66,35 +67,50 @@ pub fn access_claims(
     }
 }
 
-/// Issues an access token and a refresh token in `family` (a new one if `None`).
+/// Issues an access token and a refresh token in `family` (a new one, a
+/// new session, if `None`). The refresh token expires after
+/// `ROSTER_REFRESH_TOKEN_TTL`, but never past the session's
+/// `ROSTER_SESSION_MAX_AGE`.
 pub fn issue_pair(
     conn: &mut DbConnection,
     state: &AppState,
     user_id: &str,
     session_version: i32,
-    family: Option<&str>,
+    family: Option<&Family>,
     now: PrimitiveDateTime,
-) -> Result<TokenResponse, diesel::result::Error> {
+) -> Result<TokenResponse, DbError> {
     let refresh = PlainToken::generate(TokenKind::Refresh);
-    let family = family.map_or_else(crate::db::new_id, str::to_string);
-    let expires_at = now + span(state.settings.refresh_token_ttl);
+    let family = family.cloned().unwrap_or_else(|| Family {
+        id: crate::db::new_id(),
+        started_at: now,
+    });
+    let expires_at = now
+        .saturating_add(span(state.settings.refresh_token_ttl))
+        .min(session_end(state, &family));
     refresh_tokens::insert(conn, &family, user_id, &refresh.hash(), now, expires_at)?;
+    let claims = access_claims(state, user_id, session_version, false);
     Ok(TokenResponse {
-        access_token: state
-            .keys
-            .sign(&access_claims(state, user_id, session_version, false)),
+        access_token: keys::sign(conn, state, &claims)?,
         token_type: "Bearer",
         expires_in: state.settings.access_token_ttl.as_secs(),
         refresh_token: Some(refresh.expose().to_string()),
     })
 }
 
+/// When the session `family` belongs to ends, whatever its refreshes.
+fn session_end(state: &AppState, family: &Family) -> PrimitiveDateTime {
+    family
+        .started_at
+        .saturating_add(span(state.settings.session_max_age))
+}
+
 /// A grant's outcome: a token pair, or why it was refused.
 pub type Grant = Result<TokenResponse, GrantError>;
 
 /// `grant_type=password`: checks the password (off the async workers, in a
-/// bounded hashing queue: a full queue is 429), then signs the user in or
-/// counts the failure.
+/// bounded hashing queue: a full queue is 429), then decides under the
+/// user's row lock from the account as it is by then (see
+/// [`finish_password_grant`]).
 pub async fn password_grant(
     state: &AppState,
     username: String,
@@ -108,20 +124,18 @@ pub async fn password_grant(
     let user = state
         .read(move |conn, _| Ok(users::find_by_email(conn, &key)?))
         .await?;
+    let verified_hash = user.as_ref().and_then(|u| u.password_hash.clone());
     let matches = state
         .hasher
-        .verify_reserved(
-            place,
-            password,
-            user.as_ref().and_then(|u| u.password_hash.clone()),
-        )
+        .verify_reserved(place, password, verified_hash.clone())
         .await?;
-    let outcome = match user {
-        Some(user) if matches => PasswordOutcome::Accepted(user),
-        user => PasswordOutcome::Rejected(user),
+    let check = PasswordCheck {
+        user_id: user.map(|u| u.id),
+        verified_hash,
+        matches,
     };
     let grant = state
-        .write(move |conn, state| finish_password_grant(conn, state, outcome))
+        .write(move |conn, state| finish_password_grant(conn, state, check))
         .await?;
     Ok(count_grant("password", grant))
 }
@@ -179,50 +193,82 @@ pub async fn revoke(state: &AppState, presented: String) -> Result<(), ApiError>
         .await
 }
 
-/// What the password check found, before any write.
-enum PasswordOutcome {
-    Accepted(UserRow),
-    Rejected(Option<UserRow>),
+/// What the password check found, before any write: the user it was
+/// checked for, the hash it was checked against, and whether it matched.
+struct PasswordCheck {
+    user_id: Option<String>,
+    verified_hash: Option<String>,
+    matches: bool,
 }
 
-/// Applies the result of a password check: on success records the sign-in
-/// and issues a pair; on failure counts it (atomically) and locks the account
-/// at the threshold, emailing the user.
+/// Decides a password sign-in under the user's row lock, from the account
+/// as it is now rather than as it was before the (slow) password check: a
+/// wrong password (or one that matched a hash replaced meanwhile) counts,
+/// and an account locked by then gets no tokens, right password or not.
+/// Only an unlocked account with the right password learns its status.
 fn finish_password_grant(
     conn: &mut DbConnection,
     state: &AppState,
-    outcome: PasswordOutcome,
+    check: PasswordCheck,
 ) -> Result<Grant, ApiError> {
-    let now = state.clock.now_db();
-    match outcome {
-        PasswordOutcome::Rejected(None) => Ok(Err(GrantError::InvalidGrant)),
-        PasswordOutcome::Rejected(Some(user)) => {
-            count_failed_sign_in(conn, state, &user)?;
-            Ok(Err(GrantError::InvalidGrant))
-        }
-        PasswordOutcome::Accepted(user) => {
-            match user.standing() {
-                Standing::Locked => return Ok(Err(GrantError::InvalidGrant)),
-                Standing::Refused(code) => return Ok(Err(GrantError::AccountState(code))),
-                Standing::Usable => {}
-            }
+    let Some(id) = check.user_id else {
+        return Ok(Err(GrantError::InvalidGrant));
+    };
+    let Some(user) = locked_user(conn, &id)? else {
+        return Ok(Err(GrantError::InvalidGrant));
+    };
+    let right = check.matches && user.password_hash == check.verified_hash;
+    if !right {
+        count_failure(conn, state, &user)?;
+        return Ok(Err(GrantError::InvalidGrant));
+    }
+    match user.standing() {
+        Standing::Locked => Ok(Err(GrantError::InvalidGrant)),
+        Standing::Refused(code) => Ok(Err(GrantError::AccountState(code))),
+        Standing::Usable => {
+            let now = state.clock.now_db();
             users::record_login(conn, &user.id, now)?;
-            let pair = issue_pair(conn, state, &user.id, user.session_version, None, now)?;
-            Ok(Ok(pair))
+            Ok(Ok(issue_pair(
+                conn,
+                state,
+                &user.id,
+                user.session_version,
+                None,
+                now,
+            )?))
         }
     }
 }
 
-/// Counts a wrong password (atomically). Only an active account with a
-/// password can be locked; at the threshold it is, its sessions end, and the
-/// user is told.
+/// The user, re-read after taking their row lock (`None` if deleted).
+fn locked_user(conn: &mut DbConnection, id: &str) -> Result<Option<UserRow>, ApiError> {
+    crate::service::guard::lock_user(conn, id)?;
+    Ok(users::find(conn, id)?)
+}
+
+/// Counts a wrong password for the user, under their row lock (see
+/// [`count_failure`]).
 pub fn count_failed_sign_in(
+    conn: &mut DbConnection,
+    state: &AppState,
+    user_id: &str,
+) -> Result<(), ApiError> {
+    match locked_user(conn, user_id)? {
+        Some(user) => count_failure(conn, state, &user),
+        None => Ok(()),
+    }
+}
+
+/// Counts a wrong password (atomically: the caller holds the user's row
+/// lock and `user` was read under it). Any account with a password can be
+/// locked, whatever its status; at the threshold it is, and its sessions
+/// end. An account already locked counts nothing more.
+fn count_failure(
     conn: &mut DbConnection,
     state: &AppState,
     user: &UserRow,
 ) -> Result<(), ApiError> {
-    let lockable = user.status == UserStatus::Active && user.password_hash.is_some();
-    if user.locked_at.is_some() || !lockable {
+    if user.locked_at.is_some() || user.password_hash.is_none() {
         return Ok(());
     }
     let now = state.clock.now_db();
@@ -233,6 +279,9 @@ pub fn count_failed_sign_in(
     Ok(())
 }
 
+/// What a lock does: sessions end, an audit event, and an `active` user is
+/// told (the email offers a password reset, which only an active user can
+/// make; someone whose account is off anyway is not mailed about it).
 fn lock_consequences(
     conn: &mut DbConnection,
     state: &AppState,
@@ -240,21 +289,23 @@ fn lock_consequences(
     now: PrimitiveDateTime,
 ) -> Result<(), ApiError> {
     refresh_tokens::revoke_user(conn, &user.id, None, now)?;
-    email::enqueue(
-        conn,
-        &state.templates,
-        Message {
-            kind: EmailKind::AccountLocked,
-            to: user.email.clone(),
-            context: json!({
-                "recipient_name": user.first_name,
-                "forgot_password_url": format!("{}/forgot-password", state.settings.app_url),
-            }),
-            user_id: Some(user.id.clone()),
-            customer_id: None,
-        },
-        now,
-    )?;
+    if user.status == UserStatus::Active {
+        email::enqueue(
+            conn,
+            &state.templates,
+            Message {
+                kind: EmailKind::AccountLocked,
+                to: user.email.clone(),
+                context: json!({
+                    "recipient_name": user.first_name,
+                    "forgot_password_url": format!("{}/forgot-password", state.settings.app_url),
+                }),
+                user_id: Some(user.id.clone()),
+                customer_id: None,
+            },
+            now,
+        )?;
+    }
     Event::new(
         "user.locked",
         format!("{} was locked after failed sign-ins", user.email),
@@ -264,7 +315,9 @@ fn lock_consequences(
     .record(conn, state, &AuditContext::system(), now)
 }
 
-/// Rotates a refresh token. Presenting a rotated one revokes its family.
+/// Rotates a refresh token. Presenting a rotated one revokes its family; so
+/// does a session older than `ROSTER_SESSION_MAX_AGE` (sign in again). A
+/// rotation is activity: it keeps the account from going dormant.
 fn rotate_refresh_token(
     conn: &mut DbConnection,
     state: &AppState,
@@ -275,6 +328,14 @@ fn rotate_refresh_token(
         return Ok(Err(GrantError::InvalidGrant));
     };
     if row.revoked_at.is_some() || row.expires_at <= now {
+        return Ok(Err(GrantError::InvalidGrant));
+    }
+    let family = Family {
+        id: row.family_id.clone(),
+        started_at: row.family_started_at,
+    };
+    if session_end(state, &family) <= now {
+        refresh_tokens::revoke_family(conn, &family.id, now)?;
         return Ok(Err(GrantError::InvalidGrant));
     }
     if !refresh_tokens::rotate(conn, &row.id, now)? {
@@ -289,12 +350,13 @@ fn rotate_refresh_token(
         refresh_tokens::revoke_family(conn, &row.family_id, now)?;
         return Ok(Err(GrantError::InvalidGrant));
     }
+    users::record_activity(conn, &user.id, now)?;
     let pair = issue_pair(
         conn,
         state,
         &user.id,
         user.session_version,
-        Some(&row.family_id),
+        Some(&family),
         now,
     )?;
     Ok(Ok(pair))
@@ -315,8 +377,9 @@ fn check_client_credentials(
         return Ok(Err(GrantError::InvalidClient));
     }
     api_clients::touch(conn, &client.id, state.clock.now_db())?;
+    let claims = access_claims(state, &client.id, 0, true);
     Ok(Ok(TokenResponse {
-        access_token: state.keys.sign(&access_claims(state, &client.id, 0, true)),
+        access_token: keys::sign(conn, state, &claims)?,
         token_type: "Bearer",
         expires_in: state.settings.access_token_ttl.as_secs(),
         refresh_token: None,

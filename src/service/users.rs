@@ -12,7 +12,9 @@ use crate::db::memberships::{self, MembershipRow};
 use crate::db::users::{self, ProfileChange, StatusChange, UserFilter, UserRow};
 use crate::db::{audit as audit_db, outbox, refresh_tokens, DbConnection};
 use crate::domain::email::EmailAddress;
-use crate::domain::lifecycle::{plan_status_change, StatusEmail, StatusTarget, UserStatus};
+use crate::domain::lifecycle::{
+    plan_status_change, Standing, StatusEmail, StatusTarget, UserStatus,
+};
 use crate::domain::pagination::{Cursor, Page, PageRequest};
 use crate::domain::permissions::Actor;
 use crate::domain::profile::search_key;
@@ -44,10 +46,10 @@ pub async fn change_own_password(
         .verify(current_password, user.password_hash.clone())
         .await?;
     if !current_ok {
-        let user = user.clone();
+        let id = user.id.clone();
         state
             .write(move |conn, state| {
-                crate::service::sessions::count_failed_sign_in(conn, state, &user)
+                crate::service::sessions::count_failed_sign_in(conn, state, &id)
             })
             .await?;
         return Err(ApiError::invalid(
@@ -64,6 +66,13 @@ pub async fn change_own_password(
             // change won the race meanwhile, it is no longer the current one.
             lock_user(conn, &user.id)?;
             let user = users::find(conn, &user.id)?.ok_or(ApiError::NotFound("user"))?;
+            // Guesses running beside this request may have locked the
+            // account meanwhile: a lock ends the session, right password or not.
+            if user.standing() == Standing::Locked {
+                return Err(ApiError::Unauthorized(
+                    "This session has ended; sign in again.".into(),
+                ));
+            }
             if user.password_hash != verified_hash {
                 return Err(ApiError::invalid(
                     "current_password",

@@ -130,7 +130,7 @@ async fn forged_expired_and_misused_tokens_are_all_401() {
     // The classic confusion attack: the public key used as an HMAC secret.
     let mut hs256 = jsonwebtoken::Header::new(jsonwebtoken::Algorithm::HS256);
     hs256.kid = Some(kid.clone());
-    let public_key = state.keys.jwks().keys[0].x.clone();
+    let public_key = state.keys.jwks(now).keys[0].x.clone();
     let confused = jsonwebtoken::encode(
         &hs256,
         &claims,

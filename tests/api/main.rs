@@ -7,7 +7,8 @@
 //! - `customers.rs`, `customer_users.rs`, `users_admin.rs`, `lifecycle.rs`
 //!   (status, unlock, link emails), `audit.rs`, `email_delivery.rs`;
 //! - `sign_in.rs`, `tokens.rs`, `passwords.rs`, `dormancy.rs`: signing in
-//!   and what keeps a session alive;
+//!   and what keeps a session alive; `lockout.rs`, `session_lifetime.rs`,
+//!   `signing_keys.rs`: the attacks those must withstand;
 //! - `idempotency.rs`, `races.rs`, `walkthroughs.rs` (whole admin tasks),
 //!   `errors.rs`, `hostile.rs`, `database_faults.rs`, `health.rs`,
 //!   `openapi.rs`.
@@ -27,10 +28,13 @@ mod health;
 mod hostile;
 mod idempotency;
 mod lifecycle;
+mod lockout;
 mod openapi;
 mod passwords;
 mod races;
+mod session_lifetime;
 mod sign_in;
+mod signing_keys;
 mod tenancy;
 mod tokens;
 mod trusted_proxies;
