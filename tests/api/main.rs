@@ -27,6 +27,7 @@ mod health;
 mod hostile;
 mod idempotency;
 mod lifecycle;
+mod links;
 mod openapi;
 mod passwords;
 mod races;
