@@ -27,10 +27,11 @@ pub enum EmailKind {
     MembershipAdded,
     MembershipRemoved,
     ActionConfirmation,
+    EmailChanged,
 }
 
 impl EmailKind {
-    pub const ALL: [EmailKind; 8] = [
+    pub const ALL: [EmailKind; 9] = [
         EmailKind::Activation,
         EmailKind::PasswordReset,
         EmailKind::PasswordChanged,
@@ -39,6 +40,7 @@ impl EmailKind {
         EmailKind::MembershipAdded,
         EmailKind::MembershipRemoved,
         EmailKind::ActionConfirmation,
+        EmailKind::EmailChanged,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -51,6 +53,7 @@ impl EmailKind {
             EmailKind::MembershipAdded => "membership_added",
             EmailKind::MembershipRemoved => "membership_removed",
             EmailKind::ActionConfirmation => "action_confirmation",
+            EmailKind::EmailChanged => "email_changed",
         }
     }
 

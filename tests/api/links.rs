@@ -13,14 +13,26 @@ use roster::db::outbox::OutboxRow;
 use roster::db::schema::email_outbox;
 use roster::email::providers::Mailer;
 use roster::email::worker::{DeliveryWorker, Resolve};
+use serde_json::json;
 
-use crate::helpers::{expect_json, expect_problem, header, spawn_app, spawn_app_with, TestApp};
+use crate::helpers::{
+    expect_json, expect_problem, header, link_token, spawn_app, spawn_app_with, TestApp,
+    ADMIN_EMAIL, ADMIN_PASSWORD, GOOD_PASSWORD,
+};
 
 const MINUTE: Duration = Duration::from_secs(60);
+const DAY: Duration = Duration::from_secs(86_400);
 
 /// Whether the link's token still works (`GET /v1/auth/action-tokens/…`).
 async fn link_status(app: &TestApp, token: &str) -> StatusCode {
     app.action_token(token).await.status()
+}
+
+/// A reset link sent by the platform admin; its token.
+async fn reset_link(app: &TestApp, uid: &str, email: &str) -> String {
+    let sent = app.send_password_reset_email(app.admin_token(), uid).await;
+    assert_eq!(sent.status(), StatusCode::ACCEPTED);
+    app.token_from_email("password_reset", email).await
 }
 
 #[tokio::test]
@@ -231,4 +243,155 @@ async fn the_reset_email_cooldown_follows_its_setting() {
     app.forgot_password("pat@acme.test").await;
     app.resolve_requests().await;
     assert_eq!(app.count_emails("password_reset", "pat@acme.test").await, 2);
+}
+
+#[tokio::test]
+async fn links_die_with_inactivation_and_retirement_and_reactivation_does_not_revive_them() {
+    let app = spawn_app().await;
+    let (cid, uid, _) = app.active_member("pat@acme.test").await;
+
+    let before_inactivation = reset_link(&app, &uid, "pat@acme.test").await;
+    app.admin_set_status(&uid, "inactive").await;
+    assert_eq!(
+        link_status(&app, &before_inactivation).await,
+        StatusCode::GONE
+    );
+    app.admin_set_status(&uid, "active").await;
+    assert_eq!(
+        link_status(&app, &before_inactivation).await,
+        StatusCode::GONE
+    );
+    let refused = app
+        .reset_password(&before_inactivation, "a brand new passphrase")
+        .await;
+    expect_problem(refused, StatusCode::GONE, "gone").await;
+
+    let before_retirement = reset_link(&app, &uid, "pat@acme.test").await;
+    app.admin_set_status(&uid, "retired").await;
+    assert_eq!(
+        link_status(&app, &before_retirement).await,
+        StatusCode::GONE
+    );
+    app.admin_set_status(&uid, "active").await;
+    assert_eq!(
+        link_status(&app, &before_retirement).await,
+        StatusCode::GONE
+    );
+
+    // An invited user brought back is invited again with a new link only.
+    let invited = app.add_new_user(&cid, "new@acme.test", "full_access").await;
+    let invitation = app.token_from_email("activation", "new@acme.test").await;
+    app.admin_set_status(&invited, "inactive").await;
+    assert_eq!(link_status(&app, &invitation).await, StatusCode::GONE);
+    app.admin_set_status(&invited, "active").await;
+    assert_eq!(link_status(&app, &invitation).await, StatusCode::GONE);
+    let fresh = app.token_from_email("activation", "new@acme.test").await;
+    assert_ne!(fresh, invitation);
+    assert_eq!(link_status(&app, &fresh).await, StatusCode::OK);
+
+    // Deleting the user takes every link with them.
+    let delete = app.delete_user(app.admin_token(), &invited, "").await;
+    assert_eq!(delete.status(), StatusCode::NO_CONTENT);
+    expect_problem(
+        app.action_token(&fresh).await,
+        StatusCode::NOT_FOUND,
+        "not_found",
+    )
+    .await;
+}
+
+#[tokio::test]
+async fn a_dormant_account_loses_its_links_when_it_expires() {
+    let app = spawn_app_with(&[("ROSTER_ACTION_TOKEN_TTL", "1y")]).await;
+    let (_, uid, _) = app.active_member("pat@acme.test").await;
+    let link = reset_link(&app, &uid, "pat@acme.test").await;
+    app.clock.advance(91 * DAY);
+    let admin = app
+        .sign_in(ADMIN_EMAIL, ADMIN_PASSWORD)
+        .await
+        .access_token();
+    roster::service::maintenance::run_once(&app.state)
+        .await
+        .unwrap();
+    let expired = expect_json(app.get_user(&admin, &uid).await, StatusCode::OK).await;
+    assert_eq!(expired["status"], "expired");
+    assert_eq!(link_status(&app, &link).await, StatusCode::GONE);
+    let back = app
+        .set_status(&admin, &uid, &json!({"status": "active"}))
+        .await;
+    assert_eq!(back.status(), StatusCode::OK);
+    assert_eq!(link_status(&app, &link).await, StatusCode::GONE);
+}
+
+#[tokio::test]
+async fn an_email_change_kills_the_links_and_tells_the_old_address() {
+    let app = spawn_app().await;
+    let (_, uid, _) = app.active_member("pat@acme.test").await;
+    let link = reset_link(&app, &uid, "pat@acme.test").await;
+    let response = app
+        .update_user(
+            app.admin_token(),
+            &uid,
+            &json!({"email": "pat.lee@elsewhere.test"}),
+        )
+        .await;
+    let info = expect_json(response, StatusCode::OK).await;
+    assert_eq!(info["email"], "pat.lee@elsewhere.test");
+    assert_eq!(link_status(&app, &link).await, StatusCode::GONE);
+
+    // The old address hears about it, without learning the whole new one.
+    let notice = app.last_email("email_changed", "pat@acme.test").await;
+    assert!(
+        notice.text_body.contains("p***@elsewhere.test"),
+        "{}",
+        notice.text_body
+    );
+    assert!(!notice.text_body.contains("pat.lee@elsewhere.test"));
+    assert_eq!(app.outbox_rows_to("pat.lee@elsewhere.test").await, 0);
+    let events = app
+        .audit_events(&format!("action=user.updated&user_id={uid}"))
+        .await;
+    assert_eq!(events.len(), 1, "{events:?}");
+    assert_eq!(
+        events[0]["changes"]["email"],
+        json!({"before": "pat@acme.test", "after": "pat.lee@elsewhere.test"})
+    );
+    app.sign_in("pat.lee@elsewhere.test", GOOD_PASSWORD).await;
+
+    // A change of case is the same mailbox: no notice, links stay.
+    let link = reset_link(&app, &uid, "pat.lee@elsewhere.test").await;
+    let response = app
+        .update_user(
+            app.admin_token(),
+            &uid,
+            &json!({"email": "Pat.Lee@elsewhere.test"}),
+        )
+        .await;
+    assert_eq!(response.status(), StatusCode::OK);
+    assert_eq!(
+        app.count_emails("email_changed", "pat.lee@elsewhere.test")
+            .await,
+        0
+    );
+    assert_eq!(link_status(&app, &link).await, StatusCode::OK);
+}
+
+#[tokio::test]
+async fn an_invited_user_whose_email_changes_is_invited_again_at_the_new_address() {
+    let app = spawn_app().await;
+    let cid = app.customer("Acme", None).await;
+    let uid = app
+        .add_new_user(&cid, "typo@acme.tset", "full_access")
+        .await;
+    let invitation = app.token_from_email("activation", "typo@acme.tset").await;
+    let response = app
+        .update_user(app.admin_token(), &uid, &json!({"email": "pat@acme.test"}))
+        .await;
+    assert_eq!(response.status(), StatusCode::OK);
+    assert_eq!(link_status(&app, &invitation).await, StatusCode::GONE);
+    assert_eq!(app.count_emails("email_changed", "typo@acme.tset").await, 0);
+    let fresh = app.last_email("activation", "pat@acme.test").await;
+    let token = link_token(&fresh.text_body).expect("a link");
+    let activated = app.activate_account(&token, GOOD_PASSWORD).await;
+    assert_eq!(activated.status(), StatusCode::OK);
 }
