@@ -10,7 +10,10 @@
 //!   and what keeps a session alive;
 //! - `idempotency.rs`, `races.rs`, `walkthroughs.rs` (whole admin tasks),
 //!   `errors.rs`, `hostile.rs`, `database_faults.rs`, `health.rs`,
-//!   `openapi.rs`.
+//!   `openapi.rs`;
+//! - `links.rs` (forgot-password, link cooldowns, links dying with the
+//!   account, email changes) and `no_ops.rs` (admin actions that change
+//!   nothing).
 //!
 //! `helpers.rs` is the vocabulary they share.
 
@@ -28,6 +31,7 @@ mod hostile;
 mod idempotency;
 mod lifecycle;
 mod links;
+mod no_ops;
 mod openapi;
 mod passwords;
 mod races;
