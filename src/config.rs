@@ -118,6 +118,8 @@ pub struct Settings {
     pub dormancy_check_interval: Duration,
     pub password_min_length: usize,
     pub action_token_ttl: Duration,
+    /// How long after a link email forgot-password sends no other (0: no wait).
+    pub reset_email_cooldown: Duration,
     pub hash_concurrency: usize,
     pub hash_queue: usize,
     pub auth_rate_limit: u32,
@@ -231,6 +233,7 @@ impl Settings {
             dormancy_check_interval: env.duration(&vars::DORMANCY_CHECK_INTERVAL, None)?,
             password_min_length: env.count(&vars::PASSWORD_MIN_LENGTH, None)?,
             action_token_ttl: env.duration(&vars::ACTION_TOKEN_TTL, None)?,
+            reset_email_cooldown: env.duration(&vars::RESET_EMAIL_COOLDOWN, None)?,
             hash_concurrency,
             hash_queue: env.count(&vars::HASH_QUEUE, Some(hash_queue_default))?,
             auth_rate_limit: env.count(&vars::AUTH_RATE_LIMIT, None)?,

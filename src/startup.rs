@@ -19,16 +19,18 @@ use crate::auth::passwords::PasswordHasher;
 use crate::client_ip::TrustedProxies;
 use crate::clock::Clock;
 use crate::config::Settings;
+use crate::db::outbox::OutboxRow;
 use crate::db::{self, signing_keys, Db, DbError, DbSetupError};
 use crate::email::providers::Mailer;
-use crate::email::worker::DeliveryWorker;
+use crate::email::worker::{DeliveryWorker, Resolve};
 use crate::email::EmailTemplates;
+use crate::email::RequestKind;
 use crate::error::ApiError;
 use crate::http::{fallback, request_id_middleware, RosterRootSpan, RouteTable};
 use crate::openapi::{self, ApiDoc};
 use crate::rate_limit::AuthRateLimit;
 use crate::service::bootstrap::{self, Bootstrap, BootstrapError};
-use crate::service::{keys, maintenance};
+use crate::service::{accounts, keys, maintenance};
 use crate::state::AppState;
 
 #[derive(Debug, thiserror::Error)]
@@ -80,13 +82,7 @@ impl Application {
             crate::request_log::spawn(stopped.clone()),
         ];
         if settings.mail.worker {
-            jobs.push(DeliveryWorker::spawn(
-                state.db.clone(),
-                Mailer::new(&settings.mail),
-                settings.mail.clone(),
-                state.clock.clone(),
-                stopped,
-            ));
+            jobs.push(delivery_worker(&state).spawn(stopped));
         }
         Ok(Application {
             port,
@@ -139,6 +135,34 @@ pub async fn build_state(
         clock,
         settings,
     }))
+}
+
+/// The app's delivery worker: the configured mailer, and the use cases that
+/// resolve the requests waiting in the outbox.
+pub fn delivery_worker(state: &AppState) -> DeliveryWorker {
+    let settings = &state.settings.mail;
+    DeliveryWorker::new(
+        state.db.clone(),
+        Mailer::new(settings),
+        settings.clone(),
+        state.clock.clone(),
+        resolver(state.clone()),
+    )
+}
+
+/// Each kind of request goes to its use case.
+fn resolver(state: AppState) -> Resolve {
+    Arc::new(move |row: OutboxRow| {
+        let state = state.clone();
+        Box::pin(async move {
+            match RequestKind::parse(&row.kind) {
+                Some(RequestKind::ForgotPassword) => {
+                    Ok(accounts::resolve_forgot_password(&state, row.id, row.recipient).await?)
+                }
+                None => Err(format!("`{}` is not a request", row.kind).into()),
+            }
+        })
+    })
 }
 
 /// Connects (failing fast with the real error) and optionally migrates.

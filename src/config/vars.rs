@@ -377,6 +377,16 @@ pub const ACTION_TOKEN_TTL: Var = var(
     "activation and reset link lifetime",
     |s| duration(s.action_token_ttl),
 );
+pub const RESET_EMAIL_COOLDOWN: Var = var(
+    "ROSTER_RESET_EMAIL_COOLDOWN",
+    Value("60s"),
+    Kind::Duration {
+        min: "0s",
+        max: "1d",
+    },
+    "at most one link email per account this often from `POST /v1/auth/forgot-password`; later requests inside it send nothing and the live link keeps working; `0s` = off",
+    |s| duration(s.reset_email_cooldown),
+);
 pub const HASH_CONCURRENCY: Var = var(
     "ROSTER_HASH_CONCURRENCY",
     Derived("half the cores, at least 1"),
@@ -436,6 +446,7 @@ pub static ALL: &[&Var] = &[
     &DORMANCY_CHECK_INTERVAL,
     &PASSWORD_MIN_LENGTH,
     &ACTION_TOKEN_TTL,
+    &RESET_EMAIL_COOLDOWN,
     &HASH_CONCURRENCY,
     &HASH_QUEUE,
     &LOG_FORMAT,

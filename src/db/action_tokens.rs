@@ -84,7 +84,25 @@ pub fn consume(conn: &mut DbConnection, id: &str, now: PrimitiveDateTime) -> Que
     Ok(updated == 1)
 }
 
-/// Voids every live token of the user (after any password change).
+/// Whether the user was issued a token of `purpose` after `since` (used,
+/// voided or live).
+pub fn issued_since(
+    conn: &mut DbConnection,
+    user_id: &str,
+    purpose: Purpose,
+    since: PrimitiveDateTime,
+) -> QueryResult<bool> {
+    diesel::select(diesel::dsl::exists(
+        action_tokens::table
+            .filter(action_tokens::user_id.eq(user_id))
+            .filter(action_tokens::purpose.eq(purpose.as_str()))
+            .filter(action_tokens::created_at.gt(since)),
+    ))
+    .get_result(conn)
+}
+
+/// Voids every live token of the user (a password set, an email change, a
+/// status change, expiry).
 pub fn void_all(conn: &mut DbConnection, user_id: &str, now: PrimitiveDateTime) -> QueryResult<()> {
     diesel::update(
         action_tokens::table

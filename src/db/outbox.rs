@@ -1,12 +1,13 @@
 //! The email outbox: written in the same transaction as the change that
-//! causes each email; delivered by `crate::email::worker`.
+//! causes each email; delivered by `crate::email::worker`. It also holds
+//! requests ([`RequestKind`]) that the worker resolves into emails.
 
 use diesel::prelude::*;
 use time::PrimitiveDateTime;
 
 use super::schema::email_outbox;
 use super::DbConnection;
-use crate::domain::delivery::DeliveryStatus;
+use crate::domain::delivery::{DeliveryStatus, RequestKind};
 use crate::domain::pagination::Cursor;
 
 #[derive(Debug, Clone, Queryable, QueryableByName, Selectable, Insertable)]
@@ -30,6 +31,20 @@ pub struct OutboxRow {
     pub created_at: PrimitiveDateTime,
     pub updated_at: PrimitiveDateTime,
     pub sent_at: Option<PrimitiveDateTime>,
+}
+
+impl OutboxRow {
+    /// A request to resolve, not an email to send.
+    pub fn is_request(&self) -> bool {
+        RequestKind::parse(&self.kind).is_some()
+    }
+}
+
+/// Which due rows a claim takes: emails to send, or requests to resolve.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Lane {
+    Emails,
+    Requests,
 }
 
 pub fn insert(conn: &mut DbConnection, row: &OutboxRow) -> QueryResult<()> {
@@ -63,6 +78,7 @@ pub fn list(
 ) -> QueryResult<Vec<OutboxRow>> {
     let mut query = email_outbox::table
         .select(OutboxRow::as_select())
+        .filter(email_outbox::kind.ne_all(RequestKind::names()))
         .into_boxed();
     if let Some(status) = &filter.status {
         query = query.filter(email_outbox::status.eq(*status));
@@ -86,29 +102,20 @@ pub fn list(
     .load(conn)
 }
 
-/// Claims up to `limit` due rows for `owner` until `lease_until`, in one
-/// statement. A row whose lease ran out (its sender crashed) is due again.
-/// On PostgreSQL the candidates are locked with `SKIP LOCKED`, so instances
-/// sharing the database claim disjoint rows without waiting on each other;
-/// a SQLite write transaction already excludes every other writer.
+/// Claims up to `limit` due rows of `lane` for `owner` until `lease_until`,
+/// in one statement. A row whose lease ran out (its worker crashed) is due
+/// again. On PostgreSQL the candidates are locked with `SKIP LOCKED`, so
+/// instances sharing the database claim disjoint rows without waiting on
+/// each other; a SQLite write transaction already excludes every other writer.
 pub fn claim_due(
     conn: &mut DbConnection,
     owner: &str,
     now: PrimitiveDateTime,
     lease_until: PrimitiveDateTime,
     limit: i64,
+    lane: Lane,
 ) -> QueryResult<Vec<OutboxRow>> {
-    let due = email_outbox::table
-        .filter(email_outbox::status.eq(DeliveryStatus::Pending))
-        .filter(email_outbox::next_attempt_at.le(now))
-        .filter(
-            email_outbox::lease_expires_at
-                .is_null()
-                .or(email_outbox::lease_expires_at.lt(now)),
-        )
-        .order(email_outbox::next_attempt_at.asc())
-        .select(email_outbox::id)
-        .limit(limit);
+    let requests = RequestKind::names();
     let mut claimed = match conn {
         // diesel cannot put a locking clause in a subselect.
         DbConnection::Postgres(pg) => diesel::sql_query(
@@ -116,6 +123,7 @@ pub fn claim_due(
              WHERE id IN (SELECT id FROM email_outbox \
                           WHERE status = 'pending' AND next_attempt_at <= $3 \
                             AND (lease_expires_at IS NULL OR lease_expires_at < $3) \
+                            AND (kind = ANY($5)) = $6 \
                           ORDER BY next_attempt_at LIMIT $4 FOR UPDATE SKIP LOCKED) \
              RETURNING *",
         )
@@ -123,8 +131,26 @@ pub fn claim_due(
         .bind::<diesel::sql_types::Timestamp, _>(lease_until)
         .bind::<diesel::sql_types::Timestamp, _>(now)
         .bind::<diesel::sql_types::BigInt, _>(limit)
+        .bind::<diesel::sql_types::Array<diesel::sql_types::Text>, _>(requests)
+        .bind::<diesel::sql_types::Bool, _>(lane == Lane::Requests)
         .load(pg)?,
         DbConnection::Sqlite(lite) => {
+            let due = email_outbox::table
+                .filter(email_outbox::status.eq(DeliveryStatus::Pending))
+                .filter(email_outbox::next_attempt_at.le(now))
+                .filter(
+                    email_outbox::lease_expires_at
+                        .is_null()
+                        .or(email_outbox::lease_expires_at.lt(now)),
+                )
+                .order(email_outbox::next_attempt_at.asc())
+                .select(email_outbox::id)
+                .limit(limit)
+                .into_boxed();
+            let due = match lane {
+                Lane::Emails => due.filter(email_outbox::kind.ne_all(requests)),
+                Lane::Requests => due.filter(email_outbox::kind.eq_any(requests)),
+            };
             let ids: Vec<String> = due.load(lite)?;
             diesel::update(email_outbox::table.filter(email_outbox::id.eq_any(ids)))
                 .set((
@@ -135,9 +161,21 @@ pub fn claim_due(
                 .get_results(lite)?
         }
     };
-    // RETURNING gives no order; send the oldest first.
+    // RETURNING gives no order; take the oldest first.
     claimed.sort_by_key(|row| row.next_attempt_at);
     Ok(claimed)
+}
+
+/// Removes the request `id` (resolved, or given up); false when it is no
+/// longer there (another worker resolved it first).
+pub fn take_request(conn: &mut DbConnection, id: &str) -> QueryResult<bool> {
+    let deleted = diesel::delete(
+        email_outbox::table
+            .find(id)
+            .filter(email_outbox::kind.eq_any(RequestKind::names())),
+    )
+    .execute(conn)?;
+    Ok(deleted == 1)
 }
 
 pub fn mark_sent(

@@ -216,6 +216,16 @@ pub struct ProfileChange {
     pub job_title: Option<Option<String>>,
 }
 
+impl ProfileChange {
+    /// Whether it leaves every field alone.
+    pub fn is_empty(&self) -> bool {
+        self.email.is_none()
+            && self.first_name.is_none()
+            && self.last_name.is_none()
+            && self.job_title.is_none()
+    }
+}
+
 /// Applies `change` when the row is still at `expected_version`; returns
 /// whether it was (false means someone else changed it first).
 pub fn update_profile(

@@ -1,4 +1,5 @@
-//! Where an email is on its way out.
+//! Where an email is on its way out, and the requests the outbox holds
+//! beside emails.
 
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
@@ -40,5 +41,38 @@ impl DeliveryStatus {
             "failed" => Some(DeliveryStatus::Failed),
             _ => None,
         }
+    }
+}
+
+/// Work queued in the outbox beside the emails: the delivery worker resolves
+/// a request into the emails it comes to (or none) before sending anything,
+/// so a request is as durable as an email, and its answer says nothing.
+/// Requests are never listed as emails.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RequestKind {
+    /// `POST /v1/auth/forgot-password`; the row's recipient is the address
+    /// asked about, kept only until the request is resolved.
+    ForgotPassword,
+}
+
+impl RequestKind {
+    pub const ALL: [RequestKind; 1] = [RequestKind::ForgotPassword];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            RequestKind::ForgotPassword => "forgot_password_request",
+        }
+    }
+
+    pub fn parse(value: &str) -> Option<Self> {
+        RequestKind::ALL.into_iter().find(|k| k.as_str() == value)
+    }
+
+    /// The outbox `kind` of every request.
+    pub fn names() -> Vec<&'static str> {
+        RequestKind::ALL
+            .into_iter()
+            .map(RequestKind::as_str)
+            .collect()
     }
 }

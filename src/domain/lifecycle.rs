@@ -115,6 +115,9 @@ pub struct StatusPlan {
     /// False when the user already is in the asked state (idempotent no-op).
     pub changes: bool,
     pub revoke_sessions: bool,
+    /// Every pending activation and reset link dies, so that no link sent
+    /// before the change works after it (a reactivation never revives one).
+    pub void_links: bool,
     /// What the user is told, in this order.
     pub emails: &'static [StatusEmail],
     /// The audit event the change records; `None` when nothing changes.
@@ -163,6 +166,7 @@ pub fn plan_status_change(
         to: from,
         changes: false,
         revoke_sessions: false,
+        void_links: false,
         emails: &[],
         audit_action: None,
         set_retired_at: false,
@@ -177,6 +181,7 @@ pub fn plan_status_change(
             to: S::Inactive,
             changes: true,
             revoke_sessions: true,
+            void_links: true,
             emails: &[StatusEmail::AccountDeactivated],
             audit_action: STATUS_CHANGED,
             ..unchanged
@@ -186,6 +191,7 @@ pub fn plan_status_change(
         (StatusTarget::Active, S::Inactive | S::Expired | S::Retired) => Ok(StatusPlan {
             to: if has_password { S::Active } else { S::Invited },
             changes: true,
+            void_links: true,
             emails: if has_password {
                 &[]
             } else {
@@ -201,11 +207,41 @@ pub fn plan_status_change(
             to: S::Retired,
             changes: true,
             revoke_sessions: true,
+            void_links: true,
             audit_action: STATUS_CHANGED,
             set_retired_at: true,
             ..unchanged
         }),
     }
+}
+
+/// What an admin's change of a user's email address must do besides storing
+/// it. Built by [`plan_email_change`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct EmailChangePlan {
+    /// Every pending activation and reset link dies: it went to the old
+    /// address.
+    pub void_links: bool,
+    /// `email_changed` goes to the old address: the account has a password,
+    /// and from now on its reset links go to the new address.
+    pub notify_old_address: bool,
+    /// A fresh `activation` email goes to the new address.
+    pub activation_to_new_address: bool,
+}
+
+/// The plan for a new address; `None` when the address stays the same
+/// mailbox (equal, or differing only in case), which is a plain profile edit.
+pub fn plan_email_change(
+    status: UserStatus,
+    has_password: bool,
+    old_key: &str,
+    new_key: &str,
+) -> Option<EmailChangePlan> {
+    (old_key != new_key).then_some(EmailChangePlan {
+        void_links: true,
+        notify_old_address: has_password,
+        activation_to_new_address: status == UserStatus::Invited,
+    })
 }
 
 #[cfg(test)]
@@ -259,6 +295,52 @@ mod tests {
         let plan = plan_status_change(S::Retired, StatusTarget::Active, true).unwrap();
         assert!(plan.needs_seats && plan.clear_retired_at);
         assert_eq!(plan.to, S::Active);
+    }
+
+    #[test]
+    fn every_status_change_voids_the_links_and_asking_for_the_current_one_does_not() {
+        for (from, target) in [
+            (S::Active, StatusTarget::Inactive),
+            (S::Invited, StatusTarget::Inactive),
+            (S::Expired, StatusTarget::Inactive),
+            (S::Inactive, StatusTarget::Active),
+            (S::Expired, StatusTarget::Active),
+            (S::Retired, StatusTarget::Active),
+            (S::Active, StatusTarget::Retired),
+            (S::Invited, StatusTarget::Retired),
+        ] {
+            for has_password in [true, false] {
+                let plan = plan_status_change(from, target, has_password).unwrap();
+                assert!(plan.void_links, "{from:?} → {target:?}");
+            }
+        }
+        let plan = plan_status_change(S::Active, StatusTarget::Active, true).unwrap();
+        assert!(!plan.void_links);
+    }
+
+    #[test]
+    fn a_new_address_voids_the_links_and_tells_whoever_holds_the_account() {
+        let active = plan_email_change(S::Active, true, "a@x.test", "b@x.test").unwrap();
+        assert!(active.void_links && active.notify_old_address);
+        assert!(!active.activation_to_new_address);
+        let invited = plan_email_change(S::Invited, false, "a@x.test", "b@x.test").unwrap();
+        assert!(invited.void_links && invited.activation_to_new_address);
+        assert!(
+            !invited.notify_old_address,
+            "an invited user has nothing to protect"
+        );
+        let inactive = plan_email_change(S::Inactive, true, "a@x.test", "b@x.test").unwrap();
+        assert!(inactive.notify_old_address && !inactive.activation_to_new_address);
+        let never_activated = plan_email_change(S::Retired, false, "a@x.test", "b@x.test").unwrap();
+        assert!(!never_activated.notify_old_address && !never_activated.activation_to_new_address);
+    }
+
+    #[test]
+    fn the_same_mailbox_is_no_email_change() {
+        assert_eq!(
+            plan_email_change(S::Active, true, "a@x.test", "a@x.test"),
+            None
+        );
     }
 
     #[test]

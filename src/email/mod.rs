@@ -12,6 +12,7 @@ use utoipa::ToSchema;
 use crate::db::outbox::{self, OutboxRow};
 use crate::db::{DbConnection, DbError};
 use crate::domain::delivery::DeliveryStatus;
+pub use crate::domain::delivery::RequestKind;
 pub use templates::{EmailTemplates, RenderedEmail};
 
 /// The kinds of email roster sends; used as the provider's tag.
@@ -26,10 +27,11 @@ pub enum EmailKind {
     MembershipAdded,
     MembershipRemoved,
     ActionConfirmation,
+    EmailChanged,
 }
 
 impl EmailKind {
-    pub const ALL: [EmailKind; 8] = [
+    pub const ALL: [EmailKind; 9] = [
         EmailKind::Activation,
         EmailKind::PasswordReset,
         EmailKind::PasswordChanged,
@@ -38,6 +40,7 @@ impl EmailKind {
         EmailKind::MembershipAdded,
         EmailKind::MembershipRemoved,
         EmailKind::ActionConfirmation,
+        EmailKind::EmailChanged,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -50,6 +53,7 @@ impl EmailKind {
             EmailKind::MembershipAdded => "membership_added",
             EmailKind::MembershipRemoved => "membership_removed",
             EmailKind::ActionConfirmation => "action_confirmation",
+            EmailKind::EmailChanged => "email_changed",
         }
     }
 
@@ -94,29 +98,49 @@ pub fn enqueue(
     let rendered = templates
         .render(message.kind, &message.context)
         .map_err(|err| EmailError::Render(err.to_string()))?;
-    let id = crate::db::new_id();
-    outbox::insert(
-        conn,
-        &OutboxRow {
-            id: id.clone(),
-            kind: message.kind.as_str().to_string(),
-            recipient: message.to,
-            subject: rendered.subject,
-            text_body: rendered.text,
-            html_body: rendered.html,
-            user_id: message.user_id,
-            customer_id: message.customer_id,
-            status: DeliveryStatus::Pending,
-            attempts: 0,
-            next_attempt_at: now,
-            lease_owner: None,
-            lease_expires_at: None,
-            last_error: None,
-            provider_message_id: None,
-            created_at: now,
-            updated_at: now,
-            sent_at: None,
-        },
-    )?;
-    Ok(id)
+    let mut row = pending(message.kind.as_str(), message.to, now);
+    row.subject = rendered.subject;
+    row.text_body = rendered.text;
+    row.html_body = rendered.html;
+    row.user_id = message.user_id;
+    row.customer_id = message.customer_id;
+    outbox::insert(conn, &row)?;
+    Ok(row.id)
+}
+
+/// Writes a request about `about` (an address) to the outbox on `conn`, for
+/// the delivery worker to resolve; the same single row whatever it is about.
+pub fn enqueue_request(
+    conn: &mut DbConnection,
+    kind: RequestKind,
+    about: String,
+    now: PrimitiveDateTime,
+) -> Result<String, EmailError> {
+    let row = pending(kind.as_str(), about, now);
+    outbox::insert(conn, &row)?;
+    Ok(row.id)
+}
+
+/// A pending outbox row of `kind` to `recipient`, due `now`, with empty bodies.
+fn pending(kind: &str, recipient: String, now: PrimitiveDateTime) -> OutboxRow {
+    OutboxRow {
+        id: crate::db::new_id(),
+        kind: kind.to_string(),
+        recipient,
+        subject: String::new(),
+        text_body: String::new(),
+        html_body: String::new(),
+        user_id: None,
+        customer_id: None,
+        status: DeliveryStatus::Pending,
+        attempts: 0,
+        next_attempt_at: now,
+        lease_owner: None,
+        lease_expires_at: None,
+        last_error: None,
+        provider_message_id: None,
+        created_at: now,
+        updated_at: now,
+        sent_at: None,
+    }
 }

@@ -31,7 +31,7 @@ macro_rules! embedded {
     };
 }
 
-const TEMPLATES: [(&str, &str); 26] = embedded![
+const TEMPLATES: [(&str, &str); 29] = embedded![
     "layout.html.j2",
     "macros.html.j2",
     "activation/subject.txt.j2",
@@ -58,6 +58,9 @@ const TEMPLATES: [(&str, &str); 26] = embedded![
     "action_confirmation/subject.txt.j2",
     "action_confirmation/body.txt.j2",
     "action_confirmation/body.html.j2",
+    "email_changed/subject.txt.j2",
+    "email_changed/body.txt.j2",
+    "email_changed/body.html.j2",
 ];
 
 /// The templates, parsed once; cheap to clone.
@@ -157,6 +160,7 @@ mod tests {
             "actor": "user:0190",
             "requester_name": "Sam Admin",
             "occurred_at": "2026-11-22T10:00:00Z",
+            "new_email": "j***@example.org",
         })
     }
 
@@ -173,6 +177,7 @@ mod tests {
             EmailKind::MembershipAdded | EmailKind::MembershipRemoved => {
                 json!({"customer_name": "UBM Demo"})
             }
+            EmailKind::EmailChanged => json!({"new_email": "j***@example.org"}),
             EmailKind::ActionConfirmation => json!({
                 "summary": "Jane Doe (user@email.com) was inactivated",
                 "actor": "user:0190",
@@ -268,6 +273,23 @@ mod tests {
         assert!(email
             .text
             .contains("contact your CSM in order to activate the account"));
+    }
+
+    #[test]
+    fn the_email_change_notice_names_the_new_address_and_what_moves_there() {
+        let email = templates()
+            .render(EmailKind::EmailChanged, &sample())
+            .unwrap();
+        assert_eq!(
+            email.subject,
+            "The email address of your Utility Bill Management account was changed"
+        );
+        assert!(email
+            .text
+            .contains("to j***@example.org at 2026-11-22T10:00:00Z."));
+        assert!(email.text.contains("password reset links included"));
+        assert!(email.text.contains("contact your administrator right away"));
+        assert!(email.html.contains("j***@example.org"));
     }
 
     #[test]

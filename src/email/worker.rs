@@ -7,10 +7,17 @@
 //! died (or lost the database) between the provider's answer and recording
 //! it. Resend gets the outbox id as its `Idempotency-Key`, which covers that
 //! case too.
+//!
+//! Requests ([`RequestKind`](crate::email::RequestKind)) wait in the same
+//! outbox and are claimed the same way: each round first resolves the due
+//! ones (a forgot-password into a link email or nothing, removing the row in
+//! the same transaction), so the emails they come to leave in that round.
 
 use std::collections::VecDeque;
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use futures_util::future::BoxFuture;
 use futures_util::stream::{FuturesUnordered, StreamExt};
 use rand::Rng;
 use tokio::sync::watch;
@@ -18,7 +25,7 @@ use tokio::sync::watch;
 use super::providers::{Delivered, Mailer, OutgoingEmail, SendError};
 use crate::clock::{span, Clock};
 use crate::config::MailSettings;
-use crate::db::outbox::{self, OutboxRow};
+use crate::db::outbox::{self, Lane, OutboxRow};
 use crate::db::{Db, DbError};
 use crate::domain::email::mask;
 
@@ -31,6 +38,17 @@ pub const MAX_RETRY_AFTER: Duration = Duration::from_secs(48 * 3600);
 /// How many times a delivery outcome is written before the worker gives up
 /// (and the lease runs out, so the email is sent again).
 const RECORD_TRIES: u32 = 3;
+
+/// Resolves one request row into the emails it comes to, or none, and
+/// removes the row, all in one transaction; a row already gone (another
+/// worker resolved it) is left alone. Built from the app's use cases (see
+/// `crate::startup::delivery_worker`); the worker only logs and retries its
+/// errors.
+pub type Resolve =
+    Arc<dyn Fn(OutboxRow) -> BoxFuture<'static, Result<(), ResolveError>> + Send + Sync>;
+
+/// Why a request could not be resolved (the use case's own error).
+pub type ResolveError = Box<dyn std::error::Error + Send + Sync>;
 
 /// What one send attempt came to.
 struct Attempt {
@@ -46,31 +64,33 @@ pub struct DeliveryWorker {
     mailer: Mailer,
     settings: MailSettings,
     clock: Clock,
+    resolve: Resolve,
     owner: String,
 }
 
 impl DeliveryWorker {
     /// A worker with a fresh owner id (its leases are its own).
-    pub fn new(db: Db, mailer: Mailer, settings: MailSettings, clock: Clock) -> Self {
+    pub fn new(
+        db: Db,
+        mailer: Mailer,
+        settings: MailSettings,
+        clock: Clock,
+        resolve: Resolve,
+    ) -> Self {
         DeliveryWorker {
             db,
             mailer,
             settings,
             clock,
+            resolve,
             owner: format!("worker-{}", uuid::Uuid::new_v4()),
         }
     }
 
-    /// Runs a worker on the runtime until `shutdown` turns true (or its sender
-    /// is dropped); in-flight sends finish and are recorded first.
-    pub fn spawn(
-        db: Db,
-        mailer: Mailer,
-        settings: MailSettings,
-        clock: Clock,
-        shutdown: watch::Receiver<bool>,
-    ) -> tokio::task::JoinHandle<()> {
-        tokio::spawn(Self::new(db, mailer, settings, clock).run(shutdown))
+    /// Runs the worker on the runtime until `shutdown` turns true (or its
+    /// sender is dropped); in-flight sends finish and are recorded first.
+    pub fn spawn(self, shutdown: watch::Receiver<bool>) -> tokio::task::JoinHandle<()> {
+        tokio::spawn(self.run(shutdown))
     }
 
     /// The lease owner this worker claims rows as.
@@ -112,10 +132,12 @@ impl DeliveryWorker {
                     self.report_backlog().await;
                     backlog_reported_at = Some(Instant::now());
                 }
+                // A full batch of requests means more may be waiting.
+                let requests_done = self.resolve_requests_once().await < concurrency;
                 let wanted = concurrency - queued.len();
-                match self.claim(wanted).await {
+                match self.claim(wanted, Lane::Emails).await {
                     Ok(rows) => {
-                        drained_at = (rows.len() < wanted).then(Instant::now);
+                        drained_at = (rows.len() < wanted && requests_done).then(Instant::now);
                         queued.extend(rows);
                     }
                     Err(err) => {
@@ -177,11 +199,13 @@ impl DeliveryWorker {
         }
     }
 
-    /// Claims one batch of due emails and sends them concurrently; returns how
-    /// many it claimed (0 after a database error, which is logged).
+    /// Resolves one batch of due requests, then claims one batch of due
+    /// emails and sends them concurrently; returns how many emails it claimed
+    /// (0 after a database error, which is logged).
     pub async fn run_once(&self) -> usize {
         self.report_backlog().await;
-        let batch = match self.claim(self.settings.concurrency).await {
+        self.resolve_requests_once().await;
+        let batch = match self.claim(self.settings.concurrency, Lane::Emails).await {
             Ok(batch) => batch,
             Err(err) => {
                 tracing::warn!(error = %err, "cannot claim emails; trying again next poll");
@@ -192,14 +216,68 @@ impl DeliveryWorker {
         batch.len()
     }
 
-    async fn claim(&self, limit: usize) -> Result<Vec<OutboxRow>, DbError> {
+    async fn claim(&self, limit: usize, lane: Lane) -> Result<Vec<OutboxRow>, DbError> {
         let now = self.clock.now_db();
         let lease = now + span(self.settings.lease);
         let limit = i64::try_from(limit).unwrap_or(1);
         let owner = self.owner.clone();
         self.db
-            .write(move |conn| Ok(outbox::claim_due(conn, &owner, now, lease, limit)?))
+            .write(move |conn| Ok(outbox::claim_due(conn, &owner, now, lease, limit, lane)?))
             .await
+    }
+
+    /// Claims up to `concurrency` due requests and resolves them at once;
+    /// returns how many it claimed (0 after a database error, which is logged).
+    pub async fn resolve_requests_once(&self) -> usize {
+        let batch = match self.claim(self.settings.concurrency, Lane::Requests).await {
+            Ok(batch) => batch,
+            Err(err) => {
+                tracing::warn!(error = %err, "cannot claim requests; trying again next poll");
+                return 0;
+            }
+        };
+        let count = batch.len();
+        futures_util::future::join_all(batch.into_iter().map(|row| self.settle(row))).await;
+        count
+    }
+
+    /// Resolves one claimed request. A failure is retried like a failed send
+    /// (same backoff, same attempt limit); at the limit the request is
+    /// dropped, so the address it names does not stay.
+    async fn settle(&self, row: OutboxRow) {
+        let (id, kind, attempts) = (row.id.clone(), row.kind.clone(), row.attempts);
+        let to = mask(&row.recipient);
+        let recipient = row.recipient.clone();
+        let Err(err) = (self.resolve)(row).await else {
+            tracing::debug!(id = %id, kind = %kind, "request resolved");
+            return;
+        };
+        let number = u32::try_from(attempts).unwrap_or(0).saturating_add(1);
+        let retry_in = (number < self.settings.max_attempts)
+            .then(|| backoff(number, rand::thread_rng().gen_range(0.8..=1.2)));
+        let reason = loggable(&err.to_string(), &recipient);
+        tracing::warn!(id = %id, kind = %kind, to = %to, attempts = number, retry_in = ?retry_in, error = %reason, "request not resolved");
+        let now = self.clock.now_db();
+        let owner = self.owner.clone();
+        let written = self
+            .db
+            .write(move |conn| -> Result<_, DbError> {
+                match retry_in {
+                    Some(wait) => Ok(outbox::mark_attempt_failed(
+                        conn,
+                        &id,
+                        &owner,
+                        &reason,
+                        Some(now + span(wait)),
+                        now,
+                    )?),
+                    None => Ok(outbox::take_request(conn, &id).map(drop)?),
+                }
+            })
+            .await;
+        if let Err(err) = written {
+            tracing::warn!(error = %err, "cannot record a failed request; it is tried again when its lease runs out");
+        }
     }
 
     async fn send_owned(&self, row: OutboxRow) -> (OutboxRow, Attempt) {

@@ -133,8 +133,9 @@ pub struct Accepted {
 
 const FORGOT_ANSWER: &str = "If the address belongs to an account, an email is on its way.";
 
-/// Ask for a reset link. Always 202 with the same body; the lookup and the
-/// email happen after the answer, so timing tells nothing either.
+/// Ask for a reset link. Always 202 with the same body: the request is
+/// stored alike for any address and resolved by the delivery worker, so
+/// timing tells nothing either.
 #[utoipa::path(
     tag = "auth",
     request_body = ForgotPasswordRequest,
@@ -150,7 +151,7 @@ pub async fn forgot_password(
 ) -> Result<HttpResponse, ApiError> {
     let email =
         EmailAddress::parse(&body.0.email).map_err(|why| ApiError::invalid("email", why))?;
-    accounts::forgot_password(&state, email);
+    accounts::forgot_password(&state, email).await?;
     Ok(HttpResponse::Accepted().json(Accepted {
         message: FORGOT_ANSWER,
     }))

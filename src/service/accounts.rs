@@ -1,5 +1,5 @@
-//! A user's own account: redeeming action tokens (activation, reset) and
-//! setting passwords.
+//! A user's own account: redeeming action tokens (activation, reset),
+//! setting passwords, and asking for a link when the password is forgotten.
 
 use secrecy::{ExposeSecret, SecretString};
 use serde_json::json;
@@ -9,13 +9,14 @@ use crate::auth::tokens::{hash_token, PlainToken, TokenKind};
 use crate::clock::span;
 use crate::db::action_tokens::{self, ActionTokenRow, Purpose};
 use crate::db::users::UserRow;
-use crate::db::{refresh_tokens, users, DbConnection};
+use crate::db::{outbox, refresh_tokens, users, DbConnection};
 use crate::domain::email::EmailAddress;
 use crate::domain::lifecycle::UserStatus;
 use crate::domain::password_policy::{check_password, PasswordContext};
-use crate::email::{self, EmailKind, Message};
+use crate::email::{self, EmailKind, Message, RequestKind};
 use crate::error::ApiError;
 use crate::service::audit::{AuditContext, Event, Origin};
+use crate::service::guard::lock_user;
 use crate::service::sessions::{issue_pair, TokenResponse};
 use crate::state::AppState;
 
@@ -157,20 +158,32 @@ pub async fn reset_password(
         .await
 }
 
-/// Queues a reset link (or, for an invited user, a new activation link) for
-/// the address, after the caller has had its answer: the answer and its
-/// timing are the same whether or not the address has an account.
-pub fn forgot_password(state: &AppState, email: EmailAddress) {
-    let state = state.clone();
-    tokio::spawn(async move {
-        let key = email.key();
-        let result = state
-            .write(move |conn, state| forgot_password_in(conn, state, &key))
-            .await;
-        if let Err(err) = result {
-            tracing::error!(error = %err, "forgot-password email could not be queued");
-        }
-    });
+/// Stores a forgot-password request for the delivery worker, which turns it
+/// into a reset link, a fresh activation link or nothing
+/// ([`resolve_forgot_password`]). The request is one outbox row whether or
+/// not the address has an account, so neither the answer nor its timing
+/// tells; and it is stored before the answer, so an answered request is
+/// never lost.
+pub async fn forgot_password(state: &AppState, email: EmailAddress) -> Result<(), ApiError> {
+    state
+        .write(move |conn, state| {
+            let now = state.clock.now_db();
+            email::enqueue_request(conn, RequestKind::ForgotPassword, email.key(), now)?;
+            Ok(())
+        })
+        .await
+}
+
+/// Resolves a forgot-password request the delivery worker took from the
+/// outbox (`request_id`, about the address `email_key`), and removes it.
+pub async fn resolve_forgot_password(
+    state: &AppState,
+    request_id: String,
+    email_key: String,
+) -> Result<(), ApiError> {
+    state
+        .write(move |conn, state| forgot_password_in(conn, state, &request_id, &email_key))
+        .await
 }
 
 /// Redeems an activation token: sets the password, activates, signs in.
@@ -273,25 +286,41 @@ pub fn password_changed(
 }
 
 /// Sends a reset link to an active (or locked) user, a fresh activation link
-/// to an invited one, and nothing to anybody else.
+/// to an invited one, and nothing to anybody else, nor to a user who was
+/// sent a link of that purpose within `ROSTER_RESET_EMAIL_COOLDOWN` (whose
+/// link then keeps working). The request row goes in the same transaction;
+/// when it is already gone another worker has resolved it.
 fn forgot_password_in(
     conn: &mut DbConnection,
     state: &AppState,
+    request_id: &str,
     email_key: &str,
 ) -> Result<(), ApiError> {
-    let Some(user) = users::find_by_email(conn, email_key)? else {
+    if !outbox::take_request(conn, request_id)? {
+        return Ok(());
+    }
+    let Some(found) = users::find_by_email(conn, email_key)? else {
         return Ok(());
     };
+    // Held until the end, so two requests for the same user (or one and an
+    // admin's link email) cannot both find the window empty.
+    lock_user(conn, &found.id)?;
+    let Some(user) = users::find(conn, &found.id)? else {
+        return Ok(());
+    };
+    let purpose = match user.status {
+        UserStatus::Active => Purpose::PasswordReset,
+        UserStatus::Invited => Purpose::Activation,
+        UserStatus::Inactive | UserStatus::Expired | UserStatus::Retired => return Ok(()),
+    };
     let now = state.clock.now_db();
-    match user.status {
-        UserStatus::Active => {
-            send_action_email(conn, state, &user, Purpose::PasswordReset, None, now).map(drop)
-        }
-        UserStatus::Invited => {
-            send_action_email(conn, state, &user, Purpose::Activation, None, now).map(drop)
-        }
-        UserStatus::Inactive | UserStatus::Expired | UserStatus::Retired => Ok(()),
+    let cooldown = state.settings.reset_email_cooldown;
+    if !cooldown.is_zero()
+        && action_tokens::issued_since(conn, &user.id, purpose, now - span(cooldown))?
+    {
+        return Ok(());
     }
+    send_action_email(conn, state, &user, purpose, None, now).map(drop)
 }
 
 fn consume(

@@ -147,10 +147,19 @@ fn update_in(
     if expected_version.is_some_and(|v| v != before.version) {
         return Err(ApiError::PreconditionFailed);
     }
+    let name = edit.name.filter(|name| name != &before.name);
+    let licensed_seats = edit
+        .licensed_seats
+        .filter(|seats| seats != &before.licensed_seats);
+    if name.is_none() && licensed_seats.is_none() {
+        // Nothing to do: nothing is recorded, nobody is emailed.
+        let named = customers::named_users(conn, id)?;
+        return Ok((before, named));
+    }
     let change = CustomerChange {
-        name_lower: edit.name.as_deref().map(search_key),
-        name: edit.name.clone(),
-        licensed_seats: edit.licensed_seats,
+        name_lower: name.as_deref().map(search_key),
+        name,
+        licensed_seats,
     };
     let now = state.clock.now_db();
     if !customers::update(conn, id, before.version, &change, now)? {

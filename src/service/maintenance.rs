@@ -5,13 +5,14 @@ use std::time::Duration;
 use tokio::sync::watch;
 
 use crate::clock::span;
-use crate::db::{idempotency, refresh_tokens, users};
+use crate::db::{action_tokens, idempotency, refresh_tokens, users};
 use crate::error::ApiError;
 use crate::service::audit::{AuditContext, Event};
 use crate::state::AppState;
 
 /// Moves `active` users without a sign-in (or reactivation) for
-/// `ROSTER_DORMANCY_DAYS` to `expired`; returns how many. 0 days = off.
+/// `ROSTER_DORMANCY_DAYS` to `expired`, ending their sessions and voiding
+/// their links; returns how many. 0 days = off.
 pub fn expire_dormant_users(
     conn: &mut crate::db::DbConnection,
     state: &AppState,
@@ -25,6 +26,7 @@ pub fn expire_dormant_users(
     let expired = users::expire_dormant(conn, cutoff, now)?;
     for id in &expired {
         refresh_tokens::revoke_user(conn, id, None, now)?;
+        action_tokens::void_all(conn, id, now)?;
         Event::new(
             "user.status_changed",
             format!("A user expired after {days} days without sign-in"),

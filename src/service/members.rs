@@ -385,11 +385,15 @@ fn update_in(
         memberships::find(conn, customer_id, user_id)?.ok_or(ApiError::NotFound("membership"))?;
     let role = edit.role.unwrap_or(before.role);
     let settings = edit.settings.unwrap_or_else(|| before.settings.clone());
+    let user = users::find(conn, user_id)?.ok_or(ApiError::NotFound("membership"))?;
+    if role == before.role && parse(&settings) == parse(&before.settings) {
+        // Nothing to do: nothing is recorded, nobody is emailed.
+        return Ok((before, user));
+    }
     let now = state.clock.now_db();
     memberships::update(conn, customer_id, user_id, role, &settings, now)?;
     let after =
         memberships::find(conn, customer_id, user_id)?.ok_or(ApiError::NotFound("membership"))?;
-    let user = users::find(conn, user_id)?.ok_or(ApiError::NotFound("membership"))?;
     Event::new(
         "membership.updated",
         format!(

@@ -7,13 +7,13 @@
 use secrecy::SecretString;
 use serde_json::json;
 
-use crate::db::action_tokens::Purpose;
+use crate::db::action_tokens::{self, Purpose};
 use crate::db::memberships::{self, MembershipRow};
 use crate::db::users::{self, ProfileChange, StatusChange, UserFilter, UserRow};
 use crate::db::{audit as audit_db, outbox, refresh_tokens, DbConnection};
-use crate::domain::email::EmailAddress;
+use crate::domain::email::{mask, EmailAddress};
 use crate::domain::lifecycle::{
-    plan_status_change, Standing, StatusEmail, StatusTarget, UserStatus,
+    plan_email_change, plan_status_change, Standing, StatusEmail, StatusTarget, UserStatus,
 };
 use crate::domain::pagination::{Cursor, Page, PageRequest};
 use crate::domain::permissions::Actor;
@@ -266,6 +266,30 @@ pub struct ProfileEdit {
     pub email: Option<EmailAddress>,
 }
 
+impl ProfileEdit {
+    /// The fields that differ from `user`; empty when the edit changes nothing.
+    fn changes_to(self, user: &UserRow) -> ProfileChange {
+        let differs = |new: &Option<String>, old: &str| new.as_deref().is_some_and(|n| n != old);
+        let email = self.email.map(|e| e.to_string());
+        let email = email.filter(|e| e != &user.email);
+        let first_name = Some(self.first_name)
+            .filter(|n| differs(n, &user.first_name))
+            .flatten();
+        let last_name = Some(self.last_name)
+            .filter(|n| differs(n, &user.last_name))
+            .flatten();
+        ProfileChange {
+            email_lower: email.as_deref().map(crate::domain::email::normalize),
+            email,
+            first_name_lower: first_name.as_deref().map(search_key),
+            first_name,
+            last_name_lower: last_name.as_deref().map(search_key),
+            last_name,
+            job_title: self.job_title.filter(|title| title != &user.job_title),
+        }
+    }
+}
+
 fn update_profile_in(
     conn: &mut DbConnection,
     state: &AppState,
@@ -279,8 +303,13 @@ fn update_profile_in(
     if expected_version.is_some_and(|v| v != before.version) {
         return Err(ApiError::PreconditionFailed);
     }
-    if let Some(email) = &edit.email {
-        let taken = users::find_by_email(conn, &email.key())?.is_some_and(|other| other.id != id);
+    let change = edit.changes_to(&before);
+    if change.is_empty() {
+        // Nothing to do: nothing is recorded, nobody is emailed.
+        return info_for(conn, actor, id);
+    }
+    if let Some(email_key) = &change.email_lower {
+        let taken = users::find_by_email(conn, email_key)?.is_some_and(|other| other.id != id);
         if taken {
             return Err(ApiError::conflict(
                 "email_taken",
@@ -288,15 +317,14 @@ fn update_profile_in(
             ));
         }
     }
-    let change = ProfileChange {
-        email_lower: edit.email.as_ref().map(EmailAddress::key),
-        email: edit.email.as_ref().map(EmailAddress::to_string),
-        first_name_lower: edit.first_name.as_deref().map(search_key),
-        first_name: edit.first_name,
-        last_name_lower: edit.last_name.as_deref().map(search_key),
-        last_name: edit.last_name,
-        job_title: edit.job_title,
-    };
+    let new_address = change.email_lower.as_deref().and_then(|key| {
+        plan_email_change(
+            before.status,
+            before.password_hash.is_some(),
+            &before.email_lower,
+            key,
+        )
+    });
     let now = state.clock.now_db();
     let applied = users::update_profile(conn, id, before.version, &change, now).map_err(|err| {
         if crate::db::is_unique_violation(&err) {
@@ -312,6 +340,34 @@ fn update_profile_in(
         return Err(ApiError::PreconditionFailed);
     }
     let (after, memberships) = info_for(conn, actor, id)?;
+    if let Some(plan) = new_address {
+        if plan.void_links {
+            action_tokens::void_all(conn, id, now)?;
+        }
+        if plan.activation_to_new_address {
+            send_action_email(conn, state, &after, Purpose::Activation, None, now)?;
+        }
+        if plan.notify_old_address {
+            email::enqueue(
+                conn,
+                &state.templates,
+                Message {
+                    kind: EmailKind::EmailChanged,
+                    to: before.email.clone(),
+                    context: json!({
+                        "recipient_name": before.first_name,
+                        "new_email": mask(&after.email),
+                        "changed_at": crate::clock::from_db(now)
+                            .format(&time::format_description::well_known::Rfc3339)
+                            .unwrap_or_default(),
+                    }),
+                    user_id: Some(id.to_string()),
+                    customer_id: None,
+                },
+                now,
+            )?;
+        }
+    }
     Event::new("user.updated", format!("{} was edited", describe(&after)))
         .about(id)
         .changed("email", &before.email, &after.email)
@@ -364,6 +420,9 @@ fn set_status_in(
     users::set_status(conn, id, &change, plan.revoke_sessions, now)?;
     if plan.revoke_sessions {
         refresh_tokens::revoke_user(conn, id, None, now)?;
+    }
+    if plan.void_links {
+        action_tokens::void_all(conn, id, now)?;
     }
     for email in plan.emails {
         match email {

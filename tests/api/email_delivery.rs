@@ -8,8 +8,6 @@ use std::time::{Duration, Instant};
 
 use reqwest::StatusCode;
 use roster::db::outbox::{self, OutboxRow};
-use roster::email::providers::Mailer;
-use roster::email::worker::DeliveryWorker;
 use roster::email::{EmailKind, Message};
 use serde_json::{json, Value};
 use tokio::sync::watch;
@@ -50,13 +48,7 @@ struct Worker {
 
 fn start_worker(app: &TestApp) -> Worker {
     let (stop, stopped) = watch::channel(false);
-    let handle = DeliveryWorker::spawn(
-        app.state.db.clone(),
-        Mailer::new(&app.state.settings.mail),
-        app.state.settings.mail.clone(),
-        app.clock.clone(),
-        stopped,
-    );
+    let handle = roster::startup::delivery_worker(&app.state).spawn(stopped);
     Worker { stop, handle }
 }
 
@@ -423,6 +415,7 @@ async fn an_email_claimed_by_a_crashed_sender_is_sent_once_its_lease_runs_out() 
                 now,
                 now + time::Duration::seconds(60),
                 10,
+                outbox::Lane::Emails,
             )?)
         })
         .await

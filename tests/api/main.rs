@@ -11,7 +11,10 @@
 //!   `signing_keys.rs`: the attacks those must withstand;
 //! - `idempotency.rs`, `races.rs`, `walkthroughs.rs` (whole admin tasks),
 //!   `errors.rs`, `hostile.rs`, `database_faults.rs`, `health.rs`,
-//!   `openapi.rs`.
+//!   `openapi.rs`;
+//! - `links.rs` (forgot-password, link cooldowns, links dying with the
+//!   account, email changes) and `no_ops.rs` (admin actions that change
+//!   nothing).
 //!
 //! `helpers.rs` is the vocabulary they share.
 
@@ -29,6 +32,8 @@ mod hostile;
 mod idempotency;
 mod lifecycle;
 mod lockout;
+mod links;
+mod no_ops;
 mod openapi;
 mod passwords;
 mod races;

@@ -91,6 +91,8 @@ async fn forgot_password_answers_the_same_whoever_asks() {
     let app = spawn_app().await;
     let (cid, uid, _) = app.active_member("pat@acme.test").await;
     app.add_new_user(&cid, "new@acme.test", "full_access").await;
+    // Past the invitation's ROSTER_RESET_EMAIL_COOLDOWN.
+    app.clock.advance(Duration::from_secs(120));
     let known = expect_json(
         app.forgot_password("PAT@acme.test").await,
         StatusCode::ACCEPTED,
@@ -104,17 +106,10 @@ async fn forgot_password_answers_the_same_whoever_asks() {
     assert_eq!(known, unknown);
     let invited = app.forgot_password("new@acme.test").await;
     assert_eq!(invited.status(), StatusCode::ACCEPTED);
-    wait_for_email(&app, "password_reset", "pat@acme.test").await;
+    app.resolve_requests().await;
+    app.last_email("password_reset", "pat@acme.test").await;
     // The invited user gets a fresh activation email instead (their second).
-    wait_until(|| async {
-        app.outbox()
-            .await
-            .iter()
-            .filter(|e| e.kind == "activation" && e.recipient == "new@acme.test")
-            .count()
-            == 2
-    })
-    .await;
+    assert_eq!(app.count_emails("activation", "new@acme.test").await, 2);
     assert!(app
         .outbox()
         .await
@@ -123,8 +118,9 @@ async fn forgot_password_answers_the_same_whoever_asks() {
 
     app.admin_set_status(&uid, "inactive").await;
     let before = app.outbox().await.len();
+    app.clock.advance(Duration::from_secs(120));
     app.forgot_password("pat@acme.test").await;
-    tokio::time::sleep(Duration::from_millis(300)).await;
+    app.resolve_requests().await;
     assert_eq!(
         app.outbox().await.len(),
         before,
@@ -140,7 +136,7 @@ async fn a_reset_signs_nobody_in_ends_every_session_and_unlocks() {
         app.password_grant("pat@acme.test", "wrong password!").await;
     }
     app.forgot_password("pat@acme.test").await;
-    wait_for_email(&app, "password_reset", "pat@acme.test").await;
+    app.resolve_requests().await;
     let email = app.last_email("password_reset", "pat@acme.test").await;
     assert!(email
         .text_body
@@ -263,30 +259,6 @@ async fn the_auth_endpoints_are_throttled_per_client() {
     expect_problem(throttled, StatusCode::TOO_MANY_REQUESTS, "rate_limited").await;
     // Admin endpoints are not throttled.
     expect_json(app.me(app.admin_token()).await, StatusCode::OK).await;
-}
-
-async fn wait_for_email(app: &crate::helpers::TestApp, kind: &str, to: &str) {
-    wait_until(|| async {
-        app.outbox()
-            .await
-            .iter()
-            .any(|e| e.kind == kind && e.recipient == to)
-    })
-    .await;
-}
-
-async fn wait_until<F, Fut>(mut condition: F)
-where
-    F: FnMut() -> Fut,
-    Fut: std::future::Future<Output = bool>,
-{
-    for _ in 0..100 {
-        if condition().await {
-            return;
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-    panic!("condition not met in 5 s");
 }
 
 #[tokio::test]

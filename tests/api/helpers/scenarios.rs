@@ -212,3 +212,38 @@ impl TestApp {
         items(&page).clone()
     }
 }
+
+/// Forgot-password requests, which wait in the outbox for the delivery
+/// worker (the app's own worker is off in tests).
+impl TestApp {
+    /// Lets the app's delivery worker resolve every due request into its
+    /// emails, sending nothing.
+    pub async fn resolve_requests(&self) {
+        let worker = roster::startup::delivery_worker(&self.state);
+        while worker.resolve_requests_once().await > 0 {}
+    }
+
+    /// How many outbox rows of any kind are pending.
+    pub async fn pending_outbox_rows(&self) -> i64 {
+        self.state
+            .read(|conn, _| Ok(outbox::backlog(conn)?.0))
+            .await
+            .unwrap()
+    }
+
+    /// How many outbox rows of any kind mention `address` as their recipient.
+    pub async fn outbox_rows_to(&self, address: &str) -> i64 {
+        use diesel::prelude::*;
+        use roster::db::schema::email_outbox;
+        let address = address.to_string();
+        self.state
+            .read(move |conn, _| {
+                Ok(email_outbox::table
+                    .filter(email_outbox::recipient.eq(address))
+                    .count()
+                    .get_result(conn)?)
+            })
+            .await
+            .unwrap()
+    }
+}
