@@ -23,7 +23,6 @@ use argon2::{Algorithm, Argon2, Block, Params, Version};
 use secrecy::{ExposeSecret, SecretString};
 use tokio::sync::Semaphore;
 
-
 /// How long hashing must be idle before its scratchpads are released.
 const RELEASE_SCRATCH_AFTER: Duration = Duration::from_secs(2);
 

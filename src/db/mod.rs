@@ -397,7 +397,10 @@ mod tests {
     fn a_failed_statement_is_not_a_lost_connection() {
         for (kind, message) in [
             (DatabaseErrorKind::UniqueViolation, "duplicate key"),
-            (DatabaseErrorKind::ForeignKeyViolation, "violates foreign key"),
+            (
+                DatabaseErrorKind::ForeignKeyViolation,
+                "violates foreign key",
+            ),
             (DatabaseErrorKind::Unknown, "syntax error at or near"),
         ] {
             let err = database_error(kind, message);

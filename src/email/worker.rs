@@ -333,7 +333,11 @@ impl DeliveryWorker {
 
     async fn report_backlog(&self) {
         let now = self.clock.now_db();
-        match self.db.run(|conn| Ok::<_, DbError>(outbox::backlog(conn)?)).await {
+        match self
+            .db
+            .run(|conn| Ok::<_, DbError>(outbox::backlog(conn)?))
+            .await
+        {
             Ok((pending, oldest)) => {
                 metrics::gauge!("roster_outbox_pending").set(pending as f64);
                 let age = oldest.map_or(0.0, |at| (now - at).as_seconds_f64().max(0.0));

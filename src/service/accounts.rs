@@ -198,12 +198,7 @@ fn activate_in(
     )
     .about(&user.id)
     .change("status", "invited", "active")
-    .record(
-        conn,
-        state,
-        &AuditContext::for_self(&user.id, origin),
-        now,
-    )?;
+    .record(conn, state, &AuditContext::for_self(&user.id, origin), now)?;
     let session_version = user.session_version + 1;
     users::record_login(conn, &user.id, now)?;
     Ok(issue_pair(
@@ -241,12 +236,7 @@ fn reset_password_in(
     )
     .about(&user.id)
     .change("locked", user.locked_at.is_some(), false)
-    .record(
-        conn,
-        state,
-        &AuditContext::for_self(&user.id, origin),
-        now,
-    )
+    .record(conn, state, &AuditContext::for_self(&user.id, origin), now)
 }
 
 /// Stores a new password for an active user: voids action tokens, revokes

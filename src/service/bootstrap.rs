@@ -131,7 +131,11 @@ async fn create_active(
         variable: source,
         message: format!("the password {why}"),
     })?;
-    let hash = state.hasher.hash(password.clone()).await.map_err(ApiError::from)?;
+    let hash = state
+        .hasher
+        .hash(password.clone())
+        .await
+        .map_err(ApiError::from)?;
     let email2 = email.clone();
     state
         .write(move |conn, state| {

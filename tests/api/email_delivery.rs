@@ -96,7 +96,12 @@ async fn queue(app: &TestApp, to: &str) -> String {
                 user_id: None,
                 customer_id: None,
             };
-            Ok(roster::email::enqueue(conn, &state.templates, message, state.clock.now_db())?)
+            Ok(roster::email::enqueue(
+                conn,
+                &state.templates,
+                message,
+                state.clock.now_db(),
+            )?)
         })
         .await
         .unwrap()
