@@ -108,6 +108,14 @@ diesel::table! {
 }
 
 diesel::table! {
+    audit_event_customers (event_id, customer_id) {
+        event_id -> Text,
+        customer_id -> Text,
+        occurred_at -> Timestamp,
+    }
+}
+
+diesel::table! {
     email_outbox (id) {
         id -> Text,
         kind -> Text,
@@ -155,6 +163,7 @@ diesel::joinable!(memberships -> customers (customer_id));
 diesel::joinable!(memberships -> users (user_id));
 diesel::joinable!(action_tokens -> users (user_id));
 diesel::joinable!(refresh_tokens -> users (user_id));
+diesel::joinable!(audit_event_customers -> audit_events (event_id));
 
 diesel::allow_tables_to_appear_in_same_query!(
     customers,
@@ -164,6 +173,7 @@ diesel::allow_tables_to_appear_in_same_query!(
     refresh_tokens,
     api_clients,
     audit_events,
+    audit_event_customers,
     email_outbox,
     idempotency_keys,
     signing_keys,

@@ -8,6 +8,8 @@
 //!   administers; platform admins can only be changed by platform admins.
 //! - What an actor cannot see answers 404 ([`Access::Hidden`]); what it can
 //!   see but not change answers 403 ([`Access::Forbidden`]).
+//! - An audit event belongs to customers ([`event_customers`]); a customer
+//!   admin reads the events of the customers they administer.
 
 use std::collections::BTreeSet;
 
@@ -163,6 +165,13 @@ impl Actor {
         }
     }
 
+    /// The customers this actor acts for, as far as the audit log goes: those
+    /// it administers, or `None` for the platform (a platform admin or
+    /// platform client acts for every customer of the user it acts on).
+    pub fn acts_for(&self) -> Option<BTreeSet<String>> {
+        (!self.platform_admin).then(|| self.admin_of.clone())
+    }
+
     /// Audit events: platform admins see all; customer admins their customers'.
     pub fn audit_scope(&self) -> Option<AuditScope> {
         if self.platform_admin {
@@ -179,6 +188,31 @@ impl Actor {
 pub enum AuditScope {
     All,
     Customers(BTreeSet<String>),
+}
+
+/// The customers an audit event belongs to (docs/api.md, "Audit"):
+///
+/// - an event in a customer (the customer itself, a membership, one of its
+///   API clients) belongs to that customer;
+/// - an event about a user that names no customer belongs to every customer
+///   the user is in at that moment (`users_customers`), except that the
+///   action of a customer admin or customer client (`acted_for`, see
+///   [`Actor::acts_for`]) belongs only to those of them it administers;
+/// - anything else (a platform API client, a platform admin made at start)
+///   belongs to the platform alone.
+pub fn event_customers(
+    in_customer: Option<&str>,
+    users_customers: &[String],
+    acted_for: Option<&BTreeSet<String>>,
+) -> BTreeSet<String> {
+    if let Some(customer_id) = in_customer {
+        return BTreeSet::from([customer_id.to_string()]);
+    }
+    users_customers
+        .iter()
+        .filter(|c| acted_for.is_none_or(|mine| mine.contains(*c)))
+        .cloned()
+        .collect()
 }
 
 #[cfg(test)]
@@ -299,6 +333,50 @@ mod tests {
         let admin_a_member_b = person("a", false, &["B"], &["A"]);
         assert!(admin_a_member_b.sees_membership("u", "B"));
         assert!(person("p", true, &[], &[]).sees_membership("u", "B"));
+    }
+
+    fn ids(list: &[&str]) -> Vec<String> {
+        list.iter().map(|s| s.to_string()).collect()
+    }
+
+    /// The event's customer, the user's customers, who acted for which
+    /// customers, and the customers the event belongs to.
+    type EventCase<'a> = (
+        Option<&'a str>,
+        &'a [&'a str],
+        Option<&'a BTreeSet<String>>,
+        &'a [&'a str],
+    );
+
+    #[test]
+    fn an_audit_event_belongs_to_the_customers_of_its_moment_and_actor() {
+        let only =
+            |list: &[&str]| -> BTreeSet<String> { list.iter().map(|s| s.to_string()).collect() };
+        let admin_of_a = only(&["A"]);
+        let admin_of_a_and_b = only(&["A", "B"]);
+        #[rustfmt::skip]
+        let cases: [EventCase; 9] = [
+            // in a customer: that customer, whoever acted
+            (Some("A"), &["A", "B"], None, &["A"]),
+            (Some("B"), &["A", "B"], Some(&admin_of_a_and_b), &["B"]),
+            (Some("C"), &[], None, &["C"]),
+            // about a user, by the platform, the user or the system: all their customers
+            (None, &["A", "B"], None, &["A", "B"]),
+            (None, &["B"], None, &["B"]),
+            // about a user, by a customer admin: only the customers it administers
+            (None, &["A"], Some(&admin_of_a), &["A"]),
+            (None, &["A", "B"], Some(&admin_of_a_and_b), &["A", "B"]),
+            (None, &["B"], Some(&admin_of_a), &[]),
+            // about nobody's user, or about nobody: the platform's alone
+            (None, &[], None, &[]),
+        ];
+        for (in_customer, users, acted_for, expected) in cases {
+            assert_eq!(
+                event_customers(in_customer, &ids(users), acted_for),
+                only(expected),
+                "{in_customer:?} {users:?} {acted_for:?}"
+            );
+        }
     }
 
     #[test]

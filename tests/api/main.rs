@@ -10,13 +10,14 @@
 //!   and what keeps a session alive;
 //! - `idempotency.rs`, `races.rs`, `walkthroughs.rs` (whole admin tasks),
 //!   `errors.rs`, `hostile.rs`, `database_faults.rs`, `health.rs`,
-//!   `openapi.rs`.
+//!   `openapi.rs`, `confirmations.rs` (the per-caller cap).
 //!
 //! `helpers.rs` is the vocabulary they share.
 
 mod helpers;
 
 mod audit;
+mod confirmations;
 mod customer_users;
 mod customers;
 mod database_faults;
