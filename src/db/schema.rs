@@ -145,7 +145,6 @@ diesel::table! {
         request_hash -> Text,
         response_status -> Nullable<Integer>,
         response_body -> Nullable<Text>,
-        response_headers -> Nullable<Text>,
         created_at -> Timestamp,
         expires_at -> Timestamp,
     }

@@ -39,7 +39,8 @@ pub async fn create(
 }
 
 /// [`create`], once per `Idempotency-Key`; `answer` shapes the stored
-/// response from the client and its secret.
+/// response from the client and its secret. A replay needs the right to
+/// create the client still.
 pub async fn create_once(
     state: &AppState,
     actor: &Actor,
@@ -49,12 +50,28 @@ pub async fn create_once(
     once: Once,
     answer: impl FnOnce(&ApiClientRow, &PlainToken) -> Result<Created, ApiError> + Send + 'static,
 ) -> Result<Answer, ApiError> {
-    let actor2 = actor.clone();
-    idempotency::create_once(state, actor, once, move |conn, state| {
-        let (row, secret) = create_in(conn, state, &actor2, &context, name, customer_id)?;
-        answer(&row, &secret)
-    })
+    let (actor2, actor3) = (actor.clone(), actor.clone());
+    let scope = customer_id.clone();
+    idempotency::create_once(
+        state,
+        actor,
+        once,
+        move |conn| may_create(conn, &actor3, scope.as_deref()),
+        move |conn, state| {
+            let (row, secret) = create_in(conn, state, &actor2, &context, name, customer_id)?;
+            answer(&row, &secret)
+        },
+    )
     .await
+}
+
+/// 404 for a customer the actor cannot see (or that does not exist), 403
+/// for one it may not manage clients of, or for platform scope.
+fn may_create(conn: &mut DbConnection, actor: &Actor, scope: Option<&str>) -> Result<(), ApiError> {
+    match scope {
+        Some(id) => administered(conn, actor, id).map(drop),
+        None => require(manage(actor, None), "customer"),
+    }
 }
 
 fn create_in(
@@ -65,12 +82,7 @@ fn create_in(
     name: String,
     customer_id: Option<String>,
 ) -> Result<(ApiClientRow, PlainToken), ApiError> {
-    match &customer_id {
-        Some(id) => {
-            administered(conn, actor, id)?;
-        }
-        None => require(manage(actor, None), "customer")?,
-    }
+    may_create(conn, actor, customer_id.as_deref())?;
     let secret = PlainToken::generate(TokenKind::ClientSecret);
     let now = state.clock.now_db();
     let row = ApiClientRow {
