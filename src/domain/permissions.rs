@@ -10,6 +10,8 @@
 //!   see but not change answers 403 ([`Access::Forbidden`]).
 //! - An audit event belongs to customers ([`event_customers`]); a customer
 //!   admin reads the events of the customers they administer.
+//! - An API client made through the API holds no more than its creator's
+//!   rights ([`Creator::still_grants`]).
 
 use std::collections::BTreeSet;
 
@@ -46,6 +48,18 @@ pub enum Access {
 }
 
 impl Actor {
+    /// An API client as a caller: the platform's with no customer, else
+    /// exactly an admin of its customer.
+    pub fn client(id: &str, customer_id: Option<&str>) -> Self {
+        let scope: BTreeSet<String> = customer_id.iter().map(|c| c.to_string()).collect();
+        Actor {
+            kind: ActorKind::Client { id: id.to_string() },
+            platform_admin: customer_id.is_none(),
+            member_of: scope.clone(),
+            admin_of: scope,
+        }
+    }
+
     pub fn user_id(&self) -> Option<&str> {
         match &self.kind {
             ActorKind::User { id } => Some(id),
@@ -165,6 +179,14 @@ impl Actor {
         }
     }
 
+    /// Create, list or revoke API clients of `scope` (`None`: platform scope).
+    pub fn manage_api_clients(&self, scope: Option<&str>) -> Access {
+        match scope {
+            None => self.platform(),
+            Some(customer_id) => self.administer_customer(customer_id),
+        }
+    }
+
     /// The customers this actor acts for, as far as the audit log goes: those
     /// it administers, or `None` for the platform (a platform admin or
     /// platform client acts for every customer of the user it acts on).
@@ -213,6 +235,31 @@ pub fn event_customers(
         .filter(|c| acted_for.is_none_or(|mine| mine.contains(*c)))
         .cloned()
         .collect()
+}
+
+/// Who made an API client, as they stand now.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Creator {
+    /// `roster admin api-client create`: the platform's own client.
+    CommandLine,
+    /// A person who is still `active` (whatever their lock), or an API
+    /// client that itself still works, as the caller they would be now.
+    Standing(Actor),
+    /// A person who is deleted or no longer `active`, or an API client
+    /// that is revoked or no longer works.
+    Fallen,
+}
+
+impl Creator {
+    /// Whether a client of `scope` (`None`: platform scope) made by this
+    /// creator still works: only while the creator could make it now.
+    pub fn still_grants(&self, scope: Option<&str>) -> bool {
+        match self {
+            Creator::CommandLine => true,
+            Creator::Standing(actor) => actor.manage_api_clients(scope) == Access::Allowed,
+            Creator::Fallen => false,
+        }
+    }
 }
 
 #[cfg(test)]
@@ -376,6 +423,49 @@ mod tests {
                 only(expected),
                 "{in_customer:?} {users:?} {acted_for:?}"
             );
+        }
+    }
+
+    #[test]
+    fn an_actor_acts_for_what_it_administers_and_the_platform_for_everyone() {
+        assert_eq!(person("p", true, &[], &["A"]).acts_for(), None);
+        assert_eq!(
+            person("a", false, &["B"], &["A"]).acts_for(),
+            Some(["A".to_string()].into())
+        );
+        assert_eq!(Actor::client("c", None).acts_for(), None);
+        assert_eq!(
+            Actor::client("c", Some("A")).acts_for(),
+            Some(["A".to_string()].into())
+        );
+    }
+
+    #[test]
+    fn an_api_client_works_only_while_its_creator_could_make_it() {
+        let admin_of_a = Creator::Standing(person("a", false, &[], &["A"]));
+        let member_of_a = Creator::Standing(person("m", false, &["A"], &[]));
+        let platform_admin = Creator::Standing(person("p", true, &[], &[]));
+        let client_of_a = Creator::Standing(Actor::client("c", Some("A")));
+        let platform_client = Creator::Standing(Actor::client("c", None));
+        #[rustfmt::skip]
+        let cases: [(&Creator, Option<&str>, bool); 14] = [
+            (&Creator::CommandLine, None, true),
+            (&Creator::CommandLine, Some("A"), true),
+            (&admin_of_a, Some("A"), true),
+            (&admin_of_a, Some("B"), false),
+            (&admin_of_a, None, false),
+            (&member_of_a, Some("A"), false),
+            (&platform_admin, None, true),
+            (&platform_admin, Some("B"), true),
+            (&client_of_a, Some("A"), true),
+            (&client_of_a, Some("B"), false),
+            (&client_of_a, None, false),
+            (&platform_client, Some("B"), true),
+            (&Creator::Fallen, Some("A"), false),
+            (&Creator::Fallen, None, false),
+        ];
+        for (creator, scope, works) in cases {
+            assert_eq!(creator.still_grants(scope), works, "{creator:?} {scope:?}");
         }
     }
 

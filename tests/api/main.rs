@@ -5,7 +5,8 @@
 //! - `tenancy.rs`: the authorization matrix, every operation by every kind
 //!   of caller (docs/api.md, "Authorization");
 //! - `customers.rs`, `customer_users.rs`, `users_admin.rs`, `lifecycle.rs`
-//!   (status, unlock, link emails), `audit.rs`, `email_delivery.rs`;
+//!   (status, unlock, link emails), `audit.rs`, `api_clients.rs`,
+//!   `email_delivery.rs`;
 //! - `sign_in.rs`, `tokens.rs`, `passwords.rs`, `dormancy.rs`: signing in
 //!   and what keeps a session alive;
 //! - `idempotency.rs`, `races.rs`, `walkthroughs.rs` (whole admin tasks),
@@ -16,6 +17,7 @@
 
 mod helpers;
 
+mod api_clients;
 mod audit;
 mod confirmations;
 mod customer_users;
