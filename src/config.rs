@@ -123,6 +123,8 @@ pub struct Settings {
     pub hash_concurrency: usize,
     pub hash_queue: usize,
     pub auth_rate_limit: u32,
+    /// Confirmation emails one caller may ask for in any hour.
+    pub confirmation_emails_per_hour: u32,
     /// Peers whose `X-Forwarded-For`/`Forwarded` names the client (see `client_ip`).
     pub trusted_proxies: Vec<IpNet>,
     pub log_format: LogFormat,
@@ -237,6 +239,7 @@ impl Settings {
             hash_concurrency,
             hash_queue: env.count(&vars::HASH_QUEUE, Some(hash_queue_default))?,
             auth_rate_limit: env.count(&vars::AUTH_RATE_LIMIT, None)?,
+            confirmation_emails_per_hour: env.count(&vars::CONFIRMATION_EMAILS_PER_HOUR, None)?,
             log_format: word_of(&vars::LOG_FORMAT, env, LogFormat::ALL, LogFormat::as_str)?,
         })
     }

@@ -278,6 +278,16 @@ pub const MAIL_WORKER: Var = var(
     "`off` keeps this instance from sending (another instance sends)",
     |s| on_off(s.mail.worker),
 );
+pub const CONFIRMATION_EMAILS_PER_HOUR: Var = var(
+    "ROSTER_CONFIRMATION_EMAILS_PER_HOUR",
+    Value("100"),
+    Kind::Count {
+        min: 1,
+        max: 10_000,
+    },
+    "confirmation emails one person or API client may ask for in any hour, across all instances; beyond it a 429",
+    |s| Some(s.confirmation_emails_per_hour.to_string()),
+);
 pub const JWT_KEY_FILE: Var = var(
     "ROSTER_JWT_KEY_FILE",
     Unset,
@@ -434,6 +444,7 @@ pub static ALL: &[&Var] = &[
     &MAIL_TIMEOUT,
     &MAIL_LEASE,
     &MAIL_WORKER,
+    &CONFIRMATION_EMAILS_PER_HOUR,
     &JWT_KEY_FILE,
     &JWT_ISSUER,
     &ACCESS_TOKEN_TTL,

@@ -15,10 +15,14 @@ pub struct ApiClientRow {
     pub name: String,
     pub customer_id: Option<String>,
     pub secret_hash: String,
+    /// The person who made it through the API; see `created_by_client`.
     pub created_by: Option<String>,
     pub created_at: PrimitiveDateTime,
     pub last_used_at: Option<PrimitiveDateTime>,
     pub revoked_at: Option<PrimitiveDateTime>,
+    /// The API client that made it through the API. Neither this nor
+    /// `created_by`: made with the command line, the platform's.
+    pub created_by_client: Option<String>,
 }
 
 pub fn insert(conn: &mut DbConnection, client: &ApiClientRow) -> QueryResult<()> {

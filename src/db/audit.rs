@@ -1,11 +1,13 @@
-//! The audit log: one row per mutation, kept after its user or customer is gone.
+//! The audit log: one row per mutation, kept after its user or customer is
+//! gone, with the customers it belongs to (`audit_event_customers`).
 
 use std::collections::BTreeSet;
 
 use diesel::prelude::*;
+use sha2::{Digest, Sha256};
 use time::PrimitiveDateTime;
 
-use super::schema::{audit_events, memberships};
+use super::schema::{audit_event_customers, audit_events};
 use super::DbConnection;
 use crate::domain::pagination::Cursor;
 
@@ -34,14 +36,32 @@ pub fn insert(conn: &mut DbConnection, event: &AuditRow) -> QueryResult<()> {
         .map(drop)
 }
 
+/// Records which customers an event belongs to (none: the platform's alone).
+pub fn insert_customers(
+    conn: &mut DbConnection,
+    event_id: &str,
+    customer_ids: &BTreeSet<String>,
+    occurred_at: PrimitiveDateTime,
+) -> QueryResult<()> {
+    for customer_id in customer_ids {
+        diesel::insert_into(audit_event_customers::table)
+            .values((
+                audit_event_customers::event_id.eq(event_id),
+                audit_event_customers::customer_id.eq(customer_id),
+                audit_event_customers::occurred_at.eq(occurred_at),
+            ))
+            .execute(conn)?;
+    }
+    Ok(())
+}
+
 #[derive(Debug, Default, Clone)]
 pub struct AuditFilter {
     pub user_id: Option<String>,
-    pub customer_id: Option<String>,
     pub action: Option<String>,
-    /// Restricts to a customer admin's view: events in these customers, and
-    /// user-level events (no customer) about users who belong to one of them.
-    pub only_customers: Option<BTreeSet<String>>,
+    /// Only events that belong to at least one of these customers; `None`
+    /// for any event.
+    pub belonging_to: Option<BTreeSet<String>>,
 }
 
 pub fn list(
@@ -56,24 +76,17 @@ pub fn list(
     if let Some(user_id) = &filter.user_id {
         query = query.filter(audit_events::target_user_id.eq(user_id.clone()));
     }
-    if let Some(customer_id) = &filter.customer_id {
-        query = query.filter(audit_events::customer_id.eq(customer_id.clone()));
-    }
     if let Some(action) = &filter.action {
         query = query.filter(audit_events::action.eq(action.clone()));
     }
-    if let Some(only) = &filter.only_customers {
-        let ids: Vec<String> = only.iter().cloned().collect();
-        let their_users = memberships::table
-            .filter(memberships::customer_id.eq_any(ids.clone()))
-            .select(memberships::user_id);
-        query = query.filter(
-            audit_events::customer_id
-                .eq_any(ids)
-                .or(audit_events::customer_id
-                    .is_null()
-                    .and(audit_events::target_user_id.eq_any(their_users.nullable()))),
-        );
+    if let Some(customers) = &filter.belonging_to {
+        // One index range per customer ((customer_id, occurred_at, event_id)),
+        // joined back to the events by primary key.
+        let ids: Vec<String> = customers.iter().cloned().collect();
+        let theirs = audit_event_customers::table
+            .filter(audit_event_customers::customer_id.eq_any(ids))
+            .select(audit_event_customers::event_id);
+        query = query.filter(audit_events::id.eq_any(theirs));
     }
     if let Some(cursor) = cursor {
         query = query.filter(
@@ -104,4 +117,62 @@ pub fn changes_about(conn: &mut DbConnection, user_id: &str) -> QueryResult<Vec<
         .filter(audit_events::target_user_id.eq(user_id))
         .select((audit_events::id, audit_events::changes))
         .load(conn)
+}
+
+/// Whose confirmation emails are counted: a person's or an API client's.
+pub enum ConfirmationsOf<'a> {
+    User(&'a str),
+    Client(&'a str),
+}
+
+impl ConfirmationsOf<'_> {
+    /// A 64-bit name for the caller's PostgreSQL advisory lock.
+    fn lock_key(&self) -> i64 {
+        let caller = match self {
+            ConfirmationsOf::User(id) => format!("roster confirmations user:{id}"),
+            ConfirmationsOf::Client(id) => format!("roster confirmations client:{id}"),
+        };
+        let digest = Sha256::digest(caller.as_bytes());
+        let mut first = [0u8; 8];
+        first.copy_from_slice(&digest[..8]);
+        i64::from_be_bytes(first)
+    }
+}
+
+/// Holds the caller's confirmation count still until the transaction ends,
+/// so two requests of one caller cannot both take the last confirmation. On
+/// PostgreSQL a transaction-scoped advisory lock; SQLite's write transactions
+/// already run one at a time.
+pub fn lock_confirmations(conn: &mut DbConnection, caller: &ConfirmationsOf) -> QueryResult<()> {
+    if let DbConnection::Postgres(pg) = conn {
+        diesel::sql_query("SELECT pg_advisory_xact_lock($1)")
+            .bind::<diesel::sql_types::BigInt, _>(caller.lock_key())
+            .execute(pg)?;
+    }
+    Ok(())
+}
+
+/// When the caller asked for the `nth` newest of their confirmation emails
+/// after `since`, if they asked for that many.
+pub fn nth_newest_confirmation(
+    conn: &mut DbConnection,
+    caller: &ConfirmationsOf,
+    since: PrimitiveDateTime,
+    nth: i64,
+) -> QueryResult<Option<PrimitiveDateTime>> {
+    let mut query = audit_events::table
+        .filter(audit_events::confirmation_email.is_not_null())
+        .filter(audit_events::occurred_at.gt(since))
+        .select(audit_events::occurred_at)
+        .into_boxed();
+    query = match caller {
+        ConfirmationsOf::User(id) => query.filter(audit_events::actor_user_id.eq(*id)),
+        ConfirmationsOf::Client(id) => query.filter(audit_events::actor_client_id.eq(*id)),
+    };
+    query
+        .order(audit_events::occurred_at.desc())
+        .offset(nth.saturating_sub(1))
+        .limit(1)
+        .first(conn)
+        .optional()
 }

@@ -1,5 +1,7 @@
 //! Idempotency keys for creating POSTs, per caller: the first request with a
 //! key reserves it; a repeat with the same body replays the stored response.
+//! `idempotency_key` holds a one-way derivation of the caller's key and
+//! `response_body` the sealed answer (`service::idempotency`).
 
 use diesel::prelude::*;
 use time::PrimitiveDateTime;
@@ -14,8 +16,8 @@ pub struct IdempotencyRow {
     pub idempotency_key: String,
     pub request_hash: String,
     pub response_status: Option<i32>,
+    /// The sealed answer (see `service::idempotency`).
     pub response_body: Option<String>,
-    pub response_headers: Option<String>,
     pub created_at: PrimitiveDateTime,
     pub expires_at: PrimitiveDateTime,
 }
@@ -65,14 +67,12 @@ pub fn complete(
     principal: &str,
     key: &str,
     status: i32,
-    body: &str,
-    headers: &str,
+    sealed_answer: &str,
 ) -> QueryResult<()> {
     diesel::update(idempotency_keys::table.find((principal, key)))
         .set((
             idempotency_keys::response_status.eq(status),
-            idempotency_keys::response_body.eq(body),
-            idempotency_keys::response_headers.eq(headers),
+            idempotency_keys::response_body.eq(sealed_answer),
         ))
         .execute(conn)
         .map(drop)

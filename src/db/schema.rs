@@ -89,6 +89,7 @@ diesel::table! {
         created_at -> Timestamp,
         last_used_at -> Nullable<Timestamp>,
         revoked_at -> Nullable<Timestamp>,
+        created_by_client -> Nullable<Text>,
     }
 }
 
@@ -106,6 +107,14 @@ diesel::table! {
         request_id -> Nullable<Text>,
         changes -> Text,
         client_ip -> Nullable<Text>,
+    }
+}
+
+diesel::table! {
+    audit_event_customers (event_id, customer_id) {
+        event_id -> Text,
+        customer_id -> Text,
+        occurred_at -> Timestamp,
     }
 }
 
@@ -139,7 +148,6 @@ diesel::table! {
         request_hash -> Text,
         response_status -> Nullable<Integer>,
         response_body -> Nullable<Text>,
-        response_headers -> Nullable<Text>,
         created_at -> Timestamp,
         expires_at -> Timestamp,
     }
@@ -157,6 +165,7 @@ diesel::joinable!(memberships -> customers (customer_id));
 diesel::joinable!(memberships -> users (user_id));
 diesel::joinable!(action_tokens -> users (user_id));
 diesel::joinable!(refresh_tokens -> users (user_id));
+diesel::joinable!(audit_event_customers -> audit_events (event_id));
 
 diesel::allow_tables_to_appear_in_same_query!(
     customers,
@@ -166,6 +175,7 @@ diesel::allow_tables_to_appear_in_same_query!(
     refresh_tokens,
     api_clients,
     audit_events,
+    audit_event_customers,
     email_outbox,
     idempotency_keys,
     signing_keys,

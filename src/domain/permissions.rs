@@ -8,6 +8,10 @@
 //!   administers; platform admins can only be changed by platform admins.
 //! - What an actor cannot see answers 404 ([`Access::Hidden`]); what it can
 //!   see but not change answers 403 ([`Access::Forbidden`]).
+//! - An audit event belongs to customers ([`event_customers`]); a customer
+//!   admin reads the events of the customers they administer.
+//! - An API client made through the API holds no more than its creator's
+//!   rights ([`Creator::still_grants`]).
 
 use std::collections::BTreeSet;
 
@@ -44,6 +48,18 @@ pub enum Access {
 }
 
 impl Actor {
+    /// An API client as a caller: the platform's with no customer, else
+    /// exactly an admin of its customer.
+    pub fn client(id: &str, customer_id: Option<&str>) -> Self {
+        let scope: BTreeSet<String> = customer_id.iter().map(|c| c.to_string()).collect();
+        Actor {
+            kind: ActorKind::Client { id: id.to_string() },
+            platform_admin: customer_id.is_none(),
+            member_of: scope.clone(),
+            admin_of: scope,
+        }
+    }
+
     pub fn user_id(&self) -> Option<&str> {
         match &self.kind {
             ActorKind::User { id } => Some(id),
@@ -163,6 +179,21 @@ impl Actor {
         }
     }
 
+    /// Create, list or revoke API clients of `scope` (`None`: platform scope).
+    pub fn manage_api_clients(&self, scope: Option<&str>) -> Access {
+        match scope {
+            None => self.platform(),
+            Some(customer_id) => self.administer_customer(customer_id),
+        }
+    }
+
+    /// The customers this actor acts for, as far as the audit log goes: those
+    /// it administers, or `None` for the platform (a platform admin or
+    /// platform client acts for every customer of the user it acts on).
+    pub fn acts_for(&self) -> Option<BTreeSet<String>> {
+        (!self.platform_admin).then(|| self.admin_of.clone())
+    }
+
     /// Audit events: platform admins see all; customer admins their customers'.
     pub fn audit_scope(&self) -> Option<AuditScope> {
         if self.platform_admin {
@@ -179,6 +210,56 @@ impl Actor {
 pub enum AuditScope {
     All,
     Customers(BTreeSet<String>),
+}
+
+/// The customers an audit event belongs to (docs/api.md, "Audit"):
+///
+/// - an event in a customer (the customer itself, a membership, one of its
+///   API clients) belongs to that customer;
+/// - an event about a user that names no customer belongs to every customer
+///   the user is in at that moment (`users_customers`), except that the
+///   action of a customer admin or customer client (`acted_for`, see
+///   [`Actor::acts_for`]) belongs only to those of them it administers;
+/// - anything else (a platform API client, a platform admin made at start)
+///   belongs to the platform alone.
+pub fn event_customers(
+    in_customer: Option<&str>,
+    users_customers: &[String],
+    acted_for: Option<&BTreeSet<String>>,
+) -> BTreeSet<String> {
+    if let Some(customer_id) = in_customer {
+        return BTreeSet::from([customer_id.to_string()]);
+    }
+    users_customers
+        .iter()
+        .filter(|c| acted_for.is_none_or(|mine| mine.contains(*c)))
+        .cloned()
+        .collect()
+}
+
+/// Who made an API client, as they stand now.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Creator {
+    /// `roster admin api-client create`: the platform's own client.
+    CommandLine,
+    /// A person who is still `active` (whatever their lock), or an API
+    /// client that itself still works, as the caller they would be now.
+    Standing(Actor),
+    /// A person who is deleted or no longer `active`, or an API client
+    /// that is revoked or no longer works.
+    Fallen,
+}
+
+impl Creator {
+    /// Whether a client of `scope` (`None`: platform scope) made by this
+    /// creator still works: only while the creator could make it now.
+    pub fn still_grants(&self, scope: Option<&str>) -> bool {
+        match self {
+            Creator::CommandLine => true,
+            Creator::Standing(actor) => actor.manage_api_clients(scope) == Access::Allowed,
+            Creator::Fallen => false,
+        }
+    }
 }
 
 #[cfg(test)]
@@ -299,6 +380,93 @@ mod tests {
         let admin_a_member_b = person("a", false, &["B"], &["A"]);
         assert!(admin_a_member_b.sees_membership("u", "B"));
         assert!(person("p", true, &[], &[]).sees_membership("u", "B"));
+    }
+
+    fn ids(list: &[&str]) -> Vec<String> {
+        list.iter().map(|s| s.to_string()).collect()
+    }
+
+    /// The event's customer, the user's customers, who acted for which
+    /// customers, and the customers the event belongs to.
+    type EventCase<'a> = (
+        Option<&'a str>,
+        &'a [&'a str],
+        Option<&'a BTreeSet<String>>,
+        &'a [&'a str],
+    );
+
+    #[test]
+    fn an_audit_event_belongs_to_the_customers_of_its_moment_and_actor() {
+        let only =
+            |list: &[&str]| -> BTreeSet<String> { list.iter().map(|s| s.to_string()).collect() };
+        let admin_of_a = only(&["A"]);
+        let admin_of_a_and_b = only(&["A", "B"]);
+        #[rustfmt::skip]
+        let cases: [EventCase; 9] = [
+            // in a customer: that customer, whoever acted
+            (Some("A"), &["A", "B"], None, &["A"]),
+            (Some("B"), &["A", "B"], Some(&admin_of_a_and_b), &["B"]),
+            (Some("C"), &[], None, &["C"]),
+            // about a user, by the platform, the user or the system: all their customers
+            (None, &["A", "B"], None, &["A", "B"]),
+            (None, &["B"], None, &["B"]),
+            // about a user, by a customer admin: only the customers it administers
+            (None, &["A"], Some(&admin_of_a), &["A"]),
+            (None, &["A", "B"], Some(&admin_of_a_and_b), &["A", "B"]),
+            (None, &["B"], Some(&admin_of_a), &[]),
+            // about nobody's user, or about nobody: the platform's alone
+            (None, &[], None, &[]),
+        ];
+        for (in_customer, users, acted_for, expected) in cases {
+            assert_eq!(
+                event_customers(in_customer, &ids(users), acted_for),
+                only(expected),
+                "{in_customer:?} {users:?} {acted_for:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn an_actor_acts_for_what_it_administers_and_the_platform_for_everyone() {
+        assert_eq!(person("p", true, &[], &["A"]).acts_for(), None);
+        assert_eq!(
+            person("a", false, &["B"], &["A"]).acts_for(),
+            Some(["A".to_string()].into())
+        );
+        assert_eq!(Actor::client("c", None).acts_for(), None);
+        assert_eq!(
+            Actor::client("c", Some("A")).acts_for(),
+            Some(["A".to_string()].into())
+        );
+    }
+
+    #[test]
+    fn an_api_client_works_only_while_its_creator_could_make_it() {
+        let admin_of_a = Creator::Standing(person("a", false, &[], &["A"]));
+        let member_of_a = Creator::Standing(person("m", false, &["A"], &[]));
+        let platform_admin = Creator::Standing(person("p", true, &[], &[]));
+        let client_of_a = Creator::Standing(Actor::client("c", Some("A")));
+        let platform_client = Creator::Standing(Actor::client("c", None));
+        #[rustfmt::skip]
+        let cases: [(&Creator, Option<&str>, bool); 14] = [
+            (&Creator::CommandLine, None, true),
+            (&Creator::CommandLine, Some("A"), true),
+            (&admin_of_a, Some("A"), true),
+            (&admin_of_a, Some("B"), false),
+            (&admin_of_a, None, false),
+            (&member_of_a, Some("A"), false),
+            (&platform_admin, None, true),
+            (&platform_admin, Some("B"), true),
+            (&client_of_a, Some("A"), true),
+            (&client_of_a, Some("B"), false),
+            (&client_of_a, None, false),
+            (&platform_client, Some("B"), true),
+            (&Creator::Fallen, Some("A"), false),
+            (&Creator::Fallen, None, false),
+        ];
+        for (creator, scope, works) in cases {
+            assert_eq!(creator.still_grants(scope), works, "{creator:?} {scope:?}");
+        }
     }
 
     #[test]

@@ -195,9 +195,20 @@ fn document_shared_problems(doc: &mut utoipa::openapi::OpenApi) {
         "429",
         "Too many requests from this address (`ROSTER_AUTH_RATE_LIMIT`); see `Retry-After`",
     )];
+    const CONFIRMING: [(&str, &str); 1] = [(
+        "429",
+        "`confirmation_limit_reached`: the caller asked for `ROSTER_CONFIRMATION_EMAILS_PER_HOUR` confirmations in the last hour; nothing changed; see `Retry-After`",
+    )];
+    let confirming_bodies = schemas_with_property(doc, "confirmation_email");
     for (path, item) in doc.paths.paths.iter_mut() {
         let throttled = path.starts_with("/v1/auth/");
         for operation in operations_mut(item) {
+            let confirms = operation
+                .parameters
+                .iter()
+                .flatten()
+                .any(|p| p.name == "confirmation_email")
+                || json_body_schema(operation).is_some_and(|name| confirming_bodies.contains(name));
             let json_body = operation.request_body.as_ref().is_some_and(|body| {
                 body.content.contains_key("application/json")
                     && !body
@@ -214,6 +225,7 @@ fn document_shared_problems(doc: &mut utoipa::openapi::OpenApi) {
                 .into_iter()
                 .chain(has_query.then_some(&QUERY[..]))
                 .chain(throttled.then_some(&THROTTLED[..]))
+                .chain(confirms.then_some(&CONFIRMING[..]))
                 .flatten();
             for (status, description) in shared {
                 operation
@@ -223,6 +235,37 @@ fn document_shared_problems(doc: &mut utoipa::openapi::OpenApi) {
                     .or_insert_with(|| problem_response(description));
             }
         }
+    }
+}
+
+/// The component schemas that have `property`.
+fn schemas_with_property(
+    doc: &utoipa::openapi::OpenApi,
+    property: &str,
+) -> std::collections::BTreeSet<String> {
+    use utoipa::openapi::schema::Schema;
+    use utoipa::openapi::RefOr;
+    doc.components
+        .iter()
+        .flat_map(|components| components.schemas.iter())
+        .filter(|(_, schema)| {
+            matches!(schema, RefOr::T(Schema::Object(object)) if object.properties.contains_key(property))
+        })
+        .map(|(name, _)| name.clone())
+        .collect()
+}
+
+/// The component name of an operation's JSON request body, if it is one.
+fn json_body_schema(operation: &utoipa::openapi::path::Operation) -> Option<&str> {
+    use utoipa::openapi::RefOr;
+    let content = operation
+        .request_body
+        .as_ref()?
+        .content
+        .get("application/json")?;
+    match content.schema.as_ref()? {
+        RefOr::Ref(reference) => reference.ref_location.strip_prefix("#/components/schemas/"),
+        RefOr::T(_) => None,
     }
 }
 

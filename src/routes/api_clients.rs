@@ -27,18 +27,35 @@ pub struct ApiClientView {
     pub name: String,
     /// The one customer this client administers; null for platform scope.
     pub customer_id: Option<String>,
+    /// The person who made it through the API. Null, like
+    /// `created_by_client_id`, for a client made with the command line: the
+    /// platform's own, which no person's standing affects.
+    #[schema(format = Uuid)]
+    pub created_by_user_id: Option<String>,
+    /// The API client that made it through the API.
+    #[schema(format = Uuid)]
+    pub created_by_client_id: Option<String>,
+    /// True while its creator could not make it now (a person removed from
+    /// the customer, no longer its admin, not `active` or deleted; a client
+    /// revoked or suspended itself): its grant answers `invalid_client` and
+    /// its access tokens 401. It works again if the creator regains the
+    /// right; revoke it to end it for good.
+    pub suspended: bool,
     #[serde(with = "time::serde::rfc3339")]
     pub created_at: OffsetDateTime,
     #[serde(with = "time::serde::rfc3339::option")]
     pub last_used_at: Option<OffsetDateTime>,
 }
 
-impl From<&ApiClientRow> for ApiClientView {
-    fn from(row: &ApiClientRow) -> Self {
+impl ApiClientView {
+    fn new(row: &ApiClientRow, suspended: bool) -> Self {
         ApiClientView {
             id: row.id.clone(),
             name: row.name.clone(),
             customer_id: row.customer_id.clone(),
+            created_by_user_id: row.created_by.clone(),
+            created_by_client_id: row.created_by_client.clone(),
+            suspended,
             created_at: from_db(row.created_at),
             last_used_at: row.last_used_at.map(from_db),
         }
@@ -119,7 +136,7 @@ pub async fn create_api_client(
         once,
         |row, secret| {
             let view = CreatedApiClient {
-                client: ApiClientView::from(row),
+                client: ApiClientView::new(row, false),
                 client_secret: secret.expose().to_string(),
             };
             Ok(Created {
@@ -133,7 +150,8 @@ pub async fn create_api_client(
     Ok(created(answer))
 }
 
-/// API clients you may manage, newest first.
+/// API clients you may manage, newest first, each with its creator and
+/// whether it is suspended.
 #[utoipa::path(
     tag = "api-clients",
     security(("bearer" = [])),
@@ -153,7 +171,9 @@ pub async fn list_api_clients(
 ) -> Result<HttpResponse, ApiError> {
     let page = parse_query::<PageQuery>(&req)?.parse()?;
     let rows = service::list(&state, &actor.0, page).await?;
-    Ok(HttpResponse::Ok().json(Page::of(rows, |row| ApiClientView::from(&row))))
+    Ok(HttpResponse::Ok().json(Page::of(rows, |listed| {
+        ApiClientView::new(&listed.row, listed.suspended)
+    })))
 }
 
 /// Revoke an API client; its tokens stop working at once.

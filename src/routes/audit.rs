@@ -68,7 +68,8 @@ pub struct AuditQuery {
     /// Events about this user; empty means any.
     #[param(schema_with = schemas::uuid_or_blank)]
     pub user_id: Option<String>,
-    /// Events in this customer; empty means any.
+    /// Events that belong to this customer (docs/api.md, "Audit"); empty
+    /// means any.
     #[param(schema_with = schemas::uuid_or_blank)]
     pub customer_id: Option<String>,
     /// One action, e.g. `user.status_changed`; empty means any.
@@ -79,7 +80,8 @@ pub struct AuditQuery {
     pub page: PageQuery,
 }
 
-/// Audit events, newest first. Customer admins see their customers' events.
+/// Audit events, newest first. Customer admins see the events that belong
+/// to the customers they administer.
 #[utoipa::path(
     tag = "audit",
     security(("bearer" = [])),

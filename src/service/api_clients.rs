@@ -1,30 +1,29 @@
 //! API clients: credentials for provisioning scripts, so they never use a
-//! person's password. Scope is the platform or one customer.
+//! person's password. Scope is the platform or one customer. A client made
+//! through the API holds no more than its creator's rights (docs/api.md,
+//! "API clients").
+
+use std::collections::BTreeSet;
 
 use serde_json::Value;
 
 use crate::auth::tokens::{PlainToken, TokenKind};
 use crate::db::api_clients::{self, ApiClientRow};
-use crate::db::DbConnection;
+use crate::db::{users, DbConnection};
+use crate::domain::lifecycle::UserStatus;
 use crate::domain::pagination::{Cursor, Page, PageRequest};
-use crate::domain::permissions::{Access, Actor};
+use crate::domain::permissions::{Actor, Creator};
 use crate::error::ApiError;
 use crate::service::audit::{AuditContext, Event};
+use crate::service::callers;
 use crate::service::customers::administered;
 use crate::service::guard::require;
 use crate::service::idempotency::{self, Answer, Created, Once};
 use crate::state::AppState;
 
-/// Who may manage clients of `scope` (None = platform scope).
-fn manage(actor: &Actor, scope: Option<&str>) -> Access {
-    match scope {
-        None => actor.platform(),
-        Some(customer_id) => actor.administer_customer(customer_id),
-    }
-}
-
-/// Creates a client; the plain secret is returned once and never stored.
 /// Creates an API client; its secret is returned once, only its hash is kept.
+/// The creator recorded is who `context` says acted: nobody for the command
+/// line (`AuditContext::system`), whose clients are the platform's.
 pub async fn create(
     state: &AppState,
     actor: &Actor,
@@ -39,7 +38,8 @@ pub async fn create(
 }
 
 /// [`create`], once per `Idempotency-Key`; `answer` shapes the stored
-/// response from the client and its secret.
+/// response from the client and its secret. A replay needs the right to
+/// create the client still.
 pub async fn create_once(
     state: &AppState,
     actor: &Actor,
@@ -49,12 +49,28 @@ pub async fn create_once(
     once: Once,
     answer: impl FnOnce(&ApiClientRow, &PlainToken) -> Result<Created, ApiError> + Send + 'static,
 ) -> Result<Answer, ApiError> {
-    let actor2 = actor.clone();
-    idempotency::create_once(state, actor, once, move |conn, state| {
-        let (row, secret) = create_in(conn, state, &actor2, &context, name, customer_id)?;
-        answer(&row, &secret)
-    })
+    let (actor2, actor3) = (actor.clone(), actor.clone());
+    let scope = customer_id.clone();
+    idempotency::create_once(
+        state,
+        actor,
+        once,
+        move |conn| may_create(conn, &actor3, scope.as_deref()),
+        move |conn, state| {
+            let (row, secret) = create_in(conn, state, &actor2, &context, name, customer_id)?;
+            answer(&row, &secret)
+        },
+    )
     .await
+}
+
+/// 404 for a customer the actor cannot see (or that does not exist), 403
+/// for one it may not manage clients of, or for platform scope.
+fn may_create(conn: &mut DbConnection, actor: &Actor, scope: Option<&str>) -> Result<(), ApiError> {
+    match scope {
+        Some(id) => administered(conn, actor, id).map(drop),
+        None => require(actor.manage_api_clients(None), "customer"),
+    }
 }
 
 fn create_in(
@@ -65,12 +81,7 @@ fn create_in(
     name: String,
     customer_id: Option<String>,
 ) -> Result<(ApiClientRow, PlainToken), ApiError> {
-    match &customer_id {
-        Some(id) => {
-            administered(conn, actor, id)?;
-        }
-        None => require(manage(actor, None), "customer")?,
-    }
+    may_create(conn, actor, customer_id.as_deref())?;
     let secret = PlainToken::generate(TokenKind::ClientSecret);
     let now = state.clock.now_db();
     let row = ApiClientRow {
@@ -78,7 +89,8 @@ fn create_in(
         name,
         customer_id,
         secret_hash: secret.hash(),
-        created_by: actor.user_id().map(str::to_string),
+        created_by: context.actor_user_id.clone(),
+        created_by_client: context.actor_client_id.clone(),
         created_at: now,
         last_used_at: None,
         revoked_at: None,
@@ -95,13 +107,74 @@ fn create_in(
     Ok((row, secret))
 }
 
+/// The client, if it is not revoked and still holds its creator's rights:
+/// what a grant and every request with one of its tokens go by.
+pub fn find_usable(conn: &mut DbConnection, id: &str) -> Result<Option<ApiClientRow>, ApiError> {
+    let Some(client) = api_clients::find_live(conn, id)? else {
+        return Ok(None);
+    };
+    Ok(holds_creators_rights(conn, &client)?.then_some(client))
+}
+
+/// Whether the client's creator could make it now, and so on up the clients
+/// that made clients to a person or the command line (see [`Creator`]).
+fn holds_creators_rights(conn: &mut DbConnection, client: &ApiClientRow) -> Result<bool, ApiError> {
+    // The client, the client that made it, …, up to the one a person or the
+    // command line made. Ids are never reused, so the chain cannot loop; the
+    // set only guards against a hand-edited database.
+    let mut chain = vec![client.clone()];
+    let mut seen = BTreeSet::from([client.id.clone()]);
+    while let Some(parent_id) = chain
+        .last()
+        .filter(|c| c.created_by.is_none())
+        .and_then(|c| c.created_by_client.clone())
+    {
+        if !seen.insert(parent_id.clone()) {
+            return Ok(false);
+        }
+        match api_clients::find_live(conn, &parent_id)? {
+            Some(parent) => chain.push(parent),
+            None => return Ok(false),
+        }
+    }
+    let mut creator = match chain.last().and_then(|root| root.created_by.clone()) {
+        None => Creator::CommandLine,
+        Some(user_id) => person(conn, &user_id)?,
+    };
+    for made in chain.iter().rev() {
+        if !creator.still_grants(made.customer_id.as_deref()) {
+            return Ok(false);
+        }
+        creator = Creator::Standing(Actor::client(&made.id, made.customer_id.as_deref()));
+    }
+    Ok(true)
+}
+
+/// A person as the creator of a client: standing while `active` (a lock,
+/// which anyone can cause with wrong passwords, does not count).
+fn person(conn: &mut DbConnection, user_id: &str) -> Result<Creator, ApiError> {
+    Ok(match users::find_with_roles(conn, user_id)? {
+        Some((user, roles)) if user.status == UserStatus::Active => {
+            Creator::Standing(callers::person(user, roles))
+        }
+        _ => Creator::Fallen,
+    })
+}
+
+/// A client as listed: the row, and whether it is suspended because its
+/// creator no longer has the right to make it.
+pub struct Listed {
+    pub row: ApiClientRow,
+    pub suspended: bool,
+}
+
 /// One page of the API clients the caller manages: all of them for platform
 /// admins, their customers' for customer admins.
 pub async fn list(
     state: &AppState,
     actor: &Actor,
     page: PageRequest,
-) -> Result<Page<ApiClientRow>, ApiError> {
+) -> Result<Page<Listed>, ApiError> {
     let scope: Option<Vec<String>> = if actor.platform_admin {
         None
     } else if actor.admin_of.is_empty() {
@@ -114,10 +187,19 @@ pub async fn list(
     state
         .read(move |conn, _| {
             let rows = api_clients::list(conn, scope.as_deref(), page.cursor.as_ref(), page.limit)?;
-            Ok(page.cut(rows, |row| Cursor {
+            let page = page.cut(rows, |row| Cursor {
                 at: row.created_at,
                 id: row.id.clone(),
-            }))
+            });
+            let mut items = Vec::with_capacity(page.items.len());
+            for row in page.items {
+                let suspended = !holds_creators_rights(conn, &row)?;
+                items.push(Listed { row, suspended });
+            }
+            Ok(Page {
+                items,
+                next_cursor: page.next_cursor,
+            })
         })
         .await
 }
@@ -143,7 +225,10 @@ fn revoke_in(
     id: &str,
 ) -> Result<(), ApiError> {
     let client = api_clients::find_live(conn, id)?.ok_or(ApiError::NotFound("API client"))?;
-    require(manage(actor, client.customer_id.as_deref()), "API client")?;
+    require(
+        actor.manage_api_clients(client.customer_id.as_deref()),
+        "API client",
+    )?;
     let now = state.clock.now_db();
     api_clients::revoke(conn, id, now)?;
     Event::new(

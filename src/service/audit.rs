@@ -1,16 +1,17 @@
 //! Recording admin actions: the audit row, and the optional confirmation email.
 
+use std::collections::BTreeSet;
 use std::net::IpAddr;
 
 use serde::Serialize;
 use serde_json::{json, Map, Value};
 use time::PrimitiveDateTime;
 
-use crate::db::audit::{self, AuditFilter, AuditRow};
+use crate::db::audit::{self, AuditFilter, AuditRow, ConfirmationsOf};
 use crate::db::users::UserRow;
-use crate::db::DbConnection;
+use crate::db::{memberships, DbConnection};
 use crate::domain::pagination::{Cursor, Page, PageRequest};
-use crate::domain::permissions::{Actor, AuditScope};
+use crate::domain::permissions::{event_customers, Actor, AuditScope};
 use crate::email::{self, EmailKind, Message};
 use crate::error::ApiError;
 use crate::state::AppState;
@@ -33,6 +34,10 @@ pub struct AuditContext {
     pub client_ip: Option<IpAddr>,
     pub requester_name: Option<String>,
     pub confirmation_email: Option<String>,
+    /// The customers a customer admin or customer client acts for; `None`
+    /// for the platform, the user themself and the system (see
+    /// [`Actor::acts_for`]).
+    pub acting_for: Option<BTreeSet<String>>,
 }
 
 impl AuditContext {
@@ -42,6 +47,7 @@ impl AuditContext {
             actor_client_id: actor.client_id().map(str::to_string),
             actor_label: actor.principal_key(),
             request_id: Some(request_id.to_string()),
+            acting_for: actor.acts_for(),
             ..Default::default()
         }
     }
@@ -97,6 +103,9 @@ pub struct Event {
     target_user_id: Option<String>,
     customer_id: Option<String>,
     customer_name: Option<String>,
+    /// The target's customers at the time of the action, when the database
+    /// no longer says so by the time the event is recorded.
+    users_customers: Option<Vec<String>>,
     /// `{"field": {"before": …, "after": …}}`.
     changes: Map<String, Value>,
 }
@@ -109,6 +118,7 @@ impl Event {
             target_user_id: None,
             customer_id: None,
             customer_name: None,
+            users_customers: None,
             changes: Map::new(),
         }
     }
@@ -132,6 +142,14 @@ impl Event {
         self
     }
 
+    /// The customers the user was in when the action happened, for an
+    /// event recorded after they changed (a deletion, recorded once the
+    /// memberships are gone). Otherwise they are read when recording.
+    pub fn while_in(mut self, customer_ids: &[String]) -> Self {
+        self.users_customers = Some(customer_ids.to_vec());
+        self
+    }
+
     /// Records `field` going from `before` to `after`.
     pub fn change(mut self, field: &str, before: impl Serialize, after: impl Serialize) -> Self {
         self.changes.insert(
@@ -151,8 +169,10 @@ impl Event {
         }
     }
 
-    /// Writes the audit row and, when the request asked for one, queues the
-    /// confirmation email, in the caller's transaction.
+    /// Writes the audit row with the customers it belongs to and, when the
+    /// request asked for one, queues the confirmation email, in the caller's
+    /// transaction. Beyond the caller's hourly cap of confirmations this is
+    /// a 429 instead, and the caller's transaction commits nothing.
     pub fn record(
         self,
         conn: &mut DbConnection,
@@ -160,11 +180,27 @@ impl Event {
         context: &AuditContext,
         now: PrimitiveDateTime,
     ) -> Result<(), ApiError> {
+        if context.confirmation_email.is_some() {
+            take_confirmation(conn, state, context, now)?;
+        }
+        let users_customers = match (&self.users_customers, &self.target_user_id) {
+            (Some(ids), _) => ids.clone(),
+            (None, Some(user_id)) if self.customer_id.is_none() => {
+                memberships::customer_ids_of(conn, user_id)?
+            }
+            _ => Vec::new(),
+        };
+        let customers = event_customers(
+            self.customer_id.as_deref(),
+            &users_customers,
+            context.acting_for.as_ref(),
+        );
+        let id = crate::db::new_id();
         let changes = Value::Object(self.changes);
         audit::insert(
             conn,
             &AuditRow {
-                id: crate::db::new_id(),
+                id: id.clone(),
                 occurred_at: now,
                 action: self.action.to_string(),
                 actor_user_id: context.actor_user_id.clone(),
@@ -178,6 +214,7 @@ impl Event {
                 changes: changes.to_string(),
             },
         )?;
+        audit::insert_customers(conn, &id, &customers, now)?;
         let Some(address) = &context.confirmation_email else {
             return Ok(());
         };
@@ -206,6 +243,45 @@ impl Event {
     }
 }
 
+const HOUR: time::Duration = time::Duration::hours(1);
+
+/// Counts one confirmation email against the caller's hourly cap
+/// (`ROSTER_CONFIRMATION_EMAILS_PER_HOUR`), or refuses it with the seconds
+/// until one is free. The count is the caller's audit events with a
+/// confirmation address in the last hour, read under a lock on the caller,
+/// so neither concurrent requests nor several instances can overshoot it.
+fn take_confirmation(
+    conn: &mut DbConnection,
+    state: &AppState,
+    context: &AuditContext,
+    now: PrimitiveDateTime,
+) -> Result<(), ApiError> {
+    let caller = match (&context.actor_user_id, &context.actor_client_id) {
+        (Some(user_id), _) => ConfirmationsOf::User(user_id),
+        (None, Some(client_id)) => ConfirmationsOf::Client(client_id),
+        // The service itself never asks for confirmations.
+        (None, None) => return Ok(()),
+    };
+    let cap = state.settings.confirmation_emails_per_hour;
+    audit::lock_confirmations(conn, &caller)?;
+    let Some(oldest_counted) =
+        audit::nth_newest_confirmation(conn, &caller, now - HOUR, i64::from(cap))?
+    else {
+        return Ok(());
+    };
+    // A confirmation is free again once the cap-th newest is an hour old.
+    let wait = oldest_counted + HOUR - now;
+    let seconds = (wait.whole_microseconds() + 999_999) / 1_000_000;
+    Err(ApiError::Limited {
+        code: "confirmation_limit_reached",
+        detail: format!(
+            "You have asked for {cap} confirmation emails in the last hour, the most allowed; retry without confirmation_email, or in {} s.",
+            seconds.clamp(1, 3600)
+        ),
+        retry_after_secs: u64::try_from(seconds.clamp(1, 3600)).unwrap_or(3600),
+    })
+}
+
 fn to_value(value: impl Serialize) -> Value {
     serde_json::to_value(value).unwrap_or(Value::Null)
 }
@@ -218,32 +294,37 @@ pub fn describe(user: &UserRow) -> String {
 /// What the audit log is searched for.
 pub struct AuditSearch {
     pub user_id: Option<String>,
+    /// Events that belong to this customer (see [`event_customers`]).
     pub customer_id: Option<String>,
     pub action: Option<String>,
 }
 
 /// One page of the audit log, newest first: everything for platform admins,
-/// their customers' events for customer admins.
+/// the events of the customers they administer for customer admins.
 pub async fn list(
     state: &AppState,
     actor: &Actor,
     search: AuditSearch,
     page: PageRequest,
 ) -> Result<Page<AuditRow>, ApiError> {
-    let only_customers = match actor.audit_scope() {
-        None => {
+    let asked: Option<BTreeSet<String>> = search.customer_id.map(|id| BTreeSet::from([id]));
+    let belonging_to = match (actor.audit_scope(), asked) {
+        (None, _) => {
             return Err(ApiError::Forbidden(
                 "Only admins can read the audit log.".into(),
             ))
         }
-        Some(AuditScope::All) => None,
-        Some(AuditScope::Customers(ids)) => Some(ids),
+        (Some(AuditScope::All), asked) => asked,
+        (Some(AuditScope::Customers(mine)), None) => Some(mine),
+        // Another customer's id narrows to nothing rather than answering 404.
+        (Some(AuditScope::Customers(mine)), Some(asked)) => {
+            Some(mine.intersection(&asked).cloned().collect())
+        }
     };
     let filter = AuditFilter {
         user_id: search.user_id,
-        customer_id: search.customer_id,
         action: search.action,
-        only_customers,
+        belonging_to,
     };
     state
         .read(move |conn, _| {

@@ -30,10 +30,17 @@ pub async fn create(
     answer: impl FnOnce(&CustomerRow) -> Result<Created, ApiError> + Send + 'static,
 ) -> Result<Answer, ApiError> {
     require(actor.platform(), "customer")?;
-    create_once(state, actor, once, move |conn, state| {
-        let row = create_in(conn, state, &context, input)?;
-        answer(&row)
-    })
+    let platform = actor.platform();
+    create_once(
+        state,
+        actor,
+        once,
+        move |_| require(platform, "customer"),
+        move |conn, state| {
+            let row = create_in(conn, state, &context, input)?;
+            answer(&row)
+        },
+    )
     .await
 }
 

@@ -2,8 +2,19 @@
 //! transaction (so a concurrent duplicate sees "in progress"), then the
 //! creation and the stored answer commit together: a replay can never
 //! disagree with what was created.
+//!
+//! Nothing stored is of use without the caller's key: the row is found by a
+//! one-way derivation of it, and the answer (which may carry a secret, such
+//! as a new API client's) is sealed under another. A replay is given only to
+//! a caller who may still make the request.
 
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use base64::Engine as _;
+use chacha20poly1305::aead::{Aead, AeadCore, KeyInit, OsRng, Payload};
+use chacha20poly1305::{ChaCha20Poly1305, Nonce};
+use hkdf::Hkdf;
 use serde::{Deserialize, Serialize};
+use sha2::Sha256;
 
 use crate::clock::span;
 use crate::db::{idempotency, DbConnection};
@@ -17,7 +28,7 @@ const KEY_LIFETIME: std::time::Duration = std::time::Duration::from_secs(24 * 36
 const CREATED: i32 = 201;
 
 /// What a creation answers: a body and where the new thing lives.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Created {
     pub body: serde_json::Value,
     pub location: String,
@@ -37,21 +48,19 @@ pub struct Once {
     pub fingerprint: String,
 }
 
-#[derive(Serialize, Deserialize)]
-struct StoredHeaders {
-    location: String,
-    etag: Option<String>,
-}
-
 /// Runs `create` in one write transaction, once per `(caller, key)`;
-/// repeats replay the first answer.
-pub async fn create_once<F>(
+/// repeats replay the first answer. `authorize` is the permission check of
+/// the request (404/403); a repeat must pass it again, so a caller who lost
+/// the right meanwhile gets no replay.
+pub async fn create_once<A, F>(
     state: &AppState,
     actor: &Actor,
     once: Once,
+    authorize: A,
     create: F,
 ) -> Result<Answer, ApiError>
 where
+    A: FnOnce(&mut DbConnection) -> Result<(), ApiError> + Send + 'static,
     F: FnOnce(&mut DbConnection, &AppState) -> Result<Created, ApiError> + Send + 'static,
 {
     let Some(key) = once.key else {
@@ -62,27 +71,25 @@ where
         });
     };
     let principal = actor.principal_key();
-    if let Some(created) = reserve(state, &principal, &key, &once.fingerprint).await? {
+    let sealed = SealedKey::derive(&principal, &key)?;
+    let lookup = sealed.lookup.clone();
+    if let Some(created) = reserve(state, &principal, &sealed, &once.fingerprint, authorize).await?
+    {
         return Ok(Answer {
             created,
             replayed: true,
         });
     }
-    let (principal2, key2) = (principal.clone(), key.clone());
+    let principal2 = principal.clone();
     let outcome = state
         .write(move |conn, state| {
             let created = create(conn, state)?;
-            let headers = StoredHeaders {
-                location: created.location.clone(),
-                etag: created.etag.clone(),
-            };
             idempotency::complete(
                 conn,
                 &principal2,
-                &key2,
+                &sealed.lookup,
                 CREATED,
-                &created.body.to_string(),
-                &serde_json::to_string(&headers).map_err(ApiError::internal)?,
+                &sealed.seal(&principal2, &created)?,
             )?;
             Ok(created)
         })
@@ -95,31 +102,42 @@ where
         Err(err) => {
             // Free the key so the client can retry once the problem is fixed.
             state
-                .write(move |conn, _| Ok(idempotency::release(conn, &principal, &key)?))
+                .write(move |conn, _| Ok(idempotency::release(conn, &principal, &lookup)?))
                 .await?;
             Err(err)
         }
     }
 }
 
-/// Reserves the key; returns the stored answer when it was used before.
-async fn reserve(
+/// Checks the caller's permission and reserves the key, in one transaction;
+/// returns the stored answer when the key was used before.
+async fn reserve<A>(
     state: &AppState,
     principal: &str,
-    key: &str,
+    sealed: &SealedKey,
     fingerprint: &str,
-) -> Result<Option<Created>, ApiError> {
-    let (principal, key, hash) = (
+    authorize: A,
+) -> Result<Option<Created>, ApiError>
+where
+    A: FnOnce(&mut DbConnection) -> Result<(), ApiError> + Send + 'static,
+{
+    let (principal2, lookup, hash) = (
         principal.to_string(),
-        key.to_string(),
+        sealed.lookup.clone(),
         fingerprint.to_string(),
     );
     let existing = state
         .write(move |conn, state| {
+            authorize(conn)?;
             let now = state.clock.now_db();
             let expires = now + span(KEY_LIFETIME);
             Ok(idempotency::reserve(
-                conn, &principal, &key, &hash, now, expires,
+                conn,
+                &principal2,
+                &lookup,
+                &hash,
+                now,
+                expires,
             )?)
         })
         .await?;
@@ -139,16 +157,136 @@ async fn reserve(
             "A request with this Idempotency-Key is still being processed; retry shortly.",
         ));
     };
-    let headers: StoredHeaders = row
-        .response_headers
-        .as_deref()
-        .and_then(|h| serde_json::from_str(h).ok())
-        .ok_or_else(|| ApiError::internal("stored idempotent response lost its headers"))?;
     debug_assert_eq!(status, CREATED);
-    let body = serde_json::from_str(&body).map_err(ApiError::internal)?;
-    Ok(Some(Created {
-        body,
-        location: headers.location,
-        etag: headers.etag,
-    }))
+    sealed.open(principal, &body).map(Some)
+}
+
+/// What the caller's `Idempotency-Key` yields (HKDF-SHA-256, salted with the
+/// caller): the id its row is stored under, and the key its answer is
+/// sealed with (ChaCha20-Poly1305). Neither gives back the other or the
+/// `Idempotency-Key`.
+struct SealedKey {
+    lookup: String,
+    cipher: ChaCha20Poly1305,
+}
+
+const LOOKUP_INFO: &[u8] = b"roster idempotency-key lookup v1";
+const SEAL_INFO: &[u8] = b"roster idempotency-key seal v1";
+const NONCE_LEN: usize = 12;
+
+impl SealedKey {
+    fn derive(principal: &str, key: &str) -> Result<Self, ApiError> {
+        let hkdf = Hkdf::<Sha256>::new(Some(principal.as_bytes()), key.as_bytes());
+        let mut lookup = [0u8; 32];
+        let mut seal = [0u8; 32];
+        hkdf.expand(LOOKUP_INFO, &mut lookup)
+            .and_then(|()| hkdf.expand(SEAL_INFO, &mut seal))
+            .map_err(ApiError::internal)?;
+        Ok(SealedKey {
+            lookup: lookup.iter().map(|b| format!("{b:02x}")).collect(),
+            cipher: ChaCha20Poly1305::new(&seal.into()),
+        })
+    }
+
+    /// The answer, sealed and bound to its row: base64url of nonce and ciphertext.
+    fn seal(&self, principal: &str, created: &Created) -> Result<String, ApiError> {
+        let plain = serde_json::to_vec(created).map_err(ApiError::internal)?;
+        let nonce = ChaCha20Poly1305::generate_nonce(&mut OsRng);
+        let aad = self.aad(principal);
+        let sealed = self
+            .cipher
+            .encrypt(
+                &nonce,
+                Payload {
+                    msg: &plain,
+                    aad: &aad,
+                },
+            )
+            .map_err(ApiError::internal)?;
+        let mut stored = nonce.to_vec();
+        stored.extend_from_slice(&sealed);
+        Ok(URL_SAFE_NO_PAD.encode(stored))
+    }
+
+    /// The stored answer. Failing to open one means the row was altered:
+    /// nothing a caller did.
+    fn open(&self, principal: &str, stored: &str) -> Result<Created, ApiError> {
+        let broken = || ApiError::internal("a stored idempotent answer does not open");
+        let bytes = URL_SAFE_NO_PAD.decode(stored).map_err(|_| broken())?;
+        if bytes.len() < NONCE_LEN {
+            return Err(broken());
+        }
+        let (nonce, sealed) = bytes.split_at(NONCE_LEN);
+        let nonce: [u8; NONCE_LEN] = nonce.try_into().map_err(|_| broken())?;
+        let aad = self.aad(principal);
+        let plain = self
+            .cipher
+            .decrypt(
+                &Nonce::from(nonce),
+                Payload {
+                    msg: sealed,
+                    aad: &aad,
+                },
+            )
+            .map_err(|_| broken())?;
+        serde_json::from_slice(&plain).map_err(ApiError::internal)
+    }
+
+    fn aad(&self, principal: &str) -> Vec<u8> {
+        format!("{principal}\n{}", self.lookup).into_bytes()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    use super::*;
+
+    fn answer() -> Created {
+        Created {
+            body: json!({"client_secret": "rcs_secret"}),
+            location: "/v1/api-clients/1".into(),
+            etag: Some("\"1\"".into()),
+        }
+    }
+
+    #[test]
+    fn a_sealed_answer_opens_with_the_same_caller_and_key_only() {
+        let key = SealedKey::derive("user:1", "key-1").unwrap();
+        let stored = key.seal("user:1", &answer()).unwrap();
+        assert!(!stored.contains("rcs_secret"));
+        let opened = key.open("user:1", &stored).unwrap();
+        assert_eq!(opened.body, answer().body);
+        assert_eq!(opened.location, "/v1/api-clients/1");
+        assert_eq!(opened.etag.as_deref(), Some("\"1\""));
+        let other_key = SealedKey::derive("user:1", "key-2").unwrap();
+        assert!(other_key.open("user:1", &stored).is_err());
+        let other_caller = SealedKey::derive("user:2", "key-1").unwrap();
+        assert!(other_caller.open("user:2", &stored).is_err());
+        // The same key moved to another caller's row does not open either.
+        assert!(key.open("user:2", &stored).is_err());
+    }
+
+    #[test]
+    fn the_lookup_id_depends_on_caller_and_key_and_shows_neither() {
+        let lookup = |p: &str, k: &str| SealedKey::derive(p, k).unwrap().lookup;
+        assert_eq!(lookup("user:1", "k"), lookup("user:1", "k"));
+        assert_ne!(lookup("user:1", "k"), lookup("user:2", "k"));
+        assert_ne!(lookup("user:1", "k"), lookup("user:1", "k2"));
+        let id = lookup("user:1", "my-own-key");
+        assert_eq!(id.len(), 64);
+        assert!(!id.contains("my-own-key") && !id.contains("user"));
+    }
+
+    #[test]
+    fn a_tampered_answer_does_not_open() {
+        let key = SealedKey::derive("user:1", "k").unwrap();
+        let stored = key.seal("user:1", &answer()).unwrap();
+        let mut bytes = URL_SAFE_NO_PAD.decode(&stored).unwrap();
+        let last = bytes.len() - 1;
+        bytes[last] ^= 1;
+        assert!(key.open("user:1", &URL_SAFE_NO_PAD.encode(bytes)).is_err());
+        assert!(key.open("user:1", "short").is_err());
+    }
 }

@@ -57,11 +57,18 @@ pub async fn add_user(
     once: Once,
     answer: impl FnOnce(&Added) -> Result<Created, ApiError> + Send + 'static,
 ) -> Result<Answer, ApiError> {
-    let actor2 = actor.clone();
-    idempotency::create_once(state, actor, once, move |conn, state| {
-        let added = add_user_in(conn, state, &actor2, &context, &customer_id, input)?;
-        answer(&added)
-    })
+    let (actor2, actor3) = (actor.clone(), actor.clone());
+    let customer = customer_id.clone();
+    idempotency::create_once(
+        state,
+        actor,
+        once,
+        move |conn| administered(conn, &actor3, &customer).map(drop),
+        move |conn, state| {
+            let added = add_user_in(conn, state, &actor2, &context, &customer_id, input)?;
+            answer(&added)
+        },
+    )
     .await
 }
 

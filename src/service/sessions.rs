@@ -370,7 +370,7 @@ fn check_client_credentials(
     client_id: &str,
     client_secret: &str,
 ) -> Result<Grant, ApiError> {
-    let Some(client) = api_clients::find_live(conn, client_id)? else {
+    let Some(client) = crate::service::api_clients::find_usable(conn, client_id)? else {
         return Ok(Err(GrantError::InvalidClient));
     };
     if client.secret_hash != hash_token(client_secret) {

@@ -541,7 +541,10 @@ fn delete_in(
     // queueing a deactivation email) either finishes before the deletion
     // removes the user's emails, or finds the user gone.
     lock_user(conn, id)?;
-    let user = visible_user(conn, actor, id)?.row;
+    let LoadedUser {
+        row: user,
+        customer_ids,
+    } = visible_user(conn, actor, id)?;
     require(actor.platform(), "user")?;
     if actor.user_id() == Some(id) {
         return Err(ApiError::conflict(
@@ -563,6 +566,7 @@ fn delete_in(
         format!("{} was deleted from the platform", describe(&user)),
     )
     .about(id)
+    .while_in(&customer_ids)
     .record(conn, state, context, now)
 }
 

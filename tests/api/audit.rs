@@ -254,6 +254,126 @@ async fn a_deleted_users_events_still_name_them_by_id() {
 }
 
 #[tokio::test]
+async fn an_admin_of_a_never_sees_what_was_done_to_a_shared_user_on_bs_side() {
+    let app = spawn_app().await;
+    let a = app.customer("Alpha", None).await;
+    let b = app.customer("Bravo", None).await;
+    let (_, admin_a) = app
+        .invite_and_activate(&a, "boss@alpha.test", "admin")
+        .await;
+    let (_, admin_b) = app
+        .invite_and_activate(&b, "boss@bravo.test", "admin")
+        .await;
+    // Pat belongs to B alone while B's admin and a platform admin act on them.
+    let (pat, _) = app
+        .invite_and_activate(&b, "pat@shared.test", "full_access")
+        .await;
+    let by_b = json!({"job_title": "Bravo Secret Project", "requester_name": "Bravo Requester", "confirmation_email": "audit@bravo.test"});
+    expect_json(app.update_user(&admin_b, &pat, &by_b).await, StatusCode::OK).await;
+    let inactivate = json!({"status": "inactive", "requester_name": "Bravo Requester"});
+    expect_json(
+        app.set_status(&admin_b, &pat, &inactivate).await,
+        StatusCode::OK,
+    )
+    .await;
+    let by_platform =
+        json!({"job_title": "Bravo Only Title", "requester_name": "Platform For Bravo"});
+    expect_json(
+        app.update_user(app.admin_token(), &pat, &by_platform).await,
+        StatusCode::OK,
+    )
+    .await;
+    // Then Pat joins A as well; from now on a platform action belongs to both.
+    app.add_existing_user(&a, "pat@shared.test").await;
+    let in_b = json!({"role": "standard_user", "requester_name": "Bravo Requester", "confirmation_email": "audit@bravo.test"});
+    expect_json(
+        app.update_customer_user(&admin_b, &b, &pat, &in_b).await,
+        StatusCode::OK,
+    )
+    .await;
+    let shared = json!({"last_name": "Shared", "requester_name": "Platform For Both"});
+    expect_json(
+        app.update_user(app.admin_token(), &pat, &shared).await,
+        StatusCode::OK,
+    )
+    .await;
+
+    for query in [
+        format!("user_id={pat}&limit=200"),
+        "limit=200".to_string(),
+        format!("customer_id={a}&limit=200"),
+    ] {
+        let page = expect_json(
+            app.list_audit_events(&admin_a, &query).await,
+            StatusCode::OK,
+        )
+        .await;
+        let text = page.to_string();
+        for secret in [
+            "Bravo Requester",
+            "audit@bravo.test",
+            "Bravo Secret Project",
+            "Bravo Only Title",
+            "Platform For Bravo",
+            "inactive",
+        ] {
+            assert!(
+                !text.contains(secret),
+                "{query}: A's admin sees {secret:?}: {page}"
+            );
+        }
+        assert!(text.contains("Platform For Both"), "{query}: {page}");
+    }
+    // B's admin still sees B's whole story about Pat, and the shared edit.
+    let page = expect_json(
+        app.list_audit_events(&admin_b, &format!("user_id={pat}&limit=200"))
+            .await,
+        StatusCode::OK,
+    )
+    .await;
+    let text = page.to_string();
+    for seen in [
+        "Bravo Secret Project",
+        "Bravo Only Title",
+        "inactive",
+        "Platform For Both",
+    ] {
+        assert!(text.contains(seen), "B's admin misses {seen:?}: {page}");
+    }
+}
+
+#[tokio::test]
+async fn a_customers_events_about_a_user_stay_with_it_after_the_user_leaves() {
+    let app = spawn_app().await;
+    let a = app.customer("Alpha", None).await;
+    let (_, admin_a) = app
+        .invite_and_activate(&a, "boss@alpha.test", "admin")
+        .await;
+    let pat = app.add_new_user(&a, "pat@alpha.test", "full_access").await;
+    let edit = json!({"job_title": "Controller", "requester_name": "Alpha Requester"});
+    expect_json(app.update_user(&admin_a, &pat, &edit).await, StatusCode::OK).await;
+    let removed = app.remove_customer_user(&admin_a, &a, &pat, "").await;
+    assert_eq!(removed.status(), StatusCode::NO_CONTENT);
+    // Pat now belongs to nobody; what happened to them in A is still A's.
+    let later = json!({"job_title": "Platform Only"});
+    expect_json(
+        app.update_user(app.admin_token(), &pat, &later).await,
+        StatusCode::OK,
+    )
+    .await;
+    let page = expect_json(
+        app.list_audit_events(&admin_a, &format!("user_id={pat}&limit=200"))
+            .await,
+        StatusCode::OK,
+    )
+    .await;
+    let text = page.to_string();
+    assert!(text.contains("Alpha Requester"), "{page}");
+    assert!(text.contains("membership.removed"), "{page}");
+    assert!(!text.contains("Platform Only"), "{page}");
+}
+
+#[tokio::test]
 async fn customer_admins_see_only_their_customers_events_and_members_none() {
     let app = spawn_app().await;
     let a = app.customer("Alpha", None).await;

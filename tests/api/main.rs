@@ -5,13 +5,14 @@
 //! - `tenancy.rs`: the authorization matrix, every operation by every kind
 //!   of caller (docs/api.md, "Authorization");
 //! - `customers.rs`, `customer_users.rs`, `users_admin.rs`, `lifecycle.rs`
-//!   (status, unlock, link emails), `audit.rs`, `email_delivery.rs`;
+//!   (status, unlock, link emails), `audit.rs`, `api_clients.rs`,
+//!   `email_delivery.rs`;
 //! - `sign_in.rs`, `tokens.rs`, `passwords.rs`, `dormancy.rs`: signing in
 //!   and what keeps a session alive; `lockout.rs`, `session_lifetime.rs`,
 //!   `signing_keys.rs`: the attacks those must withstand;
 //! - `idempotency.rs`, `races.rs`, `walkthroughs.rs` (whole admin tasks),
 //!   `errors.rs`, `hostile.rs`, `database_faults.rs`, `health.rs`,
-//!   `openapi.rs`;
+//!   `openapi.rs`, `confirmations.rs` (the per-caller cap);
 //! - `links.rs` (forgot-password, link cooldowns, links dying with the
 //!   account, email changes) and `no_ops.rs` (admin actions that change
 //!   nothing).
@@ -20,7 +21,9 @@
 
 mod helpers;
 
+mod api_clients;
 mod audit;
+mod confirmations;
 mod customer_users;
 mod customers;
 mod database_faults;
@@ -31,8 +34,8 @@ mod health;
 mod hostile;
 mod idempotency;
 mod lifecycle;
-mod lockout;
 mod links;
+mod lockout;
 mod no_ops;
 mod openapi;
 mod passwords;

@@ -170,6 +170,11 @@ enum Rule {
     AdministerUser,
     /// Platform admins and admins of any customer.
     AnyAdmin,
+    /// Platform admins and admins of the object's first customer: the one
+    /// its user alone belonged to when the event was recorded
+    /// ([`Fixture::AuditedThenShared`]). An audit event belongs to the
+    /// customers its user was in at that moment, not to those they join later.
+    AdministerFirstCustomer,
 }
 
 fn decide(rule: Rule, actor: Actor, object: Object, success: u16) -> u16 {
@@ -235,6 +240,9 @@ fn decide(rule: Rule, actor: Actor, object: Object, success: u16) -> u16 {
             }
         }
         Rule::AnyAdmin => allowed_or(p.platform || !p.admin_of.is_empty(), 403),
+        Rule::AdministerFirstCustomer => {
+            allowed_or(p.platform || customers.first().is_some_and(admin), 404)
+        }
     }
 }
 
@@ -263,6 +271,10 @@ enum Fixture {
     ResetToken,
     /// `{token}`: a refresh token of an active user.
     RefreshToken,
+    /// `{uid}`, `{marker}`: a user of the object's first customer alone
+    /// whom the platform admin edits with `requester_name` `{marker}`, and
+    /// who then joins the object's other customers.
+    AuditedThenShared,
 }
 
 #[derive(Clone, Copy, Debug)]
@@ -371,6 +383,7 @@ fn matrix() -> Vec<Row> {
         row(M::POST, "/v1/users/{uid}/password-reset-email", "", Body::None, F::Active, AB_BOTH, R::AdministerUser, 202),
         // Audit.
         row(M::GET, "/v1/audit-events", "?customer_id={cid}&limit=200", Body::None, F::Customer, AB, R::AnyAdmin, 200).listing(R::AdministerCustomer),
+        row(M::GET, "/v1/audit-events", "?user_id={uid}&limit=200", Body::None, F::AuditedThenShared, AB_BOTH, R::AnyAdmin, 200).listing(R::AdministerFirstCustomer),
         // API clients.
         row(M::GET, "/v1/api-clients", "?limit=200", Body::None, F::Client, AB, R::AnyAdmin, 200).listing(R::AdministerCustomer),
         row(M::POST, "/v1/api-clients", "", Json(r#"{"name": "scripts {n}", "customer_id": "{cid}"}"#), F::Customer, &[Object::InA, Object::InB, Object::PlatformScope], R::AdministerCustomer, 201),
@@ -495,6 +508,14 @@ fn the_rules_give_the_documented_answers() {
         403
     );
     assert_eq!(decide(Rule::AnyAdmin, MemberOfA, None, 200), 403);
+    assert_eq!(
+        decide(Rule::AdministerFirstCustomer, AdminOfB, InBoth, 200),
+        404
+    );
+    assert_eq!(
+        decide(Rule::AdministerFirstCustomer, ClientOfA, InBoth, 200),
+        200
+    );
     assert_eq!(decide(Rule::Person, ClientOfA, None, 200), 403);
     assert_eq!(decide(Rule::Anyone, Anonymous, InB, 202), 202);
     assert_eq!(decide(Rule::SignedIn, Anonymous, None, 200), 401);

@@ -190,6 +190,25 @@ impl World {
                     self.app.token_from_email("password_reset", &email).await,
                 );
             }
+            Fixture::AuditedThenShared => {
+                let customers = object.customers();
+                let email = format!("u{}@{}", self.counter, Self::domain(object));
+                let first = self.customer(customers[0]).to_string();
+                let uid = self.app.add_new_user(&first, &email, "full_access").await;
+                let marker = format!("requester {}", uuid::Uuid::new_v4().simple());
+                let edit = serde_json::json!({"job_title": "Analyst", "requester_name": marker});
+                let edited = self
+                    .app
+                    .update_user(self.app.admin_token(), &uid, &edit)
+                    .await;
+                assert_eq!(edited.status(), StatusCode::OK);
+                for tenant in &customers[1..] {
+                    let cid = self.customer(*tenant).to_string();
+                    self.app.add_existing_user(&cid, &email).await;
+                }
+                values.insert("uid", uid);
+                values.insert("marker", marker);
+            }
             Fixture::RefreshToken => {
                 let (_, email) = self.active(object).await;
                 values.insert(
@@ -209,6 +228,7 @@ impl World {
         match row.fixture {
             Fixture::Client => values.get("id").cloned(),
             Fixture::Active | Fixture::Invited => values.get("email").cloned(),
+            Fixture::AuditedThenShared => values.get("marker").cloned(),
             _ => values.get("cid").cloned(),
         }
     }

@@ -1,0 +1,2 @@
+DROP INDEX audit_events_client_confirmations_idx;
+DROP INDEX audit_events_user_confirmations_idx;
