@@ -6,7 +6,7 @@ use time::OffsetDateTime;
 use utoipa::{IntoParams, ToSchema};
 
 use crate::clock::from_db;
-use crate::db::outbox::{OutboxFilter, OutboxRow};
+use crate::db::outbox::OutboxFilter;
 use crate::domain::delivery::DeliveryStatus;
 use crate::email::EmailKind;
 use crate::error::{ApiError, Problem};
@@ -16,7 +16,7 @@ use crate::openapi::schemas;
 use crate::routes::common::{Checks, PageQuery};
 use crate::routes::extract::Authenticated;
 use crate::routes::views::Page;
-use crate::service::deliveries;
+use crate::service::deliveries::{self, Delivery};
 use crate::state::AppState;
 
 #[derive(Debug, Serialize, ToSchema)]
@@ -41,11 +41,11 @@ pub struct EmailDeliveryView {
     pub sent_at: Option<OffsetDateTime>,
 }
 
-impl From<&OutboxRow> for EmailDeliveryView {
-    fn from(row: &OutboxRow) -> Self {
+impl From<&Delivery> for EmailDeliveryView {
+    fn from((kind, row): &Delivery) -> Self {
         EmailDeliveryView {
             id: row.id.clone(),
-            kind: EmailKind::parse(&row.kind).unwrap_or(EmailKind::ActionConfirmation),
+            kind: *kind,
             recipient: row.recipient.clone(),
             subject: row.subject.clone(),
             status: row.status,

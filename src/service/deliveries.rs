@@ -4,9 +4,22 @@
 use crate::db::outbox::{self, OutboxFilter, OutboxRow};
 use crate::domain::pagination::{Cursor, Page, PageRequest};
 use crate::domain::permissions::Actor;
+use crate::email::EmailKind;
 use crate::error::ApiError;
 use crate::service::guard::require;
 use crate::state::AppState;
+
+/// An email in the outbox, with its kind read from the row.
+pub type Delivery = (EmailKind, OutboxRow);
+
+/// The row's kind; anything but an email kind here is a broken invariant
+/// (the list holds emails only), reported rather than guessed.
+fn delivery(row: OutboxRow) -> Result<Delivery, ApiError> {
+    let kind = EmailKind::parse(&row.kind).ok_or_else(|| {
+        ApiError::internal(format!("outbox row {} has kind `{}`", row.id, row.kind))
+    })?;
+    Ok((kind, row))
+}
 
 /// One page of the outbox, newest first (platform admins).
 pub async fn list(
@@ -14,21 +27,30 @@ pub async fn list(
     actor: &Actor,
     filter: OutboxFilter,
     page: PageRequest,
-) -> Result<Page<OutboxRow>, ApiError> {
+) -> Result<Page<Delivery>, ApiError> {
     require(actor.platform(), "email delivery")?;
     state
         .read(move |conn, _| {
             let rows = outbox::list(conn, &filter, page.cursor.as_ref(), page.limit)?;
-            Ok(page.cut(rows, |row| Cursor {
+            let page = page.cut(rows, |row| Cursor {
                 at: row.created_at,
                 id: row.id.clone(),
-            }))
+            });
+            let items = page
+                .items
+                .into_iter()
+                .map(delivery)
+                .collect::<Result<_, _>>()?;
+            Ok(Page {
+                items,
+                next_cursor: page.next_cursor,
+            })
         })
         .await
 }
 
 /// Queues a failed email again (platform admins); anything else is 409.
-pub async fn retry(state: &AppState, actor: &Actor, id: String) -> Result<OutboxRow, ApiError> {
+pub async fn retry(state: &AppState, actor: &Actor, id: String) -> Result<Delivery, ApiError> {
     require(actor.platform(), "email delivery")?;
     state
         .write(move |conn, state| {
@@ -42,7 +64,7 @@ pub async fn retry(state: &AppState, actor: &Actor, id: String) -> Result<Outbox
                     ),
                 ));
             }
-            outbox::find(conn, &id)?.ok_or(ApiError::NotFound("email delivery"))
+            delivery(outbox::find(conn, &id)?.ok_or(ApiError::NotFound("email delivery"))?)
         })
         .await
 }
