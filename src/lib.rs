@@ -18,3 +18,4 @@ pub mod service;
 pub mod startup;
 pub mod state;
 pub mod telemetry;
+pub mod wal_checkpoint;

@@ -42,36 +42,25 @@ pub fn finished<B: MessageBody>(
     span: &Span,
     outcome: &Result<ServiceResponse<B>, actix_web::Error>,
 ) {
-    let (status, route, client) = match outcome {
-        Ok(response) => {
-            let request = response.request();
-            (
-                response.status(),
-                crate::metrics::route_label(request),
-                request.peer_addr().map(|peer| peer.ip()),
-            )
-        }
-        Err(error) => (
-            error.as_response_error().status_code(),
-            "unmatched".to_string(),
-            None,
-        ),
+    let (status, request) = match outcome {
+        Ok(response) => (response.status(), Some(response.request())),
+        Err(error) => (error.as_response_error().status_code(), None),
     };
     let code = status.as_u16();
     span.record("status", code);
-    span.in_scope(|| {
-        if status.is_client_error() {
-            tracing::debug!(target: "roster::access", status = code, "request finished");
-        } else {
-            tracing::info!(target: "roster::access", status = code, "request finished");
-        }
-    });
-    if status.is_client_error() {
-        WINDOW
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .count(status, route, client);
+    if !status.is_client_error() {
+        span.in_scope(
+            || tracing::info!(target: "roster::access", status = code, "request finished"),
+        );
+        return;
     }
+    span.in_scope(|| tracing::debug!(target: "roster::access", status = code, "request finished"));
+    let route = request.map_or_else(|| "unmatched".to_string(), crate::metrics::route_label);
+    let client = request.and_then(|r| r.peer_addr()).map(|peer| peer.ip());
+    WINDOW
+        .lock()
+        .unwrap_or_else(PoisonError::into_inner)
+        .count(status, route, client);
 }
 
 /// Logs the cause of a 5xx at `ERROR` (called where the error is rendered,

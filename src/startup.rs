@@ -80,6 +80,11 @@ impl Application {
         let mut jobs = vec![
             maintenance::spawn((**state).clone(), stopped.clone()),
             crate::request_log::spawn(stopped.clone()),
+            crate::wal_checkpoint::spawn(
+                state.db.clone(),
+                settings.database_busy_timeout,
+                stopped.clone(),
+            ),
         ];
         if settings.mail.worker {
             jobs.push(delivery_worker(&state).spawn(stopped));
@@ -234,8 +239,9 @@ fn serve(
     // Blocking work is database work, which never runs wider than the pool:
     // more threads would only wait for a connection, each holding a stack and
     // an allocator arena (a sign-in flood once grew 370 of them). Twice the
-    // pool leaves room for requests that wait out a pool timeout.
-    .worker_max_blocking_threads(pool_size * 2)
+    // pool leaves room for requests that wait out a pool timeout. The cap is
+    // per worker: twice the pool in all, not per worker.
+    .worker_max_blocking_threads((pool_size * 2).div_ceil(workers.max(1)))
     .shutdown_timeout(30)
     .listen(listener)?
     .run();
