@@ -311,8 +311,6 @@ impl From<HashError> for ApiError {
     }
 }
 
-pub type ApiResult<T> = Result<T, ApiError>;
-
 #[cfg(test)]
 mod tests {
     use super::*;

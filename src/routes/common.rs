@@ -12,6 +12,7 @@ use crate::domain::pagination::PageRequest;
 use crate::domain::profile::parse_label;
 use crate::error::{ApiError, FieldError};
 use crate::http::{parse_query, RequestId};
+use crate::openapi::schemas;
 use crate::service::audit::AuditContext;
 use crate::service::idempotency::{Answer, Once};
 
@@ -155,5 +156,3 @@ impl Checks {
         }
     }
 }
-
-pub use crate::openapi::schemas;
