@@ -75,9 +75,16 @@ impl Application {
             cause,
         })?;
         let port = listener.local_addr()?.port();
-        let server = serve(listener, state.clone(), settings.workers)?;
+        let auth_limit = AuthRateLimit::new(settings.auth_rate_limit);
+        let server = serve(
+            listener,
+            state.clone(),
+            auth_limit.clone(),
+            settings.workers,
+        )?;
         let (shutdown, stopped) = tokio::sync::watch::channel(false);
         let mut jobs = vec![
+            auth_limit.spawn_pruning(stopped.clone()),
             maintenance::spawn((**state).clone(), stopped.clone()),
             crate::request_log::spawn(stopped.clone()),
             crate::wal_checkpoint::spawn(
@@ -211,13 +218,14 @@ async fn load_keys(settings: &Settings, db: &Db, clock: &Clock) -> Result<JwtKey
 fn serve(
     listener: TcpListener,
     state: web::Data<AppState>,
+    auth_limit: AuthRateLimit,
     workers: usize,
 ) -> std::io::Result<Server> {
     let document = openapi::document();
     let routes = web::Data::new(RouteTable::from_openapi(&document));
-    let auth_limit = AuthRateLimit::new(state.settings.auth_rate_limit);
     let trusted_proxies = TrustedProxies::new(&state.settings.trusted_proxies);
     let pool_size = state.settings.database_pool_size as usize;
+    let throttle = web::Data::new(auth_limit.clone());
     let server = HttpServer::new(move || {
         let (app, _) = App::new()
             .into_utoipa_app()
@@ -227,6 +235,7 @@ fn serve(
         app.app_data(state.clone())
             .app_data(routes.clone())
             .app_data(trusted_proxies.clone())
+            .app_data(throttle.clone())
             .service(SwaggerUi::new("/docs/{_:.*}").url("/openapi.json", document.clone()))
             .route("/docs", web::get().to(redirect_to_docs))
             .default_service(web::to(fallback))
