@@ -260,10 +260,10 @@ impl<'a> Post<'a> {
     }
 
     /// Refuses a post from another site, or whose form token does not match
-    /// its cookie and `action`.
-    fn guard(&mut self, action: &str, presented: &str) -> Result<(), HttpResponse> {
+    /// its cookie and `action`: `Err` holds the reason the 403 page gives.
+    fn guard(&self, action: &str, presented: &str) -> Result<(), &'static str> {
         if self.from_another_site {
-            return Err(self.view.error(StatusCode::FORBIDDEN, "cross_site", 0));
+            return Err("cross_site");
         }
         let genuine = self
             .view
@@ -271,7 +271,7 @@ impl<'a> Post<'a> {
             .as_deref()
             .is_some_and(|nonce| csrf::verify(nonce, action, presented));
         if !genuine {
-            return Err(self.view.error(StatusCode::FORBIDDEN, "form_expired", 0));
+            return Err("form_expired");
         }
         Ok(())
     }
@@ -288,8 +288,8 @@ async fn submit_password(mut post: Post<'_>, body: &[u8], purpose: Purpose) -> H
     let Ok(form) = serde_urlencoded::from_bytes::<PasswordForm>(body) else {
         return post.view.error(StatusCode::BAD_REQUEST, "form_expired", 0);
     };
-    if let Err(refusal) = post.guard(&link_action(purpose, &form.token), &form.csrf) {
-        return refusal;
+    if let Err(reason) = post.guard(&link_action(purpose, &form.token), &form.csrf) {
+        return post.view.error(StatusCode::FORBIDDEN, reason, 0);
     }
     let throttled = post.throttle();
     let state = post.view.state;
@@ -360,8 +360,8 @@ async fn submit_forgot(
     let Ok(form) = serde_urlencoded::from_bytes::<ForgotForm>(&body) else {
         return post.view.error(StatusCode::BAD_REQUEST, "form_expired", 0);
     };
-    if let Err(refusal) = post.guard(FORGOT_ACTION, &form.csrf) {
-        return refusal;
+    if let Err(reason) = post.guard(FORGOT_ACTION, &form.csrf) {
+        return post.view.error(StatusCode::FORBIDDEN, reason, 0);
     }
     let entered = form.email.trim().chars().take(254).collect::<String>();
     let answer = |view: &mut View, status, sent: bool, error: Option<FormProblem>| {
