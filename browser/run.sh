@@ -40,6 +40,24 @@ BIN="$(realpath "$BIN")"
 WORK="$(mktemp -d)"
 trap 'rm -rf "$WORK"' EXIT
 
+# What a person sees at start, written to a file (not a terminal): plain text,
+# and a first link on the port really listened on.
+section "start-up output: no colour escapes off a terminal; the link names the real port"
+port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1]); s.close()')
+ROSTER_DATABASE_URL="$WORK/startup.db" ROSTER_BIND="127.0.0.1:${port}" \
+    timeout --signal=TERM 5 "$BIN" >"$WORK/startup.log" 2>&1 </dev/null || true
+if grep -q $'\e\[' "$WORK/startup.log"; then
+    echo "the start-up output holds colour escape codes:" >&2
+    cat -v "$WORK/startup.log" >&2
+    exit 1
+fi
+if ! grep -q "http://127.0.0.1:${port}/activate?token=rat_" "$WORK/startup.log"; then
+    echo "the start-up output has no activation link on port ${port}:" >&2
+    cat "$WORK/startup.log" >&2
+    exit 1
+fi
+echo "plain text, and the link is http://127.0.0.1:${port}/activate?token=rat_…"
+
 run_suite() {
     local backend="$1" url="$2" shots="${3:-}"
     section "browser suite on ${backend}"
