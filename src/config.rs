@@ -102,8 +102,20 @@ pub struct Settings {
     pub database_busy_timeout: Duration,
     pub bind: SocketAddr,
     pub workers: usize,
-    pub app_url: String,
+    /// roster's own external base URL (its pages live under it).
+    pub public_url: String,
+    /// Whether `public_url` was derived from `bind` (and so follows the port
+    /// really bound, see [`Settings::settle_port`]).
+    pub public_url_from_bind: bool,
+    /// The customer's frontend, when email links should go there instead.
+    pub app_url: Option<String>,
+    pub sign_in_url: Option<String>,
     pub product_name: String,
+    pub support_email: Option<String>,
+    pub logo_url: Option<String>,
+    /// `#rrggbb`, readable on white and under white text.
+    pub accent_color: String,
+    pub theme_dir: Option<PathBuf>,
     pub mail: MailSettings,
     pub jwt_key_file: Option<PathBuf>,
     pub jwt_issuer: String,
@@ -160,7 +172,12 @@ impl Settings {
         let hash_queue_default = u64::try_from(hash_concurrency)
             .unwrap_or(u64::MAX)
             .saturating_mul(32);
-        let app_url = env.url(&vars::APP_URL, None)?;
+        let bind = env.socket_addr(&vars::BIND)?;
+        let given_public_url = env.optional_url(&vars::PUBLIC_URL)?;
+        let public_url_from_bind = given_public_url.is_none();
+        let public_url = given_public_url.unwrap_or_else(|| url_of(bind));
+        let app_url = env.optional_url(&vars::APP_URL)?;
+        let sign_in_url = env.optional_url(&vars::SIGN_IN_URL)?.or(app_url.clone());
         let provider = word_of(
             &vars::MAIL_PROVIDER,
             env,
@@ -215,14 +232,24 @@ impl Settings {
             database_pool_size: env.count(&vars::DATABASE_POOL_SIZE, None)?,
             database_timeout: env.duration(&vars::DATABASE_TIMEOUT, None)?,
             database_busy_timeout: env.duration(&vars::DATABASE_BUSY_TIMEOUT, None)?,
-            bind: env.socket_addr(&vars::BIND)?,
+            bind,
             workers: env.count(&vars::WORKERS, Some(cores))?,
             trusted_proxies: env.networks(&vars::TRUSTED_PROXIES)?,
             jwt_issuer: env
-                .text(&vars::JWT_ISSUER, Some(app_url.clone()))?
+                .text(
+                    &vars::JWT_ISSUER,
+                    Some(app_url.clone().unwrap_or(public_url.clone())),
+                )?
                 .unwrap_or_default(),
+            public_url,
+            public_url_from_bind,
             app_url,
+            sign_in_url,
             product_name: env.text(&vars::PRODUCT_NAME, None)?.unwrap_or_default(),
+            support_email: support_email(env)?,
+            logo_url: env.optional_url(&vars::LOGO_URL)?,
+            accent_color: accent_color(env)?,
+            theme_dir: env.text(&vars::THEME_DIR, None)?.map(PathBuf::from),
             mail,
             jwt_key_file: env.text(&vars::JWT_KEY_FILE, None)?.map(PathBuf::from),
             access_token_ttl: env.duration(&vars::ACCESS_TOKEN_TTL, None)?,
@@ -242,6 +269,22 @@ impl Settings {
             confirmation_emails_per_hour: env.count(&vars::CONFIRMATION_EMAILS_PER_HOUR, None)?,
             log_format: word_of(&vars::LOG_FORMAT, env, LogFormat::ALL, LogFormat::as_str)?,
         })
+    }
+
+    /// The base of the links in emails: the customer's frontend when
+    /// `ROSTER_APP_URL` is set, else roster's own pages.
+    pub fn link_base(&self) -> &str {
+        self.app_url.as_deref().unwrap_or(&self.public_url)
+    }
+
+    /// Once the listener is bound: a public URL derived from `ROSTER_BIND`
+    /// names the port really listened on (`:0` asks the system for one).
+    pub fn settle_port(&mut self, port: u16) {
+        if self.public_url_from_bind {
+            let mut bound = self.bind;
+            bound.set_port(port);
+            self.public_url = url_of(bound);
+        }
     }
 
     pub fn is_postgres(&self) -> bool {
@@ -291,6 +334,78 @@ fn word_of<T: Copy, const N: usize>(
             variable: var.name,
             message: format!("`{given}` is declared but not handled"),
         })
+}
+
+/// `http://host:port` for a listen address; an unspecified one (`0.0.0.0`,
+/// `::`) is reached through the loopback address.
+fn url_of(bind: SocketAddr) -> String {
+    let host = match bind.ip() {
+        ip if ip.is_unspecified() && ip.is_ipv4() => "127.0.0.1".to_string(),
+        ip if ip.is_unspecified() => "[::1]".to_string(),
+        std::net::IpAddr::V4(v4) => v4.to_string(),
+        std::net::IpAddr::V6(v6) => format!("[{v6}]"),
+    };
+    format!("http://{host}:{}", bind.port())
+}
+
+fn support_email(env: &mut Reader) -> Result<Option<String>, ConfigError> {
+    let given = env.text(&vars::SUPPORT_EMAIL, None)?;
+    match given {
+        Some(address) if !looks_like_email(&address) => Err(ConfigError {
+            variable: vars::SUPPORT_EMAIL.name,
+            message: format!("`{address}` is not an email address"),
+        }),
+        other => Ok(other),
+    }
+}
+
+fn looks_like_email(address: &str) -> bool {
+    match address.split_once('@') {
+        Some((local, domain)) => {
+            !local.is_empty()
+                && !domain.is_empty()
+                && !address.contains(|c: char| c.is_whitespace() || "<>\"'".contains(c))
+        }
+        None => false,
+    }
+}
+
+/// The WCAG AA minimum for normal text.
+const MIN_CONTRAST: f64 = 4.5;
+
+fn accent_color(env: &mut Reader) -> Result<String, ConfigError> {
+    let given = env.text(&vars::ACCENT_COLOR, None)?.unwrap_or_default();
+    let error = |message: String| ConfigError {
+        variable: vars::ACCENT_COLOR.name,
+        message,
+    };
+    let contrast = contrast_with_white(&given)
+        .ok_or_else(|| error(format!("`{given}` is not a colour like #1d4ed8")))?;
+    if contrast < MIN_CONTRAST {
+        return Err(error(format!(
+            "`{given}` has a contrast of {contrast:.2}:1 with white; WCAG AA needs {MIN_CONTRAST}:1 (choose a darker colour)"
+        )));
+    }
+    Ok(given.to_lowercase())
+}
+
+/// The WCAG contrast ratio of `#rrggbb` with white, or `None` if malformed.
+pub fn contrast_with_white(hex: &str) -> Option<f64> {
+    let digits = hex.strip_prefix('#').filter(|d| d.len() == 6)?;
+    let channel = |at: usize| {
+        u8::from_str_radix(digits.get(at..at + 2)?, 16)
+            .ok()
+            .map(|value| {
+                let c = f64::from(value) / 255.0;
+                if c <= 0.04045 {
+                    c / 12.92
+                } else {
+                    ((c + 0.055) / 1.055).powf(2.4)
+                }
+            })
+    };
+    let luminance = 0.2126 * channel(0)? + 0.7152 * channel(2)? + 0.0722 * channel(4)?;
+    Some(1.05 / (luminance + 0.05))
 }
 
 /// How long a claim on an email holds by default: long enough for a send

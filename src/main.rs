@@ -137,23 +137,25 @@ async fn migrate(settings: Settings) -> Outcome {
 }
 
 async fn serve(settings: Settings) -> Outcome {
-    let app_url = settings.app_url.clone();
     let app = Application::build(settings).await?;
-    tracing::info!(port = app.port(), "roster is listening");
+    let public_url = app.state().settings.public_url.clone();
+    tracing::info!(port = app.port(), %public_url, "roster is listening");
     if let Bootstrap::Invited { email, link } = app.bootstrap() {
-        print_activation(email, link, &app_url);
+        print_activation(email, link, &public_url);
     }
     app.run_until_stopped().await?;
     tracing::info!("roster stopped");
     Ok(())
 }
 
-fn print_activation(email: &str, link: &str, app_url: &str) {
+/// The first admin's link (which opens roster's activation page unless
+/// `ROSTER_APP_URL` sends links to a frontend), and the same over the API.
+fn print_activation(email: &str, link: &str, public_url: &str) {
     let token = link.rsplit("token=").next().unwrap_or_default();
     eprintln!(
-        "\n  The platform admin {email} is invited. Activate it with this link:\n\n    {link}\n\n  \
-         or with curl (choose your own password):\n\n    \
-         curl -s -X POST {app_url}/v1/auth/activate -H 'Content-Type: application/json' \\\n      \
+        "\n  The platform admin {email} is invited. Open this link in a browser to choose a password:\n\n    {link}\n\n  \
+         or activate with curl (choose your own password):\n\n    \
+         curl -s -X POST {public_url}/v1/auth/activate -H 'Content-Type: application/json' \\\n      \
          -d '{{\"token\": \"{token}\", \"password\": \"<a long passphrase>\"}}'\n"
     );
 }
@@ -168,10 +170,10 @@ async fn create_admin(settings: Settings, email: &str, password_stdin: bool) -> 
     } else {
         None
     };
-    let app_url = settings.app_url.clone();
+    let public_url = settings.public_url.clone();
     let state = build_state(settings, Clock::default()).await?;
     match bootstrap::create_admin(&state, email, password).await? {
-        Bootstrap::Invited { email, link } => print_activation(&email, &link, &app_url),
+        Bootstrap::Invited { email, link } => print_activation(&email, &link, &public_url),
         Bootstrap::CreatedActive(email) => println!("created the active platform admin {email}"),
         Bootstrap::Nothing => {}
     }

@@ -1,14 +1,17 @@
-//! Per-client throttling of `/v1/auth/*` (`ROSTER_AUTH_RATE_LIMIT` a minute,
-//! in each instance's memory) with a keyed `governor` limiter; refusals are
-//! problem+json 429s with `Retry-After`.
+//! Per-client throttles (`ROSTER_AUTH_RATE_LIMIT` a minute, in each
+//! instance's memory) with a keyed `governor` limiter: [`AuthRateLimit`] on
+//! `/v1/auth/*`, whose refusals are problem+json 429s with `Retry-After`, and
+//! [`FormRateLimit`], a budget of its own for the account pages' forms, which
+//! explain a refusal on the page.
 //!
-//! The limiter keeps one entry per client address it has seen. Entries whose
-//! quota has refilled carry no information, so [`AuthRateLimit::spawn_pruning`]
+//! A limiter keeps one entry per client address it has seen. Entries whose
+//! quota has refilled carry no information, so [`ClientThrottle::spawn_pruning`]
 //! drops them every [`PRUNE_INTERVAL`]: the map holds the clients of the last
-//! few seconds, not every address that ever connected.
+//! minute or so, not every address that ever connected.
 
 use std::net::IpAddr;
 use std::num::NonZeroU32;
+use std::ops::Deref;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -25,18 +28,64 @@ use crate::error::ApiError;
 /// How often clients whose quota has refilled are forgotten.
 pub const PRUNE_INTERVAL: Duration = Duration::from_secs(10);
 
-/// The throttle shared by every worker; off when built with 0.
+/// A throttle shared by every worker; off when built with 0.
 #[derive(Clone)]
-pub struct AuthRateLimit(Option<Arc<DefaultKeyedRateLimiter<IpAddr>>>);
+pub struct ClientThrottle(Option<Arc<DefaultKeyedRateLimiter<IpAddr>>>);
+
+/// The throttle of `/v1/auth/*`.
+#[derive(Clone)]
+pub struct AuthRateLimit(ClientThrottle);
+
+/// The throttle of the account pages' forms.
+#[derive(Clone)]
+pub struct FormRateLimit(ClientThrottle);
 
 impl AuthRateLimit {
+    pub fn new(per_minute: u32) -> Self {
+        AuthRateLimit(ClientThrottle::new(per_minute))
+    }
+}
+
+impl FormRateLimit {
+    pub fn new(per_minute: u32) -> Self {
+        FormRateLimit(ClientThrottle::new(per_minute))
+    }
+}
+
+impl Deref for AuthRateLimit {
+    type Target = ClientThrottle;
+    fn deref(&self) -> &ClientThrottle {
+        &self.0
+    }
+}
+
+impl Deref for FormRateLimit {
+    type Target = ClientThrottle;
+    fn deref(&self) -> &ClientThrottle {
+        &self.0
+    }
+}
+
+impl ClientThrottle {
     /// `per_minute` requests a minute per client, in bursts up to the same
     /// number; 0 turns throttling off.
     pub fn new(per_minute: u32) -> Self {
-        AuthRateLimit(
+        ClientThrottle(
             NonZeroU32::new(per_minute)
                 .map(|per_minute| Arc::new(RateLimiter::keyed(Quota::per_minute(per_minute)))),
         )
+    }
+
+    /// Counts a request from `client` (IPv6 by /56): `Err` holds the whole
+    /// seconds to wait, at least 1.
+    pub fn check(&self, client: IpAddr) -> Result<(), u64> {
+        let Some(limiter) = &self.0 else {
+            return Ok(());
+        };
+        limiter.check_key(&key_of(client)).map_err(|refused| {
+            let wait = refused.wait_time_from(DefaultClock::default().now());
+            (wait.as_secs() + u64::from(wait.subsec_nanos() > 0)).max(1)
+        })
     }
 
     /// The addresses the limiter holds an entry for (the metric
@@ -70,25 +119,19 @@ impl AuthRateLimit {
             }
         })
     }
+}
 
+impl AuthRateLimit {
     /// The middleware: `from_fn(move |req, next| limit.clone().admit(req, next))`.
     pub async fn admit<B: MessageBody>(
         self,
         req: ServiceRequest,
         next: Next<B>,
     ) -> Result<ServiceResponse<EitherBody<B>>, actix_web::Error> {
-        let Some(limiter) = &self.0 else {
-            return Ok(next.call(req).await?.map_into_left_body());
-        };
-        match limiter.check_key(&client_key(&req)) {
+        match self.check(client_of(&req)) {
             Ok(()) => Ok(next.call(req).await?.map_into_left_body()),
-            Err(not_until) => {
-                let wait = not_until.wait_time_from(DefaultClock::default().now());
-                let retry_after_secs = wait.as_secs() + u64::from(wait.subsec_nanos() > 0);
-                let refusal = ApiError::TooManyRequests {
-                    retry_after_secs: retry_after_secs.max(1),
-                }
-                .error_response();
+            Err(retry_after_secs) => {
+                let refusal = ApiError::TooManyRequests { retry_after_secs }.error_response();
                 Ok(req.into_response(refusal).map_into_right_body())
             }
         }
@@ -96,13 +139,17 @@ impl AuthRateLimit {
 }
 
 /// The client address that [`crate::client_ip`] resolved (the peer's, or the
-/// forwarded one behind a trusted proxy), IPv6 by /56 prefix. Without a
-/// resolved one, the peer's; without that, one shared key.
-fn client_key(req: &ServiceRequest) -> IpAddr {
+/// forwarded one behind a trusted proxy). Without a resolved one, the peer's;
+/// without that, one shared key.
+fn client_of(req: &ServiceRequest) -> IpAddr {
     let resolved = req.extensions().get::<ClientIp>().map(|client| client.0);
-    let ip = resolved
+    resolved
         .or_else(|| req.peer_addr().map(|socket| socket.ip()))
-        .unwrap_or(IpAddr::from([0, 0, 0, 0]));
+        .unwrap_or(IpAddr::from([0, 0, 0, 0]))
+}
+
+/// One key per IPv4 address, and per /56 of IPv6 (what one customer holds).
+fn key_of(ip: IpAddr) -> IpAddr {
     match ip.to_canonical() {
         IpAddr::V6(v6) => {
             let mut octets = v6.octets();
@@ -123,30 +170,46 @@ mod tests {
         let req = TestRequest::default()
             .peer_addr("127.0.0.1:4000".parse().unwrap())
             .to_srv_request();
-        assert_eq!(client_key(&req).to_string(), "127.0.0.1");
+        assert_eq!(key_of(client_of(&req)).to_string(), "127.0.0.1");
         req.extensions_mut()
             .insert(ClientIp("2001:db8:1:2ff:1:2:3:4".parse().unwrap()));
-        assert_eq!(client_key(&req).to_string(), "2001:db8:1:200::");
+        assert_eq!(key_of(client_of(&req)).to_string(), "2001:db8:1:200::");
+    }
+
+    #[test]
+    fn requests_past_the_quota_are_refused_with_a_wait_per_client() {
+        let throttle = ClientThrottle::new(2);
+        let client: IpAddr = "192.0.2.1".parse().unwrap();
+        assert_eq!(throttle.check(client), Ok(()));
+        assert_eq!(throttle.check(client), Ok(()));
+        let wait = throttle.check(client).unwrap_err();
+        assert!((1..=60).contains(&wait), "{wait}");
+        assert_eq!(throttle.check("192.0.2.2".parse().unwrap()), Ok(()));
+        let ipv6 = ClientThrottle::new(1);
+        assert_eq!(ipv6.check("2001:db8:1:2ff::1".parse().unwrap()), Ok(()));
+        assert!(ipv6.check("2001:db8:1:200::2".parse().unwrap()).is_err());
     }
 
     #[test]
     fn clients_whose_quota_refilled_are_forgotten_and_the_others_kept() {
-        let throttle = AuthRateLimit::new(600);
-        let limiter = throttle.0.as_ref().unwrap();
+        let throttle = ClientThrottle::new(600);
         for last in 0..=255u8 {
-            limiter.check_key(&IpAddr::from([10, 0, 0, last])).unwrap();
+            throttle.check(IpAddr::from([10, 0, 0, last])).unwrap();
         }
         assert_eq!(throttle.tracked_clients(), 256);
         // Ten requests a second: one request's worth refills in 100 ms.
         std::thread::sleep(Duration::from_millis(250));
-        limiter.check_key(&IpAddr::from([10, 0, 1, 0])).unwrap();
+        throttle.check(IpAddr::from([10, 0, 1, 0])).unwrap();
         throttle.forget_idle_clients();
         assert_eq!(throttle.tracked_clients(), 1);
     }
 
     #[test]
-    fn a_limit_of_zero_tracks_nobody() {
-        let throttle = AuthRateLimit::new(0);
+    fn a_limit_of_zero_admits_everyone_and_tracks_nobody() {
+        let throttle = ClientThrottle::new(0);
+        for _ in 0..100 {
+            assert_eq!(throttle.check("192.0.2.1".parse().unwrap()), Ok(()));
+        }
         throttle.forget_idle_clients();
         assert_eq!(throttle.tracked_clients(), 0);
     }

@@ -28,10 +28,13 @@ use crate::email::RequestKind;
 use crate::error::ApiError;
 use crate::http::{fallback, request_id_middleware, RosterRootSpan, RouteTable};
 use crate::openapi::{self, ApiDoc};
+use crate::pages::PageTemplates;
 use crate::rate_limit::AuthRateLimit;
+use crate::rate_limit::FormRateLimit;
 use crate::service::bootstrap::{self, Bootstrap, BootstrapError};
 use crate::service::{accounts, keys, maintenance};
 use crate::state::AppState;
+use crate::theme::{Branding, Theme, ThemeError};
 
 #[derive(Debug, thiserror::Error)]
 pub enum StartupError {
@@ -49,6 +52,8 @@ pub enum StartupError {
     Db(#[from] DbError),
     #[error(transparent)]
     Io(#[from] std::io::Error),
+    #[error(transparent)]
+    Theme(#[from] ThemeError),
 }
 
 pub struct Application {
@@ -67,24 +72,29 @@ impl Application {
 
     pub async fn build_with_clock(settings: Settings, clock: Clock) -> Result<Self, StartupError> {
         crate::metrics::handle();
-        let state = build_state(settings, clock).await?;
-        let settings = state.settings.clone();
-        let bootstrap = bootstrap::ensure_admin(&state).await?;
         let listener = TcpListener::bind(settings.bind).map_err(|cause| StartupError::Bind {
             addr: settings.bind.to_string(),
             cause,
         })?;
         let port = listener.local_addr()?.port();
+        let mut settings = settings;
+        settings.settle_port(port);
+        let state = build_state(settings, clock).await?;
+        let settings = state.settings.clone();
+        let bootstrap = bootstrap::ensure_admin(&state).await?;
         let auth_limit = AuthRateLimit::new(settings.auth_rate_limit);
+        let form_limit = FormRateLimit::new(settings.auth_rate_limit);
         let server = serve(
             listener,
             state.clone(),
             auth_limit.clone(),
+            form_limit.clone(),
             settings.workers,
         )?;
         let (shutdown, stopped) = tokio::sync::watch::channel(false);
         let mut jobs = vec![
             auth_limit.spawn_pruning(stopped.clone()),
+            form_limit.spawn_pruning(stopped.clone()),
             maintenance::spawn((**state).clone(), stopped.clone()),
             crate::request_log::spawn(stopped.clone()),
             crate::wal_checkpoint::spawn(
@@ -137,13 +147,18 @@ pub async fn build_state(
     clock: Clock,
 ) -> Result<web::Data<AppState>, StartupError> {
     let settings = Arc::new(settings);
+    let theme = Theme::load(settings.theme_dir.as_deref())?;
+    let branding = Branding::new(&settings, &theme);
+    let templates = EmailTemplates::new(&branding, &theme)?;
+    let pages = PageTemplates::new(&branding, &theme)?;
     let db = connect_database(&settings, true).await?;
     let keys = Arc::new(load_keys(&settings, &db, &clock).await?);
     Ok(web::Data::new(AppState {
         db,
         keys,
         hasher: PasswordHasher::new(settings.hash_concurrency, settings.hash_queue),
-        templates: EmailTemplates::new(&settings.product_name, &settings.app_url),
+        templates,
+        pages,
         clock,
         settings,
     }))
@@ -219,6 +234,7 @@ fn serve(
     listener: TcpListener,
     state: web::Data<AppState>,
     auth_limit: AuthRateLimit,
+    form_limit: FormRateLimit,
     workers: usize,
 ) -> std::io::Result<Server> {
     let document = openapi::document();
@@ -238,6 +254,10 @@ fn serve(
             .app_data(throttle.clone())
             .service(SwaggerUi::new("/docs/{_:.*}").url("/openapi.json", document.clone()))
             .route("/docs", web::get().to(redirect_to_docs))
+            .configure(crate::routes::pages::configure(
+                &state.pages,
+                form_limit.clone(),
+            ))
             .default_service(web::to(fallback))
             .wrap(from_fn(crate::metrics::record_requests))
             .wrap(TracingLogger::<RosterRootSpan>::new())

@@ -1,5 +1,5 @@
 //! What every use case can reach: the pool, settings, keys, the hasher, the
-//! clock and the email templates. Cheap to clone (every part is shared).
+//! clock, the email templates and the account pages. Cheap to clone (every part is shared).
 
 use std::sync::Arc;
 
@@ -10,6 +10,7 @@ use crate::config::Settings;
 use crate::db::{Db, DbConnection};
 use crate::email::EmailTemplates;
 use crate::error::ApiError;
+use crate::pages::PageTemplates;
 
 #[derive(Clone)]
 pub struct AppState {
@@ -19,6 +20,7 @@ pub struct AppState {
     pub hasher: PasswordHasher,
     pub clock: Clock,
     pub templates: EmailTemplates,
+    pub pages: PageTemplates,
 }
 
 impl AppState {

@@ -196,6 +196,18 @@ impl<'a> Reader<'a> {
         }
     }
 
+    /// An optional `http(s)://` URL without its trailing `/`.
+    pub(super) fn optional_url(
+        &mut self,
+        var: &'static Var,
+    ) -> Result<Option<String>, ConfigError> {
+        if self.given(var).is_none() && !matches!(var.default, Fallback::Value(_)) {
+            self.read.push(var.name);
+            return Ok(None);
+        }
+        self.url(var, None).map(Some)
+    }
+
     pub(super) fn socket_addr(&mut self, var: &'static Var) -> Result<SocketAddr, ConfigError> {
         if !matches!(var.kind, Kind::SocketAddr) {
             return Err(misdeclared(var, "an address"));

@@ -206,10 +206,77 @@ fn a_real_provider_needs_an_api_key() {
 #[test]
 fn app_url_loses_its_trailing_slash_and_must_be_http() {
     let settings = Settings::from_pairs(&[("ROSTER_APP_URL", "https://app.example.com/")]).unwrap();
-    assert_eq!(settings.app_url, "https://app.example.com");
+    assert_eq!(settings.app_url.as_deref(), Some("https://app.example.com"));
     assert_eq!(settings.jwt_issuer, "https://app.example.com");
     let err = Settings::from_pairs(&[("ROSTER_APP_URL", "app.example.com")]).unwrap_err();
     assert_eq!(err.variable, "ROSTER_APP_URL");
+}
+
+#[test]
+fn links_go_to_roster_itself_at_the_port_of_its_bind_address_unless_an_app_url_is_set() {
+    let settings = Settings::from_pairs(&[("ROSTER_BIND", "127.0.0.1:9000")]).unwrap();
+    assert_eq!(settings.public_url, "http://127.0.0.1:9000");
+    assert_eq!(settings.link_base(), "http://127.0.0.1:9000");
+    assert_eq!(settings.jwt_issuer, "http://127.0.0.1:9000");
+    assert_eq!(settings.sign_in_url, None);
+    let settings = Settings::from_pairs(&[
+        ("ROSTER_BIND", "0.0.0.0:9000"),
+        ("ROSTER_APP_URL", "https://app.example.com"),
+    ])
+    .unwrap();
+    assert_eq!(settings.public_url, "http://127.0.0.1:9000");
+    assert_eq!(settings.link_base(), "https://app.example.com");
+    assert_eq!(
+        settings.sign_in_url.as_deref(),
+        Some("https://app.example.com")
+    );
+    let settings = Settings::from_pairs(&[("ROSTER_BIND", "[::]:9000")]).unwrap();
+    assert_eq!(settings.public_url, "http://[::1]:9000");
+}
+
+#[test]
+fn a_derived_public_url_follows_the_port_really_bound_and_a_given_one_stays() {
+    let mut settings = Settings::from_pairs(&[("ROSTER_BIND", "127.0.0.1:0")]).unwrap();
+    settings.settle_port(41234);
+    assert_eq!(settings.public_url, "http://127.0.0.1:41234");
+    let mut settings = Settings::from_pairs(&[
+        ("ROSTER_BIND", "127.0.0.1:0"),
+        ("ROSTER_PUBLIC_URL", "https://accounts.example.com/"),
+    ])
+    .unwrap();
+    settings.settle_port(41234);
+    assert_eq!(settings.public_url, "https://accounts.example.com");
+}
+
+#[test]
+fn the_accent_colour_must_be_hex_and_readable_on_white() {
+    let settings = Settings::from_pairs(&[("ROSTER_ACCENT_COLOR", "#0B5394")]).unwrap();
+    assert_eq!(settings.accent_color, "#0b5394");
+    let err = Settings::from_pairs(&[("ROSTER_ACCENT_COLOR", "#ffcc00")]).unwrap_err();
+    assert_eq!(err.variable, "ROSTER_ACCENT_COLOR");
+    assert!(err.message.contains("4.5:1"), "{}", err.message);
+    let err = Settings::from_pairs(&[("ROSTER_ACCENT_COLOR", "blue")]).unwrap_err();
+    assert!(err.message.contains("not a colour"), "{}", err.message);
+}
+
+#[test]
+fn contrast_with_white_follows_wcag() {
+    let black = super::contrast_with_white("#000000").unwrap();
+    assert!((black - 21.0).abs() < 0.01, "{black}");
+    let white = super::contrast_with_white("#ffffff").unwrap();
+    assert!((white - 1.0).abs() < 0.01, "{white}");
+    // #767676 is the lightest grey that passes AA on white.
+    assert!(super::contrast_with_white("#767676").unwrap() >= 4.5);
+    assert!(super::contrast_with_white("#777777").unwrap() < 4.5);
+    assert_eq!(super::contrast_with_white("#12345"), None);
+}
+
+#[test]
+fn the_support_address_must_be_an_email_address() {
+    let settings = Settings::from_pairs(&[("ROSTER_SUPPORT_EMAIL", "help@example.com")]).unwrap();
+    assert_eq!(settings.support_email.as_deref(), Some("help@example.com"));
+    let err = Settings::from_pairs(&[("ROSTER_SUPPORT_EMAIL", "help desk")]).unwrap_err();
+    assert_eq!(err.variable, "ROSTER_SUPPORT_EMAIL");
 }
 
 #[test]

@@ -160,19 +160,61 @@ pub const WORKERS: Var = var(
     "HTTP worker threads",
     |s| Some(s.workers.to_string()),
 );
+pub const PUBLIC_URL: Var = var(
+    "ROSTER_PUBLIC_URL",
+    Derived("`http://` + `ROSTER_BIND` (the port it really listens on; `127.0.0.1` for `0.0.0.0`)"),
+    Kind::HttpUrl,
+    "roster's own external base URL: its account pages and the links in emails (never the request's Host header)",
+    |s| Some(s.public_url.clone()),
+);
 pub const APP_URL: Var = var(
     "ROSTER_APP_URL",
-    Value("http://127.0.0.1:8080"),
+    Unset,
     Kind::HttpUrl,
-    "base of links in emails (never the request's Host header)",
-    |s| Some(s.app_url.clone()),
+    "your own frontend: when set, email links go to `/activate?token=` and `/reset-password?token=` under it instead of roster's pages",
+    |s| s.app_url.clone(),
+);
+pub const SIGN_IN_URL: Var = var(
+    "ROSTER_SIGN_IN_URL",
+    Derived("`ROSTER_APP_URL`, if set"),
+    Kind::HttpUrl,
+    "where the pages send a person once the password is set, and emails say to sign in",
+    |s| s.sign_in_url.clone(),
 );
 pub const PRODUCT_NAME: Var = var(
     "ROSTER_PRODUCT_NAME",
     Value("Roster"),
     Kind::Text,
-    "product name in emails",
+    "product name on the pages and in emails",
     |s| Some(s.product_name.clone()),
+);
+pub const SUPPORT_EMAIL: Var = var(
+    "ROSTER_SUPPORT_EMAIL",
+    Unset,
+    Kind::Text,
+    "address the pages and emails give for help",
+    |s| s.support_email.clone(),
+);
+pub const LOGO_URL: Var = var(
+    "ROSTER_LOGO_URL",
+    Derived("the theme's `static/logo.svg` or `logo.png`, if any"),
+    Kind::HttpUrl,
+    "logo on the pages and in emails (its origin is then allowed for images by the pages' CSP)",
+    |s| s.logo_url.clone(),
+);
+pub const ACCENT_COLOR: Var = var(
+    "ROSTER_ACCENT_COLOR",
+    Value("#1d4ed8"),
+    Kind::Text,
+    "`#rrggbb` of buttons and links; refused below a 4.5:1 contrast with white (WCAG AA)",
+    |s| Some(s.accent_color.clone()),
+);
+pub const THEME_DIR: Var = var(
+    "ROSTER_THEME_DIR",
+    Unset,
+    Kind::Path,
+    "folder whose `pages/`, `email/` and `static/` files replace the built-in ones; checked at start",
+    |s| s.theme_dir.as_ref().map(|p| p.display().to_string()),
 );
 pub const TRUSTED_PROXIES: Var = var(
     "ROSTER_TRUSTED_PROXIES",
@@ -297,7 +339,7 @@ pub const JWT_KEY_FILE: Var = var(
 );
 pub const JWT_ISSUER: Var = var(
     "ROSTER_JWT_ISSUER",
-    Derived("`ROSTER_APP_URL`"),
+    Derived("`ROSTER_APP_URL` if set, else `ROSTER_PUBLIC_URL`"),
     Kind::Text,
     "`iss` of access tokens",
     |s| Some(s.jwt_issuer.clone()),
@@ -430,8 +472,14 @@ pub static ALL: &[&Var] = &[
     &DATABASE_BUSY_TIMEOUT,
     &BIND,
     &WORKERS,
+    &PUBLIC_URL,
     &APP_URL,
+    &SIGN_IN_URL,
     &PRODUCT_NAME,
+    &SUPPORT_EMAIL,
+    &LOGO_URL,
+    &ACCENT_COLOR,
+    &THEME_DIR,
     &TRUSTED_PROXIES,
     &AUTH_RATE_LIMIT,
     &MAIL_PROVIDER,

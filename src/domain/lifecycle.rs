@@ -131,7 +131,7 @@ pub struct StatusPlan {
 /// An email a status change sends to the user.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum StatusEmail {
-    /// `account_deactivated`: "your account was deactivated; contact your CSM".
+    /// `account_deactivated`: "your account was deactivated; contact your administrator".
     AccountDeactivated,
     /// A fresh activation link: the user never set a password, so coming
     /// back means being invited again.

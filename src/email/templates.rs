@@ -1,14 +1,19 @@
 //! Email templates (`templates/email/<kind>/{subject.txt,body.txt,body.html}.j2`),
-//! embedded in the binary and rendered with minijinja. HTML is auto-escaped,
-//! text is not. Any use of a variable the caller did not give is an error
-//! (`UndefinedBehavior::Strict`); optional ones are written `x | default("")`.
+//! embedded in the binary, replaced file by file by a theme
+//! (`ROSTER_THEME_DIR/email/…`), and rendered with minijinja. HTML is
+//! auto-escaped, text is not. Any use of a variable the caller did not give
+//! is an error (`UndefinedBehavior::Strict`); optional ones are written
+//! `x | default("")`. The branding variables (`product_name`,
+//! `support_email`, `logo_url`, `accent_color`, `sign_in_url`, `app_url`,
+//! `public_url`) are always there.
 
 use std::sync::Arc;
 
 use minijinja::{AutoEscape, Environment, UndefinedBehavior};
-use serde_json::{Map, Value};
+use serde_json::{json, Value};
 
 use super::EmailKind;
+use crate::theme::{Branding, Theme, ThemeError};
 
 #[derive(Debug)]
 pub struct RenderedEmail {
@@ -67,12 +72,13 @@ const TEMPLATES: [(&str, &str); 29] = embedded![
 #[derive(Clone)]
 pub struct EmailTemplates {
     env: Arc<Environment<'static>>,
-    product_name: String,
-    app_url: String,
+    branding: Arc<Branding>,
 }
 
 impl EmailTemplates {
-    pub fn new(product_name: &str, app_url: &str) -> Self {
+    /// The built-in templates with `theme`'s in their place, each kind
+    /// rendered once with sample data (a theme that breaks one is refused).
+    pub fn new(branding: &Branding, theme: &Theme) -> Result<Self, ThemeError> {
         let mut env = Environment::new();
         env.set_undefined_behavior(UndefinedBehavior::Strict);
         env.set_auto_escape_callback(|name| {
@@ -87,28 +93,46 @@ impl EmailTemplates {
             env.add_template(name, source)
                 .unwrap_or_else(|err| panic!("template {name} does not parse: {err}"));
         }
-        EmailTemplates {
-            env: Arc::new(env),
-            product_name: product_name.to_string(),
-            app_url: app_url.to_string(),
+        // Globals, so that imported macros see them too.
+        for (name, value) in branding.email_context() {
+            env.add_global(name, minijinja::Value::from_serialize(&value));
         }
+        for (name, source) in theme.templates_in("email") {
+            env.add_template_owned(name.to_string(), source.to_string())
+                .map_err(|err| ThemeError::template(format!("email/{name}"), &err))?;
+        }
+        let templates = EmailTemplates {
+            env: Arc::new(env),
+            branding: Arc::new(branding.clone()),
+        };
+        templates.check()?;
+        Ok(templates)
     }
 
-    /// Renders `kind` with `context` (an object) plus `product_name`,
-    /// `app_url` and a default empty `recipient_name`.
+    /// Every kind renders with full and with minimal sample data.
+    fn check(&self) -> Result<(), ThemeError> {
+        for kind in EmailKind::ALL {
+            for context in [sample_context(), required_context(kind)] {
+                self.render(kind, &context).map_err(|err| {
+                    ThemeError::template(format!("email/{}/…", kind.as_str()), &err.source)
+                })?;
+            }
+        }
+        Ok(())
+    }
+
+    /// Renders `kind` with `context` (an object) plus the branding and a
+    /// default empty `recipient_name`.
     pub fn render(&self, kind: EmailKind, context: &Value) -> Result<RenderedEmail, TemplateError> {
-        let mut values = match context {
-            Value::Object(map) => map.clone(),
-            _ => Map::new(),
-        };
-        values
-            .entry("recipient_name")
-            .or_insert_with(|| Value::from(""));
-        values.insert(
-            "product_name".into(),
-            Value::from(self.product_name.clone()),
-        );
-        values.insert("app_url".into(), Value::from(self.app_url.clone()));
+        let mut values = self.branding.email_context();
+        values.insert("recipient_name".into(), Value::from(""));
+        if let Value::Object(given) = context {
+            for (name, value) in given {
+                if !values.contains_key(name) || name == "recipient_name" {
+                    values.insert(name.clone(), value.clone());
+                }
+            }
+        }
         let context = Value::Object(values);
         let render = |part: &str| {
             self.env
@@ -124,6 +148,46 @@ impl EmailTemplates {
             text: render("body.txt.j2")?.trim().to_string() + "\n",
             html: render("body.html.j2")?,
         })
+    }
+}
+
+/// A context that satisfies every kind, with a recognisable token.
+pub fn sample_context() -> Value {
+    json!({
+        "recipient_name": "Jane",
+        "link": "https://app.example.com/activate?token=rat_SAMPLE",
+        "expires_hours": 48,
+        "customer_name": "UBM Demo",
+        "changed_at": "2026-11-22T10:00:00Z",
+        "forgot_password_url": "https://app.example.com/forgot-password",
+        "role_label": "Full Access",
+        "summary": "Jane Doe (user@email.com) was inactivated",
+        "actor": "user:0190",
+        "requester_name": "Sam Admin",
+        "occurred_at": "2026-11-22T10:00:00Z",
+        "new_email": "j***@example.org",
+    })
+}
+
+/// Only the variables each kind cannot do without.
+pub fn required_context(kind: EmailKind) -> Value {
+    match kind {
+        EmailKind::Activation | EmailKind::PasswordReset => {
+            json!({"link": "https://app.example.com/x?token=t", "expires_hours": 48})
+        }
+        EmailKind::PasswordChanged | EmailKind::AccountDeactivated => json!({}),
+        EmailKind::AccountLocked => {
+            json!({"forgot_password_url": "https://app.example.com/forgot-password"})
+        }
+        EmailKind::MembershipAdded | EmailKind::MembershipRemoved => {
+            json!({"customer_name": "UBM Demo"})
+        }
+        EmailKind::EmailChanged => json!({"new_email": "j***@example.org"}),
+        EmailKind::ActionConfirmation => json!({
+            "summary": "Jane Doe (user@email.com) was inactivated",
+            "actor": "user:0190",
+            "occurred_at": "2026-11-22T10:00:00Z",
+        }),
     }
 }
 
@@ -143,47 +207,15 @@ mod tests {
     use super::*;
 
     fn templates() -> EmailTemplates {
-        EmailTemplates::new("Utility Bill Management", "https://app.example.com")
+        EmailTemplates::new(&Branding::sample(), &Theme::default()).unwrap()
     }
 
-    /// A context that satisfies every kind, with a recognisable token.
     fn sample() -> Value {
-        json!({
-            "recipient_name": "Jane",
-            "link": "https://app.example.com/activate?token=rat_SAMPLE",
-            "expires_hours": 48,
-            "customer_name": "UBM Demo",
-            "changed_at": "2026-11-22T10:00:00Z",
-            "forgot_password_url": "https://app.example.com/forgot-password",
-            "role_label": "Full Access",
-            "summary": "Jane Doe (user@email.com) was inactivated",
-            "actor": "user:0190",
-            "requester_name": "Sam Admin",
-            "occurred_at": "2026-11-22T10:00:00Z",
-            "new_email": "j***@example.org",
-        })
+        sample_context()
     }
 
-    /// Only the variables each kind cannot do without.
     fn required(kind: EmailKind) -> Value {
-        match kind {
-            EmailKind::Activation | EmailKind::PasswordReset => {
-                json!({"link": "https://app.example.com/x?token=t", "expires_hours": 48})
-            }
-            EmailKind::PasswordChanged | EmailKind::AccountDeactivated => json!({}),
-            EmailKind::AccountLocked => {
-                json!({"forgot_password_url": "https://app.example.com/forgot-password"})
-            }
-            EmailKind::MembershipAdded | EmailKind::MembershipRemoved => {
-                json!({"customer_name": "UBM Demo"})
-            }
-            EmailKind::EmailChanged => json!({"new_email": "j***@example.org"}),
-            EmailKind::ActionConfirmation => json!({
-                "summary": "Jane Doe (user@email.com) was inactivated",
-                "actor": "user:0190",
-                "occurred_at": "2026-11-22T10:00:00Z",
-            }),
-        }
+        required_context(kind)
     }
 
     #[test]
@@ -266,13 +298,56 @@ mod tests {
     }
 
     #[test]
-    fn deactivation_notice_asks_to_contact_the_csm() {
+    fn deactivation_notice_says_whom_to_ask_in_neutral_words() {
         let email = templates()
             .render(EmailKind::AccountDeactivated, &sample())
             .unwrap();
         assert!(email
             .text
-            .contains("contact your CSM in order to activate the account"));
+            .contains("If you need access again, contact your administrator."));
+    }
+
+    #[test]
+    fn branding_shows_in_the_html_logo_support_address_and_accent() {
+        let email = templates()
+            .render(EmailKind::PasswordReset, &sample())
+            .unwrap();
+        assert!(
+            email.html.contains(
+                "<img src=\"https:&#x2f;&#x2f;app.example.com&#x2f;assets&#x2f;logo.svg\""
+            ),
+            "{}",
+            email.html
+        );
+        assert!(email.html.contains("support@example.com"));
+        assert!(email.html.contains("background:#1d4ed8"));
+    }
+
+    #[test]
+    fn a_theme_email_that_does_not_render_stops_with_its_name() {
+        let mut theme = Theme::default();
+        theme.templates.insert(
+            "email/activation/subject.txt.j2".into(),
+            "Welcome {{ nobody }}".into(),
+        );
+        let err = EmailTemplates::new(&Branding::sample(), &theme)
+            .err()
+            .unwrap()
+            .to_string();
+        assert!(err.contains("email/activation"), "{err}");
+    }
+
+    #[test]
+    fn a_theme_replaces_one_template_and_keeps_the_others() {
+        let mut theme = Theme::default();
+        theme.templates.insert(
+            "email/activation/subject.txt.j2".into(),
+            "Welcome to {{ product_name }}".into(),
+        );
+        let templates = EmailTemplates::new(&Branding::sample(), &theme).unwrap();
+        let email = templates.render(EmailKind::Activation, &sample()).unwrap();
+        assert_eq!(email.subject, "Welcome to Utility Bill Management");
+        assert!(email.text.contains("Get Started:"));
     }
 
     #[test]

@@ -139,7 +139,7 @@ impl OAuthError {
 
 fn account_state_description(code: &str) -> &'static str {
     match code {
-        "account_inactive" => "Your account has been deactivated; contact your CSM to activate it.",
+        "account_inactive" => "Your account has been deactivated; contact your administrator to activate it.",
         "account_expired" => "Your account expired after a long time without sign-in; ask an administrator to reactivate it.",
         "account_retired" => "Your account has been retired.",
         _ => "Your account is not activated yet; use the link in your activation email.",

@@ -11,6 +11,7 @@ pub mod health;
 pub mod links;
 pub mod me;
 pub mod memberships;
+pub mod pages;
 pub mod users;
 pub mod views;
 

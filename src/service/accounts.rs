@@ -12,7 +12,7 @@ use crate::db::users::UserRow;
 use crate::db::{outbox, refresh_tokens, users, DbConnection};
 use crate::domain::email::EmailAddress;
 use crate::domain::lifecycle::UserStatus;
-use crate::domain::password_policy::{check_password, PasswordContext};
+use crate::domain::password_policy::{check_password, PasswordContext, PasswordRejection};
 use crate::email::{self, EmailKind, Message, RequestKind};
 use crate::error::ApiError;
 use crate::service::audit::{AuditContext, Event, Origin};
@@ -26,6 +26,71 @@ pub struct Redeemable {
     pub user: UserRow,
 }
 
+/// Why an emailed link cannot be used (the pages say which).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LinkProblem {
+    /// No such link (or one for another purpose than the page's).
+    Unknown,
+    Expired,
+    /// Used, or replaced by a newer link.
+    Used,
+    /// Its account has changed status since.
+    NoLongerApplies,
+}
+
+impl LinkProblem {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            LinkProblem::Unknown => "unknown",
+            LinkProblem::Expired => "expired",
+            LinkProblem::Used => "used",
+            LinkProblem::NoLongerApplies => "no_longer_applies",
+        }
+    }
+
+    /// The JSON API's answer: 404 if unknown, else 410.
+    fn into_error(self) -> ApiError {
+        match self {
+            LinkProblem::Unknown => ApiError::NotFound("action token"),
+            LinkProblem::Expired | LinkProblem::Used => ApiError::Gone(
+                "This link has expired or was already used; ask for a new one.".into(),
+            ),
+            LinkProblem::NoLongerApplies => ApiError::Gone(
+                "This link no longer applies to the account; ask for a new one.".into(),
+            ),
+        }
+    }
+}
+
+/// Looks a presented token up without consuming it: the live token and its
+/// user, or why it cannot be used.
+fn classify(
+    conn: &mut DbConnection,
+    state: &AppState,
+    presented: &str,
+) -> Result<Result<Redeemable, LinkProblem>, ApiError> {
+    let Some(token) = action_tokens::find_by_hash(conn, &hash_token(presented))? else {
+        return Ok(Err(LinkProblem::Unknown));
+    };
+    if token.used_at.is_some() || token.revoked_at.is_some() {
+        return Ok(Err(LinkProblem::Used));
+    }
+    if !token.is_live(state.clock.now_db()) {
+        return Ok(Err(LinkProblem::Expired));
+    }
+    let Some(user) = users::find(conn, &token.user_id)? else {
+        return Ok(Err(LinkProblem::Unknown));
+    };
+    let fits = match token.purpose {
+        Purpose::Activation => user.status == UserStatus::Invited,
+        Purpose::PasswordReset => user.status == UserStatus::Active,
+    };
+    if !fits {
+        return Ok(Err(LinkProblem::NoLongerApplies));
+    }
+    Ok(Ok(Redeemable { token, user }))
+}
+
 /// Looks a presented token up without consuming it: 404 if unknown, 410 if
 /// used, superseded, expired, or its user can no longer use it.
 pub fn peek(
@@ -33,24 +98,7 @@ pub fn peek(
     state: &AppState,
     presented: &str,
 ) -> Result<Redeemable, ApiError> {
-    let token = action_tokens::find_by_hash(conn, &hash_token(presented))?
-        .ok_or(ApiError::NotFound("action token"))?;
-    if !token.is_live(state.clock.now_db()) {
-        return Err(ApiError::Gone(
-            "This link has expired or was already used; ask for a new one.".into(),
-        ));
-    }
-    let user = users::find(conn, &token.user_id)?.ok_or(ApiError::NotFound("action token"))?;
-    let fits = match token.purpose {
-        Purpose::Activation => user.status == UserStatus::Invited,
-        Purpose::PasswordReset => user.status == UserStatus::Active,
-    };
-    if !fits {
-        return Err(ApiError::Gone(
-            "This link no longer applies to the account; ask for a new one.".into(),
-        ));
-    }
-    Ok(Redeemable { token, user })
+    classify(conn, state, presented)?.map_err(LinkProblem::into_error)
 }
 
 /// Checks a new password against the policy for `user` (before any hashing);
@@ -61,6 +109,14 @@ pub fn check_new_password(
     password: &SecretString,
     field: &str,
 ) -> Result<(), ApiError> {
+    policy_check(state, user, password).map_err(|why| ApiError::invalid(field, why.to_string()))
+}
+
+fn policy_check(
+    state: &AppState,
+    user: &UserRow,
+    password: &SecretString,
+) -> Result<(), PasswordRejection> {
     let context = PasswordContext {
         email: &user.email,
         first_name: &user.first_name,
@@ -71,7 +127,6 @@ pub fn check_new_password(
         state.settings.password_min_length,
         &context,
     )
-    .map_err(|why| ApiError::invalid(field, why.to_string()))
 }
 
 /// Issues a fresh action token of `purpose` (voiding older ones), queues its
@@ -91,7 +146,11 @@ pub fn send_action_email(
         Purpose::Activation => (EmailKind::Activation, "activate"),
         Purpose::PasswordReset => (EmailKind::PasswordReset, "reset-password"),
     };
-    let link = format!("{}/{path}?token={}", state.settings.app_url, token.expose());
+    let link = format!(
+        "{}/{path}?token={}",
+        state.settings.link_base(),
+        token.expose()
+    );
     email::enqueue(
         conn,
         &state.templates,
@@ -158,6 +217,86 @@ pub async fn reset_password(
         .await
 }
 
+/// A live link as its page shows it.
+#[derive(Debug, Clone)]
+pub struct LinkView {
+    pub email: String,
+    pub expires_at: PrimitiveDateTime,
+}
+
+/// What the page of a `purpose` link shows: whom it is for, or why it
+/// cannot be used (a link of the other purpose is unknown there). Never
+/// consumes it (mail scanners open links).
+pub async fn open_link(
+    state: &AppState,
+    presented: String,
+    purpose: Purpose,
+) -> Result<Result<LinkView, LinkProblem>, ApiError> {
+    let found = state
+        .read(move |conn, state| classify(conn, state, &presented))
+        .await?;
+    Ok(found.and_then(|Redeemable { token, user }| {
+        if token.purpose == purpose {
+            Ok(LinkView {
+                email: user.email,
+                expires_at: token.expires_at,
+            })
+        } else {
+            Err(LinkProblem::Unknown)
+        }
+    }))
+}
+
+/// Why a page could not set the password.
+#[derive(Debug)]
+pub enum SetPasswordFailure {
+    Link(LinkProblem),
+    Password(PasswordRejection),
+    Other(ApiError),
+}
+
+impl From<ApiError> for SetPasswordFailure {
+    fn from(err: ApiError) -> Self {
+        SetPasswordFailure::Other(err)
+    }
+}
+
+/// Sets the password with a `purpose` link from its page: activates the
+/// account (signing nobody in: the page has no session to give) or resets
+/// the password, exactly as the JSON API does otherwise.
+pub async fn set_password_with_link(
+    state: &AppState,
+    presented: String,
+    purpose: Purpose,
+    password: SecretString,
+    origin: Origin,
+) -> Result<(), SetPasswordFailure> {
+    let lookup = presented.clone();
+    let Redeemable { token, user } = state
+        .read(move |conn, state| classify(conn, state, &lookup))
+        .await?
+        .map_err(SetPasswordFailure::Link)?;
+    if token.purpose != purpose {
+        return Err(SetPasswordFailure::Link(LinkProblem::Unknown));
+    }
+    policy_check(state, &user, &password).map_err(SetPasswordFailure::Password)?;
+    let hash = state.hasher.hash(password).await.map_err(ApiError::from)?;
+    let written = state
+        .write(move |conn, state| match purpose {
+            Purpose::Activation => {
+                activate_account_in(conn, state, &presented, &hash, &origin).map(drop)
+            }
+            Purpose::PasswordReset => reset_password_in(conn, state, &presented, &hash, &origin),
+        })
+        .await;
+    written.map_err(|err| match err {
+        // Used (or replaced) between the look and the write.
+        ApiError::Gone(_) => SetPasswordFailure::Link(LinkProblem::Used),
+        ApiError::NotFound(_) => SetPasswordFailure::Link(LinkProblem::Unknown),
+        other => SetPasswordFailure::Other(other),
+    })
+}
+
 /// Stores a forgot-password request for the delivery worker, which turns it
 /// into a reset link, a fresh activation link or nothing
 /// ([`resolve_forgot_password`]). The request is one outbox row whether or
@@ -194,6 +333,29 @@ fn activate_in(
     password_hash: &str,
     origin: &Origin,
 ) -> Result<TokenResponse, ApiError> {
+    let user = activate_account_in(conn, state, presented, password_hash, origin)?;
+    let now = state.clock.now_db();
+    let session_version = user.session_version + 1;
+    users::record_login(conn, &user.id, now)?;
+    Ok(issue_pair(
+        conn,
+        state,
+        &user.id,
+        session_version,
+        None,
+        now,
+    )?)
+}
+
+/// Redeems an activation token: sets the password and activates; returns
+/// the user as it was before.
+fn activate_account_in(
+    conn: &mut DbConnection,
+    state: &AppState,
+    presented: &str,
+    password_hash: &str,
+    origin: &Origin,
+) -> Result<UserRow, ApiError> {
     let Redeemable { token, user } = peek(conn, state, presented)?;
     if token.purpose != Purpose::Activation {
         return Err(ApiError::invalid(
@@ -212,16 +374,7 @@ fn activate_in(
     .about(&user.id)
     .change("status", "invited", "active")
     .record(conn, state, &AuditContext::for_self(&user.id, origin), now)?;
-    let session_version = user.session_version + 1;
-    users::record_login(conn, &user.id, now)?;
-    Ok(issue_pair(
-        conn,
-        state,
-        &user.id,
-        session_version,
-        None,
-        now,
-    )?)
+    Ok(user)
 }
 
 /// Redeems a reset token: sets the password, unlocks, ends every session,

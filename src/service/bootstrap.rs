@@ -189,7 +189,7 @@ async fn invite(
             )?;
             Ok(format!(
                 "{}/activate?token={}",
-                state.settings.app_url,
+                state.settings.link_base(),
                 token.expose()
             ))
         })

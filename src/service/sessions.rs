@@ -298,7 +298,7 @@ fn lock_consequences(
                 to: user.email.clone(),
                 context: json!({
                     "recipient_name": user.first_name,
-                    "forgot_password_url": format!("{}/forgot-password", state.settings.app_url),
+                    "forgot_password_url": format!("{}/forgot-password", state.settings.link_base()),
                 }),
                 user_id: Some(user.id.clone()),
                 customer_id: None,

@@ -23,7 +23,7 @@ async fn inactivating_emails_the_user_and_ends_their_session_at_once() {
     assert!(info["memberships"].is_array(), "User Info: {info}");
     let notice = app.last_email("account_deactivated", "pat@acme.test").await;
     assert!(
-        notice.text_body.contains("contact your CSM"),
+        notice.text_body.contains("contact your administrator"),
         "{}",
         notice.text_body
     );

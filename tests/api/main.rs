@@ -38,6 +38,7 @@ mod links;
 mod lockout;
 mod no_ops;
 mod openapi;
+mod pages;
 mod passwords;
 mod races;
 mod session_lifetime;

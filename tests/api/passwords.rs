@@ -70,7 +70,10 @@ async fn a_right_password_names_the_account_state_and_a_wrong_one_does_not() {
     )
     .await;
     assert_eq!(right["code"], "account_inactive");
-    assert!(right["error_description"].as_str().unwrap().contains("CSM"));
+    assert!(right["error_description"]
+        .as_str()
+        .unwrap()
+        .contains("contact your administrator"));
     let wrong = expect_json(
         app.password_grant("pat@acme.test", "wrong password!").await,
         StatusCode::BAD_REQUEST,

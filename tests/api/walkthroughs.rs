@@ -84,7 +84,7 @@ async fn one_user_goes_from_added_to_deleted_through_every_admin_step_in_order()
         .last_email("account_deactivated", "user@email.com")
         .await;
     assert!(
-        notice.text_body.contains("contact your CSM"),
+        notice.text_body.contains("contact your administrator"),
         "{}",
         notice.text_body
     );
