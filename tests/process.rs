@@ -13,6 +13,8 @@ mod helpers;
 #[path = "process/support.rs"]
 mod support;
 
+#[path = "process/check.rs"]
+mod check;
 #[path = "process/kill.rs"]
 mod kill;
 #[path = "process/load.rs"]

@@ -24,7 +24,7 @@ use crate::error::ApiError;
 use crate::service::accounts::{self, send_action_email};
 use crate::service::audit::{describe, AuditContext, Event, Origin};
 use crate::service::guard::{administered_user, lock_user, require, visible_user, LoadedUser};
-use crate::service::seats::take_seat;
+use crate::service::seats::{free_seat, move_seats};
 use crate::service::sessions::{issue_pair, TokenResponse};
 use crate::state::AppState;
 
@@ -401,11 +401,7 @@ fn set_status_in(
         return info_for(conn, actor, id);
     }
     let now = state.clock.now_db();
-    if plan.needs_seats {
-        for customer_id in &loaded.customer_ids {
-            take_seat(conn, customer_id)?;
-        }
-    }
+    move_seats(conn, &loaded.customer_ids, from, plan.to)?;
     let change = StatusChange {
         status: plan.to,
         status_changed_at: now,
@@ -559,6 +555,9 @@ fn delete_in(
         }
     }
     outbox::delete_for_user(conn, id)?;
+    for customer_id in &customer_ids {
+        free_seat(conn, customer_id, user.status)?;
+    }
     users::delete(conn, id)?;
     let now = state.clock.now_db();
     Event::new(
