@@ -5,6 +5,7 @@
 use diesel::Connection;
 use serde_json::{json, Value};
 
+use crate::auth::jwt::Claims;
 use crate::db::action_tokens::Purpose;
 use crate::db::customers::{self, CustomerRow};
 use crate::db::memberships::{self, MembershipRow};
@@ -20,6 +21,7 @@ use crate::email::{self, EmailKind, Message};
 use crate::error::ApiError;
 use crate::service::accounts::send_action_email;
 use crate::service::audit::{describe, AuditContext, Event};
+use crate::service::callers;
 use crate::service::customers::administered;
 use crate::service::guard::lock_user;
 use crate::service::idempotency::{self, Answer, Created, Once};
@@ -360,34 +362,48 @@ pub struct CustomerUsers {
     pub rows: Page<(MembershipRow, UserRow)>,
 }
 
+/// One page of the customer's users for the caller of `claims`, re-checked
+/// in the same blocking call (one pool checkout).
 pub async fn list(
     state: &AppState,
-    actor: &Actor,
+    claims: Claims,
     customer_id: String,
     query: CustomerUserList,
 ) -> Result<CustomerUsers, ApiError> {
-    let actor = actor.clone();
-    state
+    let (actor, found) = state
         .read(move |conn, _| {
-            let customer = administered(conn, &actor, &customer_id)?;
-            let rows = memberships::list_customer_users(
-                conn,
-                &customer_id,
-                &query.filter,
-                query.role,
-                query.page.cursor.as_ref(),
-                query.page.limit,
-            )?;
-            Ok(CustomerUsers {
-                named_users: customer.named_users,
-                customer,
-                rows: query.page.cut(rows, |(membership, _)| Cursor {
-                    at: membership.added_at,
-                    id: membership.user_id.clone(),
-                }),
-            })
+            let actor = callers::caller(conn, &claims)?.ok_or_else(callers::ended)?;
+            let found = list_in(conn, &actor, &customer_id, query);
+            Ok((actor, found))
         })
-        .await
+        .await?;
+    callers::note(&actor);
+    found
+}
+
+fn list_in(
+    conn: &mut DbConnection,
+    actor: &Actor,
+    customer_id: &str,
+    query: CustomerUserList,
+) -> Result<CustomerUsers, ApiError> {
+    let customer = administered(conn, actor, customer_id)?;
+    let rows = memberships::list_customer_users(
+        conn,
+        customer_id,
+        &query.filter,
+        query.role,
+        query.page.cursor.as_ref(),
+        query.page.limit,
+    )?;
+    Ok(CustomerUsers {
+        named_users: customer.named_users,
+        customer,
+        rows: query.page.cut(rows, |(membership, _)| Cursor {
+            at: membership.added_at,
+            id: membership.user_id.clone(),
+        }),
+    })
 }
 
 pub struct MembershipEdit {
