@@ -240,9 +240,37 @@ pub fn plan_email_change(
     })
 }
 
+/// How stale the recorded last activity may be before a refresh writes it
+/// again: dormancy counts days, and a write saved on most refreshes is a
+/// write fewer per grant.
+pub const ACTIVITY_PRECISION: time::Duration = time::Duration::minutes(1);
+
+/// Whether a refresh at `now` should record activity, given the last one.
+pub fn activity_outdated(
+    last_active_at: Option<time::PrimitiveDateTime>,
+    now: time::PrimitiveDateTime,
+) -> bool {
+    last_active_at.is_none_or(|last| now - last >= ACTIVITY_PRECISION)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn activity_is_recorded_once_a_minute_at_most() {
+        let now = time::macros::datetime!(2026-11-30 12:00:00);
+        assert!(activity_outdated(None, now));
+        assert!(!activity_outdated(Some(now), now));
+        assert!(!activity_outdated(
+            Some(now - time::Duration::seconds(59)),
+            now
+        ));
+        assert!(activity_outdated(
+            Some(now - time::Duration::seconds(60)),
+            now
+        ));
+    }
     use UserStatus as S;
 
     #[test]
