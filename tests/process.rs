@@ -19,6 +19,8 @@ mod check;
 mod kill;
 #[path = "process/load.rs"]
 mod load;
+#[path = "process/scale_out.rs"]
+mod scale_out;
 #[path = "process/sigterm.rs"]
 mod sigterm;
 #[path = "process/steady.rs"]
