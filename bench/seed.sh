@@ -22,6 +22,7 @@ INSERT INTO memberships (customer_id, user_id, role, settings, added_at, updated
 SELECT c.id, u.id, 'full_access', '{}', u.created_at, u.created_at
 FROM (SELECT id, created_at, row_number() OVER () AS rn FROM users) u
 JOIN (SELECT id, row_number() OVER (ORDER BY id) - 1 AS idx FROM customers) c ON c.idx = u.rn % 10;
+UPDATE customers SET named_users = (SELECT count(*) FROM memberships m WHERE m.customer_id = customers.id);
 SQL
     # As autovacuum would have by now: statistics, and a visibility map for index-only scans.
     psql -q "$DB_URL" -c "VACUUM ANALYZE"
@@ -57,6 +58,8 @@ conn.executemany(
 conn.executemany(
     "INSERT INTO memberships (customer_id, user_id, role, settings, added_at, updated_at) VALUES (?, ?, 'full_access', '{}', ?, ?)",
     members)
+# Every seeded user is active: each membership takes a seat.
+conn.execute("UPDATE customers SET named_users = (SELECT count(*) FROM memberships m WHERE m.customer_id = customers.id)")
 conn.commit()
 conn.execute("ANALYZE")
 conn.close()

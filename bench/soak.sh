@@ -43,7 +43,7 @@ DB_URL="postgres://postgres@127.0.0.1:5432/$DB"
 ADMIN_EMAIL="bench@roster.test"
 ADMIN_PASSWORD="correct horse battery staple"
 SIGN_IN_USERS=64
-HASH_SLOTS=$(( $(nproc) / 2 > 0 ? $(nproc) / 2 : 1 ))
+HASH_SLOTS=$(nproc)  # the default ROSTER_HASH_CONCURRENCY: every core
 # Twice what fills every hashing slot and queue place (32 per slot).
 FLOOD_CONNECTIONS=$(( HASH_SLOTS * 33 * 2 ))
 LOG_LIMIT=$((1024 * 1024))

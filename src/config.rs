@@ -166,9 +166,10 @@ impl Settings {
     fn read(env: &mut Reader) -> Result<Self, ConfigError> {
         let cores = std::thread::available_parallelism().map_or(2, |n| n.get());
         let cores = u64::try_from(cores).unwrap_or(u64::MAX);
-        // Half the cores: a sign-in flood then leaves the other half to
-        // everything else (admin reads keep more than half their speed).
-        let hash_concurrency: usize = env.count(&vars::HASH_CONCURRENCY, Some(cores / 2))?;
+        // Every core: hashing threads run at the lowest OS priority, so they
+        // take the whole machine when it is idle and yield the moment
+        // anything else (requests, the database) needs a core.
+        let hash_concurrency: usize = env.count(&vars::HASH_CONCURRENCY, Some(cores))?;
         let hash_queue_default = u64::try_from(hash_concurrency)
             .unwrap_or(u64::MAX)
             .saturating_mul(32);

@@ -38,6 +38,9 @@ enum Command {
     /// The keys that sign access tokens.
     #[command(subcommand)]
     Keys(KeysCommand),
+    /// Recount every customer's seats in use and compare them with the stored
+    /// counters; print each difference and exit non-zero if there is one.
+    Check,
 }
 
 #[derive(Subcommand)]
@@ -118,6 +121,7 @@ fn main() -> ExitCode {
                 customer,
             })) => create_api_client(settings, name, customer).await,
             Command::Keys(KeysCommand::Rotate) => rotate_keys(settings).await,
+            Command::Check => check(settings).await,
             Command::Serve | Command::Openapi | Command::CheckConfig => serve(settings).await,
         }
     });
@@ -178,6 +182,23 @@ async fn create_admin(settings: Settings, email: &str, password_stdin: bool) -> 
         Bootstrap::Nothing => {}
     }
     Ok(())
+}
+
+async fn check(settings: Settings) -> Outcome {
+    let state = build_state(settings, Clock::default()).await?;
+    let wrong = roster::service::seats::miscounted(&state).await?;
+    for count in &wrong {
+        println!(
+            "customer {} ({}): {} seats in use stored, {} counted",
+            count.customer_id, count.name, count.stored, count.counted
+        );
+    }
+    if wrong.is_empty() {
+        println!("every customer's seat count is right");
+        Ok(())
+    } else {
+        Err(format!("{} customers' seat counts differ", wrong.len()).into())
+    }
 }
 
 async fn rotate_keys(settings: Settings) -> Outcome {

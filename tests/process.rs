@@ -13,10 +13,14 @@ mod helpers;
 #[path = "process/support.rs"]
 mod support;
 
+#[path = "process/check.rs"]
+mod check;
 #[path = "process/kill.rs"]
 mod kill;
 #[path = "process/load.rs"]
 mod load;
+#[path = "process/scale_out.rs"]
+mod scale_out;
 #[path = "process/sigterm.rs"]
 mod sigterm;
 #[path = "process/steady.rs"]

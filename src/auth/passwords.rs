@@ -223,16 +223,23 @@ impl Drop for Admission {
     }
 }
 
-/// Lowers the calling thread's scheduling priority (nice 10), so that a
+/// Lowers the calling thread's scheduling priority (`HASHING_NICE`), so that a
 /// sign-in flood takes the CPU only when admin requests leave it idle; alone,
 /// hashing still runs at full speed.
+/// The hashing threads' nice value: the lowest priority. Under contention a
+/// nice-0 thread gets about 70 times their share of a core, so sign-ins use
+/// every core when nothing else needs one and cannot starve requests when
+/// something does. (With autogroup scheduling this holds among roster's own
+/// threads; the database and other processes get their fair share anyway.)
+const HASHING_NICE: libc::c_int = 19;
+
 fn yield_to_other_work() {
     #[cfg(all(target_os = "linux", target_env = "gnu"))]
     // SAFETY: plain syscalls on the calling thread; raising one's own nice
     // value needs no privilege, and a failure only leaves the priority as is.
     unsafe {
         let tid = libc::syscall(libc::SYS_gettid) as libc::id_t;
-        libc::setpriority(libc::PRIO_PROCESS, tid, 10);
+        libc::setpriority(libc::PRIO_PROCESS, tid, HASHING_NICE);
     }
 }
 
@@ -357,6 +364,20 @@ mod tests {
         let light = "$argon2i$v=19$m=256,t=1,p=1$c29tZXNhbHQ$Y2hlYXAgaGFzaCBvZiBzb21ldGhpbmc";
         assert!(!verify_with("anything", light, &mut scratch));
         assert!(!verify_with("anything", "not a hash", &mut scratch));
+    }
+
+    #[cfg(all(target_os = "linux", target_env = "gnu"))]
+    #[test]
+    fn hashing_threads_run_at_the_lowest_priority_and_callers_keep_theirs() {
+        let own = || unsafe {
+            let tid = libc::syscall(libc::SYS_gettid) as libc::id_t;
+            libc::getpriority(libc::PRIO_PROCESS, tid)
+        };
+        let before = own();
+        let hasher = PasswordHasher::new(2, 0);
+        let niceness: Vec<libc::c_int> = (0..2).map(|_| hasher.pool.install(own)).collect();
+        assert_eq!(niceness, [HASHING_NICE, HASHING_NICE]);
+        assert_eq!(own(), before, "only the hashing threads yield");
     }
 
     #[tokio::test]

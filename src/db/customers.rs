@@ -21,6 +21,9 @@ pub struct CustomerRow {
     pub version: i32,
     pub created_at: PrimitiveDateTime,
     pub updated_at: PrimitiveDateTime,
+    /// Seats in use, kept by every membership and status change
+    /// (`service::seats`); `roster check` recounts it.
+    pub named_users: i64,
 }
 
 #[derive(Debug, Insertable)]
@@ -68,54 +71,48 @@ pub fn lock(conn: &mut DbConnection, id: &str) -> QueryResult<bool> {
     Ok(touched == 1)
 }
 
-/// Memberships whose user is not retired: every membership (an index-only
-/// count) minus those of retired users (few, found through the status index).
-/// A join over all users instead costs a scan of the users table per call.
-pub fn named_users(conn: &mut DbConnection, id: &str) -> QueryResult<i64> {
-    let all: i64 = memberships::table
-        .filter(memberships::customer_id.eq(id))
-        .count()
-        .get_result(conn)?;
-    let retired: i64 = memberships::table
-        .filter(memberships::customer_id.eq(id))
-        .filter(memberships::user_id.eq_any(retired_users()))
-        .count()
-        .get_result(conn)?;
-    Ok(all - retired)
+/// Adds `delta` (negative to free seats) to the customer's seats in use.
+/// Takes the row lock, like [`lock`].
+pub fn add_named_users(conn: &mut DbConnection, id: &str, delta: i64) -> QueryResult<()> {
+    diesel::update(customers::table.find(id))
+        .set(customers::named_users.eq(customers::named_users + delta))
+        .execute(conn)
+        .map(drop)
 }
 
-fn retired_users() -> diesel::dsl::Select<
-    diesel::dsl::Filter<users::table, diesel::dsl::Eq<users::status, UserStatus>>,
-    users::id,
-> {
-    users::table
-        .filter(users::status.eq(UserStatus::Retired))
-        .select(users::id)
+/// A customer's stored seats in use beside a fresh count of them.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SeatCount {
+    pub customer_id: String,
+    pub name: String,
+    pub stored: i64,
+    pub counted: i64,
 }
 
-pub fn named_users_of(
-    conn: &mut DbConnection,
-    ids: &[String],
-) -> QueryResult<HashMap<String, i64>> {
-    let count_by_customer =
-        |conn: &mut DbConnection, retired_only: bool| -> QueryResult<Vec<(String, i64)>> {
-            let mut query = memberships::table
-                .filter(memberships::customer_id.eq_any(ids))
-                .group_by(memberships::customer_id)
-                .select((memberships::customer_id, diesel::dsl::count_star()))
-                .into_boxed();
-            if retired_only {
-                query = query.filter(memberships::user_id.eq_any(retired_users()));
-            }
-            query.load(conn)
-        };
-    let mut counts: HashMap<String, i64> = count_by_customer(conn, false)?.into_iter().collect();
-    for (customer_id, retired) in count_by_customer(conn, true)? {
-        if let Some(count) = counts.get_mut(&customer_id) {
-            *count -= retired;
-        }
-    }
-    Ok(counts)
+/// Every customer's stored count beside the memberships of its users who
+/// are not retired, counted now (a scan of every membership).
+pub fn recount_named_users(conn: &mut DbConnection) -> QueryResult<Vec<SeatCount>> {
+    let counted: HashMap<String, i64> = memberships::table
+        .inner_join(users::table)
+        .filter(users::status.ne(UserStatus::Retired))
+        .group_by(memberships::customer_id)
+        .select((memberships::customer_id, diesel::dsl::count_star()))
+        .load::<(String, i64)>(conn)?
+        .into_iter()
+        .collect();
+    let stored = customers::table
+        .select((customers::id, customers::name, customers::named_users))
+        .order(customers::id.asc())
+        .load::<(String, String, i64)>(conn)?;
+    Ok(stored
+        .into_iter()
+        .map(|(customer_id, name, stored)| SeatCount {
+            counted: counted.get(&customer_id).copied().unwrap_or(0),
+            customer_id,
+            name,
+            stored,
+        })
+        .collect())
 }
 
 /// Newest first; `only` restricts to the customers a non-platform caller sees.

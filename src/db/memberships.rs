@@ -42,21 +42,22 @@ pub fn find(
 /// A user with their memberships and each customer's name (User Info).
 pub type UserWithMemberships = (UserRow, Vec<(MembershipRow, String)>);
 
+type MembershipColumns = (
+    String,
+    String,
+    MembershipRole,
+    String,
+    PrimitiveDateTime,
+    PrimitiveDateTime,
+    String,
+);
+
 /// The user and their memberships, oldest first, in one round trip.
 pub fn user_with_memberships(
     conn: &mut DbConnection,
     user_id: &str,
 ) -> QueryResult<Option<UserWithMemberships>> {
-    type Membership = (
-        String,
-        String,
-        MembershipRole,
-        String,
-        PrimitiveDateTime,
-        PrimitiveDateTime,
-        String,
-    );
-    let rows: Vec<(UserRow, Option<Membership>)> = users::table
+    let rows: Vec<(UserRow, Option<MembershipColumns>)> = users::table
         // Two flat left joins: a nested `LEFT JOIN (memberships JOIN
         // customers)` made SQLite build the whole inner join every time.
         .left_join(memberships::table)
@@ -77,27 +78,68 @@ pub fn user_with_memberships(
                 .nullable(),
         ))
         .load(conn)?;
-    let Some((user, _)) = rows.first().cloned() else {
-        return Ok(None);
-    };
-    let memberships = rows
-        .into_iter()
-        .filter_map(|(_, membership)| membership)
-        .map(
-            |(customer_id, user_id, role, settings, added_at, updated_at, name)| {
-                let row = MembershipRow {
-                    customer_id,
-                    user_id,
-                    role,
-                    settings,
-                    added_at,
-                    updated_at,
-                };
-                (row, name)
-            },
-        )
-        .collect();
-    Ok(Some((user, memberships)))
+    Ok(by_user(rows).pop())
+}
+
+/// Two users (or one, named twice) with their memberships, oldest first, in
+/// one statement: a hot read loads its caller and its target together. The
+/// statement is the same for every request (a prepared, cached one).
+pub fn two_users_with_memberships(
+    conn: &mut DbConnection,
+    first: &str,
+    second: &str,
+) -> QueryResult<Vec<UserWithMemberships>> {
+    let rows: Vec<(UserRow, Option<MembershipColumns>)> = users::table
+        .left_join(memberships::table)
+        .left_join(customers::table.on(customers::id.eq(memberships::customer_id)))
+        .filter(users::id.eq(first).or(users::id.eq(second)))
+        .order((
+            users::id.asc(),
+            memberships::added_at.asc(),
+            memberships::customer_id.asc(),
+        ))
+        .select((
+            UserRow::as_select(),
+            (
+                memberships::customer_id,
+                memberships::user_id,
+                memberships::role,
+                memberships::settings,
+                memberships::added_at,
+                memberships::updated_at,
+                customers::name,
+            )
+                .nullable(),
+        ))
+        .load(conn)?;
+    Ok(by_user(rows))
+}
+
+/// Rows of users left-joined to their memberships (ordered by user), one
+/// entry per user.
+fn by_user(rows: Vec<(UserRow, Option<MembershipColumns>)>) -> Vec<UserWithMemberships> {
+    let mut found: Vec<UserWithMemberships> = Vec::new();
+    for (user, membership) in rows {
+        if found.last().is_none_or(|(last, _)| last.id != user.id) {
+            found.push((user, Vec::new()));
+        }
+        let Some((customer_id, user_id, role, settings, added_at, updated_at, name)) = membership
+        else {
+            continue;
+        };
+        let row = MembershipRow {
+            customer_id,
+            user_id,
+            role,
+            settings,
+            added_at,
+            updated_at,
+        };
+        if let Some((_, memberships)) = found.last_mut() {
+            memberships.push((row, name));
+        }
+    }
+    found
 }
 
 pub fn customer_ids_of(conn: &mut DbConnection, user_id: &str) -> QueryResult<Vec<String>> {

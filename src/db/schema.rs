@@ -9,6 +9,7 @@ diesel::table! {
         version -> Integer,
         created_at -> Timestamp,
         updated_at -> Timestamp,
+        named_users -> BigInt,
     }
 }
 

@@ -4,7 +4,7 @@
 use diesel::prelude::*;
 use time::PrimitiveDateTime;
 
-use super::schema::{memberships, users};
+use super::schema::{memberships, refresh_tokens, users};
 use super::DbConnection;
 use crate::domain::lifecycle::{standing, Standing, UserStatus};
 use crate::domain::pagination::Cursor;
@@ -36,6 +36,8 @@ pub struct UserRow {
     pub version: i32,
     pub created_at: PrimitiveDateTime,
     pub updated_at: PrimitiveDateTime,
+    /// The last sign-in or refresh (kept to the minute): what dormancy measures.
+    pub last_active_at: Option<PrimitiveDateTime>,
 }
 
 impl UserRow {
@@ -323,6 +325,27 @@ pub fn record_login(conn: &mut DbConnection, id: &str, now: PrimitiveDateTime) -
         ))
         .execute(conn)
         .map(drop)
+}
+
+/// The user a refresh token (by its hash) belongs to, read and row-locked
+/// (as [`lock`]) in one statement: a refresh grant's first.
+pub fn lock_refresh_token_owner(
+    conn: &mut DbConnection,
+    token_hash: &str,
+) -> QueryResult<Option<UserRow>> {
+    let owner = refresh_tokens::table
+        .filter(refresh_tokens::token_hash.eq(token_hash))
+        .select(refresh_tokens::user_id)
+        .single_value();
+    let query = users::table.filter(users::id.nullable().eq(owner));
+    match conn {
+        DbConnection::Postgres(pg) => query
+            .select(UserRow::as_select())
+            .for_no_key_update()
+            .first(pg)
+            .optional(),
+        DbConnection::Sqlite(lite) => query.select(UserRow::as_select()).first(lite).optional(),
+    }
 }
 
 /// Use of a session (a refresh): what keeps an account from going dormant.

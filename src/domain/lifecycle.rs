@@ -124,8 +124,6 @@ pub struct StatusPlan {
     pub audit_action: Option<&'static str>,
     pub set_retired_at: bool,
     pub clear_retired_at: bool,
-    /// The user takes seats again in each of their customers.
-    pub needs_seats: bool,
 }
 
 /// An email a status change sends to the user.
@@ -171,7 +169,6 @@ pub fn plan_status_change(
         audit_action: None,
         set_retired_at: false,
         clear_retired_at: false,
-        needs_seats: false,
     };
     use UserStatus as S;
     match (target, from) {
@@ -199,7 +196,6 @@ pub fn plan_status_change(
             },
             audit_action: STATUS_CHANGED,
             clear_retired_at: from == S::Retired,
-            needs_seats: from == S::Retired,
             ..unchanged
         }),
         (StatusTarget::Retired, S::Retired) => Ok(unchanged),
@@ -244,9 +240,37 @@ pub fn plan_email_change(
     })
 }
 
+/// How stale the recorded last activity may be before a refresh writes it
+/// again: dormancy counts days, and a write saved on most refreshes is a
+/// write fewer per grant.
+pub const ACTIVITY_PRECISION: time::Duration = time::Duration::minutes(1);
+
+/// Whether a refresh at `now` should record activity, given the last one.
+pub fn activity_outdated(
+    last_active_at: Option<time::PrimitiveDateTime>,
+    now: time::PrimitiveDateTime,
+) -> bool {
+    last_active_at.is_none_or(|last| now - last >= ACTIVITY_PRECISION)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn activity_is_recorded_once_a_minute_at_most() {
+        let now = time::macros::datetime!(2026-11-30 12:00:00);
+        assert!(activity_outdated(None, now));
+        assert!(!activity_outdated(Some(now), now));
+        assert!(!activity_outdated(
+            Some(now - time::Duration::seconds(59)),
+            now
+        ));
+        assert!(activity_outdated(
+            Some(now - time::Duration::seconds(60)),
+            now
+        ));
+    }
     use UserStatus as S;
 
     #[test]
@@ -264,7 +288,7 @@ mod tests {
     fn reactivating_sends_no_email_to_a_user_with_a_password() {
         let plan = plan_status_change(S::Inactive, StatusTarget::Active, true).unwrap();
         assert_eq!(plan.to, S::Active);
-        assert!(plan.emails.is_empty() && !plan.needs_seats);
+        assert!(plan.emails.is_empty());
     }
 
     #[test]
@@ -291,9 +315,9 @@ mod tests {
     }
 
     #[test]
-    fn reinstating_a_retired_user_needs_seats_and_clears_the_date() {
+    fn reinstating_a_retired_user_clears_the_date() {
         let plan = plan_status_change(S::Retired, StatusTarget::Active, true).unwrap();
-        assert!(plan.needs_seats && plan.clear_retired_at);
+        assert!(plan.clear_retired_at);
         assert_eq!(plan.to, S::Active);
     }
 

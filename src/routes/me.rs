@@ -8,7 +8,7 @@ use utoipa::ToSchema;
 use crate::error::{ApiError, Problem};
 use crate::http::{JsonBody, RequestId};
 use crate::openapi::responses::Unauthorized;
-use crate::routes::extract::Authenticated;
+use crate::routes::extract::{Authenticated, VerifiedToken};
 use crate::routes::views::UserView;
 use crate::service::sessions::TokenResponse;
 use crate::service::users as user_service;
@@ -26,10 +26,10 @@ use crate::state::AppState;
 )]
 #[get("/v1/me")]
 pub async fn me(
-    actor: Authenticated,
+    token: VerifiedToken,
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, ApiError> {
-    let (user, memberships) = user_service::me(&state, &actor.0).await?;
+    let (user, memberships) = user_service::me(&state, token.claims).await?;
     Ok(HttpResponse::Ok().json(UserView::new(&user, &memberships)))
 }
 

@@ -15,7 +15,7 @@ use crate::http::{field_id, parse_query, path_id, JsonBody, RequestId};
 use crate::openapi::responses::{Forbidden, NotFound, Unauthorized, Unprocessable};
 use crate::openapi::schemas;
 use crate::routes::common::{created, once, Checks, PageQuery, RequestMeta};
-use crate::routes::extract::Authenticated;
+use crate::routes::extract::{Authenticated, VerifiedToken};
 use crate::routes::views::{CustomerUserView, Page};
 use crate::service::idempotency::Created;
 use crate::service::members::{self, AddUser, CustomerUserList, MembershipEdit};
@@ -114,17 +114,19 @@ pub struct CustomerUserPage {
 pub async fn list_customer_users(
     req: HttpRequest,
     path: web::Path<String>,
-    actor: Authenticated,
+    token: VerifiedToken,
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, ApiError> {
-    let filters = parse_query::<UserListQuery>(&req)?.validate()?;
-    let customer_id = path_id(&path, "customer")?;
+    let parsed = parse_query::<UserListQuery>(&req)
+        .and_then(|query| query.validate())
+        .and_then(|filters| Ok((filters, path_id(&path, "customer")?)));
+    let (filters, customer_id) = token.then(parsed).await?;
     let query = CustomerUserList {
         filter: filters.filter,
         role: filters.role,
         page: filters.page,
     };
-    let found = members::list(&state, &actor.0, customer_id, query).await?;
+    let found = members::list(&state, token.claims, customer_id, query).await?;
     let page = Page::of(found.rows, |(m, u)| CustomerUserView::new(&m, &u));
     Ok(HttpResponse::Ok().json(CustomerUserPage {
         licensed_seats: found.customer.licensed_seats,

@@ -18,7 +18,7 @@ use crate::openapi::responses::{
 };
 use crate::openapi::schemas;
 use crate::routes::common::{Checks, PageQuery, RequestMeta};
-use crate::routes::extract::Authenticated;
+use crate::routes::extract::{Authenticated, VerifiedToken};
 use crate::routes::memberships::UserListQuery;
 use crate::routes::views::{Page, UserFields, UserView};
 use crate::service::users::{self as service, PlatformUserList, ProfileEdit, UserInfo};
@@ -87,11 +87,11 @@ pub async fn list_users(
 #[get("/v1/users/{uid}")]
 pub async fn get_user(
     path: web::Path<String>,
-    actor: Authenticated,
+    token: VerifiedToken,
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, ApiError> {
-    let id = path_id(&path, "user")?;
-    let info = service::get(&state, &actor.0, id).await?;
+    let id = token.then(path_id(&path, "user")).await?;
+    let info = service::get(&state, token.claims, id).await?;
     Ok(user_info_response(info))
 }
 

@@ -82,7 +82,7 @@ pub async fn get(
     state
         .read(move |conn, _| {
             let row = customers::find(conn, &id)?.ok_or(ApiError::NotFound("customer"))?;
-            let named = customers::named_users(conn, &id)?;
+            let named = row.named_users;
             Ok((row, named))
         })
         .await
@@ -111,10 +111,8 @@ pub async fn list(
                 at: row.created_at,
                 id: row.id.clone(),
             });
-            let ids: Vec<String> = rows.items.iter().map(|r| r.id.clone()).collect();
-            let counts = customers::named_users_of(conn, &ids)?;
             Ok(rows.map(|row| {
-                let named = counts.get(&row.id).copied().unwrap_or(0);
+                let named = row.named_users;
                 (row, named)
             }))
         })
@@ -160,7 +158,7 @@ fn update_in(
         .filter(|seats| seats != &before.licensed_seats);
     if name.is_none() && licensed_seats.is_none() {
         // Nothing to do: nothing is recorded, nobody is emailed.
-        let named = customers::named_users(conn, id)?;
+        let named = before.named_users;
         return Ok((before, named));
     }
     let change = CustomerChange {
@@ -185,7 +183,7 @@ fn update_in(
         after.licensed_seats,
     )
     .record(conn, state, context, now)?;
-    let named = customers::named_users(conn, id)?;
+    let named = after.named_users;
     Ok((after, named))
 }
 

@@ -5,6 +5,7 @@
 use diesel::Connection;
 use serde_json::{json, Value};
 
+use crate::auth::jwt::Claims;
 use crate::db::action_tokens::Purpose;
 use crate::db::customers::{self, CustomerRow};
 use crate::db::memberships::{self, MembershipRow};
@@ -20,9 +21,11 @@ use crate::email::{self, EmailKind, Message};
 use crate::error::ApiError;
 use crate::service::accounts::send_action_email;
 use crate::service::audit::{describe, AuditContext, Event};
+use crate::service::callers;
 use crate::service::customers::administered;
+use crate::service::guard::lock_user;
 use crate::service::idempotency::{self, Answer, Created, Once};
-use crate::service::seats::take_seat;
+use crate::service::seats::{free_seat, take_seat};
 use crate::state::AppState;
 
 /// A validated "add user" request.
@@ -133,21 +136,16 @@ fn add_user_in(
     take_seat(conn, customer_id)?;
     let now = state.clock.now_db();
     let (user, is_new) = match existing {
-        Some(user) => (user, false),
+        Some(user) => (lock_existing(conn, &user.id, customer_id)?, false),
         None => match create_invited(conn, state, context, &input, &customer, now)? {
             Some(user) => (user, true),
             None => {
                 // Another request (adding the same email to another customer)
                 // created the user since we looked: they are an existing user
                 // now, and are added as one.
-                let user = users::find_by_email(conn, &input.email.key())?.ok_or_else(|| {
-                    ApiError::conflict(
-                        "email_taken",
-                        "Another request just changed the user with this email; retry.",
-                    )
-                })?;
-                refuse_existing(conn, &user, customer_id)?;
-                (user, false)
+                let user = users::find_by_email(conn, &input.email.key())?
+                    .ok_or_else(changed_meanwhile)?;
+                (lock_existing(conn, &user.id, customer_id)?, false)
             }
         },
     };
@@ -212,6 +210,28 @@ fn refuse_existing(
         return Err(already_member(&user.id));
     }
     Ok(())
+}
+
+/// The existing user, locked for the rest of the transaction and read again,
+/// so a status change or a deletion running beside this addition either
+/// finishes first (and is seen here) or waits and sees the new membership:
+/// the seat counter counts it once either way.
+fn lock_existing(
+    conn: &mut DbConnection,
+    user_id: &str,
+    customer_id: &str,
+) -> Result<UserRow, ApiError> {
+    lock_user(conn, user_id)?;
+    let user = users::find(conn, user_id)?.ok_or_else(changed_meanwhile)?;
+    refuse_existing(conn, &user, customer_id)?;
+    Ok(user)
+}
+
+fn changed_meanwhile() -> ApiError {
+    ApiError::conflict(
+        "email_taken",
+        "Another request just changed the user with this email; retry.",
+    )
 }
 
 fn already_member(user_id: &str) -> ApiError {
@@ -342,35 +362,48 @@ pub struct CustomerUsers {
     pub rows: Page<(MembershipRow, UserRow)>,
 }
 
+/// One page of the customer's users for the caller of `claims`, re-checked
+/// in the same blocking call (one pool checkout).
 pub async fn list(
     state: &AppState,
-    actor: &Actor,
+    claims: Claims,
     customer_id: String,
     query: CustomerUserList,
 ) -> Result<CustomerUsers, ApiError> {
-    let actor = actor.clone();
-    state
+    let (actor, found) = state
         .read(move |conn, _| {
-            let customer = administered(conn, &actor, &customer_id)?;
-            let rows = memberships::list_customer_users(
-                conn,
-                &customer_id,
-                &query.filter,
-                query.role,
-                query.page.cursor.as_ref(),
-                query.page.limit,
-            )?;
-            let named_users = customers::named_users(conn, &customer_id)?;
-            Ok(CustomerUsers {
-                customer,
-                named_users,
-                rows: query.page.cut(rows, |(membership, _)| Cursor {
-                    at: membership.added_at,
-                    id: membership.user_id.clone(),
-                }),
-            })
+            let actor = callers::caller(conn, &claims)?.ok_or_else(callers::ended)?;
+            let found = list_in(conn, &actor, &customer_id, query);
+            Ok((actor, found))
         })
-        .await
+        .await?;
+    callers::note(&actor);
+    found
+}
+
+fn list_in(
+    conn: &mut DbConnection,
+    actor: &Actor,
+    customer_id: &str,
+    query: CustomerUserList,
+) -> Result<CustomerUsers, ApiError> {
+    let customer = administered(conn, actor, customer_id)?;
+    let rows = memberships::list_customer_users(
+        conn,
+        customer_id,
+        &query.filter,
+        query.role,
+        query.page.cursor.as_ref(),
+        query.page.limit,
+    )?;
+    Ok(CustomerUsers {
+        named_users: customer.named_users,
+        customer,
+        rows: query.page.cut(rows, |(membership, _)| Cursor {
+            at: membership.added_at,
+            id: membership.user_id.clone(),
+        }),
+    })
 }
 
 pub struct MembershipEdit {
@@ -427,10 +460,13 @@ fn remove_in(
     notify: bool,
 ) -> Result<(), ApiError> {
     let customer = administered(conn, actor, customer_id)?;
+    // The user's row first: their status decides whether a seat is freed.
+    lock_user(conn, user_id)?;
     let membership =
         memberships::find(conn, customer_id, user_id)?.ok_or(ApiError::NotFound("membership"))?;
     let user = users::find(conn, user_id)?.ok_or(ApiError::NotFound("membership"))?;
     memberships::delete(conn, customer_id, user_id)?;
+    free_seat(conn, customer_id, user.status)?;
     let now = state.clock.now_db();
     if notify {
         email::enqueue(

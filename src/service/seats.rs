@@ -1,10 +1,16 @@
 //! When a seat is used: adding a user to a customer and reinstating a retired
-//! user each take one in every customer concerned, and both check it here.
+//! user each take one in every customer concerned, and both check it here;
+//! removing a membership, retiring and deleting a user free theirs. Each
+//! keeps the customer's `named_users` counter in the same transaction, with
+//! the user's row locked first and then the customers' rows in id order, so
+//! two changes cannot both count (or both miss) one membership.
 
-use crate::db::customers::{self, CustomerRow};
+use crate::db::customers::{self, CustomerRow, SeatCount};
 use crate::db::DbConnection;
-use crate::domain::seats::has_free_seat;
+use crate::domain::lifecycle::UserStatus;
+use crate::domain::seats::{has_free_seat, seat_delta, takes_seat};
 use crate::error::ApiError;
+use crate::state::AppState;
 
 /// Takes a seat in the customer for one more named user, or refuses with
 /// `seat_limit_reached`. The customer's row stays locked until the
@@ -12,21 +18,64 @@ use crate::error::ApiError;
 pub fn take_seat(conn: &mut DbConnection, customer_id: &str) -> Result<CustomerRow, ApiError> {
     customers::lock(conn, customer_id)?;
     let customer = customers::find(conn, customer_id)?.ok_or(ApiError::NotFound("customer"))?;
-    let named = customers::named_users(conn, customer_id)?;
-    if has_free_seat(customer.licensed_seats, named) {
-        Ok(customer)
-    } else {
-        Err(seat_limit(&customer, named))
+    if !has_free_seat(customer.licensed_seats, customer.named_users) {
+        return Err(seat_limit(&customer));
+    }
+    customers::add_named_users(conn, customer_id, 1)?;
+    Ok(customer)
+}
+
+/// Frees the seat a membership of a user in `status` took (none for a
+/// retired user). Call it with the user's row locked.
+pub fn free_seat(
+    conn: &mut DbConnection,
+    customer_id: &str,
+    status: UserStatus,
+) -> Result<(), ApiError> {
+    if takes_seat(status) {
+        customers::add_named_users(conn, customer_id, -1)?;
+    }
+    Ok(())
+}
+
+/// Takes or frees the seats a status change moves in each of the user's
+/// customers (ids in ascending order, the user's row locked).
+pub fn move_seats(
+    conn: &mut DbConnection,
+    customer_ids: &[String],
+    from: UserStatus,
+    to: UserStatus,
+) -> Result<(), ApiError> {
+    match seat_delta(from, to) {
+        1 => customer_ids
+            .iter()
+            .try_for_each(|id| take_seat(conn, id).map(drop)),
+        -1 => customer_ids
+            .iter()
+            .try_for_each(|id| free_seat(conn, id, from)),
+        _ => Ok(()),
     }
 }
 
-fn seat_limit(customer: &CustomerRow, named: i64) -> ApiError {
+/// The customers whose stored seats in use differ from a fresh count
+/// (`roster check`); empty when every counter is right.
+pub async fn miscounted(state: &AppState) -> Result<Vec<SeatCount>, ApiError> {
+    let counts = state
+        .read(|conn, _| Ok(customers::recount_named_users(conn)?))
+        .await?;
+    Ok(counts
+        .into_iter()
+        .filter(|count| count.stored != count.counted)
+        .collect())
+}
+
+fn seat_limit(customer: &CustomerRow) -> ApiError {
     ApiError::conflict(
         "seat_limit_reached",
         format!(
             "{} has {} of {} licensed seats in use.",
             customer.name,
-            named,
+            customer.named_users,
             customer.licensed_seats.unwrap_or_default()
         ),
     )
@@ -40,7 +89,8 @@ mod tests {
     use super::*;
 
     /// A fresh in-memory database holding customer `c` with `seats` and one
-    /// active member, plus one retired member (who takes no seat).
+    /// active member, plus one retired member (who takes no seat), its
+    /// counter as the migration's backfill leaves it.
     fn customer_with_one_named_user(seats: &str) -> DbConnection {
         let mut conn = DbConnection::Sqlite(SqliteConnection::establish(":memory:").unwrap());
         crate::db::run_migrations(&mut conn).unwrap();
@@ -53,16 +103,54 @@ mod tests {
                VALUES ('u1', 'a@x.test', 'a@x.test', 'A', 'a', 'B', 'b', 'active', {now}, {now}, {now}),
                       ('u2', 'r@x.test', 'r@x.test', 'R', 'r', 'S', 's', 'retired', {now}, {now}, {now});
              INSERT INTO memberships (customer_id, user_id, role, added_at, updated_at)
-               VALUES ('c', 'u1', 'full_access', {now}, {now}), ('c', 'u2', 'full_access', {now}, {now});"
+               VALUES ('c', 'u1', 'full_access', {now}, {now}), ('c', 'u2', 'full_access', {now}, {now});
+             UPDATE customers SET named_users = 1;"
         ))
         .unwrap();
         conn
     }
 
+    fn stored(conn: &mut DbConnection) -> i64 {
+        customers::find(conn, "c").unwrap().unwrap().named_users
+    }
+
     #[test]
-    fn a_free_seat_is_taken() {
+    fn a_free_seat_is_taken_and_counted() {
         let mut conn = customer_with_one_named_user("2");
         assert_eq!(take_seat(&mut conn, "c").unwrap().id, "c");
+        assert_eq!(stored(&mut conn), 2);
+    }
+
+    #[test]
+    fn retiring_frees_a_seat_and_reinstating_takes_it_back() {
+        let mut conn = customer_with_one_named_user("1");
+        let ids = ["c".to_string()];
+        move_seats(&mut conn, &ids, UserStatus::Active, UserStatus::Retired).unwrap();
+        assert_eq!(stored(&mut conn), 0);
+        move_seats(&mut conn, &ids, UserStatus::Active, UserStatus::Inactive).unwrap();
+        assert_eq!(stored(&mut conn), 0);
+        move_seats(&mut conn, &ids, UserStatus::Retired, UserStatus::Active).unwrap();
+        assert_eq!(stored(&mut conn), 1);
+    }
+
+    #[test]
+    fn a_retired_member_leaving_frees_nothing() {
+        let mut conn = customer_with_one_named_user("1");
+        free_seat(&mut conn, "c", UserStatus::Retired).unwrap();
+        assert_eq!(stored(&mut conn), 1);
+        free_seat(&mut conn, "c", UserStatus::Invited).unwrap();
+        assert_eq!(stored(&mut conn), 0);
+    }
+
+    #[test]
+    fn the_recount_finds_a_counter_that_drifted() {
+        let mut conn = customer_with_one_named_user("1");
+        let counts = customers::recount_named_users(&mut conn).unwrap();
+        assert_eq!((counts[0].stored, counts[0].counted), (1, 1));
+        conn.batch_execute("UPDATE customers SET named_users = 5")
+            .unwrap();
+        let counts = customers::recount_named_users(&mut conn).unwrap();
+        assert_eq!((counts[0].stored, counts[0].counted), (5, 1));
     }
 
     #[test]

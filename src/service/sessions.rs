@@ -15,7 +15,7 @@ use crate::db::refresh_tokens::{Family, RefreshTokenRow};
 use crate::db::users::UserRow;
 use crate::db::{api_clients, refresh_tokens, users, DbConnection, DbError};
 use crate::domain::email::normalize;
-use crate::domain::lifecycle::{Standing, UserStatus};
+use crate::domain::lifecycle::{activity_outdated, Standing, UserStatus};
 use crate::email::{self, EmailKind, Message};
 use crate::error::ApiError;
 use crate::service::audit::{AuditContext, Event};
@@ -324,7 +324,13 @@ fn rotate_refresh_token(
     presented: &str,
 ) -> Result<Grant, ApiError> {
     let now = state.clock.now_db();
-    let Some(row) = find_with_user_locked(conn, presented)? else {
+    // The user's row lock first, then the token as of then: rotations and
+    // revocations of one user's sessions run one after the other.
+    let hash = hash_token(presented);
+    let Some(user) = users::lock_refresh_token_owner(conn, &hash)? else {
+        return Ok(Err(GrantError::InvalidGrant));
+    };
+    let Some(row) = refresh_tokens::find_by_hash(conn, &hash)? else {
         return Ok(Err(GrantError::InvalidGrant));
     };
     if row.revoked_at.is_some() || row.expires_at <= now {
@@ -343,14 +349,13 @@ fn rotate_refresh_token(
         refresh_tokens::revoke_family(conn, &row.family_id, now)?;
         return Ok(Err(GrantError::InvalidGrant));
     }
-    let Some(user) = users::find(conn, &row.user_id)? else {
-        return Ok(Err(GrantError::InvalidGrant));
-    };
     if user.standing() != Standing::Usable {
         refresh_tokens::revoke_family(conn, &row.family_id, now)?;
         return Ok(Err(GrantError::InvalidGrant));
     }
-    users::record_activity(conn, &user.id, now)?;
+    if activity_outdated(user.last_active_at, now) {
+        users::record_activity(conn, &user.id, now)?;
+    }
     let pair = issue_pair(
         conn,
         state,

@@ -7,6 +7,7 @@
 use secrecy::SecretString;
 use serde_json::json;
 
+use crate::auth::jwt::Claims;
 use crate::db::action_tokens::{self, Purpose};
 use crate::db::memberships::{self, MembershipRow};
 use crate::db::users::{self, ProfileChange, StatusChange, UserFilter, UserRow};
@@ -23,8 +24,9 @@ use crate::email::{self, EmailKind, Message};
 use crate::error::ApiError;
 use crate::service::accounts::{self, send_action_email};
 use crate::service::audit::{describe, AuditContext, Event, Origin};
+use crate::service::callers;
 use crate::service::guard::{administered_user, lock_user, require, visible_user, LoadedUser};
-use crate::service::seats::take_seat;
+use crate::service::seats::{free_seat, move_seats};
 use crate::service::sessions::{issue_pair, TokenResponse};
 use crate::state::AppState;
 
@@ -107,16 +109,33 @@ fn own_id(actor: &Actor) -> Result<String, ApiError> {
         .ok_or_else(|| ApiError::Forbidden("API clients have no user account.".into()))
 }
 
-/// The signed-in user's own User Info (`GET /v1/me`).
-pub async fn me(state: &AppState, actor: &Actor) -> Result<UserInfo, ApiError> {
-    let id = own_id(actor)?;
-    state.read(move |conn, _| info(conn, &id)).await
+/// The signed-in user's own User Info (`GET /v1/me`) for the token's
+/// `claims`: the caller's re-check is the read itself (one statement, one
+/// blocking call).
+pub async fn me(state: &AppState, claims: Claims) -> Result<UserInfo, ApiError> {
+    let (actor, own) = state
+        .read(move |conn, _| {
+            let own_id = claims.sub.clone();
+            callers::caller_and_user(conn, &claims, &own_id)
+        })
+        .await?;
+    callers::note(&actor);
+    own_id(&actor)?;
+    own.ok_or(ApiError::NotFound("user"))
 }
 
-/// User Info as `actor` may see it.
-pub async fn get(state: &AppState, actor: &Actor, id: String) -> Result<UserInfo, ApiError> {
-    let actor = actor.clone();
-    state.read(move |conn, _| get_in(conn, &actor, &id)).await
+/// User Info as the caller of `claims` may see it: the caller's re-check and
+/// the user come from one statement, in one blocking call.
+pub async fn get(state: &AppState, claims: Claims, id: String) -> Result<UserInfo, ApiError> {
+    let (actor, info) = state
+        .read(move |conn, _| {
+            let (actor, found) = callers::caller_and_user(conn, &claims, &id)?;
+            let info = visible_info(&actor, found, &id);
+            Ok((actor, info))
+        })
+        .await?;
+    callers::note(&actor);
+    info
 }
 
 /// Filters of the platform-wide user list.
@@ -247,8 +266,10 @@ fn visible_memberships(
     memberships
 }
 
-fn get_in(conn: &mut DbConnection, actor: &Actor, id: &str) -> Result<UserInfo, ApiError> {
-    let (row, memberships) = info(conn, id)?;
+/// User Info as `actor` may see it (403 for a fellow member, 404 for anyone
+/// who cannot see the user at all).
+fn visible_info(actor: &Actor, found: Option<UserInfo>, id: &str) -> Result<UserInfo, ApiError> {
+    let (row, memberships) = found.ok_or(ApiError::NotFound("user"))?;
     let customer_ids = memberships
         .iter()
         .map(|(m, _)| m.customer_id.clone())
@@ -401,11 +422,7 @@ fn set_status_in(
         return info_for(conn, actor, id);
     }
     let now = state.clock.now_db();
-    if plan.needs_seats {
-        for customer_id in &loaded.customer_ids {
-            take_seat(conn, customer_id)?;
-        }
-    }
+    move_seats(conn, &loaded.customer_ids, from, plan.to)?;
     let change = StatusChange {
         status: plan.to,
         status_changed_at: now,
@@ -559,6 +576,9 @@ fn delete_in(
         }
     }
     outbox::delete_for_user(conn, id)?;
+    for customer_id in &customer_ids {
+        free_seat(conn, customer_id, user.status)?;
+    }
     users::delete(conn, id)?;
     let now = state.clock.now_db();
     Event::new(

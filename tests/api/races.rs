@@ -3,7 +3,8 @@
 //! seat, a user inactivated while being deleted, a refresh token revoked
 //! while it is being rotated, one status change or password change sent
 //! many times at once, patches racing on one ETag, two retired users
-//! reinstated for one seat. Each fires its requests together and checks
+//! reinstated for one seat, members added, removed, retired and deleted at
+//! once (the seat counters). Each fires its requests together and checks
 //! both the answers and what was stored, so a lost update or a doubled side
 //! effect fails it. (Two creations racing on one `Idempotency-Key` are in
 //! `idempotency.rs`.)
@@ -303,6 +304,11 @@ async fn one_inactivation_sent_many_times_at_once_happens_once() {
             .await,
         1
     );
+    assert_eq!(
+        app.named_users(&cid).await,
+        1,
+        "an inactive user keeps a seat"
+    );
 }
 
 #[tokio::test]
@@ -440,4 +446,66 @@ async fn reinstating_two_users_for_one_seat_at_once_lets_one_in() {
         back.push(app.user_info(uid).await["status"] == "active");
     }
     assert_eq!(back.iter().filter(|b| **b).count(), 1, "{statuses:?}");
+}
+
+#[tokio::test]
+async fn seat_counters_stay_right_while_members_are_added_removed_retired_and_deleted_at_once() {
+    let app = spawn_app().await;
+    let a = app.customer("A", None).await;
+    let b = app.customer("B", None).await;
+    let mut uids = Vec::new();
+    for n in 0..RACERS {
+        let email = format!("pat{n}@acme.test");
+        uids.push(app.add_new_user(&a, &email, "full_access").await);
+        app.activate(&email).await;
+    }
+    // Each user meets two changes at once, each pair touching one seat twice:
+    // retired while added to B, retired while removed from A, deleted while
+    // added to B, removed from A while reinstated (after a retirement).
+    let retired = json!({"status": "retired"});
+    let active = json!({"status": "active"});
+    for uid in uids.iter().skip(3).step_by(4) {
+        let response = app.set_status(app.admin_token(), uid, &retired).await;
+        assert_eq!(response.status(), StatusCode::OK);
+    }
+    let app = &app;
+    let (a, b, retired, active) = (&a, &b, &retired, &active);
+    let pairs = uids.iter().enumerate().map(|(n, uid)| async move {
+        let email = format!("pat{n}@acme.test");
+        let add = json!({"email": email, "first_name": "Pat", "last_name": "Lee"});
+        let (first, second) = match n % 4 {
+            0 => tokio::join!(
+                app.set_status(app.admin_token(), uid, retired),
+                app.add_customer_user(app.admin_token(), b, &add)
+            ),
+            1 => tokio::join!(
+                app.set_status(app.admin_token(), uid, retired),
+                app.remove_customer_user(app.admin_token(), a, uid, "")
+            ),
+            2 => tokio::join!(
+                app.delete_user(app.admin_token(), uid, ""),
+                app.add_customer_user(app.admin_token(), b, &add)
+            ),
+            _ => tokio::join!(
+                app.remove_customer_user(app.admin_token(), a, uid, ""),
+                app.set_status(app.admin_token(), uid, active)
+            ),
+        };
+        (first.status().as_u16(), second.status().as_u16())
+    });
+    for (first, second) in join_all(pairs).await {
+        for status in [first, second] {
+            assert!(
+                [200, 201, 204, 404, 409].contains(&status),
+                "{first} {second}"
+            );
+        }
+    }
+    // `named_users` also checks every stored counter against a fresh count.
+    let in_a = app.named_users(a).await;
+    let in_b = app.named_users(b).await;
+    assert!(
+        in_a < RACERS as i64 && in_b <= (RACERS / 2) as i64,
+        "{in_a} {in_b}"
+    );
 }

@@ -258,3 +258,58 @@ async fn a_refresh_token_is_not_an_access_token() {
     )
     .await;
 }
+
+/// The hot reads re-check the caller in the same query as what they read;
+/// an ended session is still told so first, whatever it asked for.
+#[tokio::test]
+async fn an_ended_session_is_401_on_the_hot_reads_even_with_a_malformed_path_or_query() {
+    let app = spawn_app().await;
+    let cid = app.customer("Acme", None).await;
+    let uid = app.add_new_user(&cid, "pat@acme.test", "admin").await;
+    let session = app.activate("pat@acme.test").await.access_token();
+    let paths = [
+        format!("/v1/users/{uid}"),
+        "/v1/users/not-a-uuid".to_string(),
+        "/v1/me".to_string(),
+        format!("/v1/customers/{cid}/users"),
+        "/v1/customers/not-a-uuid/users".to_string(),
+        format!("/v1/customers/{cid}/users?limit=zero"),
+    ];
+    let before: Vec<u16> =
+        futures_util::future::join_all(paths.iter().map(|path| app.get(path, Some(&session))))
+            .await
+            .iter()
+            .map(|answer| answer.status().as_u16())
+            .collect();
+    assert_eq!(before, [200, 404, 200, 200, 404, 422]);
+    let inactive = json!({"status": "inactive"});
+    let answer = app.set_status(app.admin_token(), &uid, &inactive).await;
+    assert_eq!(answer.status(), StatusCode::OK);
+    for path in &paths {
+        let answer = app.get(path, Some(&session)).await;
+        expect_problem(answer, StatusCode::UNAUTHORIZED, "unauthorized").await;
+    }
+}
+
+#[tokio::test]
+async fn a_person_reads_their_own_user_info_by_id_and_an_api_client_reads_its_customers_users() {
+    let app = spawn_app().await;
+    let cid = app.customer("Acme", None).await;
+    let uid = app.add_new_user(&cid, "pat@acme.test", "full_access").await;
+    let session = app.activate("pat@acme.test").await.access_token();
+    let own = expect_json(app.get_user(&session, &uid).await, StatusCode::OK).await;
+    assert_eq!(own["email"], "pat@acme.test");
+    assert_eq!(own["memberships"][0]["customer_id"], cid.as_str());
+    let me = expect_json(app.me(&session).await, StatusCode::OK).await;
+    assert_eq!(me, own);
+
+    let (client_id, secret) = app.api_client("sync", Some(&cid)).await;
+    let client = app.client_token(&client_id, &secret).await;
+    let seen = expect_json(app.get_user(&client, &uid).await, StatusCode::OK).await;
+    assert_eq!(seen["id"], uid.as_str());
+    let list = app
+        .get(&format!("/v1/customers/{cid}/users"), Some(&client))
+        .await;
+    assert_eq!(list.status(), StatusCode::OK);
+    expect_problem(app.me(&client).await, StatusCode::FORBIDDEN, "forbidden").await;
+}

@@ -11,7 +11,7 @@ use std::time::{Duration, Instant};
 use diesel::prelude::*;
 use reqwest::StatusCode;
 use roster::db::outbox::OutboxRow;
-use roster::db::schema::{email_outbox, memberships, users};
+use roster::db::schema::{customers, email_outbox, memberships, users};
 use roster::db::{DbConnection, Pool, PoolOptions};
 use serde_json::{json, Value};
 use wiremock::matchers::{method, path};
@@ -452,6 +452,15 @@ impl Inspector {
         })
     }
 
+    /// Overwrites a customer's stored seats in use (to make it wrong).
+    pub fn set_named_users(&self, customer_id: &str, named_users: i64) {
+        self.with(|conn| {
+            diesel::update(customers::table.find(customer_id))
+                .set(customers::named_users.eq(named_users))
+                .execute(conn)
+        });
+    }
+
     /// `(customer_id, user_id)` of every membership.
     pub fn memberships(&self) -> Vec<(String, String)> {
         self.with(|conn| {
@@ -460,6 +469,29 @@ impl Inspector {
                 .load(conn)
         })
     }
+}
+
+/// Runs `roster ARGS…` on the database to the end; (success, stdout, stderr).
+pub fn run_command(database_url: &str, args: &[&str]) -> (bool, String, String) {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_roster"));
+    for (key, _) in std::env::vars() {
+        if key.starts_with("ROSTER_") {
+            command.env_remove(key);
+        }
+    }
+    let output = command
+        .args(args)
+        .env("ROSTER_DATABASE_URL", database_url)
+        .env("ROSTER_APP_URL", APP_URL)
+        .env("RUST_LOG", "warn")
+        .stdin(Stdio::null())
+        .output()
+        .expect("roster runs");
+    (
+        output.status.success(),
+        String::from_utf8_lossy(&output.stdout).into_owned(),
+        String::from_utf8_lossy(&output.stderr).into_owned(),
+    )
 }
 
 /// A fake Postmark answering every send after `delay`.

@@ -142,11 +142,19 @@ impl TestApp {
     }
 
     /// The customer's named users, after checking the customer and its user
-    /// list agree on the number.
+    /// list agree on the number and that every customer's stored counter
+    /// matches a fresh count (what `roster check` does).
     pub async fn named_users(&self, cid: &str) -> i64 {
         let customer = self.admin_get(&format!("/v1/customers/{cid}")).await;
         let list = self.admin_get(&format!("/v1/customers/{cid}/users")).await;
         assert_eq!(customer["named_users"], list["named_users"], "{list}");
+        let miscounted = roster::service::seats::miscounted(&self.state)
+            .await
+            .unwrap();
+        assert!(
+            miscounted.is_empty(),
+            "seat counters drifted: {miscounted:?}"
+        );
         customer["named_users"].as_i64().unwrap()
     }
 }
