@@ -19,3 +19,4 @@ pub mod startup;
 pub mod state;
 pub mod telemetry;
 pub mod wal_checkpoint;
+pub mod webhooks;

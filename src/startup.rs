@@ -23,6 +23,7 @@ use crate::db::outbox::OutboxRow;
 use crate::db::{self, signing_keys, Db, DbError, DbSetupError};
 use crate::email::providers::Mailer;
 use crate::email::worker::{DeliveryWorker, Resolve};
+use crate::webhooks::courier::Courier;
 use crate::email::EmailTemplates;
 use crate::email::RequestKind;
 use crate::error::ApiError;
@@ -149,8 +150,8 @@ pub async fn build_state(
     }))
 }
 
-/// The app's delivery worker: the configured mailer, and the use cases that
-/// resolve the requests waiting in the outbox.
+/// The app's delivery worker: the configured mailer, the use cases that
+/// resolve the requests waiting in the outbox, and the webhook courier.
 pub fn delivery_worker(state: &AppState) -> DeliveryWorker {
     let settings = &state.settings.mail;
     DeliveryWorker::new(
@@ -160,6 +161,11 @@ pub fn delivery_worker(state: &AppState) -> DeliveryWorker {
         state.clock.clone(),
         resolver(state.clone()),
     )
+    .with_webhooks(Courier::new(
+        state.db.clone(),
+        &state.settings.webhooks,
+        state.clock.clone(),
+    ))
 }
 
 /// Each kind of request goes to its use case.
