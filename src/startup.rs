@@ -23,7 +23,6 @@ use crate::db::outbox::OutboxRow;
 use crate::db::{self, signing_keys, Db, DbError, DbSetupError};
 use crate::email::providers::Mailer;
 use crate::email::worker::{DeliveryWorker, Resolve};
-use crate::webhooks::courier::Courier;
 use crate::email::EmailTemplates;
 use crate::email::RequestKind;
 use crate::error::ApiError;
@@ -33,6 +32,7 @@ use crate::rate_limit::AuthRateLimit;
 use crate::service::bootstrap::{self, Bootstrap, BootstrapError};
 use crate::service::{accounts, keys, maintenance};
 use crate::state::AppState;
+use crate::webhooks::courier::Courier;
 
 #[derive(Debug, thiserror::Error)]
 pub enum StartupError {

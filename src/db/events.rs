@@ -86,7 +86,11 @@ pub struct FeedFilter {
 }
 
 /// Up to `limit` feed events, oldest first (pings are never in the feed).
-pub fn feed(conn: &mut DbConnection, filter: &FeedFilter, limit: i64) -> QueryResult<Vec<EventRow>> {
+pub fn feed(
+    conn: &mut DbConnection,
+    filter: &FeedFilter,
+    limit: i64,
+) -> QueryResult<Vec<EventRow>> {
     let mut query = events::table
         .filter(events::endpoint_id.is_null())
         .select(EventRow::as_select())

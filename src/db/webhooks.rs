@@ -93,10 +93,7 @@ pub fn list(
 
 /// Enabled endpoints that may receive an event of `customers`: the
 /// platform's (no customer) and those of the event's customers.
-pub fn receivers(
-    conn: &mut DbConnection,
-    customers: &[String],
-) -> QueryResult<Vec<EndpointRow>> {
+pub fn receivers(conn: &mut DbConnection, customers: &[String]) -> QueryResult<Vec<EndpointRow>> {
     webhook_endpoints::table
         .filter(webhook_endpoints::disabled_at.is_null())
         .filter(

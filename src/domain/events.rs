@@ -91,12 +91,17 @@ impl EventType {
     pub fn is_about_membership(self) -> bool {
         matches!(
             self,
-            EventType::MembershipAdded | EventType::MembershipUpdated | EventType::MembershipRemoved
+            EventType::MembershipAdded
+                | EventType::MembershipUpdated
+                | EventType::MembershipRemoved
         )
     }
 
     pub fn is_about_customer(self) -> bool {
-        matches!(self, EventType::CustomerCreated | EventType::CustomerUpdated)
+        matches!(
+            self,
+            EventType::CustomerCreated | EventType::CustomerUpdated
+        )
     }
 }
 

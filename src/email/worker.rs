@@ -338,9 +338,8 @@ impl DeliveryWorker {
                     reason: reason.clone(),
                     retry_after: None,
                 }),
-                (number < courier.max_attempts()).then(|| {
-                    courier::backoff(number, rand::thread_rng().gen_range(0.9..=1.1))
-                }),
+                (number < courier.max_attempts())
+                    .then(|| courier::backoff(number, rand::thread_rng().gen_range(0.9..=1.1))),
             ),
             Verdict::Gone(reason) | Verdict::Dropped(reason) => (
                 Err(SendError::Permanent {
@@ -442,7 +441,9 @@ impl DeliveryWorker {
         webhook: Option<&Sent>,
     ) {
         if let Some(sent) = webhook {
-            return self.record_webhook(row, outcome.is_ok(), retry_in, sent).await;
+            return self
+                .record_webhook(row, outcome.is_ok(), retry_in, sent)
+                .await;
         }
         let (text, html) = (redact_links(&row.text_body), redact_links(&row.html_body));
         for try_number in 1..=RECORD_TRIES {
@@ -515,13 +516,24 @@ impl DeliveryWorker {
                         outbox::mark_attempt_failed(conn, &row.id, &owner, &reason, retry_at, now)?;
                     }
                     let final_failure = !delivered && retry_in.is_none();
-                    Ok(courier::settle(conn, &row, &sent, final_failure, max_attempts, now)?)
+                    Ok(courier::settle(
+                        conn,
+                        &row,
+                        &sent,
+                        final_failure,
+                        max_attempts,
+                        now,
+                    )?)
                 })
                 .await;
             match written {
                 Ok(disabled) => {
                     if let Some(reason) = disabled {
-                        let cause = if matches!(sent.verdict, Verdict::Gone(_)) { "gone" } else { "exhausted" };
+                        let cause = if matches!(sent.verdict, Verdict::Gone(_)) {
+                            "gone"
+                        } else {
+                            "exhausted"
+                        };
                         metrics::counter!("roster_webhook_endpoints_disabled_total", "reason" => cause)
                             .increment(1);
                         tracing::warn!(endpoint = %row.recipient, reason = %reason, "webhook endpoint disabled");

@@ -172,8 +172,18 @@ pub async fn list_events(
         .filter(|t| !t.is_empty())
         .map(str::to_string)
         .collect();
-    let limit = parse_limit(query.limit.as_deref()).map_err(|why| ApiError::invalid("limit", why))?;
-    let page = events::feed(&state, &actor.0, FeedQuery { after, types, limit }).await?;
+    let limit =
+        parse_limit(query.limit.as_deref()).map_err(|why| ApiError::invalid("limit", why))?;
+    let page = events::feed(
+        &state,
+        &actor.0,
+        FeedQuery {
+            after,
+            types,
+            limit,
+        },
+    )
+    .await?;
     let items = page
         .items
         .into_iter()

@@ -123,8 +123,9 @@ fn event_types(raw: Option<Vec<String>>) -> Result<Option<Vec<EventType>>, ApiEr
         names
             .iter()
             .map(|name| {
-                EventType::parse(name)
-                    .ok_or_else(|| ApiError::invalid("events", format!("`{name}` is not an event type")))
+                EventType::parse(name).ok_or_else(|| {
+                    ApiError::invalid("events", format!("`{name}` is not an event type"))
+                })
             })
             .collect()
     })
@@ -388,7 +389,8 @@ pub struct WebhookDeliveryView {
 impl From<OutboxRow> for WebhookDeliveryView {
     fn from(row: OutboxRow) -> Self {
         WebhookDeliveryView {
-            next_attempt_at: (row.status == DeliveryStatus::Pending).then(|| from_db(row.next_attempt_at)),
+            next_attempt_at: (row.status == DeliveryStatus::Pending)
+                .then(|| from_db(row.next_attempt_at)),
             id: row.id,
             event_id: row.event_id,
             event_type: row.subject,

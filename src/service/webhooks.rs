@@ -50,7 +50,8 @@ pub struct EndpointEdit {
 /// Checks a URL for an endpoint: the form, then where its host resolves.
 async fn checked_url(state: &AppState, raw: &str) -> Result<String, ApiError> {
     let allow_private = state.settings.webhooks.allow_private;
-    let url = address::parse(raw, allow_private).map_err(|why| ApiError::invalid("url", why.to_string()))?;
+    let url = address::parse(raw, allow_private)
+        .map_err(|why| ApiError::invalid("url", why.to_string()))?;
     address::check(&url, allow_private)
         .await
         .map_err(|why| ApiError::invalid("url", why.to_string()))?;
@@ -63,7 +64,8 @@ fn types_json(types: &[EventType]) -> String {
 }
 
 fn sealer(conn: &mut DbConnection, state: &AppState) -> Result<Sealer, ApiError> {
-    secrets::sealer(conn, &state.settings.webhooks, state.clock.now_db()).map_err(ApiError::internal)
+    secrets::sealer(conn, &state.settings.webhooks, state.clock.now_db())
+        .map_err(ApiError::internal)
 }
 
 fn seal(sealer: &Sealer, endpoint_id: &str, secret: &str) -> Result<String, ApiError> {
@@ -104,11 +106,14 @@ pub async fn create(
                 updated_at: now,
             };
             webhooks::insert(conn, &row)?;
-            Event::new("webhook_endpoint.created", format!("Webhook endpoint {} was added", row.url))
-                .in_customer_id(row.customer_id.as_deref())
-                .change("webhook_endpoint_id", Value::Null, &row.id)
-                .change("url", Value::Null, &row.url)
-                .record(conn, state, &context, now)?;
+            Event::new(
+                "webhook_endpoint.created",
+                format!("Webhook endpoint {} was added", row.url),
+            )
+            .in_customer_id(row.customer_id.as_deref())
+            .change("webhook_endpoint_id", Value::Null, &row.id)
+            .change("url", Value::Null, &row.url)
+            .record(conn, state, &context, now)?;
             Ok((row, secret))
         })
         .await
@@ -138,11 +143,17 @@ pub async fn get(state: &AppState, actor: &Actor, id: String) -> Result<Endpoint
 }
 
 /// Endpoints the actor manages, newest first.
-pub async fn list(state: &AppState, actor: &Actor, page: PageRequest) -> Result<Page<EndpointRow>, ApiError> {
+pub async fn list(
+    state: &AppState,
+    actor: &Actor,
+    page: PageRequest,
+) -> Result<Page<EndpointRow>, ApiError> {
     let only: Option<Vec<String>> = if actor.platform_admin {
         None
     } else if actor.admin_of.is_empty() {
-        return Err(ApiError::Forbidden("Only admins can manage webhook endpoints.".into()));
+        return Err(ApiError::Forbidden(
+            "Only admins can manage webhook endpoints.".into(),
+        ));
     } else {
         Some(actor.admin_of.iter().cloned().collect())
     };
@@ -215,7 +226,12 @@ pub async fn update(
 }
 
 /// Deletes an endpoint with its deliveries.
-pub async fn delete(state: &AppState, actor: &Actor, context: AuditContext, id: String) -> Result<(), ApiError> {
+pub async fn delete(
+    state: &AppState,
+    actor: &Actor,
+    context: AuditContext,
+    id: String,
+) -> Result<(), ApiError> {
     let actor = actor.clone();
     state
         .write(move |conn, state| {
@@ -223,10 +239,13 @@ pub async fn delete(state: &AppState, actor: &Actor, context: AuditContext, id: 
             let now = state.clock.now_db();
             outbox::delete_webhooks(conn, &row.id)?;
             webhooks::delete(conn, &row.id)?;
-            Event::new("webhook_endpoint.deleted", format!("Webhook endpoint {} was removed", row.url))
-                .in_customer_id(row.customer_id.as_deref())
-                .change("webhook_endpoint_id", &row.id, Value::Null)
-                .record(conn, state, &context, now)?;
+            Event::new(
+                "webhook_endpoint.deleted",
+                format!("Webhook endpoint {} was removed", row.url),
+            )
+            .in_customer_id(row.customer_id.as_deref())
+            .change("webhook_endpoint_id", &row.id, Value::Null)
+            .record(conn, state, &context, now)?;
             Ok(())
         })
         .await
@@ -252,10 +271,13 @@ pub async fn rotate_secret(
             row.version += 1;
             row.updated_at = now;
             webhooks::update(conn, &row)?;
-            Event::new("webhook_endpoint.secret_rotated", "A webhook signing secret was rotated")
-                .in_customer_id(row.customer_id.as_deref())
-                .change("webhook_endpoint_id", &row.id, &row.id)
-                .record(conn, state, &context, now)?;
+            Event::new(
+                "webhook_endpoint.secret_rotated",
+                "A webhook signing secret was rotated",
+            )
+            .in_customer_id(row.customer_id.as_deref())
+            .change("webhook_endpoint_id", &row.id, &row.id)
+            .record(conn, state, &context, now)?;
             Ok((row, secret))
         })
         .await
@@ -268,7 +290,12 @@ pub struct Ping {
 }
 
 /// Queues a `ping` for one endpoint; it is never in the feed.
-pub async fn send_test(state: &AppState, actor: &Actor, context: AuditContext, id: String) -> Result<Ping, ApiError> {
+pub async fn send_test(
+    state: &AppState,
+    actor: &Actor,
+    context: AuditContext,
+    id: String,
+) -> Result<Ping, ApiError> {
     let actor = actor.clone();
     state
         .write(move |conn, state| {
@@ -334,7 +361,11 @@ pub async fn deliveries(
 }
 
 /// Queues a failed delivery again, same `webhook-id`; anything else is 409.
-pub async fn retry_delivery(state: &AppState, actor: &Actor, id: String) -> Result<OutboxRow, ApiError> {
+pub async fn retry_delivery(
+    state: &AppState,
+    actor: &Actor,
+    id: String,
+) -> Result<OutboxRow, ApiError> {
     let actor = actor.clone();
     state
         .write(move |conn, state| {
@@ -356,7 +387,10 @@ pub async fn retry_delivery(state: &AppState, actor: &Actor, id: String) -> Resu
             if !outbox::retry(conn, &id, state.clock.now_db())? {
                 return Err(ApiError::conflict(
                     "not_failed",
-                    format!("This delivery is {}; only failed deliveries can be retried.", row.status.as_str()),
+                    format!(
+                        "This delivery is {}; only failed deliveries can be retried.",
+                        row.status.as_str()
+                    ),
                 ));
             }
             outbox::find(conn, &id)?.ok_or_else(not_found)

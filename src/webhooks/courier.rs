@@ -148,7 +148,10 @@ impl Courier {
 
     /// The endpoint and the keys that sign for it now (the current secret,
     /// and the previous one during the 24 h after a rotation).
-    async fn endpoint_and_keys(&self, endpoint_id: &str) -> Result<(EndpointRow, Vec<Vec<u8>>), Verdict> {
+    async fn endpoint_and_keys(
+        &self,
+        endpoint_id: &str,
+    ) -> Result<(EndpointRow, Vec<Vec<u8>>), Verdict> {
         let (id, settings, now) = (
             endpoint_id.to_string(),
             self.settings.clone(),
@@ -162,13 +165,16 @@ impl Courier {
             })
             .await;
         let (endpoint, sealer) = read.map_err(|err| Verdict::Retry(format!("database: {err}")))?;
-        let endpoint = endpoint.ok_or_else(|| Verdict::Dropped("the endpoint was deleted".into()))?;
+        let endpoint =
+            endpoint.ok_or_else(|| Verdict::Dropped("the endpoint was deleted".into()))?;
         if endpoint.disabled_at.is_some() {
             return Err(Verdict::Dropped("the endpoint is disabled".into()));
         }
         let sealer = sealer.map_err(|err| Verdict::Retry(format!("secrets: {err}")))?;
         let mut sealed = vec![endpoint.secret.clone()];
-        if let (Some(previous), Some(until)) = (&endpoint.previous_secret, endpoint.previous_secret_until) {
+        if let (Some(previous), Some(until)) =
+            (&endpoint.previous_secret, endpoint.previous_secret_until)
+        {
             if until > now {
                 sealed.push(previous.clone());
             }

@@ -48,3 +48,4 @@ mod tokens;
 mod trusted_proxies;
 mod users_admin;
 mod walkthroughs;
+mod webhooks;

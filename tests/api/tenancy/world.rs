@@ -118,7 +118,8 @@ impl World {
     /// A webhook endpoint of the object's customer (or the platform's),
     /// made by the platform admin; its id.
     async fn webhook(&mut self, object: Object) -> String {
-        let mut body = serde_json::json!({"url": format!("https://93.184.216.34/hooks/{}", self.counter)});
+        let mut body =
+            serde_json::json!({"url": format!("https://93.184.216.34/hooks/{}", self.counter)});
         if let Some(tenant) = object.customers().first() {
             body["customer_id"] = Value::String(self.customer(*tenant).to_string());
         }
