@@ -94,6 +94,18 @@ pub struct MailSettings {
     pub worker: bool,
 }
 
+/// Webhooks and the event feed (docs/webhooks.md).
+#[derive(Debug, Clone)]
+pub struct WebhookSettings {
+    pub max_attempts: u32,
+    pub timeout: Duration,
+    /// `http` and private addresses allowed (tests, internal networks).
+    pub allow_private: bool,
+    /// Input key for sealing signing secrets; `None`: a key kept in the database.
+    pub sealing_key: Option<SecretString>,
+    pub event_retention: Duration,
+}
+
 #[derive(Debug, Clone)]
 pub struct Settings {
     pub database_url: SecretString,
@@ -117,6 +129,7 @@ pub struct Settings {
     pub accent_color: String,
     pub theme_dir: Option<PathBuf>,
     pub mail: MailSettings,
+    pub webhooks: WebhookSettings,
     pub jwt_key_file: Option<PathBuf>,
     pub jwt_issuer: String,
     pub access_token_ttl: Duration,
@@ -252,6 +265,13 @@ impl Settings {
             accent_color: accent_color(env)?,
             theme_dir: env.text(&vars::THEME_DIR, None)?.map(PathBuf::from),
             mail,
+            webhooks: WebhookSettings {
+                max_attempts: env.count(&vars::WEBHOOK_MAX_ATTEMPTS, None)?,
+                timeout: env.duration(&vars::WEBHOOK_TIMEOUT, None)?,
+                allow_private: env.switch(&vars::WEBHOOK_ALLOW_PRIVATE)?,
+                sealing_key: env.secret(&vars::WEBHOOK_SEALING_KEY)?,
+                event_retention: env.duration(&vars::EVENT_RETENTION, None)?,
+            },
             jwt_key_file: env.text(&vars::JWT_KEY_FILE, None)?.map(PathBuf::from),
             access_token_ttl: env.duration(&vars::ACCESS_TOKEN_TTL, None)?,
             refresh_token_ttl: env.duration(&vars::REFRESH_TOKEN_TTL, None)?,

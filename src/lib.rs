@@ -21,3 +21,4 @@ pub mod state;
 pub mod telemetry;
 pub mod theme;
 pub mod wal_checkpoint;
+pub mod webhooks;

@@ -1,6 +1,8 @@
 //! Prometheus metrics at `GET /metrics`: requests by route template and
 //! status, latency histograms, pool state, sign-ins by outcome, lockouts,
-//! emails by outcome and outbox age (the last two from the delivery worker).
+//! emails by outcome and outbox age, webhook attempts by outcome, their
+//! latency, disabled endpoints by reason and the webhook lag (the last ones
+//! from the delivery worker).
 //!
 //! Memory stays bounded whether or not anything scrapes: a thread drains
 //! the histogram samples into their buckets every [`UPKEEP_INTERVAL`]
@@ -24,6 +26,8 @@ use crate::state::AppState;
 const LATENCY_BUCKETS: [f64; 12] = [
     0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5,
 ];
+
+const WEBHOOK_BUCKETS: [f64; 9] = [0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0];
 
 /// How often recorded histogram samples are folded into their buckets.
 /// Until then each sample holds 8 bytes: at 16,000 requests/s, 640 KB.
@@ -60,6 +64,11 @@ pub fn handle() -> &'static PrometheusHandle {
             .set_buckets_for_metric(
                 Matcher::Full("roster_http_request_duration_seconds".into()),
                 &LATENCY_BUCKETS,
+            )
+            .expect("static buckets are valid")
+            .set_buckets_for_metric(
+                Matcher::Full("roster_webhook_attempt_seconds".into()),
+                &WEBHOOK_BUCKETS,
             )
             .expect("static buckets are valid")
             .install_recorder()

@@ -35,6 +35,7 @@ use crate::service::bootstrap::{self, Bootstrap, BootstrapError};
 use crate::service::{accounts, keys, maintenance};
 use crate::state::AppState;
 use crate::theme::{Branding, Theme, ThemeError};
+use crate::webhooks::courier::Courier;
 
 #[derive(Debug, thiserror::Error)]
 pub enum StartupError {
@@ -164,8 +165,8 @@ pub async fn build_state(
     }))
 }
 
-/// The app's delivery worker: the configured mailer, and the use cases that
-/// resolve the requests waiting in the outbox.
+/// The app's delivery worker: the configured mailer, the use cases that
+/// resolve the requests waiting in the outbox, and the webhook courier.
 pub fn delivery_worker(state: &AppState) -> DeliveryWorker {
     let settings = &state.settings.mail;
     DeliveryWorker::new(
@@ -175,6 +176,11 @@ pub fn delivery_worker(state: &AppState) -> DeliveryWorker {
         state.clock.clone(),
         resolver(state.clone()),
     )
+    .with_webhooks(Courier::new(
+        state.db.clone(),
+        &state.settings.webhooks,
+        state.clock.clone(),
+    ))
 }
 
 /// Each kind of request goes to its use case.

@@ -3,4 +3,5 @@
 
 pub mod jwt;
 pub mod passwords;
+pub mod sealing;
 pub mod tokens;

@@ -320,6 +320,47 @@ pub const MAIL_WORKER: Var = var(
     "`off` keeps this instance from sending (another instance sends)",
     |s| on_off(s.mail.worker),
 );
+pub const WEBHOOK_MAX_ATTEMPTS: Var = var(
+    "ROSTER_WEBHOOK_MAX_ATTEMPTS",
+    Value("15"),
+    Kind::Count { min: 1, max: 30 },
+    "attempts at a webhook delivery (backoff with jitter from 5 s to 22 h: 15 attempts span about 3 days) before it fails and its endpoint is disabled",
+    |s| Some(s.webhooks.max_attempts.to_string()),
+);
+pub const WEBHOOK_TIMEOUT: Var = var(
+    "ROSTER_WEBHOOK_TIMEOUT",
+    Value("10s"),
+    Kind::Duration {
+        min: "100ms",
+        max: "60s",
+    },
+    "how long one webhook attempt may take, connection included",
+    |s| duration(s.webhooks.timeout),
+);
+pub const WEBHOOK_ALLOW_PRIVATE: Var = var(
+    "ROSTER_WEBHOOK_ALLOW_PRIVATE",
+    Value("off"),
+    Kind::Switch,
+    "`on` lets webhook endpoints use `http` and loopback, private, link-local or metadata addresses (tests, internal networks)",
+    |s| on_off(s.webhooks.allow_private),
+);
+pub const WEBHOOK_SEALING_KEY: Var = var(
+    "ROSTER_WEBHOOK_SEALING_KEY",
+    Derived("a random key made at first use and kept in the database"),
+    Kind::Secret,
+    "input key for sealing webhook signing secrets at rest; set it (32+ random characters) so a copy of the database alone does not reveal them",
+    |s| s.webhooks.sealing_key.as_ref().map(|_| String::new()),
+);
+pub const EVENT_RETENTION: Var = var(
+    "ROSTER_EVENT_RETENTION",
+    Value("30d"),
+    Kind::Duration {
+        min: "1h",
+        max: TEN_YEARS,
+    },
+    "how long events stay in the feed (`/v1/events`); older ones are pruned by the housekeeping job",
+    |s| duration(s.webhooks.event_retention),
+);
 pub const CONFIRMATION_EMAILS_PER_HOUR: Var = var(
     "ROSTER_CONFIRMATION_EMAILS_PER_HOUR",
     Value("100"),
@@ -492,6 +533,11 @@ pub static ALL: &[&Var] = &[
     &MAIL_TIMEOUT,
     &MAIL_LEASE,
     &MAIL_WORKER,
+    &WEBHOOK_MAX_ATTEMPTS,
+    &WEBHOOK_TIMEOUT,
+    &WEBHOOK_ALLOW_PRIVATE,
+    &WEBHOOK_SEALING_KEY,
+    &EVENT_RETENTION,
     &CONFIRMATION_EMAILS_PER_HOUR,
     &JWT_KEY_FILE,
     &JWT_ISSUER,

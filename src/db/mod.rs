@@ -25,6 +25,7 @@ pub mod action_tokens;
 pub mod api_clients;
 pub mod audit;
 pub mod customers;
+pub mod events;
 pub mod idempotency;
 pub mod memberships;
 pub mod outbox;
@@ -32,6 +33,7 @@ pub mod refresh_tokens;
 pub mod signing_keys;
 pub mod types;
 pub mod users;
+pub mod webhooks;
 
 use std::ops::{Deref, DerefMut};
 use std::time::{Duration, Instant};

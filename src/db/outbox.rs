@@ -1,13 +1,14 @@
-//! The email outbox: written in the same transaction as the change that
-//! causes each email; delivered by `crate::email::worker`. It also holds
-//! requests ([`RequestKind`]) that the worker resolves into emails.
+//! The outbox: written in the same transaction as the change that causes
+//! each email; delivered by `crate::email::worker`. It also holds requests
+//! ([`RequestKind`]) that the worker resolves into emails, and webhook
+//! deliveries ([`WEBHOOK_KIND`]), sent by the same worker under the same leases.
 
 use diesel::prelude::*;
 use time::PrimitiveDateTime;
 
 use super::schema::email_outbox;
 use super::DbConnection;
-use crate::domain::delivery::{DeliveryStatus, RequestKind};
+use crate::domain::delivery::{DeliveryStatus, RequestKind, WEBHOOK_KIND};
 use crate::domain::pagination::Cursor;
 
 #[derive(Debug, Clone, Queryable, QueryableByName, Selectable, Insertable)]
@@ -31,6 +32,13 @@ pub struct OutboxRow {
     pub created_at: PrimitiveDateTime,
     pub updated_at: PrimitiveDateTime,
     pub sent_at: Option<PrimitiveDateTime>,
+    /// A webhook delivery's event (its `webhook-id`) and the event's order.
+    pub event_id: Option<String>,
+    pub event_seq: Option<i64>,
+    /// A webhook delivery's last answer: its status (none when there was no
+    /// answer) and how long it took.
+    pub response_status: Option<i32>,
+    pub latency_ms: Option<i32>,
 }
 
 impl OutboxRow {
@@ -40,11 +48,47 @@ impl OutboxRow {
     }
 }
 
-/// Which due rows a claim takes: emails to send, or requests to resolve.
+/// Which due rows a claim takes: emails to send, requests to resolve, or
+/// webhooks to deliver.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Lane {
     Emails,
     Requests,
+    Webhooks,
+}
+
+impl Lane {
+    /// The rows of this lane, as SQL over the claim's `email_outbox`. A
+    /// webhook is due only once every earlier event about the same user for
+    /// the same endpoint has left the queue, so one user's events arrive in
+    /// order (each is the head of its queue at most once at a time, so two
+    /// instances cannot race past it either).
+    fn condition(self) -> String {
+        let requests = RequestKind::names()
+            .iter()
+            .map(|name| format!("'{name}'"))
+            .collect::<Vec<_>>()
+            .join(", ");
+        match self {
+            Lane::Emails => format!("kind NOT IN ({requests}, '{WEBHOOK_KIND}')"),
+            Lane::Requests => format!("kind IN ({requests})"),
+            Lane::Webhooks => format!(
+                "kind = '{WEBHOOK_KIND}' AND NOT EXISTS (\
+                 SELECT 1 FROM email_outbox earlier \
+                 WHERE earlier.kind = '{WEBHOOK_KIND}' AND earlier.status = 'pending' \
+                   AND earlier.recipient = email_outbox.recipient \
+                   AND earlier.user_id = email_outbox.user_id \
+                   AND earlier.event_seq < email_outbox.event_seq)"
+            ),
+        }
+    }
+}
+
+/// The kinds that are not emails (never listed as such).
+fn not_emails() -> Vec<&'static str> {
+    let mut kinds = RequestKind::names();
+    kinds.push(WEBHOOK_KIND);
+    kinds
 }
 
 pub fn insert(conn: &mut DbConnection, row: &OutboxRow) -> QueryResult<()> {
@@ -78,7 +122,7 @@ pub fn list(
 ) -> QueryResult<Vec<OutboxRow>> {
     let mut query = email_outbox::table
         .select(OutboxRow::as_select())
-        .filter(email_outbox::kind.ne_all(RequestKind::names()))
+        .filter(email_outbox::kind.ne_all(not_emails()))
         .into_boxed();
     if let Some(status) = &filter.status {
         query = query.filter(email_outbox::status.eq(*status));
@@ -115,27 +159,25 @@ pub fn claim_due(
     limit: i64,
     lane: Lane,
 ) -> QueryResult<Vec<OutboxRow>> {
-    let requests = RequestKind::names();
+    let lane = lane.condition();
     let mut claimed = match conn {
         // diesel cannot put a locking clause in a subselect.
-        DbConnection::Postgres(pg) => diesel::sql_query(
+        DbConnection::Postgres(pg) => diesel::sql_query(format!(
             "UPDATE email_outbox SET lease_owner = $1, lease_expires_at = $2 \
              WHERE id IN (SELECT id FROM email_outbox \
                           WHERE status = 'pending' AND next_attempt_at <= $3 \
                             AND (lease_expires_at IS NULL OR lease_expires_at < $3) \
-                            AND (kind = ANY($5)) = $6 \
+                            AND {lane} \
                           ORDER BY next_attempt_at LIMIT $4 FOR UPDATE SKIP LOCKED) \
-             RETURNING *",
-        )
+             RETURNING *"
+        ))
         .bind::<diesel::sql_types::Text, _>(owner)
         .bind::<diesel::sql_types::Timestamp, _>(lease_until)
         .bind::<diesel::sql_types::Timestamp, _>(now)
         .bind::<diesel::sql_types::BigInt, _>(limit)
-        .bind::<diesel::sql_types::Array<diesel::sql_types::Text>, _>(requests)
-        .bind::<diesel::sql_types::Bool, _>(lane == Lane::Requests)
         .load(pg)?,
         DbConnection::Sqlite(lite) => {
-            let due = email_outbox::table
+            let ids: Vec<String> = email_outbox::table
                 .filter(email_outbox::status.eq(DeliveryStatus::Pending))
                 .filter(email_outbox::next_attempt_at.le(now))
                 .filter(
@@ -143,15 +185,11 @@ pub fn claim_due(
                         .is_null()
                         .or(email_outbox::lease_expires_at.lt(now)),
                 )
+                .filter(diesel::dsl::sql::<diesel::sql_types::Bool>(&lane))
                 .order(email_outbox::next_attempt_at.asc())
                 .select(email_outbox::id)
                 .limit(limit)
-                .into_boxed();
-            let due = match lane {
-                Lane::Emails => due.filter(email_outbox::kind.ne_all(requests)),
-                Lane::Requests => due.filter(email_outbox::kind.eq_any(requests)),
-            };
-            let ids: Vec<String> = due.load(lite)?;
+                .load(lite)?;
             diesel::update(email_outbox::table.filter(email_outbox::id.eq_any(ids)))
                 .set((
                     email_outbox::lease_owner.eq(owner),
@@ -292,7 +330,91 @@ pub fn backlog(conn: &mut DbConnection) -> QueryResult<(i64, Option<PrimitiveDat
     Ok((count, oldest))
 }
 
-/// Removes every email about the user (platform deletion).
+/// Removes every email about the user (platform deletion). Webhook
+/// deliveries stay: they carry the deletion itself to the endpoints.
 pub fn delete_for_user(conn: &mut DbConnection, user_id: &str) -> QueryResult<usize> {
-    diesel::delete(email_outbox::table.filter(email_outbox::user_id.eq(user_id))).execute(conn)
+    diesel::delete(
+        email_outbox::table
+            .filter(email_outbox::user_id.eq(user_id))
+            .filter(email_outbox::kind.ne(WEBHOOK_KIND)),
+    )
+    .execute(conn)
+}
+
+/// Records a webhook delivery's answer (status, none without an answer) and latency.
+pub fn record_response(
+    conn: &mut DbConnection,
+    id: &str,
+    status: Option<i32>,
+    latency_ms: i32,
+) -> QueryResult<()> {
+    diesel::update(email_outbox::table.find(id))
+        .set((
+            email_outbox::response_status.eq(status),
+            email_outbox::latency_ms.eq(latency_ms),
+        ))
+        .execute(conn)
+        .map(drop)
+}
+
+/// An endpoint's webhook deliveries, newest first.
+pub fn list_webhooks(
+    conn: &mut DbConnection,
+    endpoint_id: &str,
+    cursor: Option<&Cursor>,
+    limit: i64,
+) -> QueryResult<Vec<OutboxRow>> {
+    let query = email_outbox::table
+        .select(OutboxRow::as_select())
+        .filter(email_outbox::kind.eq(WEBHOOK_KIND))
+        .filter(email_outbox::recipient.eq(endpoint_id.to_string()))
+        .into_boxed();
+    newest_first!(
+        query,
+        email_outbox::created_at,
+        email_outbox::id,
+        cursor,
+        limit
+    )
+    .load(conn)
+}
+
+/// Gives up every webhook still queued for an endpoint (it was disabled).
+pub fn fail_pending_webhooks(
+    conn: &mut DbConnection,
+    endpoint_id: &str,
+    reason: &str,
+    now: PrimitiveDateTime,
+) -> QueryResult<usize> {
+    diesel::update(
+        email_outbox::table
+            .filter(email_outbox::kind.eq(WEBHOOK_KIND))
+            .filter(email_outbox::recipient.eq(endpoint_id))
+            .filter(email_outbox::status.eq(DeliveryStatus::Pending)),
+    )
+    .set((
+        email_outbox::status.eq(DeliveryStatus::Failed),
+        email_outbox::last_error.eq(reason),
+        email_outbox::updated_at.eq(now),
+    ))
+    .execute(conn)
+}
+
+/// Removes an endpoint's webhook deliveries (the endpoint was deleted).
+pub fn delete_webhooks(conn: &mut DbConnection, endpoint_id: &str) -> QueryResult<usize> {
+    diesel::delete(
+        email_outbox::table
+            .filter(email_outbox::kind.eq(WEBHOOK_KIND))
+            .filter(email_outbox::recipient.eq(endpoint_id)),
+    )
+    .execute(conn)
+}
+
+/// Age of the oldest pending webhook delivery (the lag), if any.
+pub fn oldest_pending_webhook(conn: &mut DbConnection) -> QueryResult<Option<PrimitiveDateTime>> {
+    email_outbox::table
+        .filter(email_outbox::kind.eq(WEBHOOK_KIND))
+        .filter(email_outbox::status.eq(DeliveryStatus::Pending))
+        .select(diesel::dsl::min(email_outbox::created_at))
+        .first(conn)
 }

@@ -139,6 +139,56 @@ diesel::table! {
         created_at -> Timestamp,
         updated_at -> Timestamp,
         sent_at -> Nullable<Timestamp>,
+        event_id -> Nullable<Text>,
+        event_seq -> Nullable<BigInt>,
+        response_status -> Nullable<Integer>,
+        latency_ms -> Nullable<Integer>,
+    }
+}
+
+diesel::table! {
+    events (seq) {
+        seq -> BigInt,
+        id -> Text,
+        #[sql_name = "type"]
+        event_type -> Text,
+        occurred_at -> Timestamp,
+        user_id -> Nullable<Text>,
+        endpoint_id -> Nullable<Text>,
+        payload -> Text,
+    }
+}
+
+diesel::table! {
+    event_customers (customer_id, event_seq) {
+        event_seq -> BigInt,
+        customer_id -> Text,
+    }
+}
+
+diesel::table! {
+    webhook_endpoints (id) {
+        id -> Text,
+        url -> Text,
+        description -> Nullable<Text>,
+        customer_id -> Nullable<Text>,
+        event_types -> Text,
+        secret -> Text,
+        previous_secret -> Nullable<Text>,
+        previous_secret_until -> Nullable<Timestamp>,
+        disabled_at -> Nullable<Timestamp>,
+        disabled_reason -> Nullable<Text>,
+        version -> Integer,
+        created_at -> Timestamp,
+        updated_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    sealing_keys (name) {
+        name -> Text,
+        key -> Text,
+        created_at -> Timestamp,
     }
 }
 
@@ -167,6 +217,7 @@ diesel::joinable!(memberships -> users (user_id));
 diesel::joinable!(action_tokens -> users (user_id));
 diesel::joinable!(refresh_tokens -> users (user_id));
 diesel::joinable!(audit_event_customers -> audit_events (event_id));
+diesel::joinable!(event_customers -> events (event_seq));
 
 diesel::allow_tables_to_appear_in_same_query!(
     customers,
@@ -180,4 +231,8 @@ diesel::allow_tables_to_appear_in_same_query!(
     email_outbox,
     idempotency_keys,
     signing_keys,
+    events,
+    event_customers,
+    webhook_endpoints,
+    sealing_keys,
 );

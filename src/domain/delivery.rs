@@ -44,6 +44,10 @@ impl DeliveryStatus {
     }
 }
 
+/// The outbox `kind` of a webhook delivery (docs/webhooks.md): its
+/// recipient is the endpoint's id, its text body the signed payload.
+pub const WEBHOOK_KIND: &str = "webhook";
+
 /// Work queued in the outbox beside the emails: the delivery worker resolves
 /// a request into the emails it comes to (or none) before sending anything,
 /// so a request is as durable as an email, and its answer says nothing.

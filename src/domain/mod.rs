@@ -3,6 +3,7 @@
 
 pub mod delivery;
 pub mod email;
+pub mod events;
 pub mod lifecycle;
 pub mod links;
 pub mod pagination;

@@ -122,7 +122,7 @@ pub fn enqueue_request(
 }
 
 /// A pending outbox row of `kind` to `recipient`, due `now`, with empty bodies.
-fn pending(kind: &str, recipient: String, now: PrimitiveDateTime) -> OutboxRow {
+pub fn pending(kind: &str, recipient: String, now: PrimitiveDateTime) -> OutboxRow {
     OutboxRow {
         id: crate::db::new_id(),
         kind: kind.to_string(),
@@ -142,5 +142,9 @@ fn pending(kind: &str, recipient: String, now: PrimitiveDateTime) -> OutboxRow {
         created_at: now,
         updated_at: now,
         sent_at: None,
+        event_id: None,
+        event_seq: None,
+        response_status: None,
+        latency_ms: None,
     }
 }

@@ -8,6 +8,9 @@
 //! it. Resend gets the outbox id as its `Idempotency-Key`, which covers that
 //! case too.
 //!
+//! Webhook deliveries wait in the same outbox too, and go out through a
+//! [`Courier`] under the same leases, on their own retry schedule.
+//!
 //! Requests ([`RequestKind`](crate::email::RequestKind)) wait in the same
 //! outbox and are claimed the same way: each round first resolves the due
 //! ones (a forgot-password into a link email or nothing, removing the row in
@@ -27,7 +30,9 @@ use crate::clock::{span, Clock};
 use crate::config::MailSettings;
 use crate::db::outbox::{self, Lane, OutboxRow};
 use crate::db::{Db, DbError};
+use crate::domain::delivery::WEBHOOK_KIND;
 use crate::domain::email::mask;
+use crate::webhooks::courier::{self, Courier, Sent, Verdict};
 
 /// The wait after the first failed attempt.
 pub const FIRST_BACKOFF: Duration = Duration::from_secs(1);
@@ -57,6 +62,8 @@ struct Attempt {
     number: u32,
     /// When to try again; `None` after a success or for good.
     retry_in: Option<Duration>,
+    /// A webhook's answer (status, latency, verdict).
+    webhook: Option<Sent>,
 }
 
 pub struct DeliveryWorker {
@@ -66,6 +73,7 @@ pub struct DeliveryWorker {
     clock: Clock,
     resolve: Resolve,
     owner: String,
+    courier: Option<Courier>,
 }
 
 impl DeliveryWorker {
@@ -84,7 +92,14 @@ impl DeliveryWorker {
             clock,
             resolve,
             owner: format!("worker-{}", uuid::Uuid::new_v4()),
+            courier: None,
         }
+    }
+
+    /// Delivers webhooks too, through `courier`.
+    pub fn with_webhooks(mut self, courier: Courier) -> Self {
+        self.courier = Some(courier);
+        self
     }
 
     /// Runs the worker on the runtime until `shutdown` turns true (or its
@@ -135,7 +150,7 @@ impl DeliveryWorker {
                 // A full batch of requests means more may be waiting.
                 let requests_done = self.resolve_requests_once().await < concurrency;
                 let wanted = concurrency - queued.len();
-                match self.claim(wanted, Lane::Emails).await {
+                match self.claim_work(wanted).await {
                     Ok(rows) => {
                         drained_at = (rows.len() < wanted && requests_done).then(Instant::now);
                         queued.extend(rows);
@@ -205,7 +220,7 @@ impl DeliveryWorker {
     pub async fn run_once(&self) -> usize {
         self.report_backlog().await;
         self.resolve_requests_once().await;
-        let batch = match self.claim(self.settings.concurrency, Lane::Emails).await {
+        let batch = match self.claim_work(self.settings.concurrency).await {
             Ok(batch) => batch,
             Err(err) => {
                 tracing::warn!(error = %err, "cannot claim emails; trying again next poll");
@@ -214,6 +229,19 @@ impl DeliveryWorker {
         };
         futures_util::future::join_all(batch.iter().map(|row| self.deliver(row))).await;
         batch.len()
+    }
+
+    /// Claims up to `wanted` rows to send: webhooks (when this worker
+    /// delivers them) up to half, emails for the rest.
+    async fn claim_work(&self, wanted: usize) -> Result<Vec<OutboxRow>, DbError> {
+        let mut rows = match &self.courier {
+            Some(_) => self.claim(wanted.div_ceil(2), Lane::Webhooks).await?,
+            None => Vec::new(),
+        };
+        if rows.len() < wanted {
+            rows.extend(self.claim(wanted - rows.len(), Lane::Emails).await?);
+        }
+        Ok(rows)
     }
 
     async fn claim(&self, limit: usize, lane: Lane) -> Result<Vec<OutboxRow>, DbError> {
@@ -294,8 +322,45 @@ impl DeliveryWorker {
         self.finish(row, attempt).await;
     }
 
+    /// One attempt at a webhook's endpoint, and what it means for the row.
+    async fn send_webhook(&self, courier: &Courier, row: &OutboxRow) -> Attempt {
+        let sent = courier.attempt(row).await;
+        let number = u32::try_from(row.attempts).unwrap_or(0).saturating_add(1);
+        let (outcome, retry_in) = match &sent.verdict {
+            Verdict::Delivered => (
+                Ok(Delivered {
+                    provider_message_id: None,
+                }),
+                None,
+            ),
+            Verdict::Retry(reason) => (
+                Err(SendError::Retryable {
+                    reason: reason.clone(),
+                    retry_after: None,
+                }),
+                (number < courier.max_attempts())
+                    .then(|| courier::backoff(number, rand::thread_rng().gen_range(0.9..=1.1))),
+            ),
+            Verdict::Gone(reason) | Verdict::Dropped(reason) => (
+                Err(SendError::Permanent {
+                    reason: reason.clone(),
+                }),
+                None,
+            ),
+        };
+        Attempt {
+            outcome,
+            number,
+            retry_in,
+            webhook: Some(sent),
+        }
+    }
+
     /// One attempt at the provider, and what it means for the row.
     async fn send(&self, row: &OutboxRow) -> Attempt {
+        if let (Some(courier), true) = (&self.courier, row.kind == WEBHOOK_KIND) {
+            return self.send_webhook(courier, row).await;
+        }
         let email = OutgoingEmail {
             id: &row.id,
             kind: &row.kind,
@@ -319,6 +384,7 @@ impl DeliveryWorker {
             outcome,
             number,
             retry_in,
+            webhook: None,
         }
     }
 
@@ -328,13 +394,18 @@ impl DeliveryWorker {
             outcome,
             number: attempts,
             retry_in,
+            webhook,
         } = attempt;
         let label = match (&outcome, retry_in) {
             (Ok(_), _) => "sent",
             (Err(_), Some(_)) => "retried",
             (Err(_), None) => "failed",
         };
-        self.record(row, &outcome, retry_in).await;
+        self.record(row, &outcome, retry_in, webhook.as_ref()).await;
+        if let Some(sent) = &webhook {
+            report_webhook(row, sent, label, attempts, retry_in);
+            return;
+        }
         metrics::counter!("roster_emails_total", "outcome" => label, "kind" => row.kind.clone())
             .increment(1);
         let to = mask(&row.recipient);
@@ -367,7 +438,13 @@ impl DeliveryWorker {
         row: &OutboxRow,
         outcome: &Result<Delivered, SendError>,
         retry_in: Option<Duration>,
+        webhook: Option<&Sent>,
     ) {
+        if let Some(sent) = webhook {
+            return self
+                .record_webhook(row, outcome.is_ok(), retry_in, sent)
+                .await;
+        }
         let (text, html) = (redact_links(&row.text_body), redact_links(&row.html_body));
         for try_number in 1..=RECORD_TRIES {
             let now = self.clock.now_db();
@@ -409,6 +486,71 @@ impl DeliveryWorker {
         }
     }
 
+    /// Writes a webhook attempt: the row's state, the answer, and on a final
+    /// failure the endpoint disabled; tried a few times like an email's.
+    async fn record_webhook(
+        &self,
+        row: &OutboxRow,
+        delivered: bool,
+        retry_in: Option<Duration>,
+        sent: &Sent,
+    ) {
+        let max_attempts = self.courier.as_ref().map_or(0, Courier::max_attempts);
+        for try_number in 1..=RECORD_TRIES {
+            let now = self.clock.now_db();
+            let (owned_row, owner, owned_sent) = (row.clone(), self.owner.clone(), sent.clone());
+            let written = self
+                .db
+                .write(move |conn| -> Result<_, DbError> {
+                    let (row, sent) = (owned_row, owned_sent);
+                    if delivered {
+                        outbox::mark_sent(conn, &row.id, &owner, None, now)?;
+                    } else {
+                        let reason = match &sent.verdict {
+                            Verdict::Retry(why) | Verdict::Gone(why) | Verdict::Dropped(why) => {
+                                why.clone()
+                            }
+                            Verdict::Delivered => String::new(),
+                        };
+                        let retry_at = retry_in.map(|wait| now + span(wait));
+                        outbox::mark_attempt_failed(conn, &row.id, &owner, &reason, retry_at, now)?;
+                    }
+                    let final_failure = !delivered && retry_in.is_none();
+                    Ok(courier::settle(
+                        conn,
+                        &row,
+                        &sent,
+                        final_failure,
+                        max_attempts,
+                        now,
+                    )?)
+                })
+                .await;
+            match written {
+                Ok(disabled) => {
+                    if let Some(reason) = disabled {
+                        let cause = if matches!(sent.verdict, Verdict::Gone(_)) {
+                            "gone"
+                        } else {
+                            "exhausted"
+                        };
+                        metrics::counter!("roster_webhook_endpoints_disabled_total", "reason" => cause)
+                            .increment(1);
+                        tracing::warn!(endpoint = %row.recipient, reason = %reason, "webhook endpoint disabled");
+                    }
+                    return;
+                }
+                Err(err) if try_number < RECORD_TRIES => {
+                    tracing::warn!(error = %err, id = %row.id, "cannot record a webhook attempt; trying again");
+                    tokio::time::sleep(Duration::from_millis(200) * try_number).await;
+                }
+                Err(err) => {
+                    tracing::error!(error = %err, id = %row.id, "cannot record a webhook attempt; it is sent again when its lease runs out");
+                }
+            }
+        }
+    }
+
     async fn report_backlog(&self) {
         let now = self.clock.now_db();
         match self
@@ -423,6 +565,45 @@ impl DeliveryWorker {
             }
             Err(err) => tracing::debug!(error = %err, "cannot read the outbox backlog"),
         }
+        if self.courier.is_none() {
+            return;
+        }
+        match self
+            .db
+            .run(|conn| Ok::<_, DbError>(outbox::oldest_pending_webhook(conn)?))
+            .await
+        {
+            Ok(oldest) => {
+                let lag = oldest.map_or(0.0, |at| (now - at).as_seconds_f64().max(0.0));
+                metrics::gauge!("roster_webhook_lag_seconds").set(lag);
+            }
+            Err(err) => tracing::debug!(error = %err, "cannot read the webhook backlog"),
+        }
+    }
+}
+
+/// Counts and logs one webhook attempt (`outcome`: sent, retried or failed).
+fn report_webhook(
+    row: &OutboxRow,
+    sent: &Sent,
+    outcome: &'static str,
+    attempts: u32,
+    retry_in: Option<Duration>,
+) {
+    metrics::counter!("roster_webhook_deliveries_total", "outcome" => outcome).increment(1);
+    metrics::histogram!("roster_webhook_attempt_seconds").record(sent.latency.as_secs_f64());
+    let event = row.event_id.as_deref().unwrap_or("");
+    match &sent.verdict {
+        Verdict::Delivered => tracing::info!(
+            id = %row.id, event = %event, endpoint = %row.recipient, attempts,
+            status = sent.status, latency_ms = sent.latency.as_millis() as u64,
+            "webhook delivered"
+        ),
+        Verdict::Retry(why) | Verdict::Gone(why) | Verdict::Dropped(why) => tracing::warn!(
+            id = %row.id, event = %event, endpoint = %row.recipient, attempts, outcome,
+            status = sent.status, retry_in = ?retry_in, error = %why,
+            "webhook not delivered"
+        ),
     }
 }
 

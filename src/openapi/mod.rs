@@ -25,6 +25,7 @@ use utoipa::{Modify, OpenApi};
         (name = "audit", description = "Audit events"),
         (name = "api-clients", description = "Credentials for provisioning scripts"),
         (name = "email", description = "The email outbox"),
+        (name = "webhooks", description = "Webhook endpoints, their deliveries and the event feed"),
         (name = "health", description = "Liveness and readiness"),
     )
 )]

@@ -6,6 +6,7 @@ pub mod auth;
 pub mod common;
 pub mod customers;
 pub mod email_deliveries;
+pub mod events;
 pub mod extract;
 pub mod health;
 pub mod links;
@@ -14,6 +15,7 @@ pub mod memberships;
 pub mod pages;
 pub mod users;
 pub mod views;
+pub mod webhooks;
 
 use actix_web::middleware::from_fn;
 use utoipa_actix_web::service_config::ServiceConfig;
@@ -66,5 +68,15 @@ fn register(cfg: &mut ServiceConfig) {
         .service(api_clients::list_api_clients)
         .service(api_clients::revoke_api_client)
         .service(email_deliveries::list_email_deliveries)
-        .service(email_deliveries::retry_email_delivery);
+        .service(email_deliveries::retry_email_delivery)
+        .service(webhooks::create_webhook_endpoint)
+        .service(webhooks::list_webhook_endpoints)
+        .service(webhooks::get_webhook_endpoint)
+        .service(webhooks::update_webhook_endpoint)
+        .service(webhooks::delete_webhook_endpoint)
+        .service(webhooks::rotate_webhook_secret)
+        .service(webhooks::test_webhook_endpoint)
+        .service(webhooks::list_webhook_deliveries)
+        .service(webhooks::retry_webhook_delivery)
+        .service(events::list_events);
 }

@@ -14,6 +14,7 @@ use crate::domain::pagination::{Cursor, Page, PageRequest};
 use crate::domain::permissions::{event_customers, Actor, AuditScope};
 use crate::email::{self, EmailKind, Message};
 use crate::error::ApiError;
+use crate::service::events::{self, Audited};
 use crate::state::AppState;
 
 /// Where a request came from: its id and the client's address.
@@ -169,9 +170,9 @@ impl Event {
         }
     }
 
-    /// Writes the audit row with the customers it belongs to and, when the
-    /// request asked for one, queues the confirmation email, in the caller's
-    /// transaction. Beyond the caller's hourly cap of confirmations this is
+    /// Writes the audit row with the customers it belongs to, its event for
+    /// webhooks and the feed (`service::events`) and, when the request asked
+    /// for one, queues the confirmation email, in the caller's transaction. Beyond the caller's hourly cap of confirmations this is
     /// a 429 instead, and the caller's transaction commits nothing.
     pub fn record(
         self,
@@ -215,6 +216,13 @@ impl Event {
             },
         )?;
         audit::insert_customers(conn, &id, &customers, now)?;
+        let audited = Audited {
+            action: self.action,
+            user_id: self.target_user_id.as_deref(),
+            customer_id: self.customer_id.as_deref(),
+            changes: &changes,
+        };
+        events::publish(conn, &audited, context, &customers, now)?;
         let Some(address) = &context.confirmation_email else {
             return Ok(());
         };

@@ -54,7 +54,9 @@ pub async fn retry(state: &AppState, actor: &Actor, id: String) -> Result<Delive
     require(actor.platform(), "email delivery")?;
     state
         .write(move |conn, state| {
-            let row = outbox::find(conn, &id)?.ok_or(ApiError::NotFound("email delivery"))?;
+            let row = outbox::find(conn, &id)?
+                .filter(|row| EmailKind::parse(&row.kind).is_some())
+                .ok_or(ApiError::NotFound("email delivery"))?;
             if !outbox::retry(conn, &id, state.clock.now_db())? {
                 return Err(ApiError::conflict(
                     "not_failed",

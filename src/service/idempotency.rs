@@ -8,14 +8,9 @@
 //! as a new API client's) is sealed under another. A replay is given only to
 //! a caller who may still make the request.
 
-use base64::engine::general_purpose::URL_SAFE_NO_PAD;
-use base64::Engine as _;
-use chacha20poly1305::aead::{Aead, AeadCore, KeyInit, OsRng, Payload};
-use chacha20poly1305::{ChaCha20Poly1305, Nonce};
-use hkdf::Hkdf;
 use serde::{Deserialize, Serialize};
-use sha2::Sha256;
 
+use crate::auth::sealing::{derive, Sealer};
 use crate::clock::span;
 use crate::db::{idempotency, DbConnection};
 use crate::domain::permissions::Actor;
@@ -167,68 +162,38 @@ where
 /// `Idempotency-Key`.
 struct SealedKey {
     lookup: String,
-    cipher: ChaCha20Poly1305,
+    sealer: Sealer,
 }
 
 const LOOKUP_INFO: &[u8] = b"roster idempotency-key lookup v1";
 const SEAL_INFO: &[u8] = b"roster idempotency-key seal v1";
-const NONCE_LEN: usize = 12;
 
 impl SealedKey {
     fn derive(principal: &str, key: &str) -> Result<Self, ApiError> {
-        let hkdf = Hkdf::<Sha256>::new(Some(principal.as_bytes()), key.as_bytes());
-        let mut lookup = [0u8; 32];
-        let mut seal = [0u8; 32];
-        hkdf.expand(LOOKUP_INFO, &mut lookup)
-            .and_then(|()| hkdf.expand(SEAL_INFO, &mut seal))
-            .map_err(ApiError::internal)?;
+        let (salt, material) = (principal.as_bytes(), key.as_bytes());
+        let lookup = derive(salt, material, LOOKUP_INFO).map_err(ApiError::internal)?;
+        let seal = derive(salt, material, SEAL_INFO).map_err(ApiError::internal)?;
         Ok(SealedKey {
             lookup: lookup.iter().map(|b| format!("{b:02x}")).collect(),
-            cipher: ChaCha20Poly1305::new(&seal.into()),
+            sealer: Sealer::new(seal),
         })
     }
 
-    /// The answer, sealed and bound to its row: base64url of nonce and ciphertext.
+    /// The answer, sealed and bound to its row.
     fn seal(&self, principal: &str, created: &Created) -> Result<String, ApiError> {
         let plain = serde_json::to_vec(created).map_err(ApiError::internal)?;
-        let nonce = ChaCha20Poly1305::generate_nonce(&mut OsRng);
-        let aad = self.aad(principal);
-        let sealed = self
-            .cipher
-            .encrypt(
-                &nonce,
-                Payload {
-                    msg: &plain,
-                    aad: &aad,
-                },
-            )
-            .map_err(ApiError::internal)?;
-        let mut stored = nonce.to_vec();
-        stored.extend_from_slice(&sealed);
-        Ok(URL_SAFE_NO_PAD.encode(stored))
+        self.sealer
+            .seal(&plain, &self.aad(principal))
+            .map_err(ApiError::internal)
     }
 
     /// The stored answer. Failing to open one means the row was altered:
     /// nothing a caller did.
     fn open(&self, principal: &str, stored: &str) -> Result<Created, ApiError> {
-        let broken = || ApiError::internal("a stored idempotent answer does not open");
-        let bytes = URL_SAFE_NO_PAD.decode(stored).map_err(|_| broken())?;
-        if bytes.len() < NONCE_LEN {
-            return Err(broken());
-        }
-        let (nonce, sealed) = bytes.split_at(NONCE_LEN);
-        let nonce: [u8; NONCE_LEN] = nonce.try_into().map_err(|_| broken())?;
-        let aad = self.aad(principal);
         let plain = self
-            .cipher
-            .decrypt(
-                &Nonce::from(nonce),
-                Payload {
-                    msg: sealed,
-                    aad: &aad,
-                },
-            )
-            .map_err(|_| broken())?;
+            .sealer
+            .open(stored, &self.aad(principal))
+            .map_err(|_| ApiError::internal("a stored idempotent answer does not open"))?;
         serde_json::from_slice(&plain).map_err(ApiError::internal)
     }
 
@@ -239,6 +204,8 @@ impl SealedKey {
 
 #[cfg(test)]
 mod tests {
+    use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+    use base64::Engine as _;
     use serde_json::json;
 
     use super::*;

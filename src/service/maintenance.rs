@@ -1,4 +1,5 @@
-//! Periodic housekeeping: dormant accounts expire, stale idempotency keys go.
+//! Periodic housekeeping: dormant accounts expire, stale idempotency keys
+//! and events past their retention go.
 
 use std::time::Duration;
 
@@ -8,6 +9,7 @@ use crate::clock::span;
 use crate::db::{action_tokens, idempotency, refresh_tokens, users};
 use crate::error::ApiError;
 use crate::service::audit::{AuditContext, Event};
+use crate::service::events;
 use crate::state::AppState;
 
 /// Moves `active` users without a sign-in (or reactivation) for
@@ -48,6 +50,10 @@ pub async fn run_once(state: &AppState) -> Result<usize, ApiError> {
     state
         .write(move |conn, _| Ok(idempotency::purge_expired(conn, now)?))
         .await?;
+    let pruned = state.write(events::prune).await?;
+    if pruned > 0 {
+        tracing::info!(pruned, "events past their retention removed");
+    }
     Ok(expired)
 }
 

@@ -49,3 +49,4 @@ mod tokens;
 mod trusted_proxies;
 mod users_admin;
 mod walkthroughs;
+mod webhooks;

@@ -271,6 +271,10 @@ enum Fixture {
     ResetToken,
     /// `{token}`: a refresh token of an active user.
     RefreshToken,
+    /// `{id}`: a webhook endpoint of the object's customer (or the platform's).
+    Webhook,
+    /// `{id}`: a failed delivery to a webhook endpoint of the object's customer.
+    FailedWebhook,
     /// `{uid}`, `{marker}`: a user of the object's first customer alone
     /// whom the platform admin edits with `requester_name` `{marker}`, and
     /// who then joins the object's other customers.
@@ -391,6 +395,17 @@ fn matrix() -> Vec<Row> {
         // The outbox.
         row(M::GET, "/v1/email-deliveries", "?recipient={email}", Body::None, F::Active, AB, R::Platform, 200).listing(R::Platform),
         row(M::POST, "/v1/email-deliveries/{id}/retry", "", Body::None, F::FailedEmail, AB, R::Platform, 202),
+        // Webhooks and the event feed.
+        row(M::POST, "/v1/webhook-endpoints", "", Json(r#"{"url": "https://93.184.216.34/hooks/{n}", "customer_id": "{cid}"}"#), F::Customer, &[Object::InA, Object::InB, Object::PlatformScope], R::AdministerCustomer, 201),
+        row(M::GET, "/v1/webhook-endpoints", "?limit=200", Body::None, F::Webhook, AB, R::AnyAdmin, 200).listing(R::AdministerCustomer),
+        row(M::GET, "/v1/webhook-endpoints/{id}", "", Body::None, F::Webhook, &[Object::InA, Object::InB, Object::PlatformScope], R::AdministerCustomer, 200),
+        row(M::PATCH, "/v1/webhook-endpoints/{id}", "", Json(r#"{"description": "edited"}"#), F::Webhook, &[Object::InA, Object::InB, Object::PlatformScope], R::AdministerCustomer, 200),
+        row(M::DELETE, "/v1/webhook-endpoints/{id}", "", Body::None, F::Webhook, &[Object::InA, Object::InB, Object::PlatformScope], R::AdministerCustomer, 204),
+        row(M::POST, "/v1/webhook-endpoints/{id}/rotate-secret", "", Body::None, F::Webhook, &[Object::InA, Object::InB, Object::PlatformScope], R::AdministerCustomer, 200),
+        row(M::POST, "/v1/webhook-endpoints/{id}/test", "", Body::None, F::Webhook, &[Object::InA, Object::InB, Object::PlatformScope], R::AdministerCustomer, 202),
+        row(M::GET, "/v1/webhook-endpoints/{id}/deliveries", "", Body::None, F::Webhook, &[Object::InA, Object::InB, Object::PlatformScope], R::AdministerCustomer, 200),
+        row(M::POST, "/v1/webhook-deliveries/{id}/retry", "", Body::None, F::FailedWebhook, &[Object::InA, Object::InB, Object::PlatformScope], R::AdministerCustomer, 200),
+        row(M::GET, "/v1/events", "?types=customer.created&limit=200", Body::None, F::Customer, AB, R::AnyAdmin, 200).listing(R::AdministerCustomer),
         // Last: a successful password change ends the caller's other sessions
         // (the cell then carries on with the new token).
         row(M::POST, "/v1/me/password", "", Json(r#"{"current_password": "{password}", "new_password": "{new_password}"}"#), F::Nothing, NONE, R::Person, 200),

@@ -115,6 +115,22 @@ impl World {
         (uid, email)
     }
 
+    /// A webhook endpoint of the object's customer (or the platform's),
+    /// made by the platform admin; its id.
+    async fn webhook(&mut self, object: Object) -> String {
+        let mut body =
+            serde_json::json!({"url": format!("https://93.184.216.34/hooks/{}", self.counter)});
+        if let Some(tenant) = object.customers().first() {
+            body["customer_id"] = Value::String(self.customer(*tenant).to_string());
+        }
+        let made = self
+            .app
+            .post_json("/v1/webhook-endpoints", Some(self.app.admin_token()), &body)
+            .await;
+        let made = crate::helpers::expect_json(made, StatusCode::CREATED).await;
+        made["id"].as_str().unwrap().to_string()
+    }
+
     /// Fills `{cid}`, `{uid}`, `{email}`, `{id}`, `{token}` for one cell.
     async fn fixture(
         &mut self,
@@ -164,6 +180,34 @@ impl World {
                         use roster::db::schema::email_outbox::dsl;
                         diesel::update(dsl::email_outbox.find(&row_id))
                             .set((dsl::status.eq("failed"), dsl::attempts.eq(12)))
+                            .execute(conn)?;
+                        Ok(())
+                    })
+                    .await
+                    .unwrap();
+                values.insert("id", id);
+            }
+            Fixture::Webhook => {
+                values.insert("id", self.webhook(object).await);
+            }
+            Fixture::FailedWebhook => {
+                let endpoint = self.webhook(object).await;
+                let sent = self
+                    .app
+                    .post_empty(
+                        &format!("/v1/webhook-endpoints/{endpoint}/test"),
+                        Some(self.app.admin_token()),
+                    )
+                    .await;
+                let sent = crate::helpers::expect_json(sent, StatusCode::ACCEPTED).await;
+                let id = sent["delivery_id"].as_str().unwrap().to_string();
+                let row_id = id.clone();
+                self.app
+                    .state
+                    .read(move |conn, _| {
+                        use roster::db::schema::email_outbox::dsl;
+                        diesel::update(dsl::email_outbox.find(&row_id))
+                            .set((dsl::status.eq("failed"), dsl::attempts.eq(15)))
                             .execute(conn)?;
                         Ok(())
                     })
@@ -226,7 +270,7 @@ impl World {
     /// The marker a list names the object by.
     fn marker(values: &BTreeMap<&'static str, String>, row: &Row) -> Option<String> {
         match row.fixture {
-            Fixture::Client => values.get("id").cloned(),
+            Fixture::Client | Fixture::Webhook => values.get("id").cloned(),
             Fixture::Active | Fixture::Invited => values.get("email").cloned(),
             Fixture::AuditedThenShared => values.get("marker").cloned(),
             _ => values.get("cid").cloned(),

@@ -1,0 +1,10 @@
+DROP INDEX email_outbox_webhook_order_idx;
+DELETE FROM email_outbox WHERE kind = 'webhook';
+ALTER TABLE email_outbox DROP COLUMN latency_ms;
+ALTER TABLE email_outbox DROP COLUMN response_status;
+ALTER TABLE email_outbox DROP COLUMN event_seq;
+ALTER TABLE email_outbox DROP COLUMN event_id;
+DROP TABLE sealing_keys;
+DROP TABLE webhook_endpoints;
+DROP TABLE event_customers;
+DROP TABLE events;
