@@ -18,6 +18,7 @@ use actix_web::middleware::Next;
 use actix_web::{get, web, HttpResponse};
 use metrics_exporter_prometheus::{Matcher, PrometheusBuilder, PrometheusHandle};
 
+use crate::rate_limit::AuthRateLimit;
 use crate::state::AppState;
 
 const LATENCY_BUCKETS: [f64; 12] = [
@@ -109,11 +110,15 @@ pub fn lockout() {
     responses((status = 200, description = "Prometheus text format", content_type = "text/plain", body = String))
 )]
 #[get("/metrics")]
-pub async fn metrics_endpoint(state: web::Data<AppState>) -> HttpResponse {
+pub async fn metrics_endpoint(
+    state: web::Data<AppState>,
+    throttle: web::Data<AuthRateLimit>,
+) -> HttpResponse {
     let pool = state.db.pool().state();
     metrics::gauge!("roster_db_pool_connections").set(f64::from(pool.connections));
     metrics::gauge!("roster_db_pool_idle_connections").set(f64::from(pool.idle_connections));
     metrics::gauge!("roster_password_hash_slots_free").set(state.hasher.available_permits() as f64);
+    metrics::gauge!("roster_auth_throttle_clients").set(throttle.tracked_clients() as f64);
     HttpResponse::Ok()
         .content_type("text/plain; version=0.0.4")
         .body(handle().render())

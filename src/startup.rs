@@ -28,7 +28,6 @@ use crate::email::RequestKind;
 use crate::error::ApiError;
 use crate::http::{fallback, request_id_middleware, RosterRootSpan, RouteTable};
 use crate::openapi::{self, ApiDoc};
-use crate::pages::limit::FormRateLimit;
 use crate::pages::PageTemplates;
 use crate::rate_limit::AuthRateLimit;
 use crate::service::bootstrap::{self, Bootstrap, BootstrapError};
@@ -82,15 +81,20 @@ impl Application {
         let state = build_state(settings, clock).await?;
         let settings = state.settings.clone();
         let bootstrap = bootstrap::ensure_admin(&state).await?;
-        let form_limit = FormRateLimit::new(settings.auth_rate_limit);
+        let auth_limit = AuthRateLimit::new(settings.auth_rate_limit);
+        let form_limit = AuthRateLimit::new(settings.auth_rate_limit);
         let server = serve(
             listener,
             state.clone(),
-            form_limit.clone(),
+            Throttles {
+                auth: auth_limit.clone(),
+                forms: form_limit.clone(),
+            },
             settings.workers,
         )?;
         let (shutdown, stopped) = tokio::sync::watch::channel(false);
         let mut jobs = vec![
+            auth_limit.spawn_pruning(stopped.clone()),
             form_limit.spawn_pruning(stopped.clone()),
             maintenance::spawn((**state).clone(), stopped.clone()),
             crate::request_log::spawn(stopped.clone()),
@@ -227,17 +231,28 @@ async fn load_keys(settings: &Settings, db: &Db, clock: &Clock) -> Result<JwtKey
     )?)
 }
 
+/// The per-client throttles: `/v1/auth/*`, and the account pages' forms
+/// (a budget of their own).
+struct Throttles {
+    auth: AuthRateLimit,
+    forms: AuthRateLimit,
+}
+
 fn serve(
     listener: TcpListener,
     state: web::Data<AppState>,
-    form_limit: FormRateLimit,
+    throttles: Throttles,
     workers: usize,
 ) -> std::io::Result<Server> {
     let document = openapi::document();
     let routes = web::Data::new(RouteTable::from_openapi(&document));
-    let auth_limit = AuthRateLimit::new(state.settings.auth_rate_limit);
     let trusted_proxies = TrustedProxies::new(&state.settings.trusted_proxies);
     let pool_size = state.settings.database_pool_size as usize;
+    let Throttles {
+        auth: auth_limit,
+        forms: form_limit,
+    } = throttles;
+    let throttle = web::Data::new(auth_limit.clone());
     let server = HttpServer::new(move || {
         let (app, _) = App::new()
             .into_utoipa_app()
@@ -247,6 +262,7 @@ fn serve(
         app.app_data(state.clone())
             .app_data(routes.clone())
             .app_data(trusted_proxies.clone())
+            .app_data(throttle.clone())
             .service(SwaggerUi::new("/docs/{_:.*}").url("/openapi.json", document.clone()))
             .route("/docs", web::get().to(redirect_to_docs))
             .configure(crate::routes::pages::configure(

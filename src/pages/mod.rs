@@ -4,7 +4,6 @@
 //! `routes/pages.rs`, the work is the use cases of `service/accounts.rs`.
 
 pub mod csrf;
-pub mod limit;
 
 use std::collections::BTreeMap;
 use std::sync::Arc;

@@ -15,6 +15,7 @@ pub mod pages;
 pub mod users;
 pub mod views;
 
+use actix_web::middleware::from_fn;
 use utoipa_actix_web::service_config::ServiceConfig;
 
 use crate::rate_limit::AuthRateLimit;
@@ -23,7 +24,9 @@ use crate::rate_limit::AuthRateLimit;
 pub fn configure(auth_limit: AuthRateLimit) -> impl FnOnce(&mut ServiceConfig) {
     move |cfg| {
         let auth = utoipa_actix_web::scope("/v1/auth")
-            .wrap(auth_limit.middleware())
+            .wrap(from_fn(move |req, next| {
+                auth_limit.clone().admit(req, next)
+            }))
             .service(auth::issue_token)
             .service(auth::revoke_token)
             .service(links::inspect_action_token)

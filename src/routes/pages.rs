@@ -29,8 +29,8 @@ use crate::domain::email::EmailAddress;
 use crate::error::ApiError;
 use crate::http::RequestId;
 use crate::pages::csrf;
-use crate::pages::limit::FormRateLimit;
 use crate::pages::{FormProblem, Page, PageTemplates};
+use crate::rate_limit::AuthRateLimit;
 use crate::service::accounts::{self, LinkProblem, LinkView, SetPasswordFailure};
 use crate::state::AppState;
 
@@ -40,11 +40,11 @@ const MAX_TOKEN_CHARS: usize = 200;
 /// Registers the pages and their assets, each answer with the security headers.
 pub fn configure(
     pages: &PageTemplates,
-    limit: FormRateLimit,
+    limit: AuthRateLimit,
 ) -> impl FnOnce(&mut web::ServiceConfig) {
     let headers = security_headers(pages);
     move |cfg| {
-        cfg.app_data(web::Data::new(limit))
+        cfg.app_data(web::Data::new(FormThrottle(limit)))
             .service(
                 web::resource("/activate")
                     .wrap(headers.clone())
@@ -70,6 +70,10 @@ pub fn configure(
             );
     }
 }
+
+/// The form posts' own throttle (a type of its own: the app also holds the
+/// `/v1/auth/*` one, for its metric).
+struct FormThrottle(AuthRateLimit);
 
 /// The headers of every page: nothing but roster's own styles and images
 /// (and an off-site logo's origin, when `ROSTER_LOGO_URL` names one), no
@@ -143,22 +147,22 @@ async fn show_reset(
 async fn submit_activation(
     req: HttpRequest,
     state: web::Data<AppState>,
-    limit: web::Data<FormRateLimit>,
+    limit: web::Data<FormThrottle>,
     request_id: RequestId,
     body: web::Bytes,
 ) -> HttpResponse {
-    let post = Post::new(&req, &state, &limit, &request_id);
+    let post = Post::new(&req, &state, &limit.0, &request_id);
     submit_password(post, &body, Purpose::Activation).await
 }
 
 async fn submit_reset(
     req: HttpRequest,
     state: web::Data<AppState>,
-    limit: web::Data<FormRateLimit>,
+    limit: web::Data<FormThrottle>,
     request_id: RequestId,
     body: web::Bytes,
 ) -> HttpResponse {
-    let post = Post::new(&req, &state, &limit, &request_id);
+    let post = Post::new(&req, &state, &limit.0, &request_id);
     submit_password(post, &body, Purpose::PasswordReset).await
 }
 
@@ -229,7 +233,7 @@ async fn show_link(
 /// A form post, with what every post needs checked first.
 struct Post<'a> {
     view: View<'a>,
-    limit: &'a FormRateLimit,
+    limit: &'a AuthRateLimit,
     request_id: &'a RequestId,
     client: Option<IpAddr>,
     from_another_site: bool,
@@ -239,7 +243,7 @@ impl<'a> Post<'a> {
     fn new(
         req: &'a HttpRequest,
         state: &'a AppState,
-        limit: &'a FormRateLimit,
+        limit: &'a AuthRateLimit,
         request_id: &'a RequestId,
     ) -> Self {
         // `same-site` too: a sibling subdomain is another application.
@@ -352,11 +356,11 @@ async fn submit_password(mut post: Post<'_>, body: &[u8], purpose: Purpose) -> H
 async fn submit_forgot(
     req: HttpRequest,
     state: web::Data<AppState>,
-    limit: web::Data<FormRateLimit>,
+    limit: web::Data<FormThrottle>,
     request_id: RequestId,
     body: web::Bytes,
 ) -> HttpResponse {
-    let mut post = Post::new(&req, &state, &limit, &request_id);
+    let mut post = Post::new(&req, &state, &limit.0, &request_id);
     let Ok(form) = serde_urlencoded::from_bytes::<ForgotForm>(&body) else {
         return post.view.error(StatusCode::BAD_REQUEST, "form_expired", 0);
     };

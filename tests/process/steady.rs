@@ -191,6 +191,7 @@ async fn invented_methods_and_paths_add_no_metric_series() {
                     method,
                     url: format!("{base}{path}"),
                     bearer: None,
+                    header: None,
                 }
             })
             .collect()
@@ -351,4 +352,69 @@ async fn a_flood_of_shed_sign_ins_is_summarised_not_logged_line_by_line() {
         client_errors.contains(&format!("(400: {refused})")),
         "{client_errors}"
     );
+}
+
+/// Distinct client addresses that sign in once each, and how long an entry of
+/// the throttle lives at the limit below: ten seconds to refill, then up to
+/// one pruning interval (10 s) until it is dropped.
+const DISTINCT_CLIENTS: usize = 5_000;
+const THROTTLE_PER_MINUTE: &str = "6";
+const FORGOTTEN_WITHIN: Duration = Duration::from_secs(45);
+
+/// `roster_auth_throttle_clients` as `/metrics` reports it now.
+async fn throttled_clients(roster: &Roster) -> usize {
+    let metrics = scrape(roster).await;
+    metrics
+        .lines()
+        .find_map(|line| line.strip_prefix("roster_auth_throttle_clients "))
+        .and_then(|value| value.trim().parse::<f64>().ok())
+        .expect("the throttle reports its clients") as usize
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_sign_in_throttle_forgets_clients_once_their_quota_refills() {
+    let _serial = SERIAL.lock().await;
+    let db = TestDatabase::create();
+    let bind = format!("127.0.0.1:{}", free_port());
+    let roster = Roster::start(
+        &db.url,
+        &[
+            ("ROSTER_MAIL_WORKER", "off"),
+            ("RUST_LOG", QUIET),
+            ("ROSTER_BIND", &bind),
+            ("ROSTER_AUTH_RATE_LIMIT", THROTTLE_PER_MINUTE),
+            ("ROSTER_TRUSTED_PROXIES", "127.0.0.1/32"),
+        ],
+    )
+    .await;
+    // Behind a trusted proxy every request names another client.
+    let shots = (0..DISTINCT_CLIENTS)
+        .map(|n| Shot {
+            method: "POST".into(),
+            header: Some(format!("X-Forwarded-For: 10.7.{}.{}", n / 256, n % 256)),
+            ..Shot::get(&roster.url("/v1/auth/token"))
+        })
+        .collect();
+    let statuses = curl(shots, CURL_PROCESSES).await;
+    assert_eq!(statuses.get(&429), None, "no client went over its quota");
+    assert_eq!(statuses.values().sum::<usize>(), DISTINCT_CLIENTS);
+
+    let tracked = throttled_clients(&roster).await;
+    eprintln!("the throttle tracks {tracked} clients after {DISTINCT_CLIENTS} sign-ins");
+    assert!(
+        tracked > DISTINCT_CLIENTS / 2,
+        "the throttle holds the recent clients ({tracked})"
+    );
+    let deadline = std::time::Instant::now() + FORGOTTEN_WITHIN;
+    loop {
+        let tracked = throttled_clients(&roster).await;
+        if tracked == 0 {
+            break;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "{tracked} clients are still tracked {FORGOTTEN_WITHIN:?} after their last request"
+        );
+        tokio::time::sleep(Duration::from_secs(2)).await;
+    }
 }

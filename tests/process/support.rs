@@ -266,6 +266,8 @@ pub struct Shot {
     pub method: String,
     pub url: String,
     pub bearer: Option<String>,
+    /// One more header line, `Name: value`.
+    pub header: Option<String>,
 }
 
 impl Shot {
@@ -274,6 +276,7 @@ impl Shot {
             method: "GET".into(),
             url: url.into(),
             bearer: None,
+            header: None,
         }
     }
 }
@@ -298,6 +301,9 @@ pub async fn curl(shots: Vec<Shot>, processes: usize) -> BTreeMap<u16, usize> {
                 writeln!(config, "url = \"{}\"", shot.url).unwrap();
                 if let Some(token) = &shot.bearer {
                     writeln!(config, "header = \"Authorization: Bearer {token}\"").unwrap();
+                }
+                if let Some(header) = &shot.header {
+                    writeln!(config, "header = \"{header}\"").unwrap();
                 }
                 writeln!(config, "output = \"/dev/null\"").unwrap();
                 writeln!(config, "write-out = \"%{{http_code}}\\n\"").unwrap();
