@@ -21,7 +21,7 @@ SECONDS_EACH="${BENCH_SECONDS:-10}"
 ROUNDS="${BENCH_ROUNDS:-3}"
 CONNECTIONS="${BENCH_CONNECTIONS:-16}"
 # Enough sign-ins at once to keep every hashing slot busy and the queue full
-# (defaults: every core hashes, at the lowest priority; 32 places in the
+# (defaults: every core hashes, at nice 10; 32 places in the
 # queue per hashing slot). R_login compares with raw argon2 on as many threads.
 HASH_SLOTS=$(nproc)
 FLOOD_CONNECTIONS="${BENCH_FLOOD_CONNECTIONS:-$(( HASH_SLOTS * 33 ))}"

@@ -179,7 +179,7 @@ impl Settings {
     fn read(env: &mut Reader) -> Result<Self, ConfigError> {
         let cores = std::thread::available_parallelism().map_or(2, |n| n.get());
         let cores = u64::try_from(cores).unwrap_or(u64::MAX);
-        // Every core: hashing threads run at the lowest OS priority, so they
+        // Every core: hashing threads run at a low OS priority (nice 10), so they
         // take the whole machine when it is idle and yield the moment
         // anything else (requests, the database) needs a core.
         let hash_concurrency: usize = env.count(&vars::HASH_CONCURRENCY, Some(cores))?;

@@ -223,16 +223,18 @@ impl Drop for Admission {
     }
 }
 
+/// The hashing threads' nice value. Under contention a nice-0 thread gets
+/// about nine times their share of a core, so sign-ins use every core when
+/// nothing else needs one, cannot starve requests when something does, and
+/// still get a tenth of a busy core. (Nice 19, a seventieth, starved sign-ins
+/// outright on a saturated machine: the lockout tests timed out beside
+/// compilations.) With autogroup scheduling this holds among roster's own
+/// threads; the database and other processes get their fair share anyway.
+const HASHING_NICE: libc::c_int = 10;
+
 /// Lowers the calling thread's scheduling priority (`HASHING_NICE`), so that a
 /// sign-in flood takes the CPU only when admin requests leave it idle; alone,
 /// hashing still runs at full speed.
-/// The hashing threads' nice value: the lowest priority. Under contention a
-/// nice-0 thread gets about 70 times their share of a core, so sign-ins use
-/// every core when nothing else needs one and cannot starve requests when
-/// something does. (With autogroup scheduling this holds among roster's own
-/// threads; the database and other processes get their fair share anyway.)
-const HASHING_NICE: libc::c_int = 19;
-
 fn yield_to_other_work() {
     #[cfg(all(target_os = "linux", target_env = "gnu"))]
     // SAFETY: plain syscalls on the calling thread; raising one's own nice
@@ -368,7 +370,7 @@ mod tests {
 
     #[cfg(all(target_os = "linux", target_env = "gnu"))]
     #[test]
-    fn hashing_threads_run_at_the_lowest_priority_and_callers_keep_theirs() {
+    fn hashing_threads_run_at_a_low_priority_and_callers_keep_theirs() {
         let own = || unsafe {
             let tid = libc::syscall(libc::SYS_gettid) as libc::id_t;
             libc::getpriority(libc::PRIO_PROCESS, tid)

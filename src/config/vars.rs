@@ -484,7 +484,7 @@ pub const HASH_CONCURRENCY: Var = var(
     "ROSTER_HASH_CONCURRENCY",
     Derived("the number of cores"),
     Kind::Count { min: 1, max: 256 },
-    "argon2 computations at once, on threads at the lowest OS priority: all the CPU when idle, yielding to everything else during a sign-in flood",
+    "argon2 computations at once, on threads at a low OS priority (nice 10): all the CPU when idle, yielding to everything else during a sign-in flood",
     |s| Some(s.hash_concurrency.to_string()),
 );
 pub const HASH_QUEUE: Var = var(
