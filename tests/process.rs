@@ -21,3 +21,5 @@ mod load;
 mod sigterm;
 #[path = "process/steady.rs"]
 mod steady;
+#[path = "process/webhooks.rs"]
+mod webhooks;
