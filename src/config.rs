@@ -206,13 +206,16 @@ impl Settings {
             });
         }
         let timeout = env.duration(&vars::MAIL_TIMEOUT, None)?;
-        let lease = env.duration(&vars::MAIL_LEASE, Some(lease_for(timeout)))?;
-        if lease <= timeout {
+        let webhook_timeout = env.duration(&vars::WEBHOOK_TIMEOUT, None)?;
+        // Webhooks are claimed under the same lease (docs/webhooks.md).
+        let longest_send = timeout.max(webhook_timeout);
+        let lease = env.duration(&vars::MAIL_LEASE, Some(lease_for(longest_send)))?;
+        if lease <= longest_send {
             return Err(ConfigError {
                 variable: vars::MAIL_LEASE.name,
                 message: format!(
-                    "must be longer than ROSTER_MAIL_TIMEOUT ({}), or a send could still be running when another instance takes it over",
-                    humantime::format_duration(timeout)
+                    "must be longer than ROSTER_MAIL_TIMEOUT and ROSTER_WEBHOOK_TIMEOUT ({}), or a send could still be running when another instance takes it over",
+                    humantime::format_duration(longest_send)
                 ),
             });
         }
@@ -267,7 +270,7 @@ impl Settings {
             mail,
             webhooks: WebhookSettings {
                 max_attempts: env.count(&vars::WEBHOOK_MAX_ATTEMPTS, None)?,
-                timeout: env.duration(&vars::WEBHOOK_TIMEOUT, None)?,
+                timeout: webhook_timeout,
                 allow_private: env.switch(&vars::WEBHOOK_ALLOW_PRIVATE)?,
                 sealing_key: env.secret(&vars::WEBHOOK_SEALING_KEY)?,
                 event_retention: env.duration(&vars::EVENT_RETENTION, None)?,

@@ -25,3 +25,5 @@ mod scale_out;
 mod sigterm;
 #[path = "process/steady.rs"]
 mod steady;
+#[path = "process/webhooks.rs"]
+mod webhooks;

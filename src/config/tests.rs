@@ -179,20 +179,33 @@ fn unknown_roster_variables_are_reported() {
 }
 
 #[test]
-fn a_mail_lease_follows_the_timeout_and_must_outlast_it() {
-    let settings = Settings::from_pairs(&[("ROSTER_MAIL_TIMEOUT", "5s")]).unwrap();
+fn a_lease_follows_the_longer_timeout_and_must_outlast_both() {
+    let settings = Settings::from_pairs(&[
+        ("ROSTER_MAIL_TIMEOUT", "5s"),
+        ("ROSTER_WEBHOOK_TIMEOUT", "5s"),
+    ])
+    .unwrap();
     assert_eq!(settings.mail.lease, Duration::from_secs(40));
-    let settings =
-        Settings::from_pairs(&[("ROSTER_MAIL_LEASE", "3s"), ("ROSTER_MAIL_TIMEOUT", "1s")])
-            .unwrap();
+    let settings = Settings::from_pairs(&[("ROSTER_WEBHOOK_TIMEOUT", "20s")]).unwrap();
+    assert_eq!(settings.mail.lease, Duration::from_secs(70));
+    let settings = Settings::from_pairs(&[
+        ("ROSTER_MAIL_LEASE", "3s"),
+        ("ROSTER_MAIL_TIMEOUT", "1s"),
+        ("ROSTER_WEBHOOK_TIMEOUT", "1s"),
+    ])
+    .unwrap();
     assert_eq!(settings.mail.lease, Duration::from_secs(3));
     let err = Settings::from_pairs(&[("ROSTER_MAIL_LEASE", "5s")]).unwrap_err();
     assert_eq!(err.variable, "ROSTER_MAIL_LEASE");
     assert!(
-        err.message.contains("ROSTER_MAIL_TIMEOUT (10s)"),
+        err.message.contains("ROSTER_WEBHOOK_TIMEOUT (10s)"),
         "{}",
         err.message
     );
+    // A webhook may take as long as its timeout: the lease outlasts it too.
+    let err = Settings::from_pairs(&[("ROSTER_MAIL_LEASE", "3s"), ("ROSTER_MAIL_TIMEOUT", "1s")])
+        .unwrap_err();
+    assert_eq!(err.variable, "ROSTER_MAIL_LEASE");
 }
 
 #[test]

@@ -305,12 +305,12 @@ pub const MAIL_TIMEOUT: Var = var(
 );
 pub const MAIL_LEASE: Var = var(
     "ROSTER_MAIL_LEASE",
-    Derived("2 × `ROSTER_MAIL_TIMEOUT` + 30s"),
+    Derived("2 × the longer of `ROSTER_MAIL_TIMEOUT` and `ROSTER_WEBHOOK_TIMEOUT` + 30s"),
     Kind::Duration {
         min: "1s",
         max: "7d",
     },
-    "how long an email claimed by an instance stays its own; after a crash another instance sends it once this runs out (must exceed the timeout)",
+    "how long an email or webhook claimed by an instance stays its own; after a crash another instance sends it once this runs out (must exceed both timeouts)",
     |s| duration(s.mail.lease),
 );
 pub const MAIL_WORKER: Var = var(

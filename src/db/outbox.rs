@@ -317,14 +317,17 @@ pub fn redact_bodies(conn: &mut DbConnection, id: &str, text: &str, html: &str) 
         .map(drop)
 }
 
-/// Age in seconds of the oldest pending email, and the pending count.
+/// The pending count and the creation time of the oldest pending email
+/// (webhooks have their own lag, [`oldest_pending_webhook`]).
 pub fn backlog(conn: &mut DbConnection) -> QueryResult<(i64, Option<PrimitiveDateTime>)> {
     let count = email_outbox::table
         .filter(email_outbox::status.eq(DeliveryStatus::Pending))
+        .filter(email_outbox::kind.ne(WEBHOOK_KIND))
         .count()
         .get_result(conn)?;
     let oldest = email_outbox::table
         .filter(email_outbox::status.eq(DeliveryStatus::Pending))
+        .filter(email_outbox::kind.ne(WEBHOOK_KIND))
         .select(diesel::dsl::min(email_outbox::created_at))
         .first(conn)?;
     Ok((count, oldest))

@@ -9,6 +9,9 @@ use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 
 use reqwest::Url;
 
+/// How long a name lookup may take (a request that saves an endpoint waits for it).
+const LOOKUP_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(5);
+
 /// Why a webhook URL is refused.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum AddressError {
@@ -49,8 +52,10 @@ pub async fn resolve(
     port: u16,
     allow_private: bool,
 ) -> Result<Vec<SocketAddr>, AddressError> {
-    let found: Vec<SocketAddr> = tokio::net::lookup_host((host, port))
+    let lookup = tokio::time::timeout(LOOKUP_TIMEOUT, tokio::net::lookup_host((host, port)));
+    let found: Vec<SocketAddr> = lookup
         .await
+        .map_err(|_| AddressError::Unresolvable("the lookup timed out".into()))?
         .map_err(|err| AddressError::Unresolvable(err.to_string()))?
         .collect();
     if found.is_empty() {

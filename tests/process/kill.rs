@@ -217,6 +217,7 @@ async fn a_process_killed_mid_load_loses_nothing_and_sends_every_email_after_res
     let mut env = postmark_env(&provider);
     // Rows the killed process claimed go out again once their lease ends.
     env.push(("ROSTER_MAIL_TIMEOUT", "1s".into()));
+    env.push(("ROSTER_WEBHOOK_TIMEOUT", "1s".into()));
     env.push(("ROSTER_MAIL_LEASE", "3s".into()));
     let mut roster = Roster::start(&db.url, &pairs(&env)).await;
     let http = client();
