@@ -24,10 +24,10 @@ use crate::state::AppState;
 #[derive(Debug, Default, Deserialize, IntoParams)]
 #[into_params(parameter_in = Query)]
 pub struct UserListQuery {
-    /// Only users in this status; empty means any.
+    /// Only users in this status; leave it out for any.
     #[param(schema_with = schemas::user_status_or_empty)]
     pub status: Option<String>,
-    /// Only members with this role; empty means any.
+    /// Only members with this role; leave it out for any.
     #[param(schema_with = schemas::membership_role_or_empty)]
     pub role: Option<String>,
     /// Case-insensitive prefix of email, first or last name.
@@ -101,7 +101,7 @@ pub struct CustomerUserPage {
 #[utoipa::path(
     tag = "memberships",
     security(("bearer" = [])),
-    params(("cid" = uuid::Uuid, Path, description = "Customer id"), UserListQuery, PageQuery),
+    params(("customer_id" = uuid::Uuid, Path, description = "Customer id"), UserListQuery, PageQuery),
     responses(
         (status = 200, body = CustomerUserPage),
         Unauthorized,
@@ -110,7 +110,7 @@ pub struct CustomerUserPage {
         Unprocessable,
     )
 )]
-#[get("/v1/customers/{cid}/users")]
+#[get("/v1/customers/{customer_id}/users")]
 pub async fn list_customer_users(
     req: HttpRequest,
     path: web::Path<String>,
@@ -209,21 +209,21 @@ impl AddCustomerUser {
     security(("bearer" = [])),
     request_body = AddCustomerUser,
     params(
-        ("cid" = uuid::Uuid, Path, description = "Customer id"),
+        ("customer_id" = uuid::Uuid, Path, description = "Customer id"),
         ("Idempotency-Key" = Option<String>, Header, description = "Repeat-safe creation: the same key and body within 24 h replays the first answer; the same key with another body is 422 `idempotency_key_reused`", pattern = r"^[\x21-\x7E]{1,255}$", max_length = 255),
     ),
     responses(
-        (status = 201, body = CustomerUserView, headers(("Location" = String, description = "`/v1/users/{uid}`")),
+        (status = 201, body = CustomerUserView, headers(("Location" = String, description = "`/v1/users/{user_id}`")),
             links(
-                ("GetUser" = (operation_id = "get_user", parameters(("uid" = "$response.body#/id")))),
-                ("UpdateUser" = (operation_id = "update_user", parameters(("uid" = "$response.body#/id")))),
-                ("SetStatus" = (operation_id = "set_status", parameters(("uid" = "$response.body#/id")))),
-                ("UnlockUser" = (operation_id = "unlock_user", parameters(("uid" = "$response.body#/id")))),
-                ("SendActivationEmail" = (operation_id = "send_activation_email", parameters(("uid" = "$response.body#/id")))),
-                ("SendPasswordResetEmail" = (operation_id = "send_password_reset_email", parameters(("uid" = "$response.body#/id")))),
-                ("UpdateCustomerUser" = (operation_id = "update_customer_user", parameters(("cid" = "$request.path.cid"), ("uid" = "$response.body#/id")))),
-                ("RemoveCustomerUser" = (operation_id = "remove_customer_user", parameters(("cid" = "$request.path.cid"), ("uid" = "$response.body#/id")))),
-                ("DeleteUser" = (operation_id = "delete_user", parameters(("uid" = "$response.body#/id")))),
+                ("GetUser" = (operation_id = "get_user", parameters(("user_id" = "$response.body#/id")))),
+                ("UpdateUser" = (operation_id = "update_user", parameters(("user_id" = "$response.body#/id")))),
+                ("SetStatus" = (operation_id = "set_user_status", parameters(("user_id" = "$response.body#/id")))),
+                ("UnlockUser" = (operation_id = "unlock_user", parameters(("user_id" = "$response.body#/id")))),
+                ("SendActivationEmail" = (operation_id = "send_activation_email", parameters(("user_id" = "$response.body#/id")))),
+                ("SendPasswordResetEmail" = (operation_id = "send_password_reset_email", parameters(("user_id" = "$response.body#/id")))),
+                ("UpdateCustomerUser" = (operation_id = "update_customer_user", parameters(("customer_id" = "$request.path.customer_id"), ("user_id" = "$response.body#/id")))),
+                ("RemoveCustomerUser" = (operation_id = "remove_customer_user", parameters(("customer_id" = "$request.path.customer_id"), ("user_id" = "$response.body#/id")))),
+                ("DeleteUser" = (operation_id = "delete_user", parameters(("user_id" = "$response.body#/id")))),
             ),
         ),
         Unauthorized,
@@ -233,7 +233,7 @@ impl AddCustomerUser {
         Unprocessable,
     )
 )]
-#[post("/v1/customers/{cid}/users")]
+#[post("/v1/customers/{customer_id}/users")]
 pub async fn add_customer_user(
     req: HttpRequest,
     path: web::Path<String>,
@@ -288,7 +288,7 @@ pub struct UpdateMembership {
     tag = "memberships",
     security(("bearer" = [])),
     request_body = UpdateMembership,
-    params(("cid" = uuid::Uuid, Path, description = "Customer id"), ("uid" = uuid::Uuid, Path, description = "User id")),
+    params(("customer_id" = uuid::Uuid, Path, description = "Customer id"), ("user_id" = uuid::Uuid, Path, description = "User id")),
     responses(
         (status = 200, body = CustomerUserView),
         Unauthorized,
@@ -297,7 +297,7 @@ pub struct UpdateMembership {
         Unprocessable,
     )
 )]
-#[patch("/v1/customers/{cid}/users/{uid}")]
+#[patch("/v1/customers/{customer_id}/users/{user_id}")]
 pub async fn update_customer_user(
     path: web::Path<(String, String)>,
     actor: Authenticated,
@@ -347,7 +347,7 @@ pub struct RemoveQuery {
 #[utoipa::path(
     tag = "memberships",
     security(("bearer" = [])),
-    params(("cid" = uuid::Uuid, Path, description = "Customer id"), ("uid" = uuid::Uuid, Path, description = "User id"), RemoveQuery),
+    params(("customer_id" = uuid::Uuid, Path, description = "Customer id"), ("user_id" = uuid::Uuid, Path, description = "User id"), RemoveQuery),
     responses(
         (status = 204, description = "Removed"),
         Unauthorized,
@@ -356,7 +356,7 @@ pub struct RemoveQuery {
         Unprocessable,
     )
 )]
-#[delete("/v1/customers/{cid}/users/{uid}")]
+#[delete("/v1/customers/{customer_id}/users/{user_id}")]
 pub async fn remove_customer_user(
     req: HttpRequest,
     path: web::Path<(String, String)>,

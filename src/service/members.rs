@@ -142,7 +142,7 @@ fn add_user_in(
                 // now, and are added as one.
                 let user = users::find_by_email(conn, &input.email.key())?.ok_or_else(|| {
                     ApiError::conflict(
-                        "email_taken",
+                        crate::error::ErrorCode::EmailTaken,
                         "Another request just changed the user with this email; retry.",
                     )
                 })?;
@@ -203,7 +203,7 @@ fn refuse_existing(
 ) -> Result<(), ApiError> {
     if user.status == UserStatus::Retired {
         return Err(ApiError::Conflict {
-            code: "user_retired",
+            code: crate::error::ErrorCode::UserRetired,
             detail: "This email belongs to a retired user; reinstate them with PUT /v1/users/{user_id}/status.".into(),
             user_id: Some(user.id.clone()),
         });
@@ -216,7 +216,7 @@ fn refuse_existing(
 
 fn already_member(user_id: &str) -> ApiError {
     ApiError::Conflict {
-        code: "already_member",
+        code: crate::error::ErrorCode::AlreadyMember,
         detail: "This user already belongs to the customer.".into(),
         user_id: Some(user_id.to_string()),
     }

@@ -22,7 +22,7 @@ pub fn take_seat(conn: &mut DbConnection, customer_id: &str) -> Result<CustomerR
 
 fn seat_limit(customer: &CustomerRow, named: i64) -> ApiError {
     ApiError::conflict(
-        "seat_limit_reached",
+        crate::error::ErrorCode::SeatLimitReached,
         format!(
             "{} has {} of {} licensed seats in use.",
             customer.name,
@@ -71,7 +71,7 @@ mod tests {
         let Err(ApiError::Conflict { code, detail, .. }) = take_seat(&mut conn, "c") else {
             panic!("the only seat is used");
         };
-        assert_eq!(code, "seat_limit_reached");
+        assert_eq!(code, crate::error::ErrorCode::SeatLimitReached);
         assert_eq!(detail, "Acme has 1 of 1 licensed seats in use.");
     }
 
