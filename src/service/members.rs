@@ -80,11 +80,20 @@ pub async fn update(
     customer_id: String,
     user_id: String,
     edit: MembershipEdit,
+    expected_stamp: Option<i64>,
 ) -> Result<(MembershipRow, UserRow), ApiError> {
     let actor = actor.clone();
     state
         .write(move |conn, state| {
-            update_in(conn, state, &actor, &context, &customer_id, &user_id, edit)
+            update_in(
+                conn,
+                state,
+                &actor,
+                &context,
+                (&customer_id, &user_id),
+                edit,
+                expected_stamp,
+            )
         })
         .await
 }
@@ -383,13 +392,16 @@ fn update_in(
     state: &AppState,
     actor: &Actor,
     context: &AuditContext,
-    customer_id: &str,
-    user_id: &str,
+    (customer_id, user_id): (&str, &str),
     edit: MembershipEdit,
+    expected_stamp: Option<i64>,
 ) -> Result<(MembershipRow, UserRow), ApiError> {
     let customer = administered(conn, actor, customer_id)?;
     let before =
         memberships::find(conn, customer_id, user_id)?.ok_or(ApiError::NotFound("membership"))?;
+    if expected_stamp.is_some_and(|stamp| stamp != before.stamp()) {
+        return Err(ApiError::PreconditionFailed);
+    }
     let role = edit.role.unwrap_or(before.role);
     let settings = edit.settings.unwrap_or_else(|| before.settings.clone());
     let user = users::find(conn, user_id)?.ok_or(ApiError::NotFound("membership"))?;

@@ -158,6 +158,33 @@ export class RosterClient {
     );
   }
 
+  /** Add a user to a customer; the membership comes with its ETag. */
+  async addCustomerUser(
+    customerId: string,
+    body: Schemas["AddCustomerUser"],
+  ): Promise<Tagged<CustomerUser>> {
+    return tagged(
+      await this.api.POST("/v1/customers/{customer_id}/users", {
+        params: { path: { customer_id: customerId } },
+        body,
+      }),
+    );
+  }
+
+  /** Change a membership's role or settings, only if unchanged since `member` was read. */
+  async updateCustomerUser(
+    customerId: string,
+    member: Tagged<CustomerUser>,
+    body: Schemas["UpdateMembership"],
+  ): Promise<Tagged<CustomerUser>> {
+    return tagged(
+      await this.api.PATCH("/v1/customers/{customer_id}/users/{user_id}", {
+        params: { path: { customer_id: customerId, user_id: member.data.id }, header: { "If-Match": member.etag } },
+        body,
+      }),
+    );
+  }
+
   private async grant(form: URLSearchParams, authorization?: string): Promise<TokenResponse> {
     const headers: Record<string, string> = { "Content-Type": "application/x-www-form-urlencoded" };
     if (authorization) {

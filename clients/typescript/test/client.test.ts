@@ -105,6 +105,24 @@ test("a status change with If-Match succeeds once and a stale ETag is preconditi
   assert.equal(events[1]?.requester_name, "Pat Morgan");
 });
 
+test("a membership edit round-trips its ETag", async () => {
+  const client = await signedIn();
+  const customer = unwrap(await client.api.POST("/v1/customers", { body: { name: `Momentus ${run}` } }));
+  const member = await client.addCustomerUser(customer.id, {
+    email: `priya.natarajan.${run}@momentus.example`,
+    first_name: "Priya",
+    last_name: "Natarajan",
+    role: "standard_user",
+    send_invite: false,
+  });
+  const admin = await client.updateCustomerUser(customer.id, member, { role: "admin" });
+  assert.equal(admin.data.role, "admin");
+  await assert.rejects(
+    client.updateCustomerUser(customer.id, member, { role: "full_access" }),
+    (err: unknown) => err instanceof RosterError && err.code === "precondition_failed",
+  );
+});
+
 test("an unknown user is a typed not_found problem", async () => {
   const client = await signedIn();
   await assert.rejects(client.getUser("00000000-0000-4000-8000-000000000000"), (err: unknown) => {

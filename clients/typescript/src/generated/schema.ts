@@ -543,6 +543,7 @@ export interface paths {
          *     - 401: `unauthorized`
          *     - 403: `forbidden`
          *     - 404: `not_found`
+         *     - 412: `precondition_failed`
          *     - 413: `payload_too_large`
          *     - 415: `unsupported_media_type`
          *     - 422: `validation_failed`
@@ -4130,6 +4131,8 @@ export interface operations {
             /** @description Created */
             201: {
                 headers: {
+                    /** @description The membership's ETag, for `If-Match` on `PATCH /v1/customers/{customer_id}/users/{user_id}` */
+                    ETag?: string;
                     /** @description `/v1/users/{user_id}` */
                     Location?: string;
                     /** @description The id of this request (yours if you sent a sane `X-Request-Id`, else generated): quote it when reporting a problem; audit events record it. */
@@ -4510,7 +4513,10 @@ export interface operations {
     update_customer_user: {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /** @description The membership's ETag from the answer that added or last edited it (`"1764511512123456"`) or `*`; 412 if the membership changed since (or a weak or foreign tag: they never match); 422 if it is not an entity tag */
+                "If-Match"?: string;
+            };
             path: {
                 /** @description Customer id */
                 customer_id: string;
@@ -4541,6 +4547,8 @@ export interface operations {
             /** @description OK */
             200: {
                 headers: {
+                    /** @description The membership's new ETag */
+                    ETag?: string;
                     /** @description The id of this request (yours if you sent a sane `X-Request-Id`, else generated): quote it when reporting a problem; audit events record it. */
                     "X-Request-Id"?: string;
                     [name: string]: unknown;
@@ -4634,6 +4642,22 @@ export interface operations {
              *     - `not_found`: No resource with that id is visible to you (it does not exist, or it belongs to a customer you cannot see).
              */
             404: {
+                headers: {
+                    /** @description The id of this request (yours if you sent a sane `X-Request-Id`, else generated): quote it when reporting a problem; audit events record it. */
+                    "X-Request-Id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /**
+             * @description Precondition Failed
+             *
+             *     Codes:
+             *     - `precondition_failed`: `If-Match` does not match the current `ETag`: read the resource again, then retry.
+             */
+            412: {
                 headers: {
                     /** @description The id of this request (yours if you sent a sane `X-Request-Id`, else generated): quote it when reporting a problem; audit events record it. */
                     "X-Request-Id"?: string;
