@@ -252,9 +252,15 @@ impl ResponseError for TokenError {
 
     fn error_response(&self) -> HttpResponse {
         match self {
-            TokenError::OAuth(body) => HttpResponse::build(self.status_code())
-                .insert_header((header::CACHE_CONTROL, "no-store"))
-                .json(body),
+            TokenError::OAuth(body) => {
+                let mut response = HttpResponse::build(self.status_code());
+                response.insert_header((header::CACHE_CONTROL, "no-store"));
+                // RFC 6749 §5.2: a 401 names the scheme the client may authenticate with.
+                if body.error == OAuthErrorKind::InvalidClient {
+                    response.insert_header((header::WWW_AUTHENTICATE, "Basic realm=\"roster\""));
+                }
+                response.json(body)
+            }
             TokenError::Api(err) => err.error_response(),
         }
     }
