@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Contract checks, runnable in CI:
 #
-#   1. lint the committed openapi/openapi.json with openapi-spec-validator and
-#      Redocly (rules in redocly.yaml);
+#   1. lint the committed openapi/openapi.json with openapi-spec-validator,
+#      Redocly (rules in redocly.yaml) and Spectral (spectral:oas and the OWASP
+#      ruleset; what is turned off, and why, is in .spectral.yaml);
 #   2. start roster from a built binary on a fresh SQLite database and fuzz it
 #      with schemathesis against its own /openapi.json: every check, positive
 #      and negative data, examples, coverage, fuzzing and the stateful phase,
@@ -27,6 +28,8 @@ cd "$(dirname "${BASH_SOURCE[0]}")/.."
 SCHEMATHESIS_VERSION=4.32.5
 SPEC_VALIDATOR_VERSION=0.9.0
 REDOCLY_VERSION=2.77.0
+SPECTRAL_VERSION=6.16.3
+SPECTRAL_OWASP_VERSION=2.0.1
 
 VENV="${ROSTER_CONTRACT_VENV:-target/contract-venv}"
 BIN="${ROSTER_BIN:-target/debug/roster}"
@@ -59,6 +62,20 @@ section "lint: redocly lint ${SPEC} (redocly.yaml)"
 # NO_UPDATE_NOTIFIER/REDOCLY_TELEMETRY: no calls home from CI.
 NO_UPDATE_NOTIFIER=1 REDOCLY_TELEMETRY=off REDOCLY_SUPPRESS_UPDATE_NOTICE=true \
     npx --yes "@redocly/cli@${REDOCLY_VERSION}" lint --config redocly.yaml --max-problems 200 "$SPEC"
+
+section "lint: spectral lint ${SPEC} (.spectral.yaml: spectral:oas + OWASP)"
+# Installed under target/ so that .spectral.yaml's `extends` resolves the
+# OWASP ruleset package (NODE_PATH); reused while the versions match.
+SPECTRAL_DIR=target/spectral
+if [ "$(cat "$SPECTRAL_DIR/.versions" 2>/dev/null)" != "${SPECTRAL_VERSION} ${SPECTRAL_OWASP_VERSION}" ]; then
+    rm -rf "$SPECTRAL_DIR"
+    mkdir -p "$SPECTRAL_DIR"
+    npm install --prefix "$SPECTRAL_DIR" --no-audit --no-fund --silent \
+        "@stoplight/spectral-cli@${SPECTRAL_VERSION}" "@stoplight/spectral-owasp-ruleset@${SPECTRAL_OWASP_VERSION}"
+    echo "${SPECTRAL_VERSION} ${SPECTRAL_OWASP_VERSION}" >"$SPECTRAL_DIR/.versions"
+fi
+NODE_PATH="$SPECTRAL_DIR/node_modules" "$SPECTRAL_DIR/node_modules/.bin/spectral" lint \
+    --ruleset .spectral.yaml --fail-severity=warn "$SPEC"
 
 # --- server -----------------------------------------------------------------------
 section "server: ${BIN} on a fresh SQLite database"

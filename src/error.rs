@@ -17,11 +17,121 @@ use crate::email::EmailError;
 
 pub const PROBLEM_CONTENT_TYPE: &str = "application/problem+json";
 
+/// Declares [`ErrorCode`] once: its variants, their wire names, the status
+/// they answer with and what they mean. The OpenAPI enum of `Problem.code`
+/// and the per-response code lists are derived from this table.
+macro_rules! error_codes {
+    ($($variant:ident = $name:literal, $status:literal, $meaning:literal;)*) => {
+        /// Every machine-readable `code` a problem+json answer can carry.
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+        pub enum ErrorCode {
+            $($variant,)*
+        }
+
+        impl ErrorCode {
+            pub const ALL: &'static [ErrorCode] = &[$(ErrorCode::$variant,)*];
+
+            pub fn as_str(self) -> &'static str {
+                match self {
+                    $(ErrorCode::$variant => $name,)*
+                }
+            }
+
+            /// The HTTP status every answer with this code has.
+            pub fn status(self) -> u16 {
+                match self {
+                    $(ErrorCode::$variant => $status,)*
+                }
+            }
+
+            /// What the code means and what a client should do about it.
+            pub fn meaning(self) -> &'static str {
+                match self {
+                    $(ErrorCode::$variant => $meaning,)*
+                }
+            }
+        }
+    };
+}
+
+error_codes! {
+    MalformedRequest = "malformed_request", 400, "The request could not be read: the body is not valid JSON for the operation, or a header is malformed.";
+    Unauthorized = "unauthorized", 401, "No access token, or it is expired, revoked or otherwise not valid: sign in again (or refresh).";
+    Forbidden = "forbidden", 403, "Signed in, but your role does not allow this operation on this resource.";
+    NotFound = "not_found", 404, "No resource with that id is visible to you (it does not exist, or it belongs to a customer you cannot see).";
+    RouteNotFound = "route_not_found", 404, "No route has this path: check the URL against this document.";
+    MethodNotAllowed = "method_not_allowed", 405, "The path exists but not with this method; `allow` and the `Allow` header list the methods it has.";
+    AlreadyMember = "already_member", 409, "The user already belongs to this customer.";
+    SeatLimitReached = "seat_limit_reached", 409, "Every licensed seat of the customer is taken: retire or remove a user, or raise `licensed_seats`.";
+    EmailTaken = "email_taken", 409, "Another user already has this email address (compared case-insensitively).";
+    UserRetired = "user_retired", 409, "The user is retired: reinstate them first (`user_id` names them).";
+    UserNotActivated = "user_not_activated", 409, "The user never set a password, so they cannot be made active: send the activation email instead.";
+    CannotChangeSelf = "cannot_change_self", 409, "You cannot change your own status or delete yourself.";
+    NotInvited = "not_invited", 409, "The activation email is only for invited users.";
+    NotActive = "not_active", 409, "The password-reset email is only for active users.";
+    NotFailed = "not_failed", 409, "Only a failed email or webhook delivery can be queued again.";
+    EndpointDisabled = "endpoint_disabled", 409, "The webhook endpoint is disabled (its `disabled_reason` says why): enable it with PATCH first.";
+    IdempotencyRequestInProgress = "idempotency_request_in_progress", 409, "A request with this `Idempotency-Key` is still being processed: retry shortly.";
+    Gone = "gone", 410, "The emailed link expired, was used, or was replaced by a newer one: ask for a new one.";
+    PreconditionFailed = "precondition_failed", 412, "`If-Match` does not match the current `ETag`: read the resource again, then retry.";
+    PayloadTooLarge = "payload_too_large", 413, "The request body is larger than 64 KiB.";
+    UnsupportedMediaType = "unsupported_media_type", 415, "The body is not in a media type the operation accepts (usually `application/json`).";
+    ValidationFailed = "validation_failed", 422, "A field or parameter is invalid: `errors[]` names each one and why.";
+    IdempotencyKeyReused = "idempotency_key_reused", 422, "This `Idempotency-Key` was used in the last 24 h with another request body.";
+    RateLimited = "rate_limited", 429, "Too many requests (or password checks) at once: wait `Retry-After` seconds.";
+    ConfirmationLimitReached = "confirmation_limit_reached", 429, "You asked for too many action-confirmation emails this hour; nothing changed: wait `Retry-After` seconds or leave `confirmation_email` out.";
+    InternalError = "internal_error", 500, "An unexpected error; it was logged with the request id.";
+    ServiceUnavailable = "service_unavailable", 503, "The database is not answering: retry after `Retry-After` seconds.";
+}
+
+impl ErrorCode {
+    /// The codes answered with `status`.
+    pub fn with_status(status: u16) -> impl Iterator<Item = ErrorCode> {
+        Self::ALL
+            .iter()
+            .copied()
+            .filter(move |c| c.status() == status)
+    }
+}
+
+impl std::fmt::Display for ErrorCode {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl Serialize for ErrorCode {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.serialize_str(self.as_str())
+    }
+}
+
+impl utoipa::PartialSchema for ErrorCode {
+    fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+        use utoipa::openapi::schema::{ObjectBuilder, Type};
+        let meanings: Vec<String> = ErrorCode::ALL
+            .iter()
+            .map(|c| format!("- `{}` ({}): {}", c.as_str(), c.status(), c.meaning()))
+            .collect();
+        ObjectBuilder::new()
+            .schema_type(Type::String)
+            .enum_values(Some(ErrorCode::ALL.iter().map(|c| c.as_str())))
+            .description(Some(format!(
+                "Machine-readable code of a problem: switch on it, not on `title` or `detail`.\n\n{}",
+                meanings.join("\n")
+            )))
+            .into()
+    }
+}
+
+impl ToSchema for ErrorCode {}
+
 /// One invalid field of a request.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, ToSchema)]
 pub struct FieldError {
     /// The field, as a path into the request body (`settings.menu`) or a query parameter name.
     pub field: String,
+    /// What is wrong with it, for a person (e.g. `is not an email address`).
     pub message: String,
 }
 
@@ -39,20 +149,29 @@ impl FieldError {
 pub struct Problem {
     /// A URI naming the kind of problem: `urn:roster:problem:{code}`.
     #[serde(rename = "type")]
+    #[schema(example = "urn:roster:problem:seat_limit_reached")]
     pub type_: String,
+    /// The HTTP reason phrase of `status` (e.g. `Conflict`).
+    #[schema(example = "Conflict")]
     pub title: String,
+    /// The HTTP status code, repeated.
+    #[schema(example = 409)]
     pub status: u16,
+    /// A sentence for a person, specific to this occurrence; do not parse it.
+    #[schema(example = "UBM Demo has 25 of 25 licensed seats in use.")]
     pub detail: String,
-    /// Machine-readable code, e.g. `seat_limit_reached`.
-    pub code: String,
-    /// Present on validation failures (422).
+    pub code: ErrorCode,
+    /// Present on validation failures (422): one entry per invalid field.
     #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(nullable = false)]
     pub errors: Option<Vec<FieldError>>,
-    /// The user a conflict is about (`user_retired`), so the client can act on it.
+    /// Present on `user_retired`: the retired user, so the client can offer to reinstate them.
     #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(nullable = false, format = Uuid)]
     pub user_id: Option<String>,
-    /// Methods the resource does allow (405).
+    /// Present on 405: the methods the path does allow.
     #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(nullable = false)]
     pub allow: Option<Vec<String>>,
 }
 
@@ -66,11 +185,14 @@ pub enum ApiError {
     Forbidden(String),
     #[error("{0} not found")]
     NotFound(&'static str),
+    /// No route has the request's path (the fallback).
+    #[error("no such route")]
+    NoRoute,
     #[error("method not allowed")]
     MethodNotAllowed(Vec<String>),
     #[error("conflict {code}: {detail}")]
     Conflict {
-        code: &'static str,
+        code: ErrorCode,
         detail: String,
         user_id: Option<String>,
     },
@@ -87,7 +209,7 @@ pub enum ApiError {
     /// A 422 with its own code (e.g. `idempotency_key_reused`).
     #[error("unprocessable: {code}")]
     Unprocessable {
-        code: &'static str,
+        code: ErrorCode,
         errors: Vec<FieldError>,
     },
     #[error("too many requests")]
@@ -95,7 +217,7 @@ pub enum ApiError {
     /// A 429 with its own code and detail (e.g. `confirmation_limit_reached`).
     #[error("too many requests: {code}")]
     Limited {
-        code: &'static str,
+        code: ErrorCode,
         detail: String,
         retry_after_secs: u64,
     },
@@ -106,7 +228,7 @@ pub enum ApiError {
 }
 
 impl ApiError {
-    pub fn conflict(code: &'static str, detail: impl Into<String>) -> Self {
+    pub fn conflict(code: ErrorCode, detail: impl Into<String>) -> Self {
         ApiError::Conflict {
             code,
             detail: detail.into(),
@@ -119,7 +241,7 @@ impl ApiError {
     }
 
     /// Gives a validation failure a more specific code.
-    pub fn with_code(self, code: &'static str) -> Self {
+    pub fn with_code(self, code: ErrorCode) -> Self {
         match self {
             ApiError::Validation(errors) => ApiError::Unprocessable { code, errors },
             other => other,
@@ -130,24 +252,25 @@ impl ApiError {
         ApiError::Internal(cause.to_string())
     }
 
-    fn code(&self) -> &'static str {
+    pub fn code(&self) -> ErrorCode {
         match self {
-            ApiError::BadRequest(_) => "malformed_request",
-            ApiError::Unauthorized(_) => "unauthorized",
-            ApiError::Forbidden(_) => "forbidden",
-            ApiError::NotFound(_) => "not_found",
-            ApiError::MethodNotAllowed(_) => "method_not_allowed",
-            ApiError::Conflict { code, .. } => code,
-            ApiError::Gone(_) => "gone",
-            ApiError::PreconditionFailed => "precondition_failed",
-            ApiError::PayloadTooLarge => "payload_too_large",
-            ApiError::UnsupportedMediaType => "unsupported_media_type",
-            ApiError::Validation(_) => "validation_failed",
-            ApiError::Unprocessable { code, .. } => code,
-            ApiError::TooManyRequests { .. } => "rate_limited",
-            ApiError::Limited { code, .. } => code,
-            ApiError::Unavailable(_) => "service_unavailable",
-            ApiError::Internal(_) => "internal_error",
+            ApiError::BadRequest(_) => ErrorCode::MalformedRequest,
+            ApiError::Unauthorized(_) => ErrorCode::Unauthorized,
+            ApiError::Forbidden(_) => ErrorCode::Forbidden,
+            ApiError::NotFound(_) => ErrorCode::NotFound,
+            ApiError::NoRoute => ErrorCode::RouteNotFound,
+            ApiError::MethodNotAllowed(_) => ErrorCode::MethodNotAllowed,
+            ApiError::Conflict { code, .. } => *code,
+            ApiError::Gone(_) => ErrorCode::Gone,
+            ApiError::PreconditionFailed => ErrorCode::PreconditionFailed,
+            ApiError::PayloadTooLarge => ErrorCode::PayloadTooLarge,
+            ApiError::UnsupportedMediaType => ErrorCode::UnsupportedMediaType,
+            ApiError::Validation(_) => ErrorCode::ValidationFailed,
+            ApiError::Unprocessable { code, .. } => *code,
+            ApiError::TooManyRequests { .. } => ErrorCode::RateLimited,
+            ApiError::Limited { code, .. } => *code,
+            ApiError::Unavailable(_) => ErrorCode::ServiceUnavailable,
+            ApiError::Internal(_) => ErrorCode::InternalError,
         }
     }
 
@@ -159,6 +282,9 @@ impl ApiError {
             | ApiError::Gone(d) => d.clone(),
             ApiError::Conflict { detail, .. } | ApiError::Limited { detail, .. } => detail.clone(),
             ApiError::NotFound(what) => format!("No {what} with that id is visible to you."),
+            ApiError::NoRoute => {
+                "No route exists at this path; see /openapi.json for the routes.".into()
+            }
             ApiError::MethodNotAllowed(allow) => {
                 format!("This resource allows {}.", allow.join(", "))
             }
@@ -194,7 +320,7 @@ impl ApiError {
             title: status.canonical_reason().unwrap_or("Error").to_string(),
             status: status.as_u16(),
             detail: self.detail(),
-            code: code.to_string(),
+            code,
             errors: match self {
                 ApiError::Validation(errors) | ApiError::Unprocessable { errors, .. } => {
                     Some(errors.clone())
@@ -219,7 +345,7 @@ impl ResponseError for ApiError {
             ApiError::BadRequest(_) => StatusCode::BAD_REQUEST,
             ApiError::Unauthorized(_) => StatusCode::UNAUTHORIZED,
             ApiError::Forbidden(_) => StatusCode::FORBIDDEN,
-            ApiError::NotFound(_) => StatusCode::NOT_FOUND,
+            ApiError::NotFound(_) | ApiError::NoRoute => StatusCode::NOT_FOUND,
             ApiError::MethodNotAllowed(_) => StatusCode::METHOD_NOT_ALLOWED,
             ApiError::Conflict { .. } => StatusCode::CONFLICT,
             ApiError::Gone(_) => StatusCode::GONE,
@@ -302,6 +428,17 @@ impl From<EmailError> for ApiError {
     }
 }
 
+impl From<crate::domain::lifecycle::TransitionError> for ApiError {
+    fn from(err: crate::domain::lifecycle::TransitionError) -> Self {
+        use crate::domain::lifecycle::TransitionError;
+        let code = match err {
+            TransitionError::RetiredCannotBeInactivated => ErrorCode::UserRetired,
+            TransitionError::NotActivated => ErrorCode::UserNotActivated,
+        };
+        ApiError::conflict(code, err.to_string())
+    }
+}
+
 impl From<HashError> for ApiError {
     fn from(err: HashError) -> Self {
         match err {
@@ -326,7 +463,7 @@ mod tests {
     fn validation_problems_list_their_fields() {
         let problem = ApiError::invalid("email", "is not an email address").problem();
         assert_eq!(problem.status, 422);
-        assert_eq!(problem.code, "validation_failed");
+        assert_eq!(problem.code, ErrorCode::ValidationFailed);
         assert_eq!(problem.errors.unwrap()[0].field, "email");
         assert!(problem.detail.contains("email"));
     }
@@ -334,13 +471,47 @@ mod tests {
     #[test]
     fn a_conflict_carries_its_code_and_user() {
         let err = ApiError::Conflict {
-            code: "user_retired",
+            code: ErrorCode::UserRetired,
             detail: "retired".into(),
             user_id: Some("u1".into()),
         };
         let problem = err.problem();
         assert_eq!(problem.type_, "urn:roster:problem:user_retired");
         assert_eq!(problem.user_id.as_deref(), Some("u1"));
+    }
+
+    #[test]
+    fn every_error_answers_with_the_status_its_code_declares() {
+        let errors = [
+            ApiError::BadRequest("x".into()),
+            ApiError::Unauthorized("x".into()),
+            ApiError::Forbidden("x".into()),
+            ApiError::NotFound("user"),
+            ApiError::NoRoute,
+            ApiError::MethodNotAllowed(vec!["GET".into()]),
+            ApiError::conflict(ErrorCode::EmailTaken, "x"),
+            ApiError::Gone("x".into()),
+            ApiError::PreconditionFailed,
+            ApiError::PayloadTooLarge,
+            ApiError::UnsupportedMediaType,
+            ApiError::invalid("f", "x"),
+            ApiError::invalid("f", "x").with_code(ErrorCode::IdempotencyKeyReused),
+            ApiError::TooManyRequests {
+                retry_after_secs: 1,
+            },
+            ApiError::Unavailable("x".into()),
+            ApiError::internal("x"),
+        ];
+        for err in errors {
+            assert_eq!(err.status_code().as_u16(), err.code().status(), "{err}");
+        }
+    }
+
+    #[test]
+    fn error_codes_have_distinct_wire_names() {
+        let names: std::collections::BTreeSet<_> =
+            ErrorCode::ALL.iter().map(|c| c.as_str()).collect();
+        assert_eq!(names.len(), ErrorCode::ALL.len());
     }
 
     #[test]

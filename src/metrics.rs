@@ -115,6 +115,7 @@ pub fn lockout() {
 
 /// Prometheus text exposition.
 #[utoipa::path(
+    operation_id = "get_metrics",
     tag = "health",
     responses((status = 200, description = "Prometheus text format", content_type = "text/plain", body = String))
 )]

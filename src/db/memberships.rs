@@ -20,6 +20,15 @@ pub struct MembershipRow {
     pub updated_at: PrimitiveDateTime,
 }
 
+impl MembershipRow {
+    /// What the membership's ETag is made of: its last change, in
+    /// microseconds since 1970 (every change sets `updated_at` anew).
+    pub fn stamp(&self) -> i64 {
+        let micros = self.updated_at.assume_utc().unix_timestamp_nanos() / 1_000;
+        i64::try_from(micros).unwrap_or(i64::MAX)
+    }
+}
+
 pub fn insert(conn: &mut DbConnection, membership: &MembershipRow) -> QueryResult<()> {
     diesel::insert_into(memberships::table)
         .values(membership)

@@ -18,9 +18,17 @@ use utoipa::ToSchema;
 )]
 #[diesel(sql_type = diesel::sql_types::Text)]
 #[serde(rename_all = "snake_case")]
+/// Where a user is in their lifecycle:
+///
+/// - `invited`: added, has not set a password yet (holds a seat; cannot sign in).
+/// - `active`: has a password and may sign in, unless `locked`.
+/// - `inactive`: turned off by an admin ("Inactivate user"); holds a seat; cannot sign in until reactivated.
+/// - `expired`: set by roster after `ROSTER_DORMANCY_DAYS` without a sign-in; holds a seat; an admin reactivates it.
+/// - `retired`: dropped; the record is kept with `retired_at`, the seat is freed in every customer; an admin may reinstate it.
 pub enum UserStatus {
     /// Added, has not yet set a password.
     Invited,
+    /// Has a password and may use it.
     Active,
     /// Turned off by an admin; cannot sign in.
     Inactive,
@@ -31,6 +39,14 @@ pub enum UserStatus {
 }
 
 impl UserStatus {
+    pub const ALL: [UserStatus; 5] = [
+        UserStatus::Invited,
+        UserStatus::Active,
+        UserStatus::Inactive,
+        UserStatus::Expired,
+        UserStatus::Retired,
+    ];
+
     pub fn as_str(self) -> &'static str {
         match self {
             UserStatus::Invited => "invited",
@@ -86,7 +102,7 @@ pub fn standing(status: UserStatus, locked: bool) -> Standing {
     }
 }
 
-/// The statuses an admin may set with `PUT /v1/users/{uid}/status`.
+/// The statuses an admin may set with `PUT /v1/users/{user_id}/status`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum StatusTarget {
     Active,
@@ -144,15 +160,6 @@ pub enum TransitionError {
     RetiredCannotBeInactivated,
     #[error("the user has not activated the account yet; resend the activation email instead")]
     NotActivated,
-}
-
-impl TransitionError {
-    pub fn code(&self) -> &'static str {
-        match self {
-            TransitionError::RetiredCannotBeInactivated => "user_retired",
-            TransitionError::NotActivated => "user_not_activated",
-        }
-    }
 }
 
 pub fn plan_status_change(

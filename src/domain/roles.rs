@@ -3,7 +3,13 @@
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
-/// What a user may do in one customer.
+/// A user's role in one customer:
+///
+/// - `standard_user`: a plain member; the product gives them its standard (restricted) features.
+/// - `full_access`: a plain member with every product feature (the default role).
+/// - `admin`: may administer this customer's users (add, edit, remove, change status), besides using the product.
+///
+/// `standard_user` and `full_access` mean something only to the product; to roster both are members with no admin powers.
 #[derive(
     Debug,
     Clone,
@@ -20,7 +26,9 @@ use utoipa::ToSchema;
 #[diesel(sql_type = diesel::sql_types::Text)]
 #[serde(rename_all = "snake_case")]
 pub enum MembershipRole {
+    /// A plain member with the product's standard features.
     StandardUser,
+    /// A plain member with every product feature (the default).
     #[default]
     FullAccess,
     /// May administer this customer's users.
@@ -70,6 +78,7 @@ impl MembershipRole {
 #[diesel(sql_type = diesel::sql_types::Text)]
 #[serde(rename_all = "snake_case")]
 pub enum PlatformRole {
+    /// An ordinary user: powers come only from memberships.
     None,
     /// Administers every customer and user.
     Admin,

@@ -66,7 +66,7 @@ pub async fn fallback(
 ) -> Result<actix_web::HttpResponse, ApiError> {
     Err(match routes.allowed(req.path()) {
         Some(methods) if !methods.is_empty() => ApiError::MethodNotAllowed(methods),
-        _ => ApiError::NotFound("resource"),
+        _ => ApiError::NoRoute,
     })
 }
 
@@ -78,7 +78,7 @@ mod tests {
     fn a_route_table_tells_unknown_paths_from_wrong_methods() {
         let table = RouteTable {
             routes: vec![(
-                split_path("/v1/users/{uid}"),
+                split_path("/v1/users/{user_id}"),
                 vec!["GET".into(), "PATCH".into()],
             )],
         };

@@ -11,5 +11,8 @@ pub use body::{
     MAX_BODY_BYTES,
 };
 pub use fallback::{fallback, RouteTable};
-pub use params::{etag, field_id, if_match_version, parse_query, path_id, NEVER_MATCHES};
+pub use params::{
+    etag, field_id, if_match_stamp, if_match_version, parse_query, path_id, stamp_etag,
+    NEVER_MATCHES,
+};
 pub use request_id::{request_id_middleware, RequestId, RosterRootSpan};

@@ -20,6 +20,11 @@ pub fn field_id(raw: &str, field: &str) -> Result<String, ApiError> {
         .map_err(|_| ApiError::invalid(field, "is not an id (a UUID)"))
 }
 
+/// A strong ETag for a membership: its stamp.
+pub fn stamp_etag(stamp: i64) -> String {
+    format!("\"{stamp}\"")
+}
+
 /// A strong ETag for a row version.
 pub fn etag(version: i32) -> String {
     format!("\"{version}\"")
@@ -37,6 +42,17 @@ pub const NEVER_MATCHES: i32 = -1;
 /// well-formed tag that is not one of ours (a weak one — If-Match compares
 /// strongly — or one we never issued) can never match: [`NEVER_MATCHES`].
 pub fn if_match_version(req: &HttpRequest) -> Result<Option<i32>, ApiError> {
+    Ok(if_match_number(req)?.map(|n| i32::try_from(n).unwrap_or(NEVER_MATCHES)))
+}
+
+/// The stamp an `If-Match` header asks for, as [`if_match_version`] but for
+/// tags that are a larger number (a membership's last change, see
+/// [`crate::db::memberships::MembershipRow::stamp`]).
+pub fn if_match_stamp(req: &HttpRequest) -> Result<Option<i64>, ApiError> {
+    if_match_number(req)
+}
+
+fn if_match_number(req: &HttpRequest) -> Result<Option<i64>, ApiError> {
     let Some(value) = req.headers().get(header::IF_MATCH) else {
         return Ok(None);
     };
@@ -60,12 +76,12 @@ pub fn if_match_version(req: &HttpRequest) -> Result<Option<i32>, ApiError> {
         .ok_or_else(malformed)?;
     // Ours are the decimal row version with no sign or leading zero.
     let canonical = opaque
-        .parse::<i32>()
+        .parse::<i64>()
         .ok()
         .filter(|version| *version >= 0 && version.to_string() == opaque);
     match canonical {
         Some(version) if !weak => Ok(Some(version)),
-        _ => Ok(Some(NEVER_MATCHES)),
+        _ => Ok(Some(i64::from(NEVER_MATCHES))),
     }
 }
 

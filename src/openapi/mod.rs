@@ -1,8 +1,10 @@
 //! The OpenAPI document: metadata and security schemes here; paths and
 //! schemas are collected from the handlers when the app is assembled.
 
+pub mod contract;
 pub mod responses;
 pub mod schemas;
+mod types;
 
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi};
@@ -11,10 +13,11 @@ use utoipa::{Modify, OpenApi};
 #[openapi(
     info(
         title = "roster",
-        description = "User administration for multi-tenant SaaS: customers, seats, password users, their lifecycle and audit.\n\nErrors are RFC 9457 `application/problem+json` with a machine `code`; the token endpoint answers in RFC 6749 form. Lists use `?limit=` (1–200) and an opaque `?cursor=`, newest first.",
+        description = "User administration for a multi-tenant SaaS: customers and their licensed seats, the password users who belong to them (with a role and product settings in each), the users' lifecycle (invited, active, inactive, expired, retired), emailed links, API clients for provisioning scripts, and an audit log of every change.\n\n## Where to start\n\n1. **Sign in**: `POST /v1/auth/token` with a form body `grant_type=password&username=…&password=…` answers an access token (15 min) and a refresh token. Send the access token as `Authorization: Bearer …`; before it expires, trade the refresh token for a new pair (`grant_type=refresh_token`). Scripts use `grant_type=client_credentials` with an API client's id and secret.\n2. **Who am I**: `GET /v1/me` returns your user and memberships: a platform admin (`platform_role: admin`) administers everything, a customer `admin` administers that customer's users.\n3. **The first admin task**: `GET /v1/customers` to find the customer, then `POST /v1/customers/{customer_id}/users` to add a user (a new email gets an invited user and an activation email), `GET /v1/customers/{customer_id}/users` to list them, and `PUT /v1/users/{user_id}/status` to inactivate or reactivate one.\n\n## Conventions\n\n- **Errors** are RFC 9457 `application/problem+json` with a machine `code` (the `ErrorCode` schema lists every one): switch on `code`, show `detail`. Each response lists the codes it can carry in its description and in `x-problem-codes`; `default` covers 405, 500 and 503. The token endpoints answer in RFC 6749 form (`OAuthError`).\n- **Roles**: each operation states the least role it needs in `x-required-role`; a caller without it gets 403, or 404 when it may not even see the resource.\n- **Lists** take `?limit=` (1–200, default 50) and an opaque `?cursor=`; follow `next_cursor` until it is null. Newest first.\n- **Concurrency**: editable resources answer an `ETag`; send it back as `If-Match` to get 412 instead of overwriting someone else's change.\n- **Retries**: creations accept an `Idempotency-Key`; a 429 or 503 carries `Retry-After`.\n- **Tracing**: every answer carries `X-Request-Id`; audit events record it.",
+        contact(name = "roster maintainers", email = "roster-maintainers@example.com"),
         license(name = "MIT", identifier = "MIT"),
     ),
-    servers((url = "/", description = "The server that serves this document")),
+    servers((url = "/", description = "The roster instance that serves this document, in production or in a test environment alike (every path below starts at its root, e.g. https://roster.example.com/v1/me)")),
     modifiers(&BearerAuth),
     tags(
         (name = "auth", description = "Sign-in, tokens and emailed links"),
@@ -42,7 +45,7 @@ impl Modify for BearerAuth {
                 HttpBuilder::new()
                     .scheme(HttpAuthScheme::Bearer)
                     .bearer_format("JWT")
-                    .description(Some("An access token from `POST /v1/auth/token`."))
+                    .description(Some("An access token from `POST /v1/auth/token`: a short-lived EdDSA JWT, issued and checked as RFC8725 recommends."))
                     .build(),
             ),
         );
@@ -64,13 +67,13 @@ pub fn document() -> utoipa::openapi::OpenApi {
     parameters_are_never_null(&mut doc);
     spell_links_in_camel_case(&mut doc);
     page_items_by_reference(&mut doc);
-    doc.components
-        .get_or_insert_with(Default::default)
-        .schemas
-        .insert(
-            "JsonValue".to_string(),
-            crate::openapi::schemas::json_value().into(),
-        );
+    if let Some(description) = doc.info.description.as_mut() {
+        description.push_str("\n\n### Values of `x-required-role`\n\n");
+        description.push_str(&contract::required_roles_table());
+    }
+    contract::add_component_schemas(&mut doc);
+    contract::apply(&mut doc);
+    types::tidy(&mut doc);
     doc
 }
 
@@ -270,7 +273,9 @@ fn json_body_schema(operation: &utoipa::openapi::path::Operation) -> Option<&str
     }
 }
 
-fn problem_response(description: &str) -> utoipa::openapi::RefOr<utoipa::openapi::Response> {
+pub(crate) fn problem_response(
+    description: &str,
+) -> utoipa::openapi::RefOr<utoipa::openapi::Response> {
     use utoipa::openapi::{ContentBuilder, Ref, ResponseBuilder};
     ResponseBuilder::new()
         .description(description)

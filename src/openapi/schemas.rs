@@ -76,45 +76,79 @@ pub fn nullable_uuid_or_blank() -> RefOr<Schema> {
         .into()
 }
 
-/// Any JSON value whose strings and keys hold no NUL (the component
-/// `JsonValue`, registered by `openapi::document`).
-pub fn json_value() -> Schema {
-    let value = || utoipa::openapi::Ref::from_schema_name("JsonValue");
-    AnyOfBuilder::new()
-        .item(
-            ObjectBuilder::new().schema_type(utoipa::openapi::schema::SchemaType::from_iter([
-                Type::Null,
-                Type::Boolean,
-                Type::Number,
-            ])),
-        )
-        .item(string(NO_NUL, None, false))
-        .item(utoipa::openapi::schema::ArrayBuilder::new().items(value()))
-        .item(no_nul_object(value()))
-        .into()
+/// Any JSON value.
+fn any_value() -> ObjectBuilder {
+    ObjectBuilder::new().schema_type(utoipa::openapi::schema::SchemaType::AnyValue)
 }
 
-fn no_nul_object(values: utoipa::openapi::Ref) -> ObjectBuilder {
+/// The component `Settings`: a customer's product defaults for one member.
+/// Not recursive on purpose (generators choke on self-references): values
+/// are any JSON; the server's NUL and size rules are in the description.
+pub fn settings_object() -> Schema {
     ObjectBuilder::new()
         .schema_type(Type::Object)
         .property_names(Some(string(NO_NUL, None, false)))
-        .additional_properties(Some(values))
+        .additional_properties(Some(any_value()))
+        .description(Some(
+            "Product defaults of one membership (menu, chat tags, user-group tags): a free JSON object of at most 16 KiB once serialized. No key or string anywhere in it may contain NUL (`\\u0000`). roster stores it and hands it back unchanged; the product reads it.",
+        ))
+        .examples([serde_json::json!({"menu": "energy", "chat_tags": ["billing"], "user_groups": ["east-region"]})])
+        .into()
 }
 
-/// `settings`: a JSON object (≤ 16 KiB) without NUL in any key or string.
+/// The component `AuditChange`: one field's value before and after an event.
+pub fn audit_change() -> Schema {
+    ObjectBuilder::new()
+        .schema_type(Type::Object)
+        .property(
+            "before",
+            any_value().description(Some(
+                "The value before the change (any JSON; null when the field was unset).",
+            )),
+        )
+        .required("before")
+        .property(
+            "after",
+            any_value().description(Some(
+                "The value after the change (any JSON; null when the field was cleared).",
+            )),
+        )
+        .required("after")
+        .description(Some("One field's value before and after the event."))
+        .examples([serde_json::json!({"before": "active", "after": "inactive"})])
+        .into()
+}
+
+/// `changes` of an audit event: field name to its before and after.
+pub fn audit_changes() -> Schema {
+    ObjectBuilder::new()
+        .schema_type(Type::Object)
+        .additional_properties(Some(utoipa::openapi::Ref::from_schema_name("AuditChange")))
+        .description(Some(
+            "What the event changed, by field (`status`, `role`, `settings`, `email`…): each with its value before and after. Empty for events that change no field (an email sent, a sign-in).",
+        ))
+        .into()
+}
+
+/// `settings` in a view: the `Settings` component.
+pub fn settings_view() -> RefOr<Schema> {
+    utoipa::openapi::Ref::from_schema_name("Settings").into()
+}
+
+/// `settings` in a request body: the `Settings` component, or null for none.
 pub fn settings() -> Schema {
-    let mut object = no_nul_object(utoipa::openapi::Ref::from_schema_name("JsonValue"));
-    object = object.description(Some(
-        "Product defaults (menu, chat tags, user-group tags): a JSON object of at most 16 KiB, without NUL characters.",
-    ));
-    let mut schema: utoipa::openapi::schema::Object = object.build();
-    schema.schema_type = utoipa::openapi::schema::SchemaType::from_iter([Type::Object, Type::Null]);
-    Schema::Object(schema)
+    AnyOfBuilder::new()
+        .item(utoipa::openapi::Ref::from_schema_name("Settings"))
+        .item(ObjectBuilder::new().schema_type(Type::Null))
+        .into()
 }
 
-/// A UUID, or blank for none (query filters).
+/// A UUID (query filters; leaving it out means any, see [`enum_or_empty`]).
 pub fn uuid_or_blank() -> RefOr<Schema> {
-    uuid_or_blank_choices().into()
+    ObjectBuilder::new()
+        .schema_type(Type::String)
+        .format(Some(SchemaFormat::KnownFormat(KnownFormat::Uuid)))
+        .into()
 }
 
 fn uuid_or_blank_choices() -> AnyOfBuilder {
@@ -131,16 +165,11 @@ fn uuid_or_blank_choices() -> AnyOfBuilder {
         )
 }
 
-/// One of the named enum's values, or empty for any (query filters).
+/// One of the named enum's values (query filters). Leaving the parameter
+/// out means "any"; the server takes an empty value the same way, which the
+/// document leaves unsaid so that generated types stay the plain enum.
 fn enum_or_empty(name: &str) -> RefOr<Schema> {
-    AnyOfBuilder::new()
-        .item(utoipa::openapi::Ref::from_schema_name(name))
-        .item(
-            ObjectBuilder::new()
-                .schema_type(Type::String)
-                .enum_values(Some([""])),
-        )
-        .into()
+    utoipa::openapi::Ref::from_schema_name(name).into()
 }
 
 pub fn user_status_or_empty() -> RefOr<Schema> {

@@ -94,9 +94,9 @@ pub struct CreateApiClient {
     request_body = CreateApiClient,
     params(("Idempotency-Key" = Option<String>, Header, description = "Repeat-safe creation: the same key and body within 24 h replays the first answer; the same key with another body is 422 `idempotency_key_reused`", pattern = r"^[\x21-\x7E]{1,255}$", max_length = 255)),
     responses(
-        (status = 201, body = CreatedApiClient, headers(("Location" = String, description = "`/v1/api-clients/{id}`")),
+        (status = 201, body = CreatedApiClient, headers(("Location" = String, description = "`/v1/api-clients/{api_client_id}`")),
             links(
-                ("RevokeApiClient" = (operation_id = "revoke_api_client", parameters(("id" = "$response.body#/id")))),
+                ("RevokeApiClient" = (operation_id = "revoke_api_client", parameters(("api_client_id" = "$response.body#/id")))),
             ),
         ),
         Unauthorized,
@@ -180,7 +180,7 @@ pub async fn list_api_clients(
 #[utoipa::path(
     tag = "api-clients",
     security(("bearer" = [])),
-    params(("id" = uuid::Uuid, Path, description = "API client id"), RequestMeta),
+    params(("api_client_id" = uuid::Uuid, Path, description = "API client id"), RequestMeta),
     responses(
         (status = 204, description = "Revoked"),
         Unauthorized,
@@ -188,7 +188,7 @@ pub async fn list_api_clients(
         NotFound,
     )
 )]
-#[delete("/v1/api-clients/{id}")]
+#[delete("/v1/api-clients/{api_client_id}")]
 pub async fn revoke_api_client(
     req: HttpRequest,
     path: web::Path<String>,

@@ -38,8 +38,7 @@ pub struct AuditEventView {
     /// `ROSTER_TRUSTED_PROXIES` the client it forwarded for. None for the
     /// service's own actions.
     pub client_ip: Option<String>,
-    /// `{"field": {"before": …, "after": …}}`.
-    #[schema(value_type = Object)]
+    #[schema(schema_with = schemas::audit_changes)]
     pub changes: serde_json::Value,
 }
 
@@ -65,14 +64,14 @@ impl From<AuditRow> for AuditEventView {
 #[derive(Debug, Default, Deserialize, IntoParams)]
 #[into_params(parameter_in = Query)]
 pub struct AuditQuery {
-    /// Events about this user; empty means any.
+    /// Events about this user; leave it out for any.
     #[param(schema_with = schemas::uuid_or_blank)]
     pub user_id: Option<String>,
-    /// Events that belong to this customer (docs/api.md, "Audit"); empty
-    /// means any.
+    /// Events that belong to this customer (docs/api.md, "Audit"); leave it
+    /// out for any.
     #[param(schema_with = schemas::uuid_or_blank)]
     pub customer_id: Option<String>,
-    /// One action, e.g. `user.status_changed`; empty means any.
+    /// One action, e.g. `user.status_changed`; leave it out for any.
     #[param(schema_with = schemas::search_text)]
     pub action: Option<String>,
     #[serde(flatten)]

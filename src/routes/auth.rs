@@ -94,26 +94,87 @@ impl utoipa::PartialSchema for TokenRequest {
 
 impl ToSchema for TokenRequest {}
 
-/// An RFC 6749 error. `code` names the account state when the password was right.
+/// An RFC 6749 §5.2 error. `code` names the account state when the password was right.
 #[derive(Debug, Serialize, ToSchema)]
 pub struct OAuthError {
-    #[schema(example = "invalid_grant")]
-    pub error: &'static str,
+    pub error: OAuthErrorKind,
+    /// A sentence for a person; do not parse it.
+    #[schema(example = "The credentials are not valid.")]
     pub error_description: String,
-    /// `account_inactive`, `account_expired`, `account_retired` or
-    /// `account_not_activated`: only for an unlocked account, after the right password.
+    /// Present only for an unlocked account after the right password: why it
+    /// cannot sign in. Show the matching message (e.g. "ask an administrator
+    /// to reactivate your account").
     #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(schema_with = sign_in_refusal_schema)]
     pub code: Option<&'static str>,
+}
+
+/// The `error` of an RFC 6749 error answer.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum OAuthErrorKind {
+    /// A required field is missing or the body cannot be read (400).
+    InvalidRequest,
+    /// Wrong email or password, a locked account, or a refresh token that is
+    /// unknown, rotated, revoked or too old (400). With `code` when the
+    /// password was right but the account cannot sign in.
+    InvalidGrant,
+    /// The API client's id or secret is wrong, or the client is revoked or suspended (401).
+    InvalidClient,
+    /// `grant_type` is not `password`, `refresh_token` or `client_credentials` (400).
+    UnsupportedGrantType,
+}
+
+impl OAuthErrorKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            OAuthErrorKind::InvalidRequest => "invalid_request",
+            OAuthErrorKind::InvalidGrant => "invalid_grant",
+            OAuthErrorKind::InvalidClient => "invalid_client",
+            OAuthErrorKind::UnsupportedGrantType => "unsupported_grant_type",
+        }
+    }
+
+    pub fn meaning(self) -> &'static str {
+        match self {
+            OAuthErrorKind::InvalidRequest => "a required field is missing or the body cannot be read",
+            OAuthErrorKind::InvalidGrant => "wrong email or password, a locked account, or a refresh token that is unknown, rotated, revoked or too old; with `code` when the password was right but the account cannot sign in",
+            OAuthErrorKind::InvalidClient => "the API client's id or secret is wrong, or the client is revoked or suspended",
+            OAuthErrorKind::UnsupportedGrantType => "`grant_type` is not `password`, `refresh_token` or `client_credentials`",
+        }
+    }
+}
+
+/// `OAuthError.code`: the refusals [`UserStatus::sign_in_refusal`] can give.
+fn sign_in_refusal_schema() -> utoipa::openapi::schema::Object {
+    use crate::domain::lifecycle::UserStatus;
+    use utoipa::openapi::schema::{ObjectBuilder, Type};
+    let codes: Vec<&str> = UserStatus::ALL
+        .iter()
+        .filter_map(|status| status.sign_in_refusal())
+        .collect();
+    let meanings: Vec<String> = codes
+        .iter()
+        .map(|code| format!("- `{code}`: {}", account_state_description(code)))
+        .collect();
+    ObjectBuilder::new()
+        .schema_type(Type::String)
+        .enum_values(Some(codes))
+        .description(Some(format!(
+            "Why an account whose password was right cannot sign in:\n\n{}",
+            meanings.join("\n")
+        )))
+        .build()
 }
 
 impl std::fmt::Display for OAuthError {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "{}: {}", self.error, self.error_description)
+        write!(f, "{:?}: {}", self.error, self.error_description)
     }
 }
 
 impl OAuthError {
-    fn new(error: &'static str, description: &str) -> Self {
+    fn new(error: OAuthErrorKind, description: &str) -> Self {
         OAuthError {
             error,
             error_description: description.to_string(),
@@ -123,16 +184,21 @@ impl OAuthError {
 
     fn from_grant(err: GrantError) -> Self {
         match err {
-            GrantError::InvalidGrant => {
-                OAuthError::new("invalid_grant", "The credentials are not valid.")
-            }
+            GrantError::InvalidGrant => OAuthError::new(
+                OAuthErrorKind::InvalidGrant,
+                "The credentials are not valid.",
+            ),
             GrantError::AccountState(code) => OAuthError {
                 code: Some(code),
-                ..OAuthError::new("invalid_grant", account_state_description(code))
+                ..OAuthError::new(
+                    OAuthErrorKind::InvalidGrant,
+                    account_state_description(code),
+                )
             },
-            GrantError::InvalidClient => {
-                OAuthError::new("invalid_client", "Client authentication failed.")
-            }
+            GrantError::InvalidClient => OAuthError::new(
+                OAuthErrorKind::InvalidClient,
+                "Client authentication failed.",
+            ),
         }
     }
 }
@@ -176,7 +242,9 @@ impl std::fmt::Display for TokenError {
 impl ResponseError for TokenError {
     fn status_code(&self) -> StatusCode {
         match self {
-            TokenError::OAuth(e) if e.error == "invalid_client" => StatusCode::UNAUTHORIZED,
+            TokenError::OAuth(e) if e.error == OAuthErrorKind::InvalidClient => {
+                StatusCode::UNAUTHORIZED
+            }
             TokenError::OAuth(_) => StatusCode::BAD_REQUEST,
             TokenError::Api(e) => e.status_code(),
         }
@@ -184,9 +252,15 @@ impl ResponseError for TokenError {
 
     fn error_response(&self) -> HttpResponse {
         match self {
-            TokenError::OAuth(body) => HttpResponse::build(self.status_code())
-                .insert_header((header::CACHE_CONTROL, "no-store"))
-                .json(body),
+            TokenError::OAuth(body) => {
+                let mut response = HttpResponse::build(self.status_code());
+                response.insert_header((header::CACHE_CONTROL, "no-store"));
+                // RFC 6749 §5.2: a 401 names the scheme the client may authenticate with.
+                if body.error == OAuthErrorKind::InvalidClient {
+                    response.insert_header((header::WWW_AUTHENTICATE, "Basic realm=\"roster\""));
+                }
+                response.json(body)
+            }
             TokenError::Api(err) => err.error_response(),
         }
     }
@@ -214,7 +288,7 @@ async fn read_token_request(
         } else {
             return Err(TokenError::Api(ApiError::UnsupportedMediaType));
         };
-    parsed.map_err(|why| TokenError::OAuth(OAuthError::new("invalid_request", &why)))
+    parsed.map_err(|why| TokenError::OAuth(OAuthError::new(OAuthErrorKind::InvalidRequest, &why)))
 }
 
 /// `client_id:client_secret` from HTTP Basic (RFC 6749 §2.3.1), if present.
@@ -291,7 +365,7 @@ pub async fn issue_token(
         }
         _ => {
             return Err(TokenError::OAuth(OAuthError::new(
-                "unsupported_grant_type",
+                OAuthErrorKind::UnsupportedGrantType,
                 "Use password, refresh_token or client_credentials.",
             )))
         }
@@ -303,7 +377,7 @@ pub async fn issue_token(
 
 fn missing(what: &str) -> TokenError {
     TokenError::OAuth(OAuthError::new(
-        "invalid_request",
+        OAuthErrorKind::InvalidRequest,
         &format!("{what} is required."),
     ))
 }
@@ -351,7 +425,7 @@ pub async fn revoke_token(
         _ => return Err(TokenError::Api(ApiError::UnsupportedMediaType)),
     };
     let token = parsed
-        .map_err(|why| TokenError::OAuth(OAuthError::new("invalid_request", &why)))?
+        .map_err(|why| TokenError::OAuth(OAuthError::new(OAuthErrorKind::InvalidRequest, &why)))?
         .token;
     if token.is_empty() {
         return Err(missing("token"));
@@ -367,7 +441,8 @@ pub async fn revoke_token(
 /// The signing key first, then any key it superseded (`roster keys rotate`)
 /// whose tokens may not have expired yet. A token's `kid` names its key;
 /// refetch the set when a token names a key you do not have.
-#[utoipa::path(tag = "auth", responses((status = 200, body = JwkSet)))]
+#[utoipa::path(
+    operation_id = "get_jwks",tag = "auth", responses((status = 200, body = JwkSet)))]
 #[get("/.well-known/jwks.json")]
 pub async fn jwks(state: web::Data<AppState>) -> Result<HttpResponse, ApiError> {
     let keys = crate::service::keys::jwks(&state).await?;

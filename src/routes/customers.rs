@@ -54,12 +54,12 @@ fn check_seats(seats: Option<i32>) -> Result<Option<i32>, &'static str> {
     request_body = CreateCustomer,
     params(("Idempotency-Key" = Option<String>, Header, description = "Repeat-safe creation: the same key and body within 24 h replays the first answer; the same key with another body is 422 `idempotency_key_reused`", pattern = r"^[\x21-\x7E]{1,255}$", max_length = 255)),
     responses(
-        (status = 201, body = CustomerView, headers(("Location" = String, description = "`/v1/customers/{cid}`"), ("ETag" = String)),
+        (status = 201, body = CustomerView, headers(("Location" = String, description = "`/v1/customers/{customer_id}`"), ("ETag" = String)),
             links(
-                ("GetCustomer" = (operation_id = "get_customer", parameters(("cid" = "$response.body#/id")))),
-                ("UpdateCustomer" = (operation_id = "update_customer", parameters(("cid" = "$response.body#/id")))),
-                ("ListCustomerUsers" = (operation_id = "list_customer_users", parameters(("cid" = "$response.body#/id")))),
-                ("AddCustomerUser" = (operation_id = "add_customer_user", parameters(("cid" = "$response.body#/id")))),
+                ("GetCustomer" = (operation_id = "get_customer", parameters(("customer_id" = "$response.body#/id")))),
+                ("UpdateCustomer" = (operation_id = "update_customer", parameters(("customer_id" = "$response.body#/id")))),
+                ("ListCustomerUsers" = (operation_id = "list_customer_users", parameters(("customer_id" = "$response.body#/id")))),
+                ("AddCustomerUser" = (operation_id = "add_customer_user", parameters(("customer_id" = "$response.body#/id")))),
             ),
         ),
         Unauthorized,
@@ -148,14 +148,14 @@ pub async fn list_customers(
 #[utoipa::path(
     tag = "customers",
     security(("bearer" = [])),
-    params(("cid" = uuid::Uuid, Path, description = "Customer id")),
+    params(("customer_id" = uuid::Uuid, Path, description = "Customer id")),
     responses(
         (status = 200, body = CustomerView, headers(("ETag" = String))),
         Unauthorized,
         NotFound,
     )
 )]
-#[get("/v1/customers/{cid}")]
+#[get("/v1/customers/{customer_id}")]
 pub async fn get_customer(
     path: web::Path<String>,
     actor: Authenticated,
@@ -190,7 +190,7 @@ pub struct UpdateCustomer {
     security(("bearer" = [])),
     request_body = UpdateCustomer,
     params(
-        ("cid" = uuid::Uuid, Path, description = "Customer id"),
+        ("customer_id" = uuid::Uuid, Path, description = "Customer id"),
         ("If-Match" = Option<String>, Header, description = "The ETag you read (`\"7\"`) or `*`; 412 if the customer changed since (or a weak or foreign tag: they never match); 422 if it is not an entity tag", pattern = r#"^(\*|(W/)?"[\x21\x23-\x7E]*")$"#),
     ),
     responses(
@@ -202,7 +202,7 @@ pub struct UpdateCustomer {
         Unprocessable,
     )
 )]
-#[patch("/v1/customers/{cid}")]
+#[patch("/v1/customers/{customer_id}")]
 pub async fn update_customer(
     req: HttpRequest,
     path: web::Path<String>,

@@ -64,13 +64,13 @@ impl From<&Delivery> for EmailDeliveryView {
 #[derive(Debug, Default, Deserialize, IntoParams)]
 #[into_params(parameter_in = Query)]
 pub struct DeliveryQuery {
-    /// Only emails in this state; empty means any.
+    /// Only emails in this state; leave it out for any.
     #[param(schema_with = schemas::delivery_status_or_empty)]
     pub status: Option<String>,
-    /// Only emails of this kind; empty means any.
+    /// Only emails of this kind; leave it out for any.
     #[param(schema_with = schemas::email_kind_or_empty)]
     pub kind: Option<String>,
-    /// Exact recipient address; empty means any.
+    /// Exact recipient address; leave it out for any.
     #[param(schema_with = schemas::search_text)]
     pub recipient: Option<String>,
     #[serde(flatten)]
@@ -86,7 +86,7 @@ pub struct DeliveryQuery {
     responses(
         (status = 200, body = Page<EmailDeliveryView>,
             links(
-                ("RetryFirstEmailDelivery" = (operation_id = "retry_email_delivery", parameters(("id" = "$response.body#/items/0/id")))),
+                ("RetryFirstEmailDelivery" = (operation_id = "retry_email_delivery", parameters(("delivery_id" = "$response.body#/items/0/id")))),
             ),
         ),
         Unauthorized,
@@ -132,7 +132,7 @@ pub async fn list_email_deliveries(
 #[utoipa::path(
     tag = "email",
     security(("bearer" = [])),
-    params(("id" = uuid::Uuid, Path, description = "Outbox id")),
+    params(("delivery_id" = uuid::Uuid, Path, description = "Outbox id")),
     responses(
         (status = 202, body = EmailDeliveryView),
         Unauthorized,
@@ -141,7 +141,7 @@ pub async fn list_email_deliveries(
         (status = 409, description = "`not_failed`: only failed emails can be retried", body = Problem, content_type = "application/problem+json"),
     )
 )]
-#[post("/v1/email-deliveries/{id}/retry")]
+#[post("/v1/email-deliveries/{delivery_id}/retry")]
 pub async fn retry_email_delivery(
     path: web::Path<String>,
     actor: Authenticated,

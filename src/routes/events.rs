@@ -27,6 +27,7 @@ pub struct WebhookEvent {
     pub id: Option<String>,
     #[serde(rename = "type")]
     pub event_type: EventType,
+    /// When the change happened (it committed in the same transaction).
     #[serde(with = "time::serde::rfc3339")]
     pub timestamp: OffsetDateTime,
     pub data: EventData,
@@ -75,13 +76,17 @@ pub struct UserEventData {
 /// A membership in an event: after `membership.removed` only the ids.
 #[derive(Debug, Serialize, ToSchema)]
 pub struct EventMembership {
+    /// The customer.
     #[schema(format = Uuid)]
     pub customer_id: String,
+    /// The user.
     #[schema(format = Uuid)]
     pub user_id: String,
+    /// The user's role in the customer; null after `membership.removed`.
     pub role: Option<crate::domain::roles::MembershipRole>,
     #[schema(value_type = Object)]
     pub settings: Option<Value>,
+    /// When the user joined the customer; null after `membership.removed`.
     #[serde(with = "time::serde::rfc3339::option")]
     pub added_at: Option<OffsetDateTime>,
 }

@@ -14,7 +14,8 @@ pub struct Health {
 }
 
 /// Liveness: the process is up and serving.
-#[utoipa::path(tag = "health", responses((status = 200, body = Health)))]
+#[utoipa::path(
+    operation_id = "check_liveness",tag = "health", responses((status = 200, body = Health)))]
 #[get("/healthz")]
 pub async fn healthz() -> HttpResponse {
     HttpResponse::Ok().json(Health { status: "ok" })
@@ -22,6 +23,7 @@ pub async fn healthz() -> HttpResponse {
 
 /// Readiness: the database answers.
 #[utoipa::path(
+    operation_id = "check_readiness",
     tag = "health",
     responses(
         (status = 200, body = Health),

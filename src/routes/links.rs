@@ -76,6 +76,7 @@ pub struct SetPasswordRequest {
 
 /// Activate an invited account: set the password and sign in.
 #[utoipa::path(
+    operation_id = "activate_account",
     tag = "auth",
     request_body = SetPasswordRequest,
     responses(
@@ -137,6 +138,7 @@ const FORGOT_ANSWER: &str = "If the address belongs to an account, an email is o
 /// stored alike for any address and resolved by the delivery worker, so
 /// timing tells nothing either.
 #[utoipa::path(
+    operation_id = "request_password_reset",
     tag = "auth",
     request_body = ForgotPasswordRequest,
     responses(

@@ -16,6 +16,7 @@ use crate::state::AppState;
 
 /// Your own User, with memberships.
 #[utoipa::path(
+    operation_id = "get_me",
     tag = "me",
     security(("bearer" = [])),
     responses(

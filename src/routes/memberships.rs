@@ -1,5 +1,6 @@
 //! A customer's users ("Customer Info → Users").
 
+use actix_web::http::header;
 use actix_web::{delete, get, patch, post, web, HttpRequest, HttpResponse};
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
@@ -11,8 +12,12 @@ use crate::domain::pagination::PageRequest;
 use crate::domain::profile::{parse_job_title, parse_name, search_key};
 use crate::domain::roles::{check_settings, MembershipRole};
 use crate::error::{ApiError, Problem};
-use crate::http::{field_id, parse_query, path_id, JsonBody, RequestId};
-use crate::openapi::responses::{Forbidden, NotFound, Unauthorized, Unprocessable};
+use crate::http::{
+    field_id, if_match_stamp, parse_query, path_id, stamp_etag, JsonBody, RequestId,
+};
+use crate::openapi::responses::{
+    Forbidden, NotFound, PreconditionFailed, Unauthorized, Unprocessable,
+};
 use crate::openapi::schemas;
 use crate::routes::common::{created, once, Checks, PageQuery, RequestMeta};
 use crate::routes::extract::{Authenticated, VerifiedToken};
@@ -24,10 +29,10 @@ use crate::state::AppState;
 #[derive(Debug, Default, Deserialize, IntoParams)]
 #[into_params(parameter_in = Query)]
 pub struct UserListQuery {
-    /// Only users in this status; empty means any.
+    /// Only users in this status; leave it out for any.
     #[param(schema_with = schemas::user_status_or_empty)]
     pub status: Option<String>,
-    /// Only members with this role; empty means any.
+    /// Only members with this role; leave it out for any.
     #[param(schema_with = schemas::membership_role_or_empty)]
     pub role: Option<String>,
     /// Case-insensitive prefix of email, first or last name.
@@ -101,7 +106,7 @@ pub struct CustomerUserPage {
 #[utoipa::path(
     tag = "memberships",
     security(("bearer" = [])),
-    params(("cid" = uuid::Uuid, Path, description = "Customer id"), UserListQuery, PageQuery),
+    params(("customer_id" = uuid::Uuid, Path, description = "Customer id"), UserListQuery, PageQuery),
     responses(
         (status = 200, body = CustomerUserPage),
         Unauthorized,
@@ -110,7 +115,7 @@ pub struct CustomerUserPage {
         Unprocessable,
     )
 )]
-#[get("/v1/customers/{cid}/users")]
+#[get("/v1/customers/{customer_id}/users")]
 pub async fn list_customer_users(
     req: HttpRequest,
     path: web::Path<String>,
@@ -211,21 +216,21 @@ impl AddCustomerUser {
     security(("bearer" = [])),
     request_body = AddCustomerUser,
     params(
-        ("cid" = uuid::Uuid, Path, description = "Customer id"),
+        ("customer_id" = uuid::Uuid, Path, description = "Customer id"),
         ("Idempotency-Key" = Option<String>, Header, description = "Repeat-safe creation: the same key and body within 24 h replays the first answer; the same key with another body is 422 `idempotency_key_reused`", pattern = r"^[\x21-\x7E]{1,255}$", max_length = 255),
     ),
     responses(
-        (status = 201, body = CustomerUserView, headers(("Location" = String, description = "`/v1/users/{uid}`")),
+        (status = 201, body = CustomerUserView, headers(("Location" = String, description = "`/v1/users/{user_id}`"), ("ETag" = String, description = "The membership's ETag, for `If-Match` on `PATCH /v1/customers/{customer_id}/users/{user_id}`")),
             links(
-                ("GetUser" = (operation_id = "get_user", parameters(("uid" = "$response.body#/id")))),
-                ("UpdateUser" = (operation_id = "update_user", parameters(("uid" = "$response.body#/id")))),
-                ("SetStatus" = (operation_id = "set_status", parameters(("uid" = "$response.body#/id")))),
-                ("UnlockUser" = (operation_id = "unlock_user", parameters(("uid" = "$response.body#/id")))),
-                ("SendActivationEmail" = (operation_id = "send_activation_email", parameters(("uid" = "$response.body#/id")))),
-                ("SendPasswordResetEmail" = (operation_id = "send_password_reset_email", parameters(("uid" = "$response.body#/id")))),
-                ("UpdateCustomerUser" = (operation_id = "update_customer_user", parameters(("cid" = "$request.path.cid"), ("uid" = "$response.body#/id")))),
-                ("RemoveCustomerUser" = (operation_id = "remove_customer_user", parameters(("cid" = "$request.path.cid"), ("uid" = "$response.body#/id")))),
-                ("DeleteUser" = (operation_id = "delete_user", parameters(("uid" = "$response.body#/id")))),
+                ("GetUser" = (operation_id = "get_user", parameters(("user_id" = "$response.body#/id")))),
+                ("UpdateUser" = (operation_id = "update_user", parameters(("user_id" = "$response.body#/id")))),
+                ("SetStatus" = (operation_id = "set_user_status", parameters(("user_id" = "$response.body#/id")))),
+                ("UnlockUser" = (operation_id = "unlock_user", parameters(("user_id" = "$response.body#/id")))),
+                ("SendActivationEmail" = (operation_id = "send_activation_email", parameters(("user_id" = "$response.body#/id")))),
+                ("SendPasswordResetEmail" = (operation_id = "send_password_reset_email", parameters(("user_id" = "$response.body#/id")))),
+                ("UpdateCustomerUser" = (operation_id = "update_customer_user", parameters(("customer_id" = "$request.path.customer_id"), ("user_id" = "$response.body#/id")))),
+                ("RemoveCustomerUser" = (operation_id = "remove_customer_user", parameters(("customer_id" = "$request.path.customer_id"), ("user_id" = "$response.body#/id")))),
+                ("DeleteUser" = (operation_id = "delete_user", parameters(("user_id" = "$response.body#/id")))),
             ),
         ),
         Unauthorized,
@@ -235,7 +240,7 @@ impl AddCustomerUser {
         Unprocessable,
     )
 )]
-#[post("/v1/customers/{cid}/users")]
+#[post("/v1/customers/{customer_id}/users")]
 pub async fn add_customer_user(
     req: HttpRequest,
     path: web::Path<String>,
@@ -265,7 +270,7 @@ pub async fn add_customer_user(
                 body: serde_json::to_value(CustomerUserView::new(&added.membership, &added.user))
                     .map_err(ApiError::internal)?,
                 location: format!("/v1/users/{}", added.user.id),
-                etag: None,
+                etag: Some(stamp_etag(added.membership.stamp())),
             })
         },
     )
@@ -290,17 +295,23 @@ pub struct UpdateMembership {
     tag = "memberships",
     security(("bearer" = [])),
     request_body = UpdateMembership,
-    params(("cid" = uuid::Uuid, Path, description = "Customer id"), ("uid" = uuid::Uuid, Path, description = "User id")),
+    params(
+        ("customer_id" = uuid::Uuid, Path, description = "Customer id"),
+        ("user_id" = uuid::Uuid, Path, description = "User id"),
+        ("If-Match" = Option<String>, Header, description = "The membership's ETag from the answer that added or last edited it (`\"1764511512123456\"`) or `*`; 412 if the membership changed since (or a weak or foreign tag: they never match); 422 if it is not an entity tag", pattern = r#"^(\*|(W/)?"[\x21\x23-\x7E]*")$"#),
+    ),
     responses(
-        (status = 200, body = CustomerUserView),
+        (status = 200, body = CustomerUserView, headers(("ETag" = String, description = "The membership's new ETag"))),
         Unauthorized,
         Forbidden,
         NotFound,
+        PreconditionFailed,
         Unprocessable,
     )
 )]
-#[patch("/v1/customers/{cid}/users/{uid}")]
+#[patch("/v1/customers/{customer_id}/users/{user_id}")]
 pub async fn update_customer_user(
+    req: HttpRequest,
     path: web::Path<(String, String)>,
     actor: Authenticated,
     body: JsonBody<UpdateMembership>,
@@ -327,9 +338,20 @@ pub async fn update_customer_user(
         role: body.role,
         settings,
     };
-    let (membership, user) =
-        members::update(&state, &actor.0, context, customer_id, user_id, edit).await?;
-    Ok(HttpResponse::Ok().json(CustomerUserView::new(&membership, &user)))
+    let expected = if_match_stamp(&req)?;
+    let (membership, user) = members::update(
+        &state,
+        &actor.0,
+        context,
+        customer_id,
+        user_id,
+        edit,
+        expected,
+    )
+    .await?;
+    Ok(HttpResponse::Ok()
+        .insert_header((header::ETAG, stamp_etag(membership.stamp())))
+        .json(CustomerUserView::new(&membership, &user)))
 }
 
 #[derive(Debug, Deserialize, IntoParams)]
@@ -349,7 +371,7 @@ pub struct RemoveQuery {
 #[utoipa::path(
     tag = "memberships",
     security(("bearer" = [])),
-    params(("cid" = uuid::Uuid, Path, description = "Customer id"), ("uid" = uuid::Uuid, Path, description = "User id"), RemoveQuery),
+    params(("customer_id" = uuid::Uuid, Path, description = "Customer id"), ("user_id" = uuid::Uuid, Path, description = "User id"), RemoveQuery),
     responses(
         (status = 204, description = "Removed"),
         Unauthorized,
@@ -358,7 +380,7 @@ pub struct RemoveQuery {
         Unprocessable,
     )
 )]
-#[delete("/v1/customers/{cid}/users/{uid}")]
+#[delete("/v1/customers/{customer_id}/users/{user_id}")]
 pub async fn remove_customer_user(
     req: HttpRequest,
     path: web::Path<(String, String)>,

@@ -34,7 +34,7 @@ fn user_info_response(info: UserInfo) -> HttpResponse {
 #[derive(Debug, Default, Deserialize, IntoParams)]
 #[into_params(parameter_in = Query)]
 pub struct PlatformUserQuery {
-    /// Only members of this customer; empty means any.
+    /// Only members of this customer; leave it out for any.
     #[param(schema_with = schemas::uuid_or_blank)]
     pub customer_id: Option<String>,
 }
@@ -77,14 +77,14 @@ pub async fn list_users(
 #[utoipa::path(
     tag = "users",
     security(("bearer" = [])),
-    params(("uid" = uuid::Uuid, Path, description = "User id")),
+    params(("user_id" = uuid::Uuid, Path, description = "User id")),
     responses(
         (status = 200, body = UserView, headers(("ETag" = String))),
         Unauthorized,
         NotFound,
     )
 )]
-#[get("/v1/users/{uid}")]
+#[get("/v1/users/{user_id}")]
 pub async fn get_user(
     path: web::Path<String>,
     token: VerifiedToken,
@@ -149,7 +149,7 @@ impl UpdateUser {
     security(("bearer" = [])),
     request_body = UpdateUser,
     params(
-        ("uid" = uuid::Uuid, Path, description = "User id"),
+        ("user_id" = uuid::Uuid, Path, description = "User id"),
         ("If-Match" = Option<String>, Header, description = "The ETag you read (`\"7\"`) or `*`; 412 if the user changed since (or a weak or foreign tag: they never match); 422 if it is not an entity tag", pattern = r#"^(\*|(W/)?"[\x21\x23-\x7E]*")$"#),
     ),
     responses(
@@ -162,7 +162,7 @@ impl UpdateUser {
         Unprocessable,
     )
 )]
-#[patch("/v1/users/{uid}")]
+#[patch("/v1/users/{user_id}")]
 pub async fn update_user(
     req: HttpRequest,
     path: web::Path<String>,
@@ -191,7 +191,7 @@ pub async fn update_user(
 #[utoipa::path(
     tag = "users",
     security(("bearer" = [])),
-    params(("uid" = uuid::Uuid, Path, description = "User id"), RequestMeta),
+    params(("user_id" = uuid::Uuid, Path, description = "User id"), RequestMeta),
     responses(
         (status = 204, description = "Deleted"),
         Unauthorized,
@@ -200,7 +200,7 @@ pub async fn update_user(
         (status = 409, description = "You cannot delete yourself", body = Problem, content_type = "application/problem+json"),
     )
 )]
-#[delete("/v1/users/{uid}")]
+#[delete("/v1/users/{user_id}")]
 pub async fn delete_user(
     req: HttpRequest,
     path: web::Path<String>,
@@ -239,21 +239,27 @@ enum StatusTargetName {
 
 /// Inactivate, reactivate, retire ("drop") or reinstate a user. Idempotent.
 #[utoipa::path(
+    operation_id = "set_user_status",
     tag = "users",
     security(("bearer" = [])),
     request_body = SetStatus,
-    params(("uid" = uuid::Uuid, Path, description = "User id")),
+    params(
+        ("user_id" = uuid::Uuid, Path, description = "The user's id."),
+        ("If-Match" = Option<String>, Header, description = "The ETag you read (`\"7\"`) or `*`; 412 if the user changed since (or a weak or foreign tag: they never match); 422 if it is not an entity tag", pattern = r#"^(\*|(W/)?"[\x21\x23-\x7E]*")$"#),
+    ),
     responses(
         (status = 200, body = UserView, headers(("ETag" = String))),
         Unauthorized,
         Forbidden,
         NotFound,
+        PreconditionFailed,
         (status = 409, description = "`seat_limit_reached`, `user_not_activated`, `user_retired` or `cannot_change_self`", body = Problem, content_type = "application/problem+json"),
         (status = 422, description = "`invited` and `expired` cannot be set", body = Problem, content_type = "application/problem+json"),
     )
 )]
-#[put("/v1/users/{uid}/status")]
+#[put("/v1/users/{user_id}/status")]
 pub async fn set_status(
+    req: HttpRequest,
     path: web::Path<String>,
     actor: Authenticated,
     body: JsonBody<SetStatus>,
@@ -269,7 +275,8 @@ pub async fn set_status(
     }
     .context(&actor.0, &request_id)?;
     let id = path_id(&path, "user")?;
-    let info = service::set_status(&state, &actor.0, context, id, target).await?;
+    let expected = if_match_version(&req)?;
+    let info = service::set_status(&state, &actor.0, context, id, target, expected).await?;
     Ok(user_info_response(info))
 }
 
@@ -277,7 +284,7 @@ pub async fn set_status(
 #[utoipa::path(
     tag = "users",
     security(("bearer" = [])),
-    params(("uid" = uuid::Uuid, Path, description = "User id"), RequestMeta),
+    params(("user_id" = uuid::Uuid, Path, description = "User id"), RequestMeta),
     responses(
         (status = 204, description = "Unlocked (or was not locked)"),
         Unauthorized,
@@ -285,7 +292,7 @@ pub async fn set_status(
         NotFound,
     )
 )]
-#[delete("/v1/users/{uid}/lock")]
+#[delete("/v1/users/{user_id}/lock")]
 pub async fn unlock_user(
     req: HttpRequest,
     path: web::Path<String>,
@@ -316,7 +323,7 @@ async fn send_link(
 #[utoipa::path(
     tag = "users",
     security(("bearer" = [])),
-    params(("uid" = uuid::Uuid, Path, description = "User id"), RequestMeta),
+    params(("user_id" = uuid::Uuid, Path, description = "User id"), RequestMeta),
     responses(
         (status = 202, description = "Queued"),
         Unauthorized,
@@ -325,7 +332,7 @@ async fn send_link(
         (status = 409, description = "`not_invited`", body = Problem, content_type = "application/problem+json"),
     )
 )]
-#[post("/v1/users/{uid}/activation-email")]
+#[post("/v1/users/{user_id}/activation-email")]
 pub async fn send_activation_email(
     req: HttpRequest,
     path: web::Path<String>,
@@ -348,7 +355,7 @@ pub async fn send_activation_email(
 #[utoipa::path(
     tag = "users",
     security(("bearer" = [])),
-    params(("uid" = uuid::Uuid, Path, description = "User id"), RequestMeta),
+    params(("user_id" = uuid::Uuid, Path, description = "User id"), RequestMeta),
     responses(
         (status = 202, description = "Queued"),
         Unauthorized,
@@ -357,7 +364,7 @@ pub async fn send_activation_email(
         (status = 409, description = "`not_active`", body = Problem, content_type = "application/problem+json"),
     )
 )]
-#[post("/v1/users/{uid}/password-reset-email")]
+#[post("/v1/users/{user_id}/password-reset-email")]
 pub async fn send_password_reset_email(
     req: HttpRequest,
     path: web::Path<String>,

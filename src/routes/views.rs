@@ -14,30 +14,45 @@ use crate::domain::roles::{MembershipRole, PlatformRole};
 /// The fields of a user shared by every representation.
 #[derive(Debug, Serialize, ToSchema)]
 pub struct UserFields {
-    #[schema(format = Uuid)]
+    /// The user's id (`user_id` in paths).
+    #[schema(format = Uuid, example = "0f8e2a4c-5b1d-4c3e-9a7f-2d6b8c1e4f30")]
     pub id: String,
-    #[schema(example = "jane.doe@example.com")]
+    /// The sign-in name and where emails go; unique across the platform, case-insensitively.
+    #[schema(format = Email, example = "dana.whitfield@ubm-demo.example")]
     pub email: String,
+    #[schema(example = "Dana")]
+    /// Given name, as emails greet the user.
     pub first_name: String,
+    /// Family name.
+    #[schema(example = "Whitfield")]
     pub last_name: String,
+    /// Job title; null when none was given.
+    #[schema(example = "Energy Analyst")]
     pub job_title: Option<String>,
     pub status: UserStatus,
-    /// Locked after too many failed sign-ins; see `DELETE /v1/users/{uid}/lock`.
+    /// Locked after too many failed sign-ins (whatever the status): the user
+    /// cannot sign in until an admin unlocks them with `DELETE /v1/users/{user_id}/lock`.
     pub locked: bool,
+    /// When the account was locked; null when it is not locked.
     #[serde(with = "time::serde::rfc3339::option")]
     pub locked_at: Option<OffsetDateTime>,
     pub platform_role: PlatformRole,
+    /// When the activation email was first sent; null for users made active directly.
     #[serde(with = "time::serde::rfc3339::option")]
     pub invited_at: Option<OffsetDateTime>,
+    /// When the user set their first password; null while invited.
     #[serde(with = "time::serde::rfc3339::option")]
     pub activated_at: Option<OffsetDateTime>,
+    /// The last successful sign-in; null if never.
     #[serde(with = "time::serde::rfc3339::option")]
     pub last_login_at: Option<OffsetDateTime>,
-    /// The "Retired On" date.
+    /// The "Retired On" date; null unless the user is retired.
     #[serde(with = "time::serde::rfc3339::option")]
     pub retired_at: Option<OffsetDateTime>,
+    /// When the user was created.
     #[serde(with = "time::serde::rfc3339")]
     pub created_at: OffsetDateTime,
+    /// The last change to the user's own fields (not their memberships).
     #[serde(with = "time::serde::rfc3339")]
     pub updated_at: OffsetDateTime,
 }
@@ -67,13 +82,16 @@ impl From<&UserRow> for UserFields {
 /// One customer the user belongs to.
 #[derive(Debug, Serialize, ToSchema)]
 pub struct MembershipView {
+    /// The customer's id.
     #[schema(format = Uuid)]
     pub customer_id: String,
+    /// The customer's name.
+    #[schema(example = "UBM Demo")]
     pub customer_name: String,
     pub role: MembershipRole,
-    /// Free JSON object of product defaults (menu, chat tags, user-group tags).
-    #[schema(value_type = Object)]
+    #[schema(schema_with = crate::openapi::schemas::settings_view)]
     pub settings: serde_json::Value,
+    /// When the user was added to this customer.
     #[serde(with = "time::serde::rfc3339")]
     pub added_at: OffsetDateTime,
 }
@@ -99,6 +117,9 @@ pub fn parse_settings(text: &str) -> serde_json::Value {
 pub struct UserView {
     #[serde(flatten)]
     pub user: UserFields,
+    /// The customers the user belongs to, with their role and settings in
+    /// each (only those the caller may see, unless the caller is a platform
+    /// admin or the user themself).
     pub memberships: Vec<MembershipView>,
 }
 
@@ -120,8 +141,9 @@ pub struct CustomerUserView {
     #[serde(flatten)]
     pub user: UserFields,
     pub role: MembershipRole,
-    #[schema(value_type = Object)]
+    #[schema(schema_with = crate::openapi::schemas::settings_view)]
     pub settings: serde_json::Value,
+    /// When the user was added to this customer.
     #[serde(with = "time::serde::rfc3339")]
     pub added_at: OffsetDateTime,
 }
@@ -139,15 +161,23 @@ impl CustomerUserView {
 
 #[derive(Debug, Serialize, ToSchema)]
 pub struct CustomerView {
-    #[schema(format = Uuid)]
+    /// The customer's id (`customer_id` in paths).
+    #[schema(format = Uuid, example = "7c1d9e2b-3a4f-4b6c-8d0e-1f2a3b4c5d6e")]
     pub id: String,
+    /// The customer's name; unique, case-insensitively.
+    #[schema(example = "UBM Demo")]
     pub name: String,
     /// Seats the customer has licensed; null means unlimited.
+    #[schema(example = 25)]
     pub licensed_seats: Option<i32>,
-    /// Memberships whose user is not retired.
+    /// Seats in use: memberships whose user is not retired. Adding a user or
+    /// reactivating one beyond `licensed_seats` is 409 `seat_limit_reached`.
+    #[schema(example = 12)]
     pub named_users: i64,
+    /// When the customer was created.
     #[serde(with = "time::serde::rfc3339")]
     pub created_at: OffsetDateTime,
+    /// The last change to the customer.
     #[serde(with = "time::serde::rfc3339")]
     pub updated_at: OffsetDateTime,
 }
@@ -168,6 +198,7 @@ impl CustomerView {
 /// A page of a list.
 #[derive(Debug, Serialize, ToSchema)]
 pub struct Page<T: ToSchema> {
+    /// This page's items, newest first (at most `limit`).
     pub items: Vec<T>,
     /// Pass as `?cursor=` for the next page; null on the last page.
     pub next_cursor: Option<String>,

@@ -22,10 +22,12 @@ use crate::state::AppState;
 
 #[derive(Debug, Serialize, ToSchema)]
 pub struct WebhookEndpointView {
+    /// The endpoint's id.
     #[schema(format = Uuid)]
     pub id: String,
     /// Where events are POSTed.
     pub url: String,
+    /// What the endpoint is for, in the words of whoever registered it.
     pub description: Option<String>,
     /// The customer whose events it receives; null for a platform endpoint
     /// (every event).
@@ -35,14 +37,19 @@ pub struct WebhookEndpointView {
     /// False once disabled (by a 410 answer, by failing for the whole retry
     /// window, or by an admin); `disabled_reason` says which.
     pub enabled: bool,
+    /// When it was disabled; null while enabled.
     #[serde(with = "time::serde::rfc3339::option")]
     pub disabled_at: Option<OffsetDateTime>,
+    /// Why it was disabled (a 410 answer, the retry window used up, or an
+    /// admin); null while enabled.
     pub disabled_reason: Option<String>,
     /// After a rotation, the old secret keeps signing beside the new one until then.
     #[serde(with = "time::serde::rfc3339::option")]
     pub previous_secret_expires_at: Option<OffsetDateTime>,
+    /// When it was registered.
     #[serde(with = "time::serde::rfc3339")]
     pub created_at: OffsetDateTime,
+    /// When it last changed.
     #[serde(with = "time::serde::rfc3339")]
     pub updated_at: OffsetDateTime,
 }
@@ -363,25 +370,31 @@ pub async fn test_webhook_endpoint(
 
 #[derive(Debug, Serialize, ToSchema)]
 pub struct WebhookDeliveryView {
+    /// The delivery's id (for retrying it).
     #[schema(format = Uuid)]
     pub id: String,
     /// The event's id: the `webhook-id` header, the same on every attempt.
     #[schema(format = Uuid)]
     pub event_id: Option<String>,
+    /// The event's type, e.g. `user.status_changed`.
     pub event_type: String,
     pub status: DeliveryStatus,
+    /// Attempts made so far.
     pub attempts: i32,
     /// The status code of the last answer; null before one, or when the
     /// last attempt got none (timeout, refused address, connection error).
     pub response_status: Option<i32>,
     /// How long the last attempt took.
     pub latency_ms: Option<i32>,
+    /// Why the last attempt failed; null after a success.
     pub last_error: Option<String>,
     /// When the next attempt is due; null unless pending.
     #[serde(with = "time::serde::rfc3339::option")]
     pub next_attempt_at: Option<OffsetDateTime>,
+    /// When the event was queued for this endpoint.
     #[serde(with = "time::serde::rfc3339")]
     pub created_at: OffsetDateTime,
+    /// When the receiver accepted it (a 2xx answer); null until then.
     #[serde(with = "time::serde::rfc3339::option")]
     pub delivered_at: Option<OffsetDateTime>,
 }

@@ -281,7 +281,7 @@ fn take_confirmation(
     let wait = oldest_counted + HOUR - now;
     let seconds = (wait.whole_microseconds() + 999_999) / 1_000_000;
     Err(ApiError::Limited {
-        code: "confirmation_limit_reached",
+        code: crate::error::ErrorCode::ConfirmationLimitReached,
         detail: format!(
             "You have asked for {cap} confirmation emails in the last hour, the most allowed; retry without confirmation_email, or in {} s.",
             seconds.clamp(1, 3600)

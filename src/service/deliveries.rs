@@ -59,7 +59,7 @@ pub async fn retry(state: &AppState, actor: &Actor, id: String) -> Result<Delive
                 .ok_or(ApiError::NotFound("email delivery"))?;
             if !outbox::retry(conn, &id, state.clock.now_db())? {
                 return Err(ApiError::conflict(
-                    "not_failed",
+                    crate::error::ErrorCode::NotFailed,
                     format!(
                         "This email is {}; only failed emails can be retried.",
                         row.status.as_str()

@@ -144,11 +144,11 @@ where
             "Idempotency-Key",
             "was already used with a different request body",
         )])
-        .with_code("idempotency_key_reused"));
+        .with_code(crate::error::ErrorCode::IdempotencyKeyReused));
     }
     let (Some(status), Some(body)) = (row.response_status, row.response_body) else {
         return Err(ApiError::conflict(
-            "idempotency_request_in_progress",
+            crate::error::ErrorCode::IdempotencyRequestInProgress,
             "A request with this Idempotency-Key is still being processed; retry shortly.",
         ));
     };

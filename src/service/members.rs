@@ -83,11 +83,20 @@ pub async fn update(
     customer_id: String,
     user_id: String,
     edit: MembershipEdit,
+    expected_stamp: Option<i64>,
 ) -> Result<(MembershipRow, UserRow), ApiError> {
     let actor = actor.clone();
     state
         .write(move |conn, state| {
-            update_in(conn, state, &actor, &context, &customer_id, &user_id, edit)
+            update_in(
+                conn,
+                state,
+                &actor,
+                &context,
+                (&customer_id, &user_id),
+                edit,
+                expected_stamp,
+            )
         })
         .await
 }
@@ -201,7 +210,7 @@ fn refuse_existing(
 ) -> Result<(), ApiError> {
     if user.status == UserStatus::Retired {
         return Err(ApiError::Conflict {
-            code: "user_retired",
+            code: crate::error::ErrorCode::UserRetired,
             detail: "This email belongs to a retired user; reinstate them with PUT /v1/users/{user_id}/status.".into(),
             user_id: Some(user.id.clone()),
         });
@@ -229,14 +238,14 @@ fn lock_existing(
 
 fn changed_meanwhile() -> ApiError {
     ApiError::conflict(
-        "email_taken",
+        crate::error::ErrorCode::EmailTaken,
         "Another request just changed the user with this email; retry.",
     )
 }
 
 fn already_member(user_id: &str) -> ApiError {
     ApiError::Conflict {
-        code: "already_member",
+        code: crate::error::ErrorCode::AlreadyMember,
         detail: "This user already belongs to the customer.".into(),
         user_id: Some(user_id.to_string()),
     }
@@ -416,13 +425,16 @@ fn update_in(
     state: &AppState,
     actor: &Actor,
     context: &AuditContext,
-    customer_id: &str,
-    user_id: &str,
+    (customer_id, user_id): (&str, &str),
     edit: MembershipEdit,
+    expected_stamp: Option<i64>,
 ) -> Result<(MembershipRow, UserRow), ApiError> {
     let customer = administered(conn, actor, customer_id)?;
     let before =
         memberships::find(conn, customer_id, user_id)?.ok_or(ApiError::NotFound("membership"))?;
+    if expected_stamp.is_some_and(|stamp| stamp != before.stamp()) {
+        return Err(ApiError::PreconditionFailed);
+    }
     let role = edit.role.unwrap_or(before.role);
     let settings = edit.settings.unwrap_or_else(|| before.settings.clone());
     let user = users::find(conn, user_id)?.ok_or(ApiError::NotFound("membership"))?;

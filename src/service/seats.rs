@@ -71,7 +71,7 @@ pub async fn miscounted(state: &AppState) -> Result<Vec<SeatCount>, ApiError> {
 
 fn seat_limit(customer: &CustomerRow) -> ApiError {
     ApiError::conflict(
-        "seat_limit_reached",
+        crate::error::ErrorCode::SeatLimitReached,
         format!(
             "{} has {} of {} licensed seats in use.",
             customer.name,
@@ -159,7 +159,7 @@ mod tests {
         let Err(ApiError::Conflict { code, detail, .. }) = take_seat(&mut conn, "c") else {
             panic!("the only seat is used");
         };
-        assert_eq!(code, "seat_limit_reached");
+        assert_eq!(code, crate::error::ErrorCode::SeatLimitReached);
         assert_eq!(detail, "Acme has 1 of 1 licensed seats in use.");
     }
 

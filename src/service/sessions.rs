@@ -25,14 +25,18 @@ use crate::state::AppState;
 /// An RFC 6749 token response.
 #[derive(Debug, Serialize, ToSchema)]
 pub struct TokenResponse {
+    /// A JWT (EdDSA) to send as `Authorization: Bearer …`; verify it with `/.well-known/jwks.json` if you need to.
     pub access_token: String,
+    /// Always `Bearer`.
     #[schema(example = "Bearer")]
     pub token_type: &'static str,
     /// Seconds until the access token expires.
     #[schema(example = 900)]
     pub expires_in: u64,
-    /// Absent for client-credentials grants.
+    /// Absent for client-credentials grants. Keep it secret; trade it for a
+    /// new pair with `grant_type=refresh_token` before the session ends.
     #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(nullable = false)]
     pub refresh_token: Option<String>,
 }
 

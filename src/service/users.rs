@@ -194,10 +194,13 @@ pub async fn set_status(
     context: AuditContext,
     id: String,
     target: StatusTarget,
+    expected_version: Option<i32>,
 ) -> Result<UserInfo, ApiError> {
     let actor = actor.clone();
     state
-        .write(move |conn, state| set_status_in(conn, state, &actor, &context, &id, target))
+        .write(move |conn, state| {
+            set_status_in(conn, state, &actor, &context, &id, target, expected_version)
+        })
         .await
 }
 
@@ -333,7 +336,7 @@ fn update_profile_in(
         let taken = users::find_by_email(conn, email_key)?.is_some_and(|other| other.id != id);
         if taken {
             return Err(ApiError::conflict(
-                "email_taken",
+                crate::error::ErrorCode::EmailTaken,
                 "Another user already has this email address.",
             ));
         }
@@ -350,7 +353,7 @@ fn update_profile_in(
     let applied = users::update_profile(conn, id, before.version, &change, now).map_err(|err| {
         if crate::db::is_unique_violation(&err) {
             ApiError::conflict(
-                "email_taken",
+                crate::error::ErrorCode::EmailTaken,
                 "Another user already has this email address.",
             )
         } else {
@@ -406,18 +409,22 @@ fn set_status_in(
     context: &AuditContext,
     id: &str,
     target: StatusTarget,
+    expected_version: Option<i32>,
 ) -> Result<UserInfo, ApiError> {
     let loaded = administered_user(conn, actor, id)?;
     let user = loaded.row;
+    if expected_version.is_some_and(|v| v != user.version) {
+        return Err(ApiError::PreconditionFailed);
+    }
     if actor.user_id() == Some(id) {
         return Err(ApiError::conflict(
-            "cannot_change_self",
+            crate::error::ErrorCode::CannotChangeSelf,
             "You cannot change your own status.",
         ));
     }
     let from = user.status;
-    let plan = plan_status_change(from, target, user.password_hash.is_some())
-        .map_err(|err| ApiError::conflict(err.code(), err.to_string()))?;
+    let plan =
+        plan_status_change(from, target, user.password_hash.is_some()).map_err(ApiError::from)?;
     if !plan.changes {
         return info_for(conn, actor, id);
     }
@@ -509,12 +516,12 @@ fn send_link_in(
     let (required, code, action) = match purpose {
         Purpose::Activation => (
             UserStatus::Invited,
-            "not_invited",
+            crate::error::ErrorCode::NotInvited,
             "user.activation_email_sent",
         ),
         Purpose::PasswordReset => (
             UserStatus::Active,
-            "not_active",
+            crate::error::ErrorCode::NotActive,
             "user.password_reset_email_sent",
         ),
     };
@@ -565,7 +572,7 @@ fn delete_in(
     require(actor.platform(), "user")?;
     if actor.user_id() == Some(id) {
         return Err(ApiError::conflict(
-            "cannot_change_self",
+            crate::error::ErrorCode::CannotChangeSelf,
             "You cannot delete yourself.",
         ));
     }

@@ -17,7 +17,7 @@ use crate::domain::delivery::WEBHOOK_KIND;
 use crate::domain::events::EventType;
 use crate::domain::pagination::{Cursor, Page, PageRequest};
 use crate::domain::permissions::Actor;
-use crate::error::ApiError;
+use crate::error::{ApiError, ErrorCode};
 use crate::service::audit::{AuditContext, Event};
 use crate::service::customers::administered;
 use crate::service::events::{self, Queued};
@@ -302,7 +302,7 @@ pub async fn send_test(
             let endpoint = managed(conn, &actor, &id)?;
             if let Some(reason) = &endpoint.disabled_reason {
                 return Err(ApiError::conflict(
-                    "endpoint_disabled",
+                    ErrorCode::EndpointDisabled,
                     format!("This endpoint is disabled ({reason}); enable it with PATCH {{\"enabled\": true}} first."),
                 ));
             }
@@ -380,13 +380,13 @@ pub async fn retry_delivery(
             })?;
             if endpoint.disabled_at.is_some() {
                 return Err(ApiError::conflict(
-                    "endpoint_disabled",
+                    ErrorCode::EndpointDisabled,
                     "The endpoint is disabled; enable it with PATCH {\"enabled\": true} first.",
                 ));
             }
             if !outbox::retry(conn, &id, state.clock.now_db())? {
                 return Err(ApiError::conflict(
-                    "not_failed",
+                    ErrorCode::NotFailed,
                     format!(
                         "This delivery is {}; only failed deliveries can be retried.",
                         row.status.as_str()

@@ -654,3 +654,51 @@ async fn adding_a_user_beyond_the_seat_limit_returns_409() {
     assert_eq!(app.named_users(&cid).await, 3);
     assert_eq!(app.user_info(&ids[0]).await["status"], "retired");
 }
+
+#[tokio::test]
+async fn a_membership_edit_with_a_stale_if_match_is_412_and_changes_nothing() {
+    let app = spawn_app().await;
+    let cid = app.customer("UBM Demo", None).await;
+    let added = app
+        .add_customer_user(
+            app.admin_token(),
+            &cid,
+            &json!({"email": "marcus.lee@ubm-demo.example", "first_name": "Marcus", "last_name": "Lee", "role": "standard_user"}),
+        )
+        .await;
+    let first_etag = header(&added, "etag");
+    assert!(
+        first_etag.starts_with('"'),
+        "the 201 carries the membership's ETag"
+    );
+    let uid = id_of(&expect_json(added, StatusCode::CREATED).await);
+    let path = format!("/v1/customers/{cid}/users/{uid}");
+    let patch = |etag: String, role: &'static str| {
+        let app = &app;
+        let path = path.clone();
+        async move {
+            app.request(reqwest::Method::PATCH, &path, Some(app.admin_token()))
+                .header("If-Match", etag)
+                .json(&json!({"role": role}))
+                .send()
+                .await
+                .unwrap()
+        }
+    };
+    let fresh = patch(first_etag.clone(), "full_access").await;
+    let second_etag = header(&fresh, "etag");
+    assert_ne!(second_etag, first_etag);
+    assert_eq!(
+        expect_json(fresh, StatusCode::OK).await["role"],
+        "full_access"
+    );
+    let stale = patch(first_etag, "admin").await;
+    expect_problem(
+        stale,
+        StatusCode::PRECONDITION_FAILED,
+        "precondition_failed",
+    )
+    .await;
+    let again = patch(second_etag, "admin").await;
+    assert_eq!(expect_json(again, StatusCode::OK).await["role"], "admin");
+}

@@ -6,14 +6,17 @@ use serde_json::json;
 use crate::helpers::{expect_problem, header, spawn_app};
 
 #[tokio::test]
-async fn an_unknown_route_is_a_404_problem() {
+async fn an_unknown_route_is_a_404_problem_that_says_no_such_route_exists() {
     let app = spawn_app().await;
-    expect_problem(
+    let problem = expect_problem(
         app.get("/v1/nothing-here", None).await,
         StatusCode::NOT_FOUND,
-        "not_found",
+        "route_not_found",
     )
     .await;
+    let detail = problem["detail"].as_str().unwrap();
+    assert!(detail.contains("No route exists"), "{detail}");
+    assert!(!detail.contains("visible to you"), "{detail}");
 }
 
 #[tokio::test]

@@ -2,11 +2,11 @@
 //! changes (`PUT /v1/users/{uid}/status`), unlocking (`DELETE …/lock`), and
 //! the activation and password-reset emails an admin sends.
 
-use reqwest::StatusCode;
+use reqwest::{Method, StatusCode};
 use serde_json::json;
 
 use crate::helpers::{
-    error_fields, expect_json, expect_problem, is_timestamp, spawn_app, GOOD_PASSWORD,
+    error_fields, expect_json, expect_problem, header, is_timestamp, spawn_app, GOOD_PASSWORD,
 };
 
 // Status changes.
@@ -309,4 +309,46 @@ async fn a_password_reset_email_goes_only_to_an_active_user() {
     ] {
         assert!(email.text_body.contains(promise), "{}", email.text_body);
     }
+}
+
+#[tokio::test]
+async fn a_status_change_with_a_stale_if_match_is_412_and_changes_nothing() {
+    let app = spawn_app().await;
+    let (_, uid, _) = app.active_member("dana.whitfield@ubm-demo.example").await;
+    let etag = header(&app.get_user(app.admin_token(), &uid).await, "etag");
+    let fresh = app
+        .request(
+            Method::PUT,
+            &format!("/v1/users/{uid}/status"),
+            Some(app.admin_token()),
+        )
+        .header("If-Match", &etag)
+        .json(&json!({"status": "inactive"}))
+        .send()
+        .await
+        .unwrap();
+    let new_etag = header(&fresh, "etag");
+    assert_ne!(new_etag, etag);
+    assert_eq!(
+        expect_json(fresh, StatusCode::OK).await["status"],
+        "inactive"
+    );
+    let stale = app
+        .request(
+            Method::PUT,
+            &format!("/v1/users/{uid}/status"),
+            Some(app.admin_token()),
+        )
+        .header("If-Match", &etag)
+        .json(&json!({"status": "active"}))
+        .send()
+        .await
+        .unwrap();
+    expect_problem(
+        stale,
+        StatusCode::PRECONDITION_FAILED,
+        "precondition_failed",
+    )
+    .await;
+    assert_eq!(app.user_info(&uid).await["status"], "inactive");
 }

@@ -412,6 +412,14 @@ fn matrix() -> Vec<Row> {
     ]
 }
 
+/// The matrix spells path parameters with its own short placeholders.
+fn in_matrix_spelling(path: &str) -> String {
+    path.replace("{customer_id}", "{cid}")
+        .replace("{user_id}", "{uid}")
+        .replace("{api_client_id}", "{id}")
+        .replace("{delivery_id}", "{id}")
+}
+
 /// The operations of the app's own OpenAPI document, as `METHOD /path`.
 async fn contract_operations(app: &TestApp) -> BTreeSet<String> {
     let document = expect_json(app.get("/openapi.json", None).await, StatusCode::OK).await;
@@ -421,6 +429,7 @@ async fn contract_operations(app: &TestApp) -> BTreeSet<String> {
             "get", "put", "post", "delete", "options", "head", "patch", "trace",
         ] {
             if item.get(method).is_some() {
+                let path = in_matrix_spelling(path);
                 operations.insert(format!("{} {path}", method.to_uppercase()));
             }
         }
@@ -454,7 +463,7 @@ async fn every_operation_in_the_contract_has_a_row() {
                 .unwrap()
                 .keys()
                 .filter(|m| ["get", "put", "post", "delete", "patch"].contains(&m.as_str()))
-                .map(move |m| format!("{} {path}", m.to_uppercase()))
+                .map(move |m| format!("{} {}", m.to_uppercase(), in_matrix_spelling(path)))
         })
         .collect();
     assert_eq!(

@@ -6,7 +6,7 @@ use std::time::Duration;
 use reqwest::StatusCode;
 use serde_json::json;
 
-use crate::helpers::{expect_json, expect_problem, spawn_app, GOOD_PASSWORD};
+use crate::helpers::{expect_json, expect_problem, header, spawn_app, GOOD_PASSWORD};
 
 #[tokio::test]
 async fn opening_an_activation_link_does_not_consume_it() {
@@ -229,11 +229,9 @@ async fn an_api_client_signs_in_with_client_credentials_and_stays_in_its_custome
         .await
         .unwrap();
     assert_eq!(basic.status(), StatusCode::OK);
-    let wrong = expect_json(
-        app.client_credentials(id, "rcs_x").await,
-        StatusCode::UNAUTHORIZED,
-    )
-    .await;
+    let wrong = app.client_credentials(id, "rcs_x").await;
+    assert_eq!(header(&wrong, "www-authenticate"), "Basic realm=\"roster\"");
+    let wrong = expect_json(wrong, StatusCode::UNAUTHORIZED).await;
     assert_eq!(wrong["error"], "invalid_client");
 
     // Revoking the client kills its live token.
