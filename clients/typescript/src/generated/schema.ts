@@ -945,6 +945,267 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/v1/webhook-endpoints": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * List webhook endpoints
+         * @description The endpoints the caller may manage, newest first, a page at a time. Platform admins manage every endpoint; a customer admin (or an API client of that customer) manages the endpoints whose `customer_id` is their customer, and those receive only that customer's events.
+         *
+         *     **Who may call:** an admin of the customer concerned (for a user: of one of their customers), an API client of that customer, or a platform admin.
+         *
+         *     **Errors:**
+         *     - 401: `unauthorized`
+         *     - 403: `forbidden`
+         *     - 422: `validation_failed`
+         *     - 500: `internal_error`
+         *     - default: `method_not_allowed`, `internal_error`, `service_unavailable`
+         */
+        get: operations["list_webhook_endpoints"];
+        put?: never;
+        /**
+         * Register a webhook endpoint
+         * @description Registers an `https` URL that receives lifecycle events, signed per Standard Webhooks (`webhook-id`, `webhook-timestamp`, `webhook-signature`). The answer carries `secret` (`whsec_…`) once; it is stored sealed and never shown again. `events` limits the event types (all when omitted); `customer_id` scopes the endpoint to one customer. A URL that is not `https`, or whose host resolves into loopback, private, link-local or metadata ranges, is refused with 422 unless `ROSTER_WEBHOOK_ALLOW_PRIVATE` is on. Platform admins manage every endpoint; a customer admin (or an API client of that customer) manages the endpoints whose `customer_id` is their customer, and those receive only that customer's events. Audited as `webhook_endpoint.created`.
+         *
+         *     **Who may call:** an admin of the customer concerned (for a user: of one of their customers), an API client of that customer, or a platform admin.
+         *
+         *     **Errors:**
+         *     - 400: `malformed_request`
+         *     - 401: `unauthorized`
+         *     - 403: `forbidden`
+         *     - 404: `not_found`
+         *     - 413: `payload_too_large`
+         *     - 415: `unsupported_media_type`
+         *     - 422: `validation_failed`
+         *     - 429: `confirmation_limit_reached`
+         *     - 500: `internal_error`
+         *     - default: `method_not_allowed`, `internal_error`, `service_unavailable`
+         */
+        post: operations["create_webhook_endpoint"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/webhook-endpoints/{id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Get a webhook endpoint
+         * @description One endpoint, with why it was disabled if it was (`disabled_reason`: a 410 answer, or every attempt of a delivery failed). Platform admins manage every endpoint; a customer admin (or an API client of that customer) manages the endpoints whose `customer_id` is their customer, and those receive only that customer's events.
+         *
+         *     **Who may call:** an admin of the customer concerned (for a user: of one of their customers), an API client of that customer, or a platform admin.
+         *
+         *     **Errors:**
+         *     - 401: `unauthorized`
+         *     - 403: `forbidden`
+         *     - 404: `not_found`
+         *     - 500: `internal_error`
+         *     - default: `method_not_allowed`, `internal_error`, `service_unavailable`
+         */
+        get: operations["get_webhook_endpoint"];
+        put?: never;
+        post?: never;
+        /**
+         * Delete a webhook endpoint
+         * @description Deletes the endpoint and its pending deliveries; events stay in the feed. Platform admins manage every endpoint; a customer admin (or an API client of that customer) manages the endpoints whose `customer_id` is their customer, and those receive only that customer's events. Audited as `webhook_endpoint.deleted`.
+         *
+         *     **Who may call:** an admin of the customer concerned (for a user: of one of their customers), an API client of that customer, or a platform admin.
+         *
+         *     **Errors:**
+         *     - 401: `unauthorized`
+         *     - 403: `forbidden`
+         *     - 404: `not_found`
+         *     - 422: `validation_failed`
+         *     - 429: `confirmation_limit_reached`
+         *     - 500: `internal_error`
+         *     - default: `method_not_allowed`, `internal_error`, `service_unavailable`
+         */
+        delete: operations["delete_webhook_endpoint"];
+        options?: never;
+        head?: never;
+        /**
+         * Change a webhook endpoint's URL, events, description or state
+         * @description Changes the given fields. `enabled: true` re-enables a disabled endpoint (its failed deliveries can then be retried). The same address rules as creation apply to a new `url`. Platform admins manage every endpoint; a customer admin (or an API client of that customer) manages the endpoints whose `customer_id` is their customer, and those receive only that customer's events. Audited as `webhook_endpoint.updated`.
+         *
+         *     **Who may call:** an admin of the customer concerned (for a user: of one of their customers), an API client of that customer, or a platform admin.
+         *
+         *     **Errors:**
+         *     - 400: `malformed_request`
+         *     - 401: `unauthorized`
+         *     - 403: `forbidden`
+         *     - 404: `not_found`
+         *     - 413: `payload_too_large`
+         *     - 415: `unsupported_media_type`
+         *     - 422: `validation_failed`
+         *     - 429: `confirmation_limit_reached`
+         *     - 500: `internal_error`
+         *     - default: `method_not_allowed`, `internal_error`, `service_unavailable`
+         */
+        patch: operations["update_webhook_endpoint"];
+        trace?: never;
+    };
+    "/v1/webhook-endpoints/{id}/rotate-secret": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Rotate a webhook endpoint's signing secret
+         * @description Creates a new secret, shown once in the answer. For 24 hours every delivery is signed with both the new and the old secret (two signatures in `webhook-signature`), so the receiver can switch without losing events. Platform admins manage every endpoint; a customer admin (or an API client of that customer) manages the endpoints whose `customer_id` is their customer, and those receive only that customer's events. Audited as `webhook_endpoint.secret_rotated`.
+         *
+         *     **Who may call:** an admin of the customer concerned (for a user: of one of their customers), an API client of that customer, or a platform admin.
+         *
+         *     **Errors:**
+         *     - 401: `unauthorized`
+         *     - 403: `forbidden`
+         *     - 404: `not_found`
+         *     - 422: `validation_failed`
+         *     - 429: `confirmation_limit_reached`
+         *     - 500: `internal_error`
+         *     - default: `method_not_allowed`, `internal_error`, `service_unavailable`
+         */
+        post: operations["rotate_webhook_secret"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/webhook-endpoints/{id}/test": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Send a ping event to a webhook endpoint
+         * @description Queues a `ping` event for this endpoint only (it does not appear in the feed) and answers 202 with the event and delivery ids; follow it in the endpoint's deliveries. A disabled endpoint answers 409 `endpoint_disabled`. Platform admins manage every endpoint; a customer admin (or an API client of that customer) manages the endpoints whose `customer_id` is their customer, and those receive only that customer's events.
+         *
+         *     **Who may call:** an admin of the customer concerned (for a user: of one of their customers), an API client of that customer, or a platform admin.
+         *
+         *     **Errors:**
+         *     - 401: `unauthorized`
+         *     - 403: `forbidden`
+         *     - 404: `not_found`
+         *     - 409: `endpoint_disabled`
+         *     - 422: `validation_failed`
+         *     - 429: `confirmation_limit_reached`
+         *     - 500: `internal_error`
+         *     - default: `method_not_allowed`, `internal_error`, `service_unavailable`
+         */
+        post: operations["test_webhook_endpoint"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/webhook-endpoints/{id}/deliveries": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * List a webhook endpoint's deliveries
+         * @description Every delivery to the endpoint, newest first: status, attempts, the receiver's last status code and latency, the last error and the next attempt. Failed attempts are retried with backoff and jitter up to `ROSTER_WEBHOOK_MAX_ATTEMPTS` (about three days). Platform admins manage every endpoint; a customer admin (or an API client of that customer) manages the endpoints whose `customer_id` is their customer, and those receive only that customer's events.
+         *
+         *     **Who may call:** an admin of the customer concerned (for a user: of one of their customers), an API client of that customer, or a platform admin.
+         *
+         *     **Errors:**
+         *     - 401: `unauthorized`
+         *     - 403: `forbidden`
+         *     - 404: `not_found`
+         *     - 422: `validation_failed`
+         *     - 500: `internal_error`
+         *     - default: `method_not_allowed`, `internal_error`, `service_unavailable`
+         */
+        get: operations["list_webhook_deliveries"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/webhook-deliveries/{id}/retry": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Retry a failed webhook delivery
+         * @description Queues a `failed` delivery again, with the same `webhook-id`. Another status answers 409 `not_failed`; a delivery of a disabled endpoint answers 409 `endpoint_disabled`. Platform admins manage every endpoint; a customer admin (or an API client of that customer) manages the endpoints whose `customer_id` is their customer, and those receive only that customer's events.
+         *
+         *     **Who may call:** an admin of the customer concerned (for a user: of one of their customers), an API client of that customer, or a platform admin.
+         *
+         *     **Errors:**
+         *     - 401: `unauthorized`
+         *     - 403: `forbidden`
+         *     - 404: `not_found`
+         *     - 409: `not_failed`, `endpoint_disabled`
+         *     - 500: `internal_error`
+         *     - default: `method_not_allowed`, `internal_error`, `service_unavailable`
+         */
+        post: operations["retry_webhook_delivery"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/events": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Read the event feed
+         * @description The events webhooks deliver, oldest first, for consumers that poll: pass the last `id` you processed as `after` (or `next_after` from the previous page); `types` filters by event type. Events are kept for `ROSTER_EVENT_RETENTION` (30 days by default); an `after` older than that answers 422. Platform admins see every event; a customer admin or API client sees the events about their customers.
+         *
+         *     **Who may call:** an admin of the customer concerned (for a user: of one of their customers), an API client of that customer, or a platform admin.
+         *
+         *     **Errors:**
+         *     - 401: `unauthorized`
+         *     - 403: `forbidden`
+         *     - 422: `validation_failed`
+         *     - 500: `internal_error`
+         *     - default: `method_not_allowed`, `internal_error`, `service_unavailable`
+         */
+        get: operations["list_events"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
 }
 export type webhooks = Record<string, never>;
 export interface components {
@@ -1123,10 +1384,40 @@ export interface components {
             /** @description Send an `action_confirmation` email about this change to this address (at most `ROSTER_CONFIRMATION_EMAILS_PER_HOUR` an hour per caller). Blank or null for none. */
             confirmation_email?: string | null;
         };
+        CreateWebhookEndpoint: {
+            /**
+             * @description `https` (plain `http` and internal addresses only with
+             *     `ROSTER_WEBHOOK_ALLOW_PRIVATE`); its host must resolve to public
+             *     addresses only.
+             * @example https://hooks.example.com/roster
+             */
+            url: string;
+            /** @description Event types to receive; omitted or empty for all. */
+            events?: components["schemas"]["EventType"][] | null;
+            /**
+             * Format: uuid
+             * @description A customer's endpoint receives only that customer's events; omit
+             *     for a platform endpoint (platform admins only).
+             */
+            customer_id?: string | null;
+            /** @description At most 200 characters. */
+            description?: string | null;
+            /** @description The person who asked for the change ("Requester Name"), at most 200 characters; kept in the audit log. Blank or null for none. */
+            requester_name?: string | null;
+            /** @description Send an `action_confirmation` email about this change to this address (at most `ROSTER_CONFIRMATION_EMAILS_PER_HOUR` an hour per caller). Blank or null for none. */
+            confirmation_email?: string | null;
+        };
         /** @description A new client with its secret, shown this once. */
         CreatedApiClient: components["schemas"]["ApiClientView"] & {
             /** @description Store it now: only its hash is kept. */
             client_secret: string;
+        };
+        /** @description `customer.created`, `customer.updated`. */
+        CustomerEventData: {
+            customer: components["schemas"]["CustomerView"];
+            changes: Record<string, never>;
+            actor: components["schemas"]["EventActor"];
+            request_id: string | null;
         };
         /** @description One page of a customer's users, with its seat counts. */
         CustomerUserPage: {
@@ -1252,7 +1543,8 @@ export interface components {
          *     - `cannot_change_self` (409): You cannot change your own status or delete yourself.
          *     - `not_invited` (409): The activation email is only for invited users.
          *     - `not_active` (409): The password-reset email is only for active users.
-         *     - `not_failed` (409): Only a failed email can be queued again.
+         *     - `not_failed` (409): Only a failed email or webhook delivery can be queued again.
+         *     - `endpoint_disabled` (409): The webhook endpoint is disabled (its `disabled_reason` says why): enable it with PATCH first.
          *     - `idempotency_request_in_progress` (409): A request with this `Idempotency-Key` is still being processed: retry shortly.
          *     - `gone` (410): The emailed link expired, was used, or was replaced by a newer one: ask for a new one.
          *     - `precondition_failed` (412): `If-Match` does not match the current `ETag`: read the resource again, then retry.
@@ -1266,7 +1558,53 @@ export interface components {
          *     - `service_unavailable` (503): The database is not answering: retry after `Retry-After` seconds.
          * @enum {string}
          */
-        ErrorCode: "malformed_request" | "unauthorized" | "forbidden" | "not_found" | "route_not_found" | "method_not_allowed" | "already_member" | "seat_limit_reached" | "email_taken" | "user_retired" | "user_not_activated" | "cannot_change_self" | "not_invited" | "not_active" | "not_failed" | "idempotency_request_in_progress" | "gone" | "precondition_failed" | "payload_too_large" | "unsupported_media_type" | "validation_failed" | "idempotency_key_reused" | "rate_limited" | "confirmation_limit_reached" | "internal_error" | "service_unavailable";
+        ErrorCode: "malformed_request" | "unauthorized" | "forbidden" | "not_found" | "route_not_found" | "method_not_allowed" | "already_member" | "seat_limit_reached" | "email_taken" | "user_retired" | "user_not_activated" | "cannot_change_self" | "not_invited" | "not_active" | "not_failed" | "endpoint_disabled" | "idempotency_request_in_progress" | "gone" | "precondition_failed" | "payload_too_large" | "unsupported_media_type" | "validation_failed" | "idempotency_key_reused" | "rate_limited" | "confirmation_limit_reached" | "internal_error" | "service_unavailable";
+        /**
+         * @description Who acted: a person, an API client, or roster itself (dormancy expiry,
+         *     lockout after failed sign-ins).
+         */
+        EventActor: {
+            /** @description `user`, `api_client` or `system`. */
+            type: string;
+            /** @description Null for `system`. */
+            id: string | null;
+        };
+        /** @description `data`, by event type. */
+        EventData: components["schemas"]["UserEventData"] | components["schemas"]["MembershipEventData"] | components["schemas"]["CustomerEventData"] | components["schemas"]["PingEventData"];
+        /** @description A page of the feed, oldest first. */
+        EventFeed: {
+            /** @description This page's items, newest first (at most `limit`). */
+            items: components["schemas"]["WebhookEvent"][];
+            /**
+             * Format: uuid
+             * @description Pass as `after` to read on (the last item's id; the `after` you gave
+             *     when nothing new has happened; null before any event).
+             */
+            next_after: string | null;
+        };
+        /** @description A membership in an event: after `membership.removed` only the ids. */
+        EventMembership: {
+            /**
+             * Format: uuid
+             * @description The customer.
+             */
+            customer_id: string;
+            /**
+             * Format: uuid
+             * @description The user.
+             */
+            user_id: string;
+            role: null | components["schemas"]["MembershipRole"];
+            /** @description The membership's product defaults (see `Settings`); null or left out for none. */
+            settings: Record<string, never>;
+            /**
+             * Format: date-time
+             * @description When the user joined the customer; null after `membership.removed`.
+             */
+            added_at: string | null;
+        };
+        /** @enum {string} */
+        EventType: "user.invited" | "user.activated" | "user.updated" | "user.status_changed" | "user.locked" | "user.unlocked" | "user.password_changed" | "user.deleted" | "membership.added" | "membership.updated" | "membership.removed" | "customer.created" | "customer.updated" | "ping";
         /** @description One invalid field of a request. */
         FieldError: {
             /** @description The field, as a path into the request body (`settings.menu`) or a query parameter name. */
@@ -1320,6 +1658,14 @@ export interface components {
             /** @description The keys; a token's `kid` header names the one that signed it. */
             keys: components["schemas"]["Jwk"][];
         };
+        /** @description `membership.added`, `membership.updated`, `membership.removed`. */
+        MembershipEventData: {
+            user: components["schemas"]["UserFields"];
+            membership: components["schemas"]["EventMembership"];
+            changes: Record<string, never>;
+            actor: components["schemas"]["EventActor"];
+            request_id: string | null;
+        };
         /**
          * @description A user's role in one customer:
          *
@@ -1363,7 +1709,7 @@ export interface components {
              * @description Why an account whose password was right cannot sign in:
              *
              *     - `account_not_activated`: Your account is not activated yet; use the link in your activation email.
-             *     - `account_inactive`: Your account has been deactivated; contact your CSM to activate it.
+             *     - `account_inactive`: Your account has been deactivated; contact your administrator to activate it.
              *     - `account_expired`: Your account expired after a long time without sign-in; ask an administrator to reactivate it.
              *     - `account_retired`: Your account has been retired.
              * @enum {string}
@@ -1409,6 +1755,27 @@ export interface components {
             items: components["schemas"]["UserFields"][];
             /** @description Pass as `?cursor=` for the next page; null on the last page. */
             next_cursor: string | null;
+        };
+        /** @description A page of a list. */
+        Page_WebhookDeliveryView: {
+            /** @description This page's items, newest first (at most `limit`). */
+            items: components["schemas"]["WebhookDeliveryView"][];
+            /** @description Pass as `?cursor=` for the next page; null on the last page. */
+            next_cursor: string | null;
+        };
+        /** @description A page of a list. */
+        Page_WebhookEndpointView: {
+            /** @description This page's items, newest first (at most `limit`). */
+            items: components["schemas"]["WebhookEndpointView"][];
+            /** @description Pass as `?cursor=` for the next page; null on the last page. */
+            next_cursor: string | null;
+        };
+        /** @description `ping`, from `POST /v1/webhook-endpoints/{id}/test` (never in the feed). */
+        PingEventData: {
+            /** Format: uuid */
+            endpoint_id: string;
+            actor: components["schemas"]["EventActor"];
+            request_id: string | null;
         };
         /** @enum {string} */
         PlatformRole: "none" | "admin";
@@ -1489,6 +1856,19 @@ export interface components {
          * @enum {string}
          */
         StatusTargetName: "active" | "inactive" | "retired";
+        /** @description What a test queued. */
+        TestQueued: {
+            /**
+             * Format: uuid
+             * @description The ping's `webhook-id`.
+             */
+            event_id: string;
+            /**
+             * Format: uuid
+             * @description Follow it in the endpoint's deliveries.
+             */
+            delivery_id: string;
+        };
         /** @description One object per grant; another `grant_type` is 400 `unsupported_grant_type`, a missing field 400 `invalid_request`. */
         TokenRequest: {
             /**
@@ -1590,6 +1970,40 @@ export interface components {
             /** @description Send an `action_confirmation` email about this change to this address (at most `ROSTER_CONFIRMATION_EMAILS_PER_HOUR` an hour per caller). Blank or null for none. */
             confirmation_email?: string | null;
         };
+        UpdateWebhookEndpoint: {
+            url?: string | null;
+            /** @description Replaces the list; empty for all. */
+            events?: components["schemas"]["EventType"][] | null;
+            /** @description Blank clears it. */
+            description?: string | null;
+            /**
+             * @description `true` enables a disabled endpoint again; `false` disables it (its
+             *     queued deliveries fail).
+             */
+            enabled?: boolean | null;
+            /** @description The person who asked for the change ("Requester Name"), at most 200 characters; kept in the audit log. Blank or null for none. */
+            requester_name?: string | null;
+            /** @description Send an `action_confirmation` email about this change to this address (at most `ROSTER_CONFIRMATION_EMAILS_PER_HOUR` an hour per caller). Blank or null for none. */
+            confirmation_email?: string | null;
+        };
+        /**
+         * @description `user.invited`, `user.activated`, `user.updated`, `user.status_changed`,
+         *     `user.locked`, `user.unlocked`, `user.password_changed`, `user.deleted`.
+         */
+        UserEventData: {
+            /**
+             * @description The user as User Info shows it now (without memberships); after
+             *     `user.deleted` only `id`.
+             */
+            user: components["schemas"]["UserFields"];
+            from: null | components["schemas"]["UserStatus"];
+            to: null | components["schemas"]["UserStatus"];
+            /** @description `{"field": {"before": …, "after": …}}`, as in the audit log. */
+            changes: Record<string, never>;
+            actor: components["schemas"]["EventActor"];
+            /** @description The `X-Request-Id` of the request that made the change; null for roster's own. */
+            request_id: string | null;
+        };
         /** @description The fields of a user shared by every representation. */
         UserFields: {
             /**
@@ -1681,6 +2095,129 @@ export interface components {
              *     admin or the user themself).
              */
             memberships: components["schemas"]["MembershipView"][];
+        };
+        WebhookDeliveryView: {
+            /**
+             * Format: uuid
+             * @description The delivery's id (for retrying it).
+             */
+            id: string;
+            /**
+             * Format: uuid
+             * @description The event's id: the `webhook-id` header, the same on every attempt.
+             */
+            event_id: string | null;
+            /** @description The event's type, e.g. `user.status_changed`. */
+            event_type: string;
+            status: components["schemas"]["DeliveryStatus"];
+            /**
+             * Format: int32
+             * @description Attempts made so far.
+             */
+            attempts: number;
+            /**
+             * Format: int32
+             * @description The status code of the last answer; null before one, or when the
+             *     last attempt got none (timeout, refused address, connection error).
+             */
+            response_status: number | null;
+            /**
+             * Format: int32
+             * @description How long the last attempt took.
+             */
+            latency_ms: number | null;
+            /** @description Why the last attempt failed; null after a success. */
+            last_error: string | null;
+            /**
+             * Format: date-time
+             * @description When the next attempt is due; null unless pending.
+             */
+            next_attempt_at: string | null;
+            /**
+             * Format: date-time
+             * @description When the event was queued for this endpoint.
+             */
+            created_at: string;
+            /**
+             * Format: date-time
+             * @description When the receiver accepted it (a 2xx answer); null until then.
+             */
+            delivered_at: string | null;
+        };
+        WebhookEndpointView: {
+            /**
+             * Format: uuid
+             * @description The endpoint's id.
+             */
+            id: string;
+            /** @description Where events are POSTed. */
+            url: string;
+            /** @description What the endpoint is for, in the words of whoever registered it. */
+            description: string | null;
+            /**
+             * @description The customer whose events it receives; null for a platform endpoint
+             *     (every event).
+             */
+            customer_id: string | null;
+            /** @description The event types it receives; empty for all of them. */
+            events: string[];
+            /**
+             * @description False once disabled (by a 410 answer, by failing for the whole retry
+             *     window, or by an admin); `disabled_reason` says which.
+             */
+            enabled: boolean;
+            /**
+             * Format: date-time
+             * @description When it was disabled; null while enabled.
+             */
+            disabled_at: string | null;
+            /**
+             * @description Why it was disabled (a 410 answer, the retry window used up, or an
+             *     admin); null while enabled.
+             */
+            disabled_reason: string | null;
+            /**
+             * Format: date-time
+             * @description After a rotation, the old secret keeps signing beside the new one until then.
+             */
+            previous_secret_expires_at: string | null;
+            /**
+             * Format: date-time
+             * @description When it was registered.
+             */
+            created_at: string;
+            /**
+             * Format: date-time
+             * @description When it last changed.
+             */
+            updated_at: string;
+        };
+        /** @description An endpoint with its signing secret, shown this once. */
+        WebhookEndpointWithSecret: components["schemas"]["WebhookEndpointView"] & {
+            /**
+             * @description `whsec_` + base64 of 32 random bytes: the Standard Webhooks secret
+             *     to verify signatures with. Store it now; it is never shown again.
+             * @example whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSwMfKQ9r8GKYq=
+             */
+            secret: string;
+        };
+        /**
+         * @description An event, as webhook endpoints receive it (`id` is then the
+         *     `webhook-id` header) and as the feed lists it.
+         */
+        WebhookEvent: {
+            /**
+             * Format: uuid
+             * @description In the feed only; the `webhook-id` header of its deliveries.
+             */
+            id: string | null;
+            type: components["schemas"]["EventType"];
+            /**
+             * Format: date-time
+             * @description When the change happened (it committed in the same transaction).
+             */
+            timestamp: string;
+            data: components["schemas"]["EventData"];
         };
     };
     responses: never;
@@ -7137,9 +7674,1670 @@ export interface operations {
              * @description Conflict
              *
              *     Codes:
-             *     - `not_failed`: Only a failed email can be queued again.
+             *     - `not_failed`: Only a failed email or webhook delivery can be queued again.
              */
             409: {
+                headers: {
+                    /** @description The id of this request (yours if you sent a sane `X-Request-Id`, else generated): quote it when reporting a problem; audit events record it. */
+                    "X-Request-Id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /**
+             * @description An unexpected error; its cause is logged with the request id, never sent.
+             *
+             *     Codes:
+             *     - `internal_error`: An unexpected error; it was logged with the request id.
+             */
+            500: {
+                headers: {
+                    /** @description The id of this request (yours if you sent a sane `X-Request-Id`, else generated): quote it when reporting a problem; audit events record it. */
+                    "X-Request-Id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /**
+             * @description Any other problem: a wrong method (405) or the database not answering (503).
+             *
+             *     Codes:
+             *     - `method_not_allowed`: The path exists but not with this method; `allow` and the `Allow` header list the methods it has.
+             *     - `internal_error`: An unexpected error; it was logged with the request id.
+             *     - `service_unavailable`: The database is not answering: retry after `Retry-After` seconds.
+             */
+            default: {
+                headers: {
+                    /** @description With 503: seconds to wait before trying again. */
+                    "Retry-After"?: number;
+                    /** @description The id of this request (yours if you sent a sane `X-Request-Id`, else generated): quote it when reporting a problem; audit events record it. */
+                    "X-Request-Id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    list_webhook_endpoints: {
+        parameters: {
+            query?: {
+                /** @description Items per page, 1–200 (default 50). */
+                limit?: number;
+                /** @description The `next_cursor` of the previous page; leave it out for the first page. */
+                cursor?: string;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    /** @description The id of this request (yours if you sent a sane `X-Request-Id`, else generated): quote it when reporting a problem; audit events record it. */
+                    "X-Request-Id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "items": [
+                     *         {
+                     *           "created_at": "2026-11-30T09:15:00Z",
+                     *           "customer_id": "0193a5d0-1111-7a2b-8c3d-4e5f60718293",
+                     *           "description": "Ends work sessions in the billing app",
+                     *           "disabled_at": null,
+                     *           "disabled_reason": null,
+                     *           "enabled": true,
+                     *           "events": [
+                     *             "user.status_changed",
+                     *             "membership.removed",
+                     *             "user.deleted"
+                     *           ],
+                     *           "id": "0193a5e2-7c4b-7d10-9f3a-2b8c1d4e5f60",
+                     *           "previous_secret_expires_at": null,
+                     *           "updated_at": "2026-11-30T09:15:00Z",
+                     *           "url": "https://hooks.ubm-demo.example/roster"
+                     *         }
+                     *       ],
+                     *       "next_cursor": null
+                     *     }
+                     */
+                    "application/json": components["schemas"]["Page_WebhookEndpointView"];
+                };
+            };
+            /**
+             * @description Unauthorized
+             *
+             *     Codes:
+             *     - `unauthorized`: No access token, or it is expired, revoked or otherwise not valid: sign in again (or refresh).
+             */
+            401: {
+                headers: {
+                    /** @description The scheme to authenticate with: `Bearer realm="roster"` (`Basic realm="roster"` for a client that authenticated with HTTP Basic). */
+                    "WWW-Authenticate"?: string;
+                    /** @description The id of this request (yours if you sent a sane `X-Request-Id`, else generated): quote it when reporting a problem; audit events record it. */
+                    "X-Request-Id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /**
+             * @description Forbidden
+             *
+             *     Codes:
+             *     - `forbidden`: Signed in, but your role does not allow this operation on this resource.
+             */
+            403: {
+                headers: {
+                    /** @description The id of this request (yours if you sent a sane `X-Request-Id`, else generated): quote it when reporting a problem; audit events record it. */
+                    "X-Request-Id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /**
+             * @description Unprocessable Entity
+             *
+             *     Codes:
+             *     - `validation_failed`: A field or parameter is invalid: `errors[]` names each one and why.
+             */
+            422: {
+                headers: {
+                    /** @description The id of this request (yours if you sent a sane `X-Request-Id`, else generated): quote it when reporting a problem; audit events record it. */
+                    "X-Request-Id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /**
+             * @description An unexpected error; its cause is logged with the request id, never sent.
+             *
+             *     Codes:
+             *     - `internal_error`: An unexpected error; it was logged with the request id.
+             */
+            500: {
+                headers: {
+                    /** @description The id of this request (yours if you sent a sane `X-Request-Id`, else generated): quote it when reporting a problem; audit events record it. */
+                    "X-Request-Id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /**
+             * @description Any other problem: a wrong method (405) or the database not answering (503).
+             *
+             *     Codes:
+             *     - `method_not_allowed`: The path exists but not with this method; `allow` and the `Allow` header list the methods it has.
+             *     - `internal_error`: An unexpected error; it was logged with the request id.
+             *     - `service_unavailable`: The database is not answering: retry after `Retry-After` seconds.
+             */
+            default: {
+                headers: {
+                    /** @description With 503: seconds to wait before trying again. */
+                    "Retry-After"?: number;
+                    /** @description The id of this request (yours if you sent a sane `X-Request-Id`, else generated): quote it when reporting a problem; audit events record it. */
+                    "X-Request-Id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    create_webhook_endpoint: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                /**
+                 * @example {
+                 *       "customer_id": "0193a5d0-1111-7a2b-8c3d-4e5f60718293",
+                 *       "description": "Ends work sessions in the billing app",
+                 *       "events": [
+                 *         "user.status_changed",
+                 *         "membership.removed",
+                 *         "user.deleted"
+                 *       ],
+                 *       "url": "https://hooks.ubm-demo.example/roster"
+                 *     }
+                 */
+                "application/json": components["schemas"]["CreateWebhookEndpoint"];
+            };
+        };
+        responses: {
+            /** @description Created */
+            201: {
+                headers: {
+                    /** @description `/v1/webhook-endpoints/{id}` */
+                    Location?: string;
+                    /** @description The id of this request (yours if you sent a sane `X-Request-Id`, else generated): quote it when reporting a problem; audit events record it. */
+                    "X-Request-Id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "created_at": "2026-11-30T09:15:00Z",
+                     *       "customer_id": "0193a5d0-1111-7a2b-8c3d-4e5f60718293",
+                     *       "description": "Ends work sessions in the billing app",
+                     *       "disabled_at": null,
+                     *       "disabled_reason": null,
+                     *       "enabled": true,
+                     *       "events": [
+                     *         "user.status_changed",
+                     *         "membership.removed",
+                     *         "user.deleted"
+                     *       ],
+                     *       "id": "0193a5e2-7c4b-7d10-9f3a-2b8c1d4e5f60",
+                     *       "previous_secret_expires_at": null,
+                     *       "secret": "whsec_MfKQ9r8GKYqXTwjWPlKp0ZQhO8q2uC4zJYh3Eb6rN1s=",
+                     *       "updated_at": "2026-11-30T09:15:00Z",
+                     *       "url": "https://hooks.ubm-demo.example/roster"
+                     *     }
+                     */
+                    "application/json": components["schemas"]["WebhookEndpointWithSecret"];
+                };
+            };
+            /**
+             * @description The body is not valid JSON
+             *
+             *     Codes:
+             *     - `malformed_request`: The request could not be read: the body is not valid JSON for the operation, or a header is malformed.
+             */
+            400: {
+                headers: {
+                    /** @description The id of this request (yours if you sent a sane `X-Request-Id`, else generated): quote it when reporting a problem; audit events record it. */
+                    "X-Request-Id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /**
+             * @description Unauthorized
+             *
+             *     Codes:
+             *     - `unauthorized`: No access token, or it is expired, revoked or otherwise not valid: sign in again (or refresh).
+             */
+            401: {
+                headers: {
+                    /** @description The scheme to authenticate with: `Bearer realm="roster"` (`Basic realm="roster"` for a client that authenticated with HTTP Basic). */
+                    "WWW-Authenticate"?: string;
+                    /** @description The id of this request (yours if you sent a sane `X-Request-Id`, else generated): quote it when reporting a problem; audit events record it. */
+                    "X-Request-Id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /**
+             * @description Forbidden
+             *
+             *     Codes:
+             *     - `forbidden`: Signed in, but your role does not allow this operation on this resource.
+             */
+            403: {
+                headers: {
+                    /** @description The id of this request (yours if you sent a sane `X-Request-Id`, else generated): quote it when reporting a problem; audit events record it. */
+                    "X-Request-Id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /**
+             * @description Not Found
+             *
+             *     Codes:
+             *     - `not_found`: No resource with that id is visible to you (it does not exist, or it belongs to a customer you cannot see).
+             */
+            404: {
+                headers: {
+                    /** @description The id of this request (yours if you sent a sane `X-Request-Id`, else generated): quote it when reporting a problem; audit events record it. */
+                    "X-Request-Id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /**
+             * @description The body is larger than 64 KiB
+             *
+             *     Codes:
+             *     - `payload_too_large`: The request body is larger than 64 KiB.
+             */
+            413: {
+                headers: {
+                    /** @description The id of this request (yours if you sent a sane `X-Request-Id`, else generated): quote it when reporting a problem; audit events record it. */
+                    "X-Request-Id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /**
+             * @description The body is not `application/json`
+             *
+             *     Codes:
+             *     - `unsupported_media_type`: The body is not in a media type the operation accepts (usually `application/json`).
+             */
+            415: {
+                headers: {
+                    /** @description The id of this request (yours if you sent a sane `X-Request-Id`, else generated): quote it when reporting a problem; audit events record it. */
+                    "X-Request-Id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /**
+             * @description Unprocessable Entity
+             *
+             *     Codes:
+             *     - `validation_failed`: A field or parameter is invalid: `errors[]` names each one and why.
+             */
+            422: {
+                headers: {
+                    /** @description The id of this request (yours if you sent a sane `X-Request-Id`, else generated): quote it when reporting a problem; audit events record it. */
+                    "X-Request-Id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /**
+             * @description Too Many Requests
+             *
+             *     Codes:
+             *     - `confirmation_limit_reached`: You asked for too many action-confirmation emails this hour; nothing changed: wait `Retry-After` seconds or leave `confirmation_email` out.
+             */
+            429: {
+                headers: {
+                    /** @description Seconds to wait before trying again. */
+                    "Retry-After"?: number;
+                    /** @description The id of this request (yours if you sent a sane `X-Request-Id`, else generated): quote it when reporting a problem; audit events record it. */
+                    "X-Request-Id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /**
+             * @description An unexpected error; its cause is logged with the request id, never sent.
+             *
+             *     Codes:
+             *     - `internal_error`: An unexpected error; it was logged with the request id.
+             */
+            500: {
+                headers: {
+                    /** @description The id of this request (yours if you sent a sane `X-Request-Id`, else generated): quote it when reporting a problem; audit events record it. */
+                    "X-Request-Id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /**
+             * @description Any other problem: a wrong method (405) or the database not answering (503).
+             *
+             *     Codes:
+             *     - `method_not_allowed`: The path exists but not with this method; `allow` and the `Allow` header list the methods it has.
+             *     - `internal_error`: An unexpected error; it was logged with the request id.
+             *     - `service_unavailable`: The database is not answering: retry after `Retry-After` seconds.
+             */
+            default: {
+                headers: {
+                    /** @description With 503: seconds to wait before trying again. */
+                    "Retry-After"?: number;
+                    /** @description The id of this request (yours if you sent a sane `X-Request-Id`, else generated): quote it when reporting a problem; audit events record it. */
+                    "X-Request-Id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    get_webhook_endpoint: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description Webhook endpoint id */
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    /** @description The id of this request (yours if you sent a sane `X-Request-Id`, else generated): quote it when reporting a problem; audit events record it. */
+                    "X-Request-Id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "created_at": "2026-11-30T09:15:00Z",
+                     *       "customer_id": "0193a5d0-1111-7a2b-8c3d-4e5f60718293",
+                     *       "description": "Ends work sessions in the billing app",
+                     *       "disabled_at": null,
+                     *       "disabled_reason": null,
+                     *       "enabled": true,
+                     *       "events": [
+                     *         "user.status_changed",
+                     *         "membership.removed",
+                     *         "user.deleted"
+                     *       ],
+                     *       "id": "0193a5e2-7c4b-7d10-9f3a-2b8c1d4e5f60",
+                     *       "previous_secret_expires_at": null,
+                     *       "updated_at": "2026-11-30T09:15:00Z",
+                     *       "url": "https://hooks.ubm-demo.example/roster"
+                     *     }
+                     */
+                    "application/json": components["schemas"]["WebhookEndpointView"];
+                };
+            };
+            /**
+             * @description Unauthorized
+             *
+             *     Codes:
+             *     - `unauthorized`: No access token, or it is expired, revoked or otherwise not valid: sign in again (or refresh).
+             */
+            401: {
+                headers: {
+                    /** @description The scheme to authenticate with: `Bearer realm="roster"` (`Basic realm="roster"` for a client that authenticated with HTTP Basic). */
+                    "WWW-Authenticate"?: string;
+                    /** @description The id of this request (yours if you sent a sane `X-Request-Id`, else generated): quote it when reporting a problem; audit events record it. */
+                    "X-Request-Id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /**
+             * @description Forbidden
+             *
+             *     Codes:
+             *     - `forbidden`: Signed in, but your role does not allow this operation on this resource.
+             */
+            403: {
+                headers: {
+                    /** @description The id of this request (yours if you sent a sane `X-Request-Id`, else generated): quote it when reporting a problem; audit events record it. */
+                    "X-Request-Id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /**
+             * @description Not Found
+             *
+             *     Codes:
+             *     - `not_found`: No resource with that id is visible to you (it does not exist, or it belongs to a customer you cannot see).
+             */
+            404: {
+                headers: {
+                    /** @description The id of this request (yours if you sent a sane `X-Request-Id`, else generated): quote it when reporting a problem; audit events record it. */
+                    "X-Request-Id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /**
+             * @description An unexpected error; its cause is logged with the request id, never sent.
+             *
+             *     Codes:
+             *     - `internal_error`: An unexpected error; it was logged with the request id.
+             */
+            500: {
+                headers: {
+                    /** @description The id of this request (yours if you sent a sane `X-Request-Id`, else generated): quote it when reporting a problem; audit events record it. */
+                    "X-Request-Id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /**
+             * @description Any other problem: a wrong method (405) or the database not answering (503).
+             *
+             *     Codes:
+             *     - `method_not_allowed`: The path exists but not with this method; `allow` and the `Allow` header list the methods it has.
+             *     - `internal_error`: An unexpected error; it was logged with the request id.
+             *     - `service_unavailable`: The database is not answering: retry after `Retry-After` seconds.
+             */
+            default: {
+                headers: {
+                    /** @description With 503: seconds to wait before trying again. */
+                    "Retry-After"?: number;
+                    /** @description The id of this request (yours if you sent a sane `X-Request-Id`, else generated): quote it when reporting a problem; audit events record it. */
+                    "X-Request-Id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    delete_webhook_endpoint: {
+        parameters: {
+            query?: {
+                /** @description The person who asked for the change ("Requester Name"), kept in the audit log; leave it out for none. */
+                requester_name?: string;
+                /** @description Send an `action_confirmation` email about this change to this address; leave it out for none. */
+                confirmation_email?: string;
+            };
+            header?: never;
+            path: {
+                /** @description Webhook endpoint id */
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Deleted */
+            204: {
+                headers: {
+                    /** @description The id of this request (yours if you sent a sane `X-Request-Id`, else generated): quote it when reporting a problem; audit events record it. */
+                    "X-Request-Id"?: string;
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /**
+             * @description Unauthorized
+             *
+             *     Codes:
+             *     - `unauthorized`: No access token, or it is expired, revoked or otherwise not valid: sign in again (or refresh).
+             */
+            401: {
+                headers: {
+                    /** @description The scheme to authenticate with: `Bearer realm="roster"` (`Basic realm="roster"` for a client that authenticated with HTTP Basic). */
+                    "WWW-Authenticate"?: string;
+                    /** @description The id of this request (yours if you sent a sane `X-Request-Id`, else generated): quote it when reporting a problem; audit events record it. */
+                    "X-Request-Id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /**
+             * @description Forbidden
+             *
+             *     Codes:
+             *     - `forbidden`: Signed in, but your role does not allow this operation on this resource.
+             */
+            403: {
+                headers: {
+                    /** @description The id of this request (yours if you sent a sane `X-Request-Id`, else generated): quote it when reporting a problem; audit events record it. */
+                    "X-Request-Id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /**
+             * @description Not Found
+             *
+             *     Codes:
+             *     - `not_found`: No resource with that id is visible to you (it does not exist, or it belongs to a customer you cannot see).
+             */
+            404: {
+                headers: {
+                    /** @description The id of this request (yours if you sent a sane `X-Request-Id`, else generated): quote it when reporting a problem; audit events record it. */
+                    "X-Request-Id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /**
+             * @description A query parameter is invalid
+             *
+             *     Codes:
+             *     - `validation_failed`: A field or parameter is invalid: `errors[]` names each one and why.
+             */
+            422: {
+                headers: {
+                    /** @description The id of this request (yours if you sent a sane `X-Request-Id`, else generated): quote it when reporting a problem; audit events record it. */
+                    "X-Request-Id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /**
+             * @description Too Many Requests
+             *
+             *     Codes:
+             *     - `confirmation_limit_reached`: You asked for too many action-confirmation emails this hour; nothing changed: wait `Retry-After` seconds or leave `confirmation_email` out.
+             */
+            429: {
+                headers: {
+                    /** @description Seconds to wait before trying again. */
+                    "Retry-After"?: number;
+                    /** @description The id of this request (yours if you sent a sane `X-Request-Id`, else generated): quote it when reporting a problem; audit events record it. */
+                    "X-Request-Id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /**
+             * @description An unexpected error; its cause is logged with the request id, never sent.
+             *
+             *     Codes:
+             *     - `internal_error`: An unexpected error; it was logged with the request id.
+             */
+            500: {
+                headers: {
+                    /** @description The id of this request (yours if you sent a sane `X-Request-Id`, else generated): quote it when reporting a problem; audit events record it. */
+                    "X-Request-Id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /**
+             * @description Any other problem: a wrong method (405) or the database not answering (503).
+             *
+             *     Codes:
+             *     - `method_not_allowed`: The path exists but not with this method; `allow` and the `Allow` header list the methods it has.
+             *     - `internal_error`: An unexpected error; it was logged with the request id.
+             *     - `service_unavailable`: The database is not answering: retry after `Retry-After` seconds.
+             */
+            default: {
+                headers: {
+                    /** @description With 503: seconds to wait before trying again. */
+                    "Retry-After"?: number;
+                    /** @description The id of this request (yours if you sent a sane `X-Request-Id`, else generated): quote it when reporting a problem; audit events record it. */
+                    "X-Request-Id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    update_webhook_endpoint: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description Webhook endpoint id */
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                /**
+                 * @example {
+                 *       "enabled": true,
+                 *       "events": [
+                 *         "user.status_changed",
+                 *         "user.deleted"
+                 *       ]
+                 *     }
+                 */
+                "application/json": components["schemas"]["UpdateWebhookEndpoint"];
+            };
+        };
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    /** @description The id of this request (yours if you sent a sane `X-Request-Id`, else generated): quote it when reporting a problem; audit events record it. */
+                    "X-Request-Id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "created_at": "2026-11-30T09:15:00Z",
+                     *       "customer_id": "0193a5d0-1111-7a2b-8c3d-4e5f60718293",
+                     *       "description": "Ends work sessions in the billing app",
+                     *       "disabled_at": null,
+                     *       "disabled_reason": null,
+                     *       "enabled": true,
+                     *       "events": [
+                     *         "user.status_changed",
+                     *         "membership.removed",
+                     *         "user.deleted"
+                     *       ],
+                     *       "id": "0193a5e2-7c4b-7d10-9f3a-2b8c1d4e5f60",
+                     *       "previous_secret_expires_at": null,
+                     *       "updated_at": "2026-11-30T09:15:00Z",
+                     *       "url": "https://hooks.ubm-demo.example/roster"
+                     *     }
+                     */
+                    "application/json": components["schemas"]["WebhookEndpointView"];
+                };
+            };
+            /**
+             * @description The body is not valid JSON
+             *
+             *     Codes:
+             *     - `malformed_request`: The request could not be read: the body is not valid JSON for the operation, or a header is malformed.
+             */
+            400: {
+                headers: {
+                    /** @description The id of this request (yours if you sent a sane `X-Request-Id`, else generated): quote it when reporting a problem; audit events record it. */
+                    "X-Request-Id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /**
+             * @description Unauthorized
+             *
+             *     Codes:
+             *     - `unauthorized`: No access token, or it is expired, revoked or otherwise not valid: sign in again (or refresh).
+             */
+            401: {
+                headers: {
+                    /** @description The scheme to authenticate with: `Bearer realm="roster"` (`Basic realm="roster"` for a client that authenticated with HTTP Basic). */
+                    "WWW-Authenticate"?: string;
+                    /** @description The id of this request (yours if you sent a sane `X-Request-Id`, else generated): quote it when reporting a problem; audit events record it. */
+                    "X-Request-Id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /**
+             * @description Forbidden
+             *
+             *     Codes:
+             *     - `forbidden`: Signed in, but your role does not allow this operation on this resource.
+             */
+            403: {
+                headers: {
+                    /** @description The id of this request (yours if you sent a sane `X-Request-Id`, else generated): quote it when reporting a problem; audit events record it. */
+                    "X-Request-Id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /**
+             * @description Not Found
+             *
+             *     Codes:
+             *     - `not_found`: No resource with that id is visible to you (it does not exist, or it belongs to a customer you cannot see).
+             */
+            404: {
+                headers: {
+                    /** @description The id of this request (yours if you sent a sane `X-Request-Id`, else generated): quote it when reporting a problem; audit events record it. */
+                    "X-Request-Id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /**
+             * @description The body is larger than 64 KiB
+             *
+             *     Codes:
+             *     - `payload_too_large`: The request body is larger than 64 KiB.
+             */
+            413: {
+                headers: {
+                    /** @description The id of this request (yours if you sent a sane `X-Request-Id`, else generated): quote it when reporting a problem; audit events record it. */
+                    "X-Request-Id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /**
+             * @description The body is not `application/json`
+             *
+             *     Codes:
+             *     - `unsupported_media_type`: The body is not in a media type the operation accepts (usually `application/json`).
+             */
+            415: {
+                headers: {
+                    /** @description The id of this request (yours if you sent a sane `X-Request-Id`, else generated): quote it when reporting a problem; audit events record it. */
+                    "X-Request-Id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /**
+             * @description Unprocessable Entity
+             *
+             *     Codes:
+             *     - `validation_failed`: A field or parameter is invalid: `errors[]` names each one and why.
+             */
+            422: {
+                headers: {
+                    /** @description The id of this request (yours if you sent a sane `X-Request-Id`, else generated): quote it when reporting a problem; audit events record it. */
+                    "X-Request-Id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /**
+             * @description Too Many Requests
+             *
+             *     Codes:
+             *     - `confirmation_limit_reached`: You asked for too many action-confirmation emails this hour; nothing changed: wait `Retry-After` seconds or leave `confirmation_email` out.
+             */
+            429: {
+                headers: {
+                    /** @description Seconds to wait before trying again. */
+                    "Retry-After"?: number;
+                    /** @description The id of this request (yours if you sent a sane `X-Request-Id`, else generated): quote it when reporting a problem; audit events record it. */
+                    "X-Request-Id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /**
+             * @description An unexpected error; its cause is logged with the request id, never sent.
+             *
+             *     Codes:
+             *     - `internal_error`: An unexpected error; it was logged with the request id.
+             */
+            500: {
+                headers: {
+                    /** @description The id of this request (yours if you sent a sane `X-Request-Id`, else generated): quote it when reporting a problem; audit events record it. */
+                    "X-Request-Id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /**
+             * @description Any other problem: a wrong method (405) or the database not answering (503).
+             *
+             *     Codes:
+             *     - `method_not_allowed`: The path exists but not with this method; `allow` and the `Allow` header list the methods it has.
+             *     - `internal_error`: An unexpected error; it was logged with the request id.
+             *     - `service_unavailable`: The database is not answering: retry after `Retry-After` seconds.
+             */
+            default: {
+                headers: {
+                    /** @description With 503: seconds to wait before trying again. */
+                    "Retry-After"?: number;
+                    /** @description The id of this request (yours if you sent a sane `X-Request-Id`, else generated): quote it when reporting a problem; audit events record it. */
+                    "X-Request-Id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    rotate_webhook_secret: {
+        parameters: {
+            query?: {
+                /** @description The person who asked for the change ("Requester Name"), kept in the audit log; leave it out for none. */
+                requester_name?: string;
+                /** @description Send an `action_confirmation` email about this change to this address; leave it out for none. */
+                confirmation_email?: string;
+            };
+            header?: never;
+            path: {
+                /** @description Webhook endpoint id */
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    /** @description The id of this request (yours if you sent a sane `X-Request-Id`, else generated): quote it when reporting a problem; audit events record it. */
+                    "X-Request-Id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "created_at": "2026-11-30T09:15:00Z",
+                     *       "customer_id": "0193a5d0-1111-7a2b-8c3d-4e5f60718293",
+                     *       "description": "Ends work sessions in the billing app",
+                     *       "disabled_at": null,
+                     *       "disabled_reason": null,
+                     *       "enabled": true,
+                     *       "events": [
+                     *         "user.status_changed",
+                     *         "membership.removed",
+                     *         "user.deleted"
+                     *       ],
+                     *       "id": "0193a5e2-7c4b-7d10-9f3a-2b8c1d4e5f60",
+                     *       "previous_secret_expires_at": "2026-12-01T09:15:00Z",
+                     *       "secret": "whsec_MfKQ9r8GKYqXTwjWPlKp0ZQhO8q2uC4zJYh3Eb6rN1s=",
+                     *       "updated_at": "2026-11-30T09:15:00Z",
+                     *       "url": "https://hooks.ubm-demo.example/roster"
+                     *     }
+                     */
+                    "application/json": components["schemas"]["WebhookEndpointWithSecret"];
+                };
+            };
+            /**
+             * @description Unauthorized
+             *
+             *     Codes:
+             *     - `unauthorized`: No access token, or it is expired, revoked or otherwise not valid: sign in again (or refresh).
+             */
+            401: {
+                headers: {
+                    /** @description The scheme to authenticate with: `Bearer realm="roster"` (`Basic realm="roster"` for a client that authenticated with HTTP Basic). */
+                    "WWW-Authenticate"?: string;
+                    /** @description The id of this request (yours if you sent a sane `X-Request-Id`, else generated): quote it when reporting a problem; audit events record it. */
+                    "X-Request-Id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /**
+             * @description Forbidden
+             *
+             *     Codes:
+             *     - `forbidden`: Signed in, but your role does not allow this operation on this resource.
+             */
+            403: {
+                headers: {
+                    /** @description The id of this request (yours if you sent a sane `X-Request-Id`, else generated): quote it when reporting a problem; audit events record it. */
+                    "X-Request-Id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /**
+             * @description Not Found
+             *
+             *     Codes:
+             *     - `not_found`: No resource with that id is visible to you (it does not exist, or it belongs to a customer you cannot see).
+             */
+            404: {
+                headers: {
+                    /** @description The id of this request (yours if you sent a sane `X-Request-Id`, else generated): quote it when reporting a problem; audit events record it. */
+                    "X-Request-Id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /**
+             * @description A query parameter is invalid
+             *
+             *     Codes:
+             *     - `validation_failed`: A field or parameter is invalid: `errors[]` names each one and why.
+             */
+            422: {
+                headers: {
+                    /** @description The id of this request (yours if you sent a sane `X-Request-Id`, else generated): quote it when reporting a problem; audit events record it. */
+                    "X-Request-Id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /**
+             * @description Too Many Requests
+             *
+             *     Codes:
+             *     - `confirmation_limit_reached`: You asked for too many action-confirmation emails this hour; nothing changed: wait `Retry-After` seconds or leave `confirmation_email` out.
+             */
+            429: {
+                headers: {
+                    /** @description Seconds to wait before trying again. */
+                    "Retry-After"?: number;
+                    /** @description The id of this request (yours if you sent a sane `X-Request-Id`, else generated): quote it when reporting a problem; audit events record it. */
+                    "X-Request-Id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /**
+             * @description An unexpected error; its cause is logged with the request id, never sent.
+             *
+             *     Codes:
+             *     - `internal_error`: An unexpected error; it was logged with the request id.
+             */
+            500: {
+                headers: {
+                    /** @description The id of this request (yours if you sent a sane `X-Request-Id`, else generated): quote it when reporting a problem; audit events record it. */
+                    "X-Request-Id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /**
+             * @description Any other problem: a wrong method (405) or the database not answering (503).
+             *
+             *     Codes:
+             *     - `method_not_allowed`: The path exists but not with this method; `allow` and the `Allow` header list the methods it has.
+             *     - `internal_error`: An unexpected error; it was logged with the request id.
+             *     - `service_unavailable`: The database is not answering: retry after `Retry-After` seconds.
+             */
+            default: {
+                headers: {
+                    /** @description With 503: seconds to wait before trying again. */
+                    "Retry-After"?: number;
+                    /** @description The id of this request (yours if you sent a sane `X-Request-Id`, else generated): quote it when reporting a problem; audit events record it. */
+                    "X-Request-Id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    test_webhook_endpoint: {
+        parameters: {
+            query?: {
+                /** @description The person who asked for the change ("Requester Name"), kept in the audit log; leave it out for none. */
+                requester_name?: string;
+                /** @description Send an `action_confirmation` email about this change to this address; leave it out for none. */
+                confirmation_email?: string;
+            };
+            header?: never;
+            path: {
+                /** @description Webhook endpoint id */
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Accepted: the email is queued for the delivery worker */
+            202: {
+                headers: {
+                    /** @description The id of this request (yours if you sent a sane `X-Request-Id`, else generated): quote it when reporting a problem; audit events record it. */
+                    "X-Request-Id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "delivery_id": "0193a5f1-2d3e-7f40-8a1b-9c0d1e2f3a4c",
+                     *       "event_id": "0193a5f1-2d3e-7f40-8a1b-000000000002"
+                     *     }
+                     */
+                    "application/json": components["schemas"]["TestQueued"];
+                };
+            };
+            /**
+             * @description Unauthorized
+             *
+             *     Codes:
+             *     - `unauthorized`: No access token, or it is expired, revoked or otherwise not valid: sign in again (or refresh).
+             */
+            401: {
+                headers: {
+                    /** @description The scheme to authenticate with: `Bearer realm="roster"` (`Basic realm="roster"` for a client that authenticated with HTTP Basic). */
+                    "WWW-Authenticate"?: string;
+                    /** @description The id of this request (yours if you sent a sane `X-Request-Id`, else generated): quote it when reporting a problem; audit events record it. */
+                    "X-Request-Id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /**
+             * @description Forbidden
+             *
+             *     Codes:
+             *     - `forbidden`: Signed in, but your role does not allow this operation on this resource.
+             */
+            403: {
+                headers: {
+                    /** @description The id of this request (yours if you sent a sane `X-Request-Id`, else generated): quote it when reporting a problem; audit events record it. */
+                    "X-Request-Id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /**
+             * @description Not Found
+             *
+             *     Codes:
+             *     - `not_found`: No resource with that id is visible to you (it does not exist, or it belongs to a customer you cannot see).
+             */
+            404: {
+                headers: {
+                    /** @description The id of this request (yours if you sent a sane `X-Request-Id`, else generated): quote it when reporting a problem; audit events record it. */
+                    "X-Request-Id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /**
+             * @description Conflict
+             *
+             *     Codes:
+             *     - `endpoint_disabled`: The webhook endpoint is disabled (its `disabled_reason` says why): enable it with PATCH first.
+             */
+            409: {
+                headers: {
+                    /** @description The id of this request (yours if you sent a sane `X-Request-Id`, else generated): quote it when reporting a problem; audit events record it. */
+                    "X-Request-Id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /**
+             * @description A query parameter is invalid
+             *
+             *     Codes:
+             *     - `validation_failed`: A field or parameter is invalid: `errors[]` names each one and why.
+             */
+            422: {
+                headers: {
+                    /** @description The id of this request (yours if you sent a sane `X-Request-Id`, else generated): quote it when reporting a problem; audit events record it. */
+                    "X-Request-Id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /**
+             * @description Too Many Requests
+             *
+             *     Codes:
+             *     - `confirmation_limit_reached`: You asked for too many action-confirmation emails this hour; nothing changed: wait `Retry-After` seconds or leave `confirmation_email` out.
+             */
+            429: {
+                headers: {
+                    /** @description Seconds to wait before trying again. */
+                    "Retry-After"?: number;
+                    /** @description The id of this request (yours if you sent a sane `X-Request-Id`, else generated): quote it when reporting a problem; audit events record it. */
+                    "X-Request-Id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /**
+             * @description An unexpected error; its cause is logged with the request id, never sent.
+             *
+             *     Codes:
+             *     - `internal_error`: An unexpected error; it was logged with the request id.
+             */
+            500: {
+                headers: {
+                    /** @description The id of this request (yours if you sent a sane `X-Request-Id`, else generated): quote it when reporting a problem; audit events record it. */
+                    "X-Request-Id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /**
+             * @description Any other problem: a wrong method (405) or the database not answering (503).
+             *
+             *     Codes:
+             *     - `method_not_allowed`: The path exists but not with this method; `allow` and the `Allow` header list the methods it has.
+             *     - `internal_error`: An unexpected error; it was logged with the request id.
+             *     - `service_unavailable`: The database is not answering: retry after `Retry-After` seconds.
+             */
+            default: {
+                headers: {
+                    /** @description With 503: seconds to wait before trying again. */
+                    "Retry-After"?: number;
+                    /** @description The id of this request (yours if you sent a sane `X-Request-Id`, else generated): quote it when reporting a problem; audit events record it. */
+                    "X-Request-Id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    list_webhook_deliveries: {
+        parameters: {
+            query?: {
+                /** @description Items per page, 1–200 (default 50). */
+                limit?: number;
+                /** @description The `next_cursor` of the previous page; leave it out for the first page. */
+                cursor?: string;
+            };
+            header?: never;
+            path: {
+                /** @description Webhook endpoint id */
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    /** @description The id of this request (yours if you sent a sane `X-Request-Id`, else generated): quote it when reporting a problem; audit events record it. */
+                    "X-Request-Id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "items": [
+                     *         {
+                     *           "attempts": 1,
+                     *           "created_at": "2026-11-30T10:02:11Z",
+                     *           "delivered_at": "2026-11-30T10:02:11Z",
+                     *           "event_id": "0193a5f1-2d3e-7f40-8a1b-000000000001",
+                     *           "event_type": "user.status_changed",
+                     *           "id": "0193a5f1-2d3e-7f40-8a1b-9c0d1e2f3a4b",
+                     *           "last_error": null,
+                     *           "latency_ms": 84,
+                     *           "next_attempt_at": null,
+                     *           "response_status": 204,
+                     *           "status": "sent"
+                     *         }
+                     *       ],
+                     *       "next_cursor": null
+                     *     }
+                     */
+                    "application/json": components["schemas"]["Page_WebhookDeliveryView"];
+                };
+            };
+            /**
+             * @description Unauthorized
+             *
+             *     Codes:
+             *     - `unauthorized`: No access token, or it is expired, revoked or otherwise not valid: sign in again (or refresh).
+             */
+            401: {
+                headers: {
+                    /** @description The scheme to authenticate with: `Bearer realm="roster"` (`Basic realm="roster"` for a client that authenticated with HTTP Basic). */
+                    "WWW-Authenticate"?: string;
+                    /** @description The id of this request (yours if you sent a sane `X-Request-Id`, else generated): quote it when reporting a problem; audit events record it. */
+                    "X-Request-Id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /**
+             * @description Forbidden
+             *
+             *     Codes:
+             *     - `forbidden`: Signed in, but your role does not allow this operation on this resource.
+             */
+            403: {
+                headers: {
+                    /** @description The id of this request (yours if you sent a sane `X-Request-Id`, else generated): quote it when reporting a problem; audit events record it. */
+                    "X-Request-Id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /**
+             * @description Not Found
+             *
+             *     Codes:
+             *     - `not_found`: No resource with that id is visible to you (it does not exist, or it belongs to a customer you cannot see).
+             */
+            404: {
+                headers: {
+                    /** @description The id of this request (yours if you sent a sane `X-Request-Id`, else generated): quote it when reporting a problem; audit events record it. */
+                    "X-Request-Id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /**
+             * @description Unprocessable Entity
+             *
+             *     Codes:
+             *     - `validation_failed`: A field or parameter is invalid: `errors[]` names each one and why.
+             */
+            422: {
+                headers: {
+                    /** @description The id of this request (yours if you sent a sane `X-Request-Id`, else generated): quote it when reporting a problem; audit events record it. */
+                    "X-Request-Id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /**
+             * @description An unexpected error; its cause is logged with the request id, never sent.
+             *
+             *     Codes:
+             *     - `internal_error`: An unexpected error; it was logged with the request id.
+             */
+            500: {
+                headers: {
+                    /** @description The id of this request (yours if you sent a sane `X-Request-Id`, else generated): quote it when reporting a problem; audit events record it. */
+                    "X-Request-Id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /**
+             * @description Any other problem: a wrong method (405) or the database not answering (503).
+             *
+             *     Codes:
+             *     - `method_not_allowed`: The path exists but not with this method; `allow` and the `Allow` header list the methods it has.
+             *     - `internal_error`: An unexpected error; it was logged with the request id.
+             *     - `service_unavailable`: The database is not answering: retry after `Retry-After` seconds.
+             */
+            default: {
+                headers: {
+                    /** @description With 503: seconds to wait before trying again. */
+                    "Retry-After"?: number;
+                    /** @description The id of this request (yours if you sent a sane `X-Request-Id`, else generated): quote it when reporting a problem; audit events record it. */
+                    "X-Request-Id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    retry_webhook_delivery: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description Webhook delivery id */
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    /** @description The id of this request (yours if you sent a sane `X-Request-Id`, else generated): quote it when reporting a problem; audit events record it. */
+                    "X-Request-Id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "attempts": 15,
+                     *       "created_at": "2026-11-30T10:02:11Z",
+                     *       "delivered_at": null,
+                     *       "event_id": "0193a5f1-2d3e-7f40-8a1b-000000000001",
+                     *       "event_type": "user.status_changed",
+                     *       "id": "0193a5f1-2d3e-7f40-8a1b-9c0d1e2f3a4b",
+                     *       "last_error": "the receiver answered 503",
+                     *       "latency_ms": 10000,
+                     *       "next_attempt_at": "2026-11-30T10:05:00Z",
+                     *       "response_status": 503,
+                     *       "status": "pending"
+                     *     }
+                     */
+                    "application/json": components["schemas"]["WebhookDeliveryView"];
+                };
+            };
+            /**
+             * @description Unauthorized
+             *
+             *     Codes:
+             *     - `unauthorized`: No access token, or it is expired, revoked or otherwise not valid: sign in again (or refresh).
+             */
+            401: {
+                headers: {
+                    /** @description The scheme to authenticate with: `Bearer realm="roster"` (`Basic realm="roster"` for a client that authenticated with HTTP Basic). */
+                    "WWW-Authenticate"?: string;
+                    /** @description The id of this request (yours if you sent a sane `X-Request-Id`, else generated): quote it when reporting a problem; audit events record it. */
+                    "X-Request-Id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /**
+             * @description Forbidden
+             *
+             *     Codes:
+             *     - `forbidden`: Signed in, but your role does not allow this operation on this resource.
+             */
+            403: {
+                headers: {
+                    /** @description The id of this request (yours if you sent a sane `X-Request-Id`, else generated): quote it when reporting a problem; audit events record it. */
+                    "X-Request-Id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /**
+             * @description Not Found
+             *
+             *     Codes:
+             *     - `not_found`: No resource with that id is visible to you (it does not exist, or it belongs to a customer you cannot see).
+             */
+            404: {
+                headers: {
+                    /** @description The id of this request (yours if you sent a sane `X-Request-Id`, else generated): quote it when reporting a problem; audit events record it. */
+                    "X-Request-Id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /**
+             * @description Conflict
+             *
+             *     Codes:
+             *     - `not_failed`: Only a failed email or webhook delivery can be queued again.
+             *     - `endpoint_disabled`: The webhook endpoint is disabled (its `disabled_reason` says why): enable it with PATCH first.
+             */
+            409: {
+                headers: {
+                    /** @description The id of this request (yours if you sent a sane `X-Request-Id`, else generated): quote it when reporting a problem; audit events record it. */
+                    "X-Request-Id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /**
+             * @description An unexpected error; its cause is logged with the request id, never sent.
+             *
+             *     Codes:
+             *     - `internal_error`: An unexpected error; it was logged with the request id.
+             */
+            500: {
+                headers: {
+                    /** @description The id of this request (yours if you sent a sane `X-Request-Id`, else generated): quote it when reporting a problem; audit events record it. */
+                    "X-Request-Id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /**
+             * @description Any other problem: a wrong method (405) or the database not answering (503).
+             *
+             *     Codes:
+             *     - `method_not_allowed`: The path exists but not with this method; `allow` and the `Allow` header list the methods it has.
+             *     - `internal_error`: An unexpected error; it was logged with the request id.
+             *     - `service_unavailable`: The database is not answering: retry after `Retry-After` seconds.
+             */
+            default: {
+                headers: {
+                    /** @description With 503: seconds to wait before trying again. */
+                    "Retry-After"?: number;
+                    /** @description The id of this request (yours if you sent a sane `X-Request-Id`, else generated): quote it when reporting a problem; audit events record it. */
+                    "X-Request-Id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    list_events: {
+        parameters: {
+            query?: {
+                /**
+                 * @description The id of the last event you read (`next_after` of the previous
+                 *     page); omit to start from the oldest kept event.
+                 */
+                after?: string;
+                /**
+                 * @description Comma-separated event types; omit for all.
+                 * @example user.status_changed,user.deleted
+                 */
+                types?: string;
+                /** @description Events per page, 1–200 (default 50). */
+                limit?: number;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    /** @description The id of this request (yours if you sent a sane `X-Request-Id`, else generated): quote it when reporting a problem; audit events record it. */
+                    "X-Request-Id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "items": [
+                     *         {
+                     *           "data": {
+                     *             "actor": {
+                     *               "id": "0193a5d1-2222-7b3c-8d4e-5f60718293a4",
+                     *               "type": "user"
+                     *             },
+                     *             "changes": {
+                     *               "status": {
+                     *                 "after": "inactive",
+                     *                 "before": "active"
+                     *               }
+                     *             },
+                     *             "from": "active",
+                     *             "request_id": "4b0e7c1a-0d6f-4c55-9a1e-3f2b8d7c6e5a",
+                     *             "to": "inactive",
+                     *             "user": {
+                     *               "email": "dana.whitfield@ubm-demo.example",
+                     *               "first_name": "Dana",
+                     *               "id": "0193a5d2-3333-7c4d-9e5f-60718293a4b5",
+                     *               "job_title": "Energy Analyst",
+                     *               "last_name": "Whitfield",
+                     *               "status": "inactive"
+                     *             }
+                     *           },
+                     *           "id": "0193a5f1-2d3e-7f40-8a1b-000000000001",
+                     *           "timestamp": "2026-11-30T10:02:11Z",
+                     *           "type": "user.status_changed"
+                     *         }
+                     *       ],
+                     *       "next_after": null
+                     *     }
+                     */
+                    "application/json": components["schemas"]["EventFeed"];
+                };
+            };
+            /**
+             * @description Unauthorized
+             *
+             *     Codes:
+             *     - `unauthorized`: No access token, or it is expired, revoked or otherwise not valid: sign in again (or refresh).
+             */
+            401: {
+                headers: {
+                    /** @description The scheme to authenticate with: `Bearer realm="roster"` (`Basic realm="roster"` for a client that authenticated with HTTP Basic). */
+                    "WWW-Authenticate"?: string;
+                    /** @description The id of this request (yours if you sent a sane `X-Request-Id`, else generated): quote it when reporting a problem; audit events record it. */
+                    "X-Request-Id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /**
+             * @description Forbidden
+             *
+             *     Codes:
+             *     - `forbidden`: Signed in, but your role does not allow this operation on this resource.
+             */
+            403: {
+                headers: {
+                    /** @description The id of this request (yours if you sent a sane `X-Request-Id`, else generated): quote it when reporting a problem; audit events record it. */
+                    "X-Request-Id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /**
+             * @description Unprocessable Entity
+             *
+             *     Codes:
+             *     - `validation_failed`: A field or parameter is invalid: `errors[]` names each one and why.
+             */
+            422: {
                 headers: {
                     /** @description The id of this request (yours if you sent a sane `X-Request-Id`, else generated): quote it when reporting a problem; audit events record it. */
                     "X-Request-Id"?: string;
