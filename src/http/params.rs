@@ -123,6 +123,16 @@ mod tests {
     }
 
     #[test]
+    fn stamps_round_trip_and_a_stamp_is_never_a_version() {
+        let stamp = 1_764_511_512_123_456_i64;
+        let req = actix_web::test::TestRequest::default()
+            .insert_header((header::IF_MATCH, stamp_etag(stamp)))
+            .to_http_request();
+        assert_eq!(if_match_stamp(&req).unwrap(), Some(stamp));
+        assert_eq!(if_match_version(&req).unwrap(), Some(NEVER_MATCHES));
+    }
+
+    #[test]
     fn weak_or_foreign_tags_never_match_and_malformed_ones_are_named() {
         let with = |value: &str| {
             let req = actix_web::test::TestRequest::default()
