@@ -214,6 +214,11 @@ pub fn person_name() -> Schema {
 pub fn job_title() -> Schema {
     string(OPTIONAL_TEXT, Some(200), true).into()
 }
+/// A free-text description (of a webhook endpoint): one line, blank or null
+/// for none, at most 200 characters.
+pub fn optional_description() -> Schema {
+    string(OPTIONAL_TEXT, Some(200), true).into()
+}
 /// A customer or API client name: not blank, at most 200 characters.
 pub fn label() -> Schema {
     string(REQUIRED_TEXT, Some(200), false).into()

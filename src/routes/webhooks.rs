@@ -14,6 +14,7 @@ use crate::domain::profile::parse_label;
 use crate::error::{ApiError, FieldError};
 use crate::http::{field_id, parse_query, path_id, JsonBody, RequestId};
 use crate::openapi::responses::{Conflict, Forbidden, NotFound, Unauthorized, Unprocessable};
+use crate::openapi::schemas;
 use crate::routes::common::{PageQuery, RequestMeta};
 use crate::routes::extract::Authenticated;
 use crate::routes::views::Page;
@@ -104,9 +105,12 @@ pub struct CreateWebhookEndpoint {
     /// for a platform endpoint (platform admins only).
     #[schema(format = Uuid)]
     pub customer_id: Option<String>,
-    /// At most 200 characters.
+    /// At most 200 characters, one line.
+    #[schema(schema_with = schemas::optional_description)]
     pub description: Option<String>,
+    #[schema(schema_with = schemas::requester_name)]
     pub requester_name: Option<String>,
+    #[schema(schema_with = schemas::optional_email)]
     pub confirmation_email: Option<String>,
 }
 
@@ -117,11 +121,14 @@ pub struct UpdateWebhookEndpoint {
     /// Replaces the list; empty for all.
     pub events: Option<Vec<EventType>>,
     /// Blank clears it.
+    #[schema(schema_with = schemas::optional_description)]
     pub description: Option<String>,
     /// `true` enables a disabled endpoint again; `false` disables it (its
     /// queued deliveries fail).
     pub enabled: Option<bool>,
+    #[schema(schema_with = schemas::requester_name)]
     pub requester_name: Option<String>,
+    #[schema(schema_with = schemas::optional_email)]
     pub confirmation_email: Option<String>,
 }
 

@@ -174,9 +174,15 @@ fn data_of(
             }
         }
     }
-    if event_type == EventType::UserStatusChanged {
-        data.insert("from".into(), audited.changes["status"]["before"].clone());
-        data.insert("to".into(), audited.changes["status"]["after"].clone());
+    if event_type.as_str().starts_with("user.") {
+        // `from` and `to` are always there (null but for a status change),
+        // as the contract's `UserEventData` says.
+        let status = |side: &str| match event_type {
+            EventType::UserStatusChanged => audited.changes["status"][side].clone(),
+            _ => Value::Null,
+        };
+        data.insert("from".into(), status("before"));
+        data.insert("to".into(), status("after"));
     }
     data.insert("changes".into(), audited.changes.clone());
     data.insert("actor".into(), actor_json(context));

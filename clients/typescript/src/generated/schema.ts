@@ -1400,7 +1400,6 @@ export interface components {
              *     for a platform endpoint (platform admins only).
              */
             customer_id?: string | null;
-            /** @description At most 200 characters. */
             description?: string | null;
             /** @description The person who asked for the change ("Requester Name"), at most 200 characters; kept in the audit log. Blank or null for none. */
             requester_name?: string | null;
@@ -1974,7 +1973,6 @@ export interface components {
             url?: string | null;
             /** @description Replaces the list; empty for all. */
             events?: components["schemas"]["EventType"][] | null;
-            /** @description Blank clears it. */
             description?: string | null;
             /**
              * @description `true` enables a disabled endpoint again; `false` disables it (its
@@ -9278,12 +9276,21 @@ export interface operations {
                      *             "request_id": "4b0e7c1a-0d6f-4c55-9a1e-3f2b8d7c6e5a",
                      *             "to": "inactive",
                      *             "user": {
+                     *               "activated_at": "2026-11-03T08:41:00Z",
+                     *               "created_at": "2026-11-02T14:20:00Z",
                      *               "email": "dana.whitfield@ubm-demo.example",
                      *               "first_name": "Dana",
                      *               "id": "0193a5d2-3333-7c4d-9e5f-60718293a4b5",
+                     *               "invited_at": "2026-11-02T14:20:00Z",
                      *               "job_title": "Energy Analyst",
+                     *               "last_login_at": "2026-11-29T16:05:00Z",
                      *               "last_name": "Whitfield",
-                     *               "status": "inactive"
+                     *               "locked": false,
+                     *               "locked_at": null,
+                     *               "platform_role": "none",
+                     *               "retired_at": null,
+                     *               "status": "inactive",
+                     *               "updated_at": "2026-11-30T10:02:11Z"
                      *             }
                      *           },
                      *           "id": "0193a5f1-2d3e-7f40-8a1b-000000000001",
