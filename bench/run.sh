@@ -354,10 +354,13 @@ fi
 
 # --- scale-out: 1, 2 and 3 instances on the one PostgreSQL behind HAProxy ---------------
 # start_instance PORT: one more roster on the bench database, with the email
-# worker on (sending to the fake provider), ready.
+# worker on (sending to the fake provider), ready. Instances behind one
+# balancer share one public URL, hence one token issuer: the first
+# instance's, which signed the bench's token.
 start_instance() {
     local port="$1"
     env ROSTER_DATABASE_URL="$DB_URL" ROSTER_BIND="127.0.0.1:$port" ROSTER_AUTH_RATE_LIMIT=0 \
+        ROSTER_PUBLIC_URL="http://127.0.0.1:$PORT" \
         ROSTER_ACCESS_TOKEN_TTL=2h RUST_LOG=warn ROSTER_DATABASE_POOL_SIZE="${BENCH_POOL:-16}" \
         ROSTER_MAIL_PROVIDER=postmark ROSTER_MAIL_API_KEY=bench ROSTER_MAIL_API_URL="http://127.0.0.1:$PROVIDER_PORT" \
         ROSTER_MAIL_CONCURRENCY="$MAIL_CONCURRENCY" ROSTER_MAIL_POLL_INTERVAL=50ms \
