@@ -21,6 +21,12 @@ pub struct MembershipRow {
 }
 
 impl MembershipRow {
+    /// The stored settings as JSON (an object; `{}` if the text were ever
+    /// unreadable).
+    pub fn settings_json(&self) -> serde_json::Value {
+        serde_json::from_str(&self.settings).unwrap_or_else(|_| serde_json::json!({}))
+    }
+
     /// What the membership's ETag is made of: its last change, in
     /// microseconds since 1970 (every change sets `updated_at` anew).
     pub fn stamp(&self) -> i64 {

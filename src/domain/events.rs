@@ -88,6 +88,20 @@ impl EventType {
         }
     }
 
+    pub fn is_about_user(self) -> bool {
+        matches!(
+            self,
+            EventType::UserInvited
+                | EventType::UserActivated
+                | EventType::UserUpdated
+                | EventType::UserStatusChanged
+                | EventType::UserLocked
+                | EventType::UserUnlocked
+                | EventType::UserPasswordChanged
+                | EventType::UserDeleted
+        )
+    }
+
     pub fn is_about_membership(self) -> bool {
         matches!(
             self,
@@ -119,6 +133,13 @@ mod tests {
             );
         }
         assert_eq!(EventType::parse("user.exploded"), None);
+    }
+
+    #[test]
+    fn the_user_events_are_the_ones_named_user() {
+        for event in EventType::ALL {
+            assert_eq!(event.is_about_user(), event.as_str().starts_with("user."));
+        }
     }
 
     #[test]

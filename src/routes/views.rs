@@ -102,14 +102,10 @@ impl MembershipView {
             customer_id: row.customer_id.clone(),
             customer_name: customer_name.to_string(),
             role: row.role,
-            settings: parse_settings(&row.settings),
+            settings: row.settings_json(),
             added_at: from_db(row.added_at),
         }
     }
-}
-
-pub fn parse_settings(text: &str) -> serde_json::Value {
-    serde_json::from_str(text).unwrap_or_else(|_| serde_json::json!({}))
 }
 
 /// User Info: a user with every membership.
@@ -153,7 +149,7 @@ impl CustomerUserView {
         CustomerUserView {
             user: UserFields::from(user),
             role: membership.role,
-            settings: parse_settings(&membership.settings),
+            settings: membership.settings_json(),
             added_at: from_db(membership.added_at),
         }
     }

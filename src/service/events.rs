@@ -149,7 +149,7 @@ fn data_of(
                         "customer_id": row.customer_id,
                         "user_id": row.user_id,
                         "role": row.role,
-                        "settings": serde_json::from_str::<Value>(&row.settings).unwrap_or_else(|_| json!({})),
+                        "settings": row.settings_json(),
                         "added_at": rfc3339(row.added_at),
                     }),
                     None => json!({"customer_id": customer_id, "user_id": user_id}),
@@ -174,7 +174,7 @@ fn data_of(
             }
         }
     }
-    if event_type.as_str().starts_with("user.") {
+    if event_type.is_about_user() {
         // `from` and `to` are always there (null but for a status change),
         // as the contract's `UserEventData` says.
         let status = |side: &str| match event_type {
