@@ -35,6 +35,7 @@ pub mod types;
 pub mod users;
 pub mod webhooks;
 
+use std::cell::RefCell;
 use std::ops::{Deref, DerefMut};
 use std::time::{Duration, Instant};
 
@@ -232,6 +233,7 @@ pub fn write_transaction<T, E>(
 where
     E: From<diesel::result::Error>,
 {
+    let deferred = Deferred::open();
     match conn {
         DbConnection::Sqlite(lite) => {
             AnsiTransactionManager::begin_transaction_sql(lite, "BEGIN IMMEDIATE")?
@@ -240,7 +242,11 @@ where
             <DbConnection as Connection>::TransactionManager::begin_transaction(conn)?
         }
     }
-    match work(conn) {
+    let done = work(conn).and_then(|value| {
+        deferred.run(conn)?;
+        Ok(value)
+    });
+    match done {
         Ok(value) => {
             <DbConnection as Connection>::TransactionManager::commit_transaction(conn)?;
             Ok(value)
@@ -250,6 +256,84 @@ where
                 Ok(()) | Err(diesel::result::Error::BrokenTransactionManager) => Err(err),
                 Err(rollback) => Err(rollback.into()),
             }
+        }
+    }
+}
+
+type DeferredWork = Box<dyn FnOnce(&mut DbConnection) -> QueryResult<()>>;
+
+thread_local! {
+    /// The work deferred to the end of the write transaction running on
+    /// this thread, if one is.
+    static DEFERRED: RefCell<Option<Vec<DeferredWork>>> = const { RefCell::new(None) };
+}
+
+/// Runs `work` at the end of the write transaction running on this thread,
+/// after everything else it does and just before it commits; outside one
+/// (a read), runs it now.
+///
+/// Event rows are written this way: on PostgreSQL they take the lock that
+/// keeps the feed in commit order, and a transaction that holds it must not
+/// then wait for a row lock, or it can deadlock with one that holds the row
+/// and waits for the event lock.
+pub fn at_commit(
+    conn: &mut DbConnection,
+    work: impl FnOnce(&mut DbConnection) -> QueryResult<()> + 'static,
+) -> QueryResult<()> {
+    let work: DeferredWork = Box::new(work);
+    let now = DEFERRED.with_borrow_mut(|deferred| match deferred {
+        Some(queue) => {
+            queue.push(work);
+            None
+        }
+        None => Some(work),
+    });
+    match now {
+        Some(work) => work(conn),
+        None => Ok(()),
+    }
+}
+
+/// The deferred work of one write transaction; dropped (whatever happened)
+/// when the transaction ends.
+struct Deferred {
+    owner: bool,
+}
+
+impl Deferred {
+    fn open() -> Self {
+        let owner = DEFERRED.with_borrow_mut(|deferred| {
+            let free = deferred.is_none();
+            if free {
+                *deferred = Some(Vec::new());
+            }
+            free
+        });
+        Deferred { owner }
+    }
+
+    /// Runs the deferred work in order, including work it defers in turn;
+    /// an inner transaction leaves it to the outer one.
+    fn run(&self, conn: &mut DbConnection) -> QueryResult<()> {
+        while self.owner {
+            let batch = DEFERRED.with_borrow_mut(|deferred| {
+                deferred.as_mut().map(std::mem::take).unwrap_or_default()
+            });
+            if batch.is_empty() {
+                return Ok(());
+            }
+            for work in batch {
+                work(conn)?;
+            }
+        }
+        Ok(())
+    }
+}
+
+impl Drop for Deferred {
+    fn drop(&mut self) {
+        if self.owner {
+            DEFERRED.with_borrow_mut(|deferred| *deferred = None);
         }
     }
 }

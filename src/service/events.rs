@@ -13,6 +13,7 @@
 
 use std::collections::BTreeSet;
 
+use diesel::QueryResult;
 use serde_json::{json, Map, Value};
 use time::format_description::well_known::Rfc3339;
 use time::PrimitiveDateTime;
@@ -42,6 +43,9 @@ pub struct Audited<'a> {
 /// Writes the event of an audited change, if it is one that is told, with
 /// its customers (those of the audit event), and queues it for every
 /// enabled endpoint that asked for it and may see it.
+///
+/// The body shows the resource as it is now; the rows are written at the
+/// end of the transaction (see `db::at_commit`), after its row locks.
 pub fn publish(
     conn: &mut DbConnection,
     audited: &Audited,
@@ -53,34 +57,57 @@ pub fn publish(
         return Ok(());
     };
     let data = data_of(conn, event_type, audited, context)?;
-    let id = crate::db::new_id();
-    let payload = body(event_type, now, data);
-    let seq = events::insert(
-        conn,
-        &NewEvent {
-            id: &id,
-            event_type: event_type.as_str(),
-            occurred_at: now,
-            user_id: audited.user_id,
-            endpoint_id: None,
-            payload: &payload,
-        },
-        customers,
-    )?;
-    let customer_ids: Vec<String> = customers.iter().cloned().collect();
-    for endpoint in endpoints::receivers(conn, &customer_ids)? {
-        if endpoint.wants(event_type.as_str()) {
-            let queued = Queued {
-                event_id: &id,
-                event_type,
-                seq,
-                user_id: audited.user_id,
-                payload: &payload,
-            };
-            queue(conn, &endpoint, &queued, now)?;
-        }
-    }
+    let event = Told {
+        id: crate::db::new_id(),
+        event_type,
+        payload: body(event_type, now, data),
+        user_id: audited.user_id.map(str::to_string),
+        customers: customers.clone(),
+        occurred_at: now,
+    };
+    crate::db::at_commit(conn, move |conn| event.write(conn))?;
     Ok(())
+}
+
+/// An event about to be written and queued.
+struct Told {
+    id: String,
+    event_type: EventType,
+    payload: String,
+    user_id: Option<String>,
+    customers: BTreeSet<String>,
+    occurred_at: PrimitiveDateTime,
+}
+
+impl Told {
+    fn write(self, conn: &mut DbConnection) -> QueryResult<()> {
+        let seq = events::insert(
+            conn,
+            &NewEvent {
+                id: &self.id,
+                event_type: self.event_type.as_str(),
+                occurred_at: self.occurred_at,
+                user_id: self.user_id.as_deref(),
+                endpoint_id: None,
+                payload: &self.payload,
+            },
+            &self.customers,
+        )?;
+        let customer_ids: Vec<String> = self.customers.iter().cloned().collect();
+        let queued = Queued {
+            event_id: &self.id,
+            event_type: self.event_type,
+            seq,
+            user_id: self.user_id.as_deref(),
+            payload: &self.payload,
+        };
+        for endpoint in endpoints::receivers(conn, &customer_ids)? {
+            if endpoint.wants(self.event_type.as_str()) {
+                queue(conn, &endpoint, &queued, self.occurred_at)?;
+            }
+        }
+        Ok(())
+    }
 }
 
 /// One event on its way to an endpoint.
@@ -98,7 +125,7 @@ pub fn queue(
     endpoint: &EndpointRow,
     event: &Queued,
     now: PrimitiveDateTime,
-) -> Result<String, ApiError> {
+) -> QueryResult<String> {
     let mut row = crate::email::pending(WEBHOOK_KIND, endpoint.id.clone(), now);
     row.subject = event.event_type.as_str().to_string();
     row.text_body = event.payload.to_string();

@@ -136,28 +136,24 @@ fn add_user_in(
     input: AddUser,
 ) -> Result<Added, ApiError> {
     let customer = administered(conn, actor, customer_id)?;
-    customers::lock(conn, customer_id)?;
-    let existing = users::find_by_email(conn, &input.email.key())?;
-    if let Some(user) = &existing {
-        refuse_existing(conn, user, customer_id)?;
-    }
-    let (role, settings) = membership_defaults(conn, customer_id, &input)?;
-    take_seat(conn, customer_id)?;
+    // The user's row before the customer's, the order every change that
+    // touches both takes them in (see `service::seats`). A new user's row is
+    // written first: nobody else can hold it, and a request that loses the
+    // race to create it waits for the winner and then locks it as existing.
     let now = state.clock.now_db();
-    let (user, is_new) = match existing {
-        Some(user) => (lock_existing(conn, &user.id, customer_id)?, false),
+    let (user, is_new) = match find_and_lock(conn, &input, customer_id)? {
+        Some(user) => (user, false),
         None => match create_invited(conn, state, context, &input, &customer, now)? {
             Some(user) => (user, true),
-            None => {
-                // Another request (adding the same email to another customer)
-                // created the user since we looked: they are an existing user
-                // now, and are added as one.
-                let user = users::find_by_email(conn, &input.email.key())?
-                    .ok_or_else(changed_meanwhile)?;
-                (lock_existing(conn, &user.id, customer_id)?, false)
-            }
+            None => (
+                find_and_lock(conn, &input, customer_id)?.ok_or_else(changed_meanwhile)?,
+                false,
+            ),
         },
     };
+    customers::lock(conn, customer_id)?;
+    let (role, settings) = membership_defaults(conn, customer_id, &input)?;
+    take_seat(conn, customer_id)?;
     let membership = MembershipRow {
         customer_id: customer_id.to_string(),
         user_id: user.id.clone(),
@@ -201,6 +197,18 @@ fn add_user_in(
     .change("settings", Value::Null, parse(&membership.settings))
     .record(conn, state, context, now)?;
     Ok(Added { membership, user })
+}
+
+/// The user with the new member's email, if there is one, locked.
+fn find_and_lock(
+    conn: &mut DbConnection,
+    input: &AddUser,
+    customer_id: &str,
+) -> Result<Option<UserRow>, ApiError> {
+    match users::find_by_email(conn, &input.email.key())? {
+        Some(user) => Ok(Some(lock_existing(conn, &user.id, customer_id)?)),
+        None => Ok(None),
+    }
 }
 
 fn refuse_existing(
