@@ -315,7 +315,10 @@ impl Deferred {
     /// Runs the deferred work in order, including work it defers in turn;
     /// an inner transaction leaves it to the outer one.
     fn run(&self, conn: &mut DbConnection) -> QueryResult<()> {
-        while self.owner {
+        if !self.owner {
+            return Ok(());
+        }
+        loop {
             let batch = DEFERRED.with_borrow_mut(|deferred| {
                 deferred.as_mut().map(std::mem::take).unwrap_or_default()
             });
@@ -326,7 +329,6 @@ impl Deferred {
                 work(conn)?;
             }
         }
-        Ok(())
     }
 }
 
