@@ -127,7 +127,7 @@ pub async fn remove(
         .await
 }
 
-fn add_user_in(
+pub fn add_user_in(
     conn: &mut DbConnection,
     state: &AppState,
     actor: &Actor,
@@ -428,7 +428,7 @@ pub struct MembershipEdit {
     pub settings: Option<String>,
 }
 
-fn update_in(
+pub fn update_in(
     conn: &mut DbConnection,
     state: &AppState,
     actor: &Actor,

@@ -25,5 +25,6 @@ pub mod maintenance;
 pub mod members;
 pub mod seats;
 pub mod sessions;
+pub mod user_imports;
 pub mod users;
 pub mod webhooks;

@@ -314,7 +314,7 @@ impl ProfileEdit {
     }
 }
 
-fn update_profile_in(
+pub fn update_profile_in(
     conn: &mut DbConnection,
     state: &AppState,
     actor: &Actor,

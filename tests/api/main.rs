@@ -47,6 +47,7 @@ mod signing_keys;
 mod tenancy;
 mod tokens;
 mod trusted_proxies;
+mod user_imports;
 mod users_admin;
 mod walkthroughs;
 mod webhooks;
