@@ -9,7 +9,7 @@ use utoipa::{IntoParams, ToSchema};
 
 use crate::clock::from_db;
 use crate::db::imports::ImportRow as JobRow;
-use crate::domain::imports::{Format, COLUMNS, GROUP_SEPARATOR};
+use crate::domain::imports::Format;
 use crate::domain::pagination::Cursor;
 use crate::error::{ApiError, Problem};
 use crate::http::{parse_query, path_id, RequestId};
@@ -20,7 +20,7 @@ use crate::routes::common::PageQuery;
 use crate::routes::extract::Authenticated;
 use crate::routes::views::Page;
 use crate::service::audit::AuditContext;
-use crate::service::user_imports::{self, ExportedUser, RowFailure, Upload};
+use crate::service::user_imports::{self, export_header, render_export, RowFailure, Upload};
 use crate::state::AppState;
 
 /// Where an import job is.
@@ -339,12 +339,12 @@ pub fn export_stream(
         async move {
             match at {
                 At::End => None,
-                At::Header => Some((Ok(csv_header()), At::After(None))),
+                At::Header => Some((Ok(web::Bytes::from(export_header())), At::After(None))),
                 At::After(after) => {
                     match user_imports::export_chunk(&state, customer_id, after, EXPORT_CHUNK).await
                     {
                         Ok((users, next)) => {
-                            let bytes = render(&users, format);
+                            let bytes = web::Bytes::from(render_export(&users, format));
                             let at = match next {
                                 Some(cursor) => At::After(Some(cursor)),
                                 None => At::End,
@@ -357,48 +357,6 @@ pub fn export_stream(
             }
         }
     })
-}
-
-/// The export's columns: the import's, then `id`, `status` and `added_at`.
-fn csv_header() -> web::Bytes {
-    let mut writer = csv::Writer::from_writer(Vec::new());
-    let mut names: Vec<&str> = COLUMNS.to_vec();
-    names.extend(["id", "status", "added_at"]);
-    let _ = writer.write_record(&names);
-    web::Bytes::from(writer.into_inner().unwrap_or_default())
-}
-
-fn render(users: &[ExportedUser], format: Format) -> web::Bytes {
-    match format {
-        Format::Csv => {
-            let mut writer = csv::Writer::from_writer(Vec::with_capacity(users.len() * 128));
-            for user in users {
-                let groups = user.groups.join(&GROUP_SEPARATOR.to_string());
-                let _ = writer.write_record([
-                    user.email.as_str(),
-                    &user.first_name,
-                    &user.last_name,
-                    user.job_title.as_deref().unwrap_or_default(),
-                    &user.role,
-                    user.external_id.as_deref().unwrap_or_default(),
-                    &groups,
-                    &user.id,
-                    &user.status,
-                    &user.added_at,
-                ]);
-            }
-            web::Bytes::from(writer.into_inner().unwrap_or_default())
-        }
-        Format::Ndjson => {
-            let mut out = Vec::with_capacity(users.len() * 200);
-            for user in users {
-                if serde_json::to_writer(&mut out, user).is_ok() {
-                    out.push(b'\n');
-                }
-            }
-            web::Bytes::from(out)
-        }
-    }
 }
 
 /// The format `Accept` asks for: CSV when it allows anything, 406 when it

@@ -29,7 +29,10 @@ use crate::db::schema::{memberships as memberships_t, users as users_t};
 use crate::db::users::{UserFilter, UserRow};
 use crate::db::{customers, outbox, savepoint, DbConnection};
 use crate::domain::email::{normalize, EmailAddress};
-use crate::domain::imports::{parse, FileError, Format, ImportRow, ParsedRow, RowError};
+use crate::domain::imports::{
+    parse, FileError, Format, ImportRow, ParsedRow, RowError, COLUMNS, EXPORT_ONLY_COLUMNS,
+    GROUP_SEPARATOR,
+};
 use crate::domain::pagination::{Cursor, Page, PageRequest};
 use crate::domain::permissions::{Actor, ActorKind};
 use crate::email::{self, RequestKind};
@@ -140,15 +143,18 @@ fn stored_row(import_id: &str, parsed: ParsedRow) -> FileRow {
 }
 
 /// Who started a job: the actor (whose rights every row is checked
-/// against) and the audit context of the upload.
+/// against) and the audit context of the upload (the CLI's is the service
+/// itself).
 #[derive(Debug, Serialize, Deserialize)]
 struct StartedBy {
-    user_id: Option<String>,
-    client_id: Option<String>,
+    actor_user_id: Option<String>,
+    actor_client_id: Option<String>,
     platform_admin: bool,
     member_of: BTreeSet<String>,
     admin_of: BTreeSet<String>,
-    actor_label: String,
+    audit_user_id: Option<String>,
+    audit_client_id: Option<String>,
+    audit_label: String,
     request_id: Option<String>,
     client_ip: Option<IpAddr>,
     requester_name: Option<String>,
@@ -158,12 +164,14 @@ struct StartedBy {
 impl StartedBy {
     fn new(actor: &Actor, context: &AuditContext) -> Self {
         StartedBy {
-            user_id: actor.user_id().map(str::to_string),
-            client_id: actor.client_id().map(str::to_string),
+            actor_user_id: actor.user_id().map(str::to_string),
+            actor_client_id: actor.client_id().map(str::to_string),
             platform_admin: actor.platform_admin,
             member_of: actor.member_of.clone(),
             admin_of: actor.admin_of.clone(),
-            actor_label: context.actor_label.clone(),
+            audit_user_id: context.actor_user_id.clone(),
+            audit_client_id: context.actor_client_id.clone(),
+            audit_label: context.actor_label.clone(),
             request_id: context.request_id.clone(),
             client_ip: context.client_ip,
             requester_name: context.requester_name.clone(),
@@ -177,9 +185,9 @@ impl StartedBy {
 
     fn parse(text: &str) -> Result<(Actor, AuditContext), ApiError> {
         let by: StartedBy = serde_json::from_str(text).map_err(ApiError::internal)?;
-        let kind = match (&by.user_id, &by.client_id) {
-            (Some(id), _) => ActorKind::User { id: id.clone() },
-            (None, Some(id)) => ActorKind::Client { id: id.clone() },
+        let kind = match (by.actor_user_id, by.actor_client_id) {
+            (Some(id), _) => ActorKind::User { id },
+            (None, Some(id)) => ActorKind::Client { id },
             (None, None) => ActorKind::Client {
                 id: "system".into(),
             },
@@ -192,9 +200,9 @@ impl StartedBy {
         };
         // No confirmation email per row: one import is many changes.
         let context = AuditContext {
-            actor_user_id: by.user_id,
-            actor_client_id: by.client_id.filter(|id| id != "cli"),
-            actor_label: by.actor_label,
+            actor_user_id: by.audit_user_id,
+            actor_client_id: by.audit_client_id,
+            actor_label: by.audit_label,
             request_id: by.request_id,
             client_ip: by.client_ip,
             requester_name: by.requester_name,
@@ -855,6 +863,49 @@ pub fn export_chunk_in(
         })
         .collect();
     Ok((exported, next.flatten()))
+}
+
+/// The export's CSV header: the import's columns, then `id`, `status` and `added_at`.
+pub fn export_header() -> Vec<u8> {
+    let mut writer = csv::Writer::from_writer(Vec::new());
+    let mut names: Vec<&str> = COLUMNS.to_vec();
+    names.extend(EXPORT_ONLY_COLUMNS);
+    let _ = writer.write_record(&names);
+    writer.into_inner().unwrap_or_default()
+}
+
+/// A chunk of an export in `format` (CSV rows without the header).
+pub fn render_export(users: &[ExportedUser], format: Format) -> Vec<u8> {
+    match format {
+        Format::Csv => {
+            let mut writer = csv::Writer::from_writer(Vec::with_capacity(users.len() * 128));
+            for user in users {
+                let groups = user.groups.join(&GROUP_SEPARATOR.to_string());
+                let _ = writer.write_record([
+                    user.email.as_str(),
+                    &user.first_name,
+                    &user.last_name,
+                    user.job_title.as_deref().unwrap_or_default(),
+                    &user.role,
+                    user.external_id.as_deref().unwrap_or_default(),
+                    &groups,
+                    &user.id,
+                    &user.status,
+                    &user.added_at,
+                ]);
+            }
+            writer.into_inner().unwrap_or_default()
+        }
+        Format::Ndjson => {
+            let mut out = Vec::with_capacity(users.len() * 200);
+            for user in users {
+                if serde_json::to_writer(&mut out, user).is_ok() {
+                    out.push(b'\n');
+                }
+            }
+            out
+        }
+    }
 }
 
 fn rfc3339(at: PrimitiveDateTime) -> String {
