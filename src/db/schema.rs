@@ -50,6 +50,30 @@ diesel::table! {
         settings -> Text,
         added_at -> Timestamp,
         updated_at -> Timestamp,
+        external_id -> Nullable<Text>,
+    }
+}
+
+diesel::table! {
+    customer_groups (id) {
+        id -> Text,
+        customer_id -> Text,
+        name -> Text,
+        name_key -> Text,
+        description -> Nullable<Text>,
+        external_id -> Nullable<Text>,
+        version -> Integer,
+        created_at -> Timestamp,
+        updated_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    group_members (group_id, user_id) {
+        group_id -> Text,
+        customer_id -> Text,
+        user_id -> Text,
+        added_at -> Timestamp,
     }
 }
 
@@ -253,6 +277,9 @@ diesel::joinable!(refresh_tokens -> users (user_id));
 diesel::joinable!(audit_event_customers -> audit_events (event_id));
 diesel::joinable!(event_customers -> events (event_seq));
 diesel::joinable!(user_import_rows -> user_imports (import_id));
+diesel::joinable!(customer_groups -> customers (customer_id));
+diesel::joinable!(group_members -> customer_groups (group_id));
+diesel::joinable!(group_members -> users (user_id));
 
 diesel::allow_tables_to_appear_in_same_query!(
     customers,
@@ -272,4 +299,6 @@ diesel::allow_tables_to_appear_in_same_query!(
     sealing_keys,
     user_imports,
     user_import_rows,
+    customer_groups,
+    group_members,
 );

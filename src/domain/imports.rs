@@ -9,7 +9,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
 use crate::domain::email::EmailAddress;
-use crate::domain::profile::{parse_job_title, parse_name};
+use crate::domain::profile::{parse_external_id, parse_job_title, parse_name};
 use crate::domain::roles::MembershipRole;
 
 /// The columns an import reads, in the order an export writes them.
@@ -29,9 +29,6 @@ pub const EXPORT_ONLY_COLUMNS: [&str; 3] = ["id", "status", "added_at"];
 
 /// How group names are separated in one CSV cell.
 pub const GROUP_SEPARATOR: char = ';';
-
-/// The longest external id (the foundation's rule for REST too).
-pub const MAX_EXTERNAL_ID_CHARS: usize = 255;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Format {
@@ -486,16 +483,7 @@ impl Fields<'_> {
 }
 
 fn check_external_id(raw: Option<&str>) -> Result<Option<String>, RowError> {
-    let Some(id) = raw.map(str::trim).filter(|id| !id.is_empty()) else {
-        return Ok(None);
-    };
-    if id.chars().count() > MAX_EXTERNAL_ID_CHARS || id.chars().any(char::is_control) {
-        return Err(RowError::invalid(
-            "external_id",
-            "must be at most 255 characters, none of them control characters",
-        ));
-    }
-    Ok(Some(id.to_string()))
+    parse_external_id(raw).map_err(|why| RowError::invalid("external_id", why))
 }
 
 /// Group names, trimmed, blanks dropped, each once (case-insensitively).
@@ -510,7 +498,7 @@ fn check_groups(names: Vec<String>) -> Result<Vec<String>, RowError> {
         if name.chars().count() > 100 || name.chars().any(char::is_control) {
             return Err(RowError::invalid(
                 "groups",
-                "names a group longer than 100 characters or with control characters",
+                "names a group longer than 100 characters or with control characters (no group has such a name)",
             ));
         }
         if seen.insert(name.to_lowercase()) {

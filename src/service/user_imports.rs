@@ -23,6 +23,7 @@ use diesel::prelude::*;
 use serde::{Deserialize, Serialize};
 use time::PrimitiveDateTime;
 
+use crate::db::groups as group_rows;
 use crate::db::imports::{self, FileRow, ImportRow as JobRow, Tally};
 use crate::db::memberships::{self, MembershipRow};
 use crate::db::schema::{memberships as memberships_t, users as users_t};
@@ -39,6 +40,7 @@ use crate::email::{self, RequestKind};
 use crate::error::{ApiError, ErrorCode};
 use crate::service::audit::AuditContext;
 use crate::service::customers::administered;
+use crate::service::groups;
 use crate::service::members::{self, AddUser, MembershipEdit};
 use crate::service::users::{self, ProfileEdit};
 use crate::state::AppState;
@@ -623,9 +625,10 @@ fn add(
         settings: None,
         copy_from_user_id: None,
         send_invite: job.send_invites,
+        external_id: row.external_id.clone().flatten(),
+        group_ids: group_ids(conn, &job.customer_id, row.groups.as_ref())?,
     };
-    let added = members::add_user_in(conn, state, actor, context, &job.customer_id, input)?;
-    set_external_id_and_groups(conn, state, actor, context, job, &added.user.id, row, None)?;
+    members::add_user_in(conn, state, actor, context, &job.customer_id, input)?;
     Ok(Outcome::Created)
 }
 
@@ -679,10 +682,12 @@ fn update(
     if profile_changes {
         users::update_profile_in(conn, state, actor, context, &user.id, None, profile)?;
     }
-    if role.is_some() {
+    if role.is_some() || external_id.is_some() || groups_change.is_some() {
         let edit = MembershipEdit {
             role,
             settings: None,
+            external_id,
+            group_ids: group_ids(conn, &job.customer_id, groups_change)?,
         };
         members::update_in(
             conn,
@@ -694,16 +699,6 @@ fn update(
             None,
         )?;
     }
-    set_external_id_and_groups(
-        conn,
-        state,
-        actor,
-        context,
-        job,
-        &user.id,
-        row,
-        Some(groups),
-    )?;
     Ok(Outcome::Updated)
 }
 
@@ -721,6 +716,7 @@ fn row_error(err: ApiError) -> Result<RowError, ApiError> {
         | ErrorCode::UserRetired
         | ErrorCode::AlreadyMember
         | ErrorCode::EmailTaken => "email",
+        ErrorCode::ExternalIdTaken => "external_id",
         _ => "row",
     };
     Ok(match err {
@@ -744,40 +740,51 @@ fn row_error(err: ApiError) -> Result<RowError, ApiError> {
     })
 }
 
-// What the groups and external ids foundation provides.
-
-fn external_id_of(_membership: &MembershipRow) -> Option<String> {
-    None
+fn external_id_of(membership: &MembershipRow) -> Option<String> {
+    membership.external_id.clone()
 }
 
+/// The members of the customer with these external ids.
 fn member_ids_by_external_id(
-    _conn: &mut DbConnection,
-    _customer_id: &str,
-    _external_ids: &[String],
+    conn: &mut DbConnection,
+    customer_id: &str,
+    external_ids: &[String],
 ) -> Result<Vec<String>, ApiError> {
-    Ok(Vec::new())
+    if external_ids.is_empty() {
+        return Ok(Vec::new());
+    }
+    Ok(memberships_t::table
+        .filter(memberships_t::customer_id.eq(customer_id))
+        .filter(memberships_t::external_id.eq_any(external_ids))
+        .select(memberships_t::user_id)
+        .load(conn)?)
 }
 
+/// Each member's group names in the customer, by name.
 fn group_names_of(
-    _conn: &mut DbConnection,
-    _customer_id: &str,
-    _user_ids: &[String],
+    conn: &mut DbConnection,
+    customer_id: &str,
+    user_ids: &[String],
 ) -> Result<HashMap<String, Vec<String>>, ApiError> {
-    Ok(HashMap::new())
+    let mut names: HashMap<String, Vec<String>> = HashMap::new();
+    for (user_id, group) in group_rows::groups_of_members(conn, customer_id, user_ids)? {
+        names.entry(user_id).or_default().push(group.name);
+    }
+    Ok(names)
 }
 
-#[allow(clippy::too_many_arguments)]
-fn set_external_id_and_groups(
-    _conn: &mut DbConnection,
-    _state: &AppState,
-    _actor: &Actor,
-    _context: &AuditContext,
-    _job: &JobRow,
-    _user_id: &str,
-    _row: &ImportRow,
-    _current_groups: Option<&[String]>,
-) -> Result<(), ApiError> {
-    Ok(())
+/// The ids of the customer's groups a row names (422 on `groups` for a
+/// name the customer does not have).
+fn group_ids(
+    conn: &mut DbConnection,
+    customer_id: &str,
+    names: Option<&Vec<String>>,
+) -> Result<Option<Vec<String>>, ApiError> {
+    let Some(names) = names else {
+        return Ok(None);
+    };
+    let groups = groups::resolve_names(conn, customer_id, names, "groups")?;
+    Ok(Some(groups.into_iter().map(|group| group.id).collect()))
 }
 
 /// One member as an export writes them.
@@ -829,14 +836,12 @@ pub fn export_chunk_in(
     after: Option<&Cursor>,
     limit: i64,
 ) -> Result<(Vec<ExportedUser>, ExportCursor), ApiError> {
-    let mut rows = memberships::list_customer_users(
-        conn,
-        customer_id,
-        &UserFilter::default(),
-        None,
-        after,
-        limit,
-    )?;
+    let everyone = memberships::MemberFilter {
+        users: &UserFilter::default(),
+        role: None,
+        external_id: None,
+    };
+    let mut rows = memberships::list_customer_users(conn, customer_id, &everyone, after, limit)?;
     let more = i64::try_from(rows.len()).unwrap_or(0) > limit;
     rows.truncate(usize::try_from(limit).unwrap_or(0));
     let next = more.then(|| {

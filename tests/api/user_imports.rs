@@ -65,6 +65,18 @@ impl TestApp {
         items(&page).clone()
     }
 
+    /// A new group of the customer (the groups tests have their own helper).
+    async fn import_group(&self, cid: &str, name: &str) {
+        let response = self
+            .post_json(
+                &format!("/v1/customers/{cid}/groups"),
+                Some(self.admin_token()),
+                &json!({"name": name}),
+            )
+            .await;
+        expect_json(response, StatusCode::CREATED).await;
+    }
+
     async fn export(&self, cid: &str, accept: &str) -> Response {
         self.request(
             Method::GET,
@@ -525,8 +537,14 @@ async fn an_export_lists_every_member_as_csv_or_ndjson_and_refuses_other_types()
 async fn importing_an_export_reports_every_row_unchanged() {
     let app = spawn_app().await;
     let cid = app.customer("Acme", None).await;
+    app.import_group(&cid, "Finance").await;
+    app.import_group(&cid, "Sites").await;
     let rows: String = (0..1203)
-        .map(|i| format!("user{i}@acme.test,First{i},Last{i},Title {i},standard_user,,\n"))
+        .map(|i| {
+            let groups = ["", "Finance", "Finance;Sites"][i % 3];
+            let external_id = if i % 2 == 0 { format!("HR-{i}") } else { String::new() };
+            format!("user{i}@acme.test,First{i},Last{i},Title {i},standard_user,{external_id},{groups}\n")
+        })
         .collect();
     let job = app
         .import_csv(&cid, "?send_invites=false", &format!("{HEADER}\n{rows}"))
@@ -541,4 +559,46 @@ async fn importing_an_export_reports_every_row_unchanged() {
         let job = app.finish(&id_of(&job)).await;
         assert_eq!(counts(&job), [1203, 0, 0, 1203, 0], "{accept}");
     }
+}
+
+#[tokio::test]
+async fn external_ids_and_groups_are_set_matched_on_and_changed_like_any_field() {
+    let app = spawn_app().await;
+    let cid = app.customer("Acme", None).await;
+    app.import_group(&cid, "Finance").await;
+    app.import_group(&cid, "Sites").await;
+    let csv = format!(
+        "{HEADER}\nana@acme.test,Ana,Ruiz,,,HR-1,Finance; sites\nbo@acme.test,Bo,Chu,,,,Payroll\n"
+    );
+    let job = app.import_csv(&cid, "?send_invites=false", &csv).await;
+    assert_eq!(counts(&job), [2, 1, 0, 0, 1]);
+    assert_eq!(
+        codes(&app.import_errors(&id_of(&job)).await),
+        [(3, "groups".into(), "validation_failed".into())]
+    );
+    let page = app
+        .admin_get(&format!("/v1/customers/{cid}/users?external_id=HR-1"))
+        .await;
+    let ana = &items(&page)[0];
+    assert_eq!(ana["email"], "ana@acme.test");
+    let names: Vec<&str> = ana["groups"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|g| g["name"].as_str().unwrap())
+        .collect();
+    assert_eq!(names, ["Finance", "Sites"]);
+
+    // Matched by external id: the address and the groups change.
+    let moved = format!("{HEADER}\nana.ruiz@acme.test,Ana,Ruiz,,,HR-1,Sites\n");
+    let job = app.import_csv(&cid, "", &moved).await;
+    assert_eq!(counts(&job), [1, 0, 1, 0, 0], "{job}");
+    let page = app
+        .admin_get(&format!("/v1/customers/{cid}/users?external_id=HR-1"))
+        .await;
+    let ana = &items(&page)[0];
+    assert_eq!(ana["email"], "ana.ruiz@acme.test");
+    assert_eq!(ana["groups"].as_array().unwrap().len(), 1);
+    let again = app.import_csv(&cid, "", &moved).await;
+    assert_eq!(counts(&again), [1, 0, 0, 1, 0]);
 }
