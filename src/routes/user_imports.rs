@@ -291,8 +291,8 @@ const NDJSON: &str = "application/x-ndjson";
     responses(
         (status = 200, description = "Every member, newest first: the import's columns plus `id`, `status` and `added_at`",
             content(
-                (String = "text/csv"),
-                (String = "application/x-ndjson"),
+                (String = "text/csv", example = json!("email,first_name,last_name,job_title,role,external_id,groups,id,status,added_at\nana.ruiz@ubm-demo.example,Ana,Ruiz,Energy Analyst,standard_user,HR-1042,Finance;Sites,3b9c7d1e-8f2a-4e6b-9c0d-5a1b2c3d4e5f,active,2026-11-30T14:05:12Z\n")),
+                (String = "application/x-ndjson", example = json!("{\"id\":\"3b9c7d1e-8f2a-4e6b-9c0d-5a1b2c3d4e5f\",\"email\":\"ana.ruiz@ubm-demo.example\",\"first_name\":\"Ana\",\"last_name\":\"Ruiz\",\"job_title\":\"Energy Analyst\",\"role\":\"standard_user\",\"external_id\":\"HR-1042\",\"groups\":[\"Finance\",\"Sites\"],\"status\":\"active\",\"added_at\":\"2026-11-30T14:05:12Z\"}\n")),
             )),
         Unauthorized,
         Forbidden,
