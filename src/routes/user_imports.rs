@@ -146,7 +146,7 @@ pub struct ImportQuery {
 
 /// Import users into a customer from a CSV or NDJSON file.
 #[utoipa::path(
-    tag = "user imports",
+    tag = "user-imports",
     security(("bearer" = [])),
     params(("customer_id" = uuid::Uuid, Path, description = "Customer id"), ImportQuery),
     request_body(
@@ -227,7 +227,7 @@ async fn read_file(
 
 /// An import job and its counts.
 #[utoipa::path(
-    tag = "user imports",
+    tag = "user-imports",
     security(("bearer" = [])),
     params(("import_id" = uuid::Uuid, Path, description = "Import id")),
     responses(
@@ -250,7 +250,7 @@ pub async fn get_user_import(
 
 /// The rows of an import that failed so far, by row number.
 #[utoipa::path(
-    tag = "user imports",
+    tag = "user-imports",
     security(("bearer" = [])),
     params(("import_id" = uuid::Uuid, Path, description = "Import id"), PageQuery),
     responses(
@@ -274,6 +274,28 @@ pub async fn list_user_import_errors(
     Ok(HttpResponse::Ok().json(Page::of(found, ImportErrorView::from)))
 }
 
+/// What an export can be asked for in `Accept`.
+#[derive(Debug, Clone, Copy, ToSchema)]
+#[allow(dead_code)] // documentation only: `export_format` reads the header
+pub enum ExportMediaType {
+    #[schema(rename = "text/csv")]
+    Csv,
+    #[schema(rename = "application/x-ndjson")]
+    Ndjson,
+    #[schema(rename = "*/*")]
+    Any,
+}
+
+/// The export's request headers (documentation only).
+#[derive(Debug, IntoParams)]
+#[into_params(parameter_in = Header)]
+#[allow(dead_code)]
+pub struct ExportHeaders {
+    /// `text/csv` (the default) or `application/x-ndjson`; anything else is a 406.
+    #[param(rename = "Accept", inline, nullable = false)]
+    accept: Option<ExportMediaType>,
+}
+
 /// Members read from the database per chunk of an export.
 const EXPORT_CHUNK: i64 = 1000;
 
@@ -282,11 +304,11 @@ const NDJSON: &str = "application/x-ndjson";
 
 /// Export every member of a customer as CSV or NDJSON.
 #[utoipa::path(
-    tag = "user imports",
+    tag = "user-imports",
     security(("bearer" = [])),
     params(
         ("customer_id" = uuid::Uuid, Path, description = "Customer id"),
-        ("Accept" = Option<String>, Header, description = "`text/csv` (the default) or `application/x-ndjson`; anything else is a 406"),
+        ExportHeaders,
     ),
     responses(
         (status = 200, description = "Every member, newest first: the import's columns plus `id`, `status` and `added_at`",

@@ -602,3 +602,28 @@ async fn external_ids_and_groups_are_set_matched_on_and_changed_like_any_field()
     let again = app.import_csv(&cid, "", &moved).await;
     assert_eq!(counts(&again), [1, 0, 0, 1, 0]);
 }
+
+#[tokio::test]
+async fn the_export_path_is_never_taken_for_a_user() {
+    let app = spawn_app().await;
+    let cid = app.customer("Acme", None).await;
+    for method in [Method::PATCH, Method::DELETE, Method::POST] {
+        let response = app
+            .request(
+                method.clone(),
+                &format!("/v1/customers/{cid}/users/export"),
+                Some(app.admin_token()),
+            )
+            .json(&json!({}))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(header(&response, "allow"), "GET, HEAD", "{method}");
+        expect_problem(
+            response,
+            StatusCode::METHOD_NOT_ALLOWED,
+            "method_not_allowed",
+        )
+        .await;
+    }
+}

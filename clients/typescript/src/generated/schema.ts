@@ -5390,8 +5390,8 @@ export interface operations {
         parameters: {
             query?: never;
             header?: {
-                /** @description `text/csv` (the default) or `application/x-ndjson`; anything else is a 406 */
-                Accept?: string;
+                /** @description `text/csv` (the default) or `application/x-ndjson`; anything else is a 406. */
+                Accept?: "text/csv" | "application/x-ndjson" | "*/*";
             };
             path: {
                 /** @description Customer id */
