@@ -127,7 +127,8 @@ pub async fn remove(
         .await
 }
 
-fn add_user_in(
+/// [`add_user`]'s body, inside the caller's transaction (SCIM uses it).
+pub fn add_user_in(
     conn: &mut DbConnection,
     state: &AppState,
     actor: &Actor,
@@ -470,7 +471,8 @@ fn update_in(
     Ok((after, user))
 }
 
-fn remove_in(
+/// [`remove`]'s body, inside the caller's transaction (SCIM uses it).
+pub fn remove_in(
     conn: &mut DbConnection,
     state: &AppState,
     actor: &Actor,
