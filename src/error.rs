@@ -64,6 +64,8 @@ error_codes! {
     AlreadyMember = "already_member", 409, "The user already belongs to this customer.";
     SeatLimitReached = "seat_limit_reached", 409, "Every licensed seat of the customer is taken: retire or remove a user, or raise `licensed_seats`.";
     EmailTaken = "email_taken", 409, "Another user already has this email address (compared case-insensitively).";
+    ExternalIdTaken = "external_id_taken", 409, "Another member (or group) of this customer already has this `external_id`.";
+    GroupNameTaken = "group_name_taken", 409, "The customer already has a group with this name (compared case-insensitively).";
     UserRetired = "user_retired", 409, "The user is retired: reinstate them first (`user_id` names them).";
     UserNotActivated = "user_not_activated", 409, "The user never set a password, so they cannot be made active: send the activation email instead.";
     CannotChangeSelf = "cannot_change_self", 409, "You cannot change your own status or delete yourself.";

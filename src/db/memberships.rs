@@ -3,7 +3,8 @@
 use diesel::prelude::*;
 use time::PrimitiveDateTime;
 
-use super::schema::{customers, memberships, users};
+use super::groups::GroupRef;
+use super::schema::{customer_groups, customers, group_members, memberships, users};
 use super::users::{like_prefix, UserFilter, UserRow};
 use super::DbConnection;
 use crate::domain::pagination::Cursor;
@@ -18,6 +19,9 @@ pub struct MembershipRow {
     pub settings: String,
     pub added_at: PrimitiveDateTime,
     pub updated_at: PrimitiveDateTime,
+    /// The customer's own id for the member (HR system, identity provider),
+    /// unique in the customer.
+    pub external_id: Option<String>,
 }
 
 impl MembershipRow {
@@ -54,8 +58,29 @@ pub fn find(
         .optional()
 }
 
-/// A user with their memberships and each customer's name (User Info).
-pub type UserWithMemberships = (UserRow, Vec<(MembershipRow, String)>);
+pub fn find_by_external_id(
+    conn: &mut DbConnection,
+    customer_id: &str,
+    external_id: &str,
+) -> QueryResult<Option<MembershipRow>> {
+    memberships::table
+        .filter(memberships::customer_id.eq(customer_id))
+        .filter(memberships::external_id.eq(external_id))
+        .select(MembershipRow::as_select())
+        .first(conn)
+        .optional()
+}
+
+/// A membership with its customer's name and the member's groups there.
+#[derive(Debug, Clone)]
+pub struct MembershipInfo {
+    pub membership: MembershipRow,
+    pub customer_name: String,
+    pub groups: Vec<GroupRef>,
+}
+
+/// A user with their memberships (User Info).
+pub type UserWithMemberships = (UserRow, Vec<MembershipInfo>);
 
 type MembershipColumns = (
     String,
@@ -64,35 +89,59 @@ type MembershipColumns = (
     String,
     PrimitiveDateTime,
     PrimitiveDateTime,
+    Option<String>,
     String,
 );
+
+type Joined = (UserRow, Option<MembershipColumns>, Option<(String, String)>);
+
+/// The rows of users left-joined to their memberships, customers and
+/// groups, in one statement: `users` narrowed by `$filter`, ordered by
+/// user, then membership, then group name.
+macro_rules! users_with_memberships {
+    ($filter:expr) => {
+        users::table
+            // Flat left joins: a nested `LEFT JOIN (memberships JOIN
+            // customers)` made SQLite build the whole inner join every time.
+            .left_join(memberships::table)
+            .left_join(customers::table.on(customers::id.eq(memberships::customer_id)))
+            .left_join(
+                group_members::table.on(group_members::customer_id
+                    .eq(memberships::customer_id)
+                    .and(group_members::user_id.eq(memberships::user_id))),
+            )
+            .left_join(customer_groups::table.on(customer_groups::id.eq(group_members::group_id)))
+            .filter($filter)
+            .order((
+                users::id.asc(),
+                memberships::added_at.asc(),
+                memberships::customer_id.asc(),
+                customer_groups::name_key.asc(),
+            ))
+            .select((
+                UserRow::as_select(),
+                (
+                    memberships::customer_id,
+                    memberships::user_id,
+                    memberships::role,
+                    memberships::settings,
+                    memberships::added_at,
+                    memberships::updated_at,
+                    memberships::external_id,
+                    customers::name,
+                )
+                    .nullable(),
+                (customer_groups::id, customer_groups::name).nullable(),
+            ))
+    };
+}
 
 /// The user and their memberships, oldest first, in one round trip.
 pub fn user_with_memberships(
     conn: &mut DbConnection,
     user_id: &str,
 ) -> QueryResult<Option<UserWithMemberships>> {
-    let rows: Vec<(UserRow, Option<MembershipColumns>)> = users::table
-        // Two flat left joins: a nested `LEFT JOIN (memberships JOIN
-        // customers)` made SQLite build the whole inner join every time.
-        .left_join(memberships::table)
-        .left_join(customers::table.on(customers::id.eq(memberships::customer_id)))
-        .filter(users::id.eq(user_id))
-        .order((memberships::added_at.asc(), memberships::customer_id.asc()))
-        .select((
-            UserRow::as_select(),
-            (
-                memberships::customer_id,
-                memberships::user_id,
-                memberships::role,
-                memberships::settings,
-                memberships::added_at,
-                memberships::updated_at,
-                customers::name,
-            )
-                .nullable(),
-        ))
-        .load(conn)?;
+    let rows: Vec<Joined> = users_with_memberships!(users::id.eq(user_id)).load(conn)?;
     Ok(by_user(rows).pop())
 }
 
@@ -104,54 +153,46 @@ pub fn two_users_with_memberships(
     first: &str,
     second: &str,
 ) -> QueryResult<Vec<UserWithMemberships>> {
-    let rows: Vec<(UserRow, Option<MembershipColumns>)> = users::table
-        .left_join(memberships::table)
-        .left_join(customers::table.on(customers::id.eq(memberships::customer_id)))
-        .filter(users::id.eq(first).or(users::id.eq(second)))
-        .order((
-            users::id.asc(),
-            memberships::added_at.asc(),
-            memberships::customer_id.asc(),
-        ))
-        .select((
-            UserRow::as_select(),
-            (
-                memberships::customer_id,
-                memberships::user_id,
-                memberships::role,
-                memberships::settings,
-                memberships::added_at,
-                memberships::updated_at,
-                customers::name,
-            )
-                .nullable(),
-        ))
-        .load(conn)?;
+    let rows: Vec<Joined> =
+        users_with_memberships!(users::id.eq(first).or(users::id.eq(second))).load(conn)?;
     Ok(by_user(rows))
 }
 
-/// Rows of users left-joined to their memberships (ordered by user), one
-/// entry per user.
-fn by_user(rows: Vec<(UserRow, Option<MembershipColumns>)>) -> Vec<UserWithMemberships> {
+/// Joined rows (ordered by user, then membership), one entry per user.
+fn by_user(rows: Vec<Joined>) -> Vec<UserWithMemberships> {
     let mut found: Vec<UserWithMemberships> = Vec::new();
-    for (user, membership) in rows {
+    for (user, membership, group) in rows {
         if found.last().is_none_or(|(last, _)| last.id != user.id) {
             found.push((user, Vec::new()));
         }
-        let Some((customer_id, user_id, role, settings, added_at, updated_at, name)) = membership
+        let Some(memberships) = found.last_mut().map(|(_, memberships)| memberships) else {
+            continue;
+        };
+        let Some((customer_id, user_id, role, settings, added_at, updated_at, external_id, name)) =
+            membership
         else {
             continue;
         };
-        let row = MembershipRow {
-            customer_id,
-            user_id,
-            role,
-            settings,
-            added_at,
-            updated_at,
-        };
-        if let Some((_, memberships)) = found.last_mut() {
-            memberships.push((row, name));
+        if memberships
+            .last()
+            .is_none_or(|last| last.membership.customer_id != customer_id)
+        {
+            memberships.push(MembershipInfo {
+                membership: MembershipRow {
+                    customer_id,
+                    user_id,
+                    role,
+                    settings,
+                    added_at,
+                    updated_at,
+                    external_id,
+                },
+                customer_name: name,
+                groups: Vec::new(),
+            });
+        }
+        if let (Some(last), Some((id, name))) = (memberships.last_mut(), group) {
+            last.groups.push(GroupRef { id, name });
         }
     }
     found
@@ -165,12 +206,18 @@ pub fn customer_ids_of(conn: &mut DbConnection, user_id: &str) -> QueryResult<Ve
         .load(conn)
 }
 
+/// What a customer's user list asks for.
+pub struct MemberFilter<'a> {
+    pub users: &'a UserFilter,
+    pub role: Option<MembershipRole>,
+    pub external_id: Option<&'a str>,
+}
+
 /// One customer's users, newest membership first.
 pub fn list_customer_users(
     conn: &mut DbConnection,
     customer_id: &str,
-    filter: &UserFilter,
-    role: Option<MembershipRole>,
+    filter: &MemberFilter,
     cursor: Option<&Cursor>,
     limit: i64,
 ) -> QueryResult<Vec<(MembershipRow, UserRow)>> {
@@ -179,13 +226,16 @@ pub fn list_customer_users(
         .filter(memberships::customer_id.eq(customer_id.to_string()))
         .select((MembershipRow::as_select(), UserRow::as_select()))
         .into_boxed();
-    if let Some(status) = &filter.status {
+    if let Some(status) = &filter.users.status {
         query = query.filter(users::status.eq(*status));
     }
-    if let Some(role) = role {
+    if let Some(role) = filter.role {
         query = query.filter(memberships::role.eq(role));
     }
-    if let Some(prefix) = &filter.prefix {
+    if let Some(external_id) = filter.external_id {
+        query = query.filter(memberships::external_id.eq(external_id.to_string()));
+    }
+    if let Some(prefix) = &filter.users.prefix {
         let pattern = like_prefix(prefix);
         query = query.filter(
             users::email_lower
@@ -205,18 +255,24 @@ pub fn list_customer_users(
     .load(conn)
 }
 
+/// What a membership edit writes.
+pub struct MembershipChange<'a> {
+    pub role: MembershipRole,
+    pub settings: &'a str,
+    pub external_id: Option<&'a str>,
+}
+
 pub fn update(
     conn: &mut DbConnection,
-    customer_id: &str,
-    user_id: &str,
-    role: MembershipRole,
-    settings: &str,
+    (customer_id, user_id): (&str, &str),
+    change: &MembershipChange,
     now: PrimitiveDateTime,
 ) -> QueryResult<()> {
     diesel::update(memberships::table.find((customer_id, user_id)))
         .set((
-            memberships::role.eq(role),
-            memberships::settings.eq(settings),
+            memberships::role.eq(change.role),
+            memberships::settings.eq(change.settings),
+            memberships::external_id.eq(change.external_id),
             memberships::updated_at.eq(now),
         ))
         .execute(conn)

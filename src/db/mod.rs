@@ -26,6 +26,7 @@ pub mod api_clients;
 pub mod audit;
 pub mod customers;
 pub mod events;
+pub mod groups;
 pub mod idempotency;
 pub mod memberships;
 pub mod outbox;

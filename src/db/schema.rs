@@ -61,6 +61,30 @@ diesel::table! {
         settings -> Text,
         added_at -> Timestamp,
         updated_at -> Timestamp,
+        external_id -> Nullable<Text>,
+    }
+}
+
+diesel::table! {
+    customer_groups (id) {
+        id -> Text,
+        customer_id -> Text,
+        name -> Text,
+        name_key -> Text,
+        description -> Nullable<Text>,
+        external_id -> Nullable<Text>,
+        version -> Integer,
+        created_at -> Timestamp,
+        updated_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    group_members (group_id, user_id) {
+        group_id -> Text,
+        customer_id -> Text,
+        user_id -> Text,
+        added_at -> Timestamp,
     }
 }
 
@@ -230,6 +254,9 @@ diesel::joinable!(action_tokens -> users (user_id));
 diesel::joinable!(refresh_tokens -> users (user_id));
 diesel::joinable!(audit_event_customers -> audit_events (event_id));
 diesel::joinable!(event_customers -> events (event_seq));
+diesel::joinable!(customer_groups -> customers (customer_id));
+diesel::joinable!(group_members -> customer_groups (group_id));
+diesel::joinable!(group_members -> users (user_id));
 
 diesel::allow_tables_to_appear_in_same_query!(
     customers,
@@ -248,4 +275,6 @@ diesel::allow_tables_to_appear_in_same_query!(
     webhook_endpoints,
     sealing_keys,
     scim_members,
+    customer_groups,
+    group_members,
 );

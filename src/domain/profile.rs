@@ -25,6 +25,25 @@ pub fn parse_job_title(raw: Option<&str>) -> Result<Option<String>, &'static str
     }
 }
 
+/// The longest external id, in characters.
+pub const MAX_EXTERNAL_ID_CHARS: usize = 255;
+
+/// An external id (the customer's own id for a member or group): optional,
+/// blank means none; otherwise 1–255 characters without control characters.
+/// Kept as given (trimmed): ids are compared exactly.
+pub fn parse_external_id(raw: Option<&str>) -> Result<Option<String>, &'static str> {
+    match raw.map(str::trim) {
+        None | Some("") => Ok(None),
+        Some(value) if value.chars().any(char::is_control) => {
+            Err("must not contain control characters or line breaks")
+        }
+        Some(value) if value.chars().count() > MAX_EXTERNAL_ID_CHARS => {
+            Err("is longer than 255 characters")
+        }
+        Some(value) => Ok(Some(value.to_string())),
+    }
+}
+
 /// A free-text label such as `requester_name` or a customer name.
 pub fn parse_label(raw: &str, max_chars: usize) -> Result<String, &'static str> {
     let value = raw.trim();
@@ -57,6 +76,16 @@ pub fn search_key(value: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn an_external_id_is_trimmed_blank_means_none_and_long_or_broken_ones_are_refused() {
+        assert_eq!(parse_external_id(Some("  E-1 ")), Ok(Some("E-1".into())));
+        assert_eq!(parse_external_id(Some("   ")), Ok(None));
+        assert_eq!(parse_external_id(None), Ok(None));
+        assert!(parse_external_id(Some("a\nb")).is_err());
+        assert!(parse_external_id(Some(&"x".repeat(256))).is_err());
+        assert!(parse_external_id(Some(&"x".repeat(255))).is_ok());
+    }
 
     #[test]
     fn names_are_trimmed_and_unicode_is_welcome() {

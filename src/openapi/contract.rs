@@ -116,9 +116,29 @@ const RULES: &[OperationRule] = &[
             C::SeatLimitReached,
             C::UserRetired,
             C::EmailTaken,
+            C::ExternalIdTaken,
         ],
     ),
-    rule("update_customer_user", R::CustomerAdmin, &[]),
+    rule(
+        "update_customer_user",
+        R::CustomerAdmin,
+        &[C::ExternalIdTaken],
+    ),
+    rule("list_groups", R::CustomerAdmin, &[]),
+    rule(
+        "create_group",
+        R::CustomerAdmin,
+        &[C::GroupNameTaken, C::ExternalIdTaken],
+    ),
+    rule("get_group", R::CustomerAdmin, &[]),
+    rule(
+        "update_group",
+        R::CustomerAdmin,
+        &[C::GroupNameTaken, C::ExternalIdTaken],
+    ),
+    rule("delete_group", R::CustomerAdmin, &[]),
+    rule("add_group_member", R::CustomerAdmin, &[]),
+    rule("remove_group_member", R::CustomerAdmin, &[]),
     rule("remove_customer_user", R::CustomerAdmin, &[]),
     rule("list_users", R::PlatformAdmin, &[]),
     rule("get_user", R::CustomerAdmin, &[]),
@@ -177,6 +197,13 @@ const RULES: &[OperationRule] = &[
     rule("scim_replace_user", R::ScimToken, &[]),
     rule("scim_patch_user", R::ScimToken, &[]),
     rule("scim_delete_user", R::ScimToken, &[]),
+    rule("scim_list_groups", R::ScimToken, &[]),
+    rule("scim_search_groups", R::ScimToken, &[]),
+    rule("scim_create_group", R::ScimToken, &[]),
+    rule("scim_get_group", R::ScimToken, &[]),
+    rule("scim_replace_group", R::ScimToken, &[]),
+    rule("scim_patch_group", R::ScimToken, &[]),
+    rule("scim_delete_group", R::ScimToken, &[]),
 ];
 
 /// The codes any operation answering `status` can carry.
@@ -236,11 +263,13 @@ fn write_prose(operation: &mut Operation, prose: &Prose) {
         if response.description.is_empty() {
             response.description = success_description(status).to_string();
         }
-        if let (Some(example), Some(content)) = (
-            &prose.response_example,
-            response.content.get_mut("application/json"),
-        ) {
-            content.example = Some(example.clone());
+        for media_type in ["application/json", "application/scim+json"] {
+            if let (Some(example), Some(content)) = (
+                &prose.response_example,
+                response.content.get_mut(media_type),
+            ) {
+                content.example = Some(example.clone());
+            }
         }
     }
 }
@@ -342,6 +371,9 @@ fn describe_parameters(operation: &mut Operation) {
             "requester_name" => "The person who asked for the change (\"Requester Name\"), kept in the audit log; leave it out for none.",
             "confirmation_email" => "Send an `action_confirmation` email about this change to this address; leave it out for none.",
             "token" => "The token from the emailed link.",
+            "external_id" => "Only the one with this external id (exact match); leave it out for any.",
+            "name" => "Only the one with this name (case-insensitive); leave it out for any.",
+            "group_id" => "The group's id.",
             other => panic!("parameter {other} has no description"),
         };
         parameter.description = Some(text.to_string());
@@ -612,6 +644,8 @@ const SCIM_ERRORS: &[(&str, &str)] = &[
     ("404", "No such resource in the token's customer."),
     ("409", "`scimType: uniqueness`: the userName, email, externalId or displayName is taken in the customer."),
     ("412", "`If-Match` does not match the resource's current `ETag` (`meta.version`)."),
+    ("413", "The body is larger than 64 KiB."),
+    ("415", "The body is not `application/scim+json` (or `application/json`)."),
     ("500", "An unexpected error; its cause is logged with the request id."),
 ];
 
@@ -625,6 +659,12 @@ fn document_scim(operation: &mut Operation) {
         "scim_token",
         Vec::<String>::new(),
     )]);
+    // Problems the shared passes added (a 422 for query parameters, …):
+    // SCIM answers none of them.
+    operation
+        .responses
+        .responses
+        .retain(|status, _| status.starts_with('2'));
     for (status, description) in SCIM_ERRORS {
         let response = ResponseBuilder::new()
             .description(*description)

@@ -24,6 +24,7 @@ use utoipa::{Modify, OpenApi};
         (name = "me", description = "The signed-in user"),
         (name = "customers", description = "Customers and their seats"),
         (name = "memberships", description = "A customer's users"),
+        (name = "groups", description = "A customer's groups of users (user group tags)"),
         (name = "users", description = "Users across the platform, status and lifecycle"),
         (name = "audit", description = "Audit events"),
         (name = "api-clients", description = "Credentials for provisioning scripts"),

@@ -35,6 +35,17 @@ pub const REQUIRED_TEXT: &str = concat!(
     ws!(),
     "*$"
 );
+/// A group name: [`REQUIRED_TEXT`] without `;` (the import's separator).
+pub const GROUP_NAME: &str = concat!(
+    "^",
+    ws!(),
+    "*",
+    r"[^\x00-\x1F\x7F-\x9F;]*",
+    r"[^\x00-\x20\x7F-\xA0\u1680\u2000-\u200A\u2028\u2029\u202F\u205F\u3000;]",
+    r"[^\x00-\x1F\x7F-\x9F;]*",
+    ws!(),
+    "*$"
+);
 /// Only whitespace (or nothing): an optional field left blank.
 pub const BLANK: &str = concat!("^", ws!(), "*$");
 /// Any text without NUL.
@@ -213,6 +224,22 @@ pub fn person_name() -> Schema {
 /// A job title: blank or null for none, at most 200 characters.
 pub fn job_title() -> Schema {
     string(OPTIONAL_TEXT, Some(200), true).into()
+}
+/// An external id in a JSON body: at most 255 characters, blank or null for none.
+pub fn external_id() -> Schema {
+    string(OPTIONAL_TEXT, Some(255), true).into()
+}
+/// An external id filter in a query: blank means any.
+pub fn external_id_or_empty() -> Schema {
+    string(OPTIONAL_TEXT, Some(255), false).into()
+}
+/// A group name: not blank, at most 100 characters, no `;`.
+pub fn group_name() -> Schema {
+    string(GROUP_NAME, Some(100), false).into()
+}
+/// A group description: blank or null for none, at most 1000 characters.
+pub fn group_description() -> Schema {
+    string(OPTIONAL_TEXT, Some(1000), true).into()
 }
 /// A free-text description (of a webhook endpoint): one line, blank or null
 /// for none, at most 200 characters.

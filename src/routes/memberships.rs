@@ -9,11 +9,11 @@ use crate::db::users::UserFilter;
 use crate::domain::email::EmailAddress;
 use crate::domain::lifecycle::UserStatus;
 use crate::domain::pagination::PageRequest;
-use crate::domain::profile::{parse_job_title, parse_name, search_key};
+use crate::domain::profile::{parse_external_id, parse_job_title, parse_name, search_key};
 use crate::domain::roles::{check_settings, MembershipRole};
 use crate::error::{ApiError, Problem};
 use crate::http::{
-    field_id, if_match_stamp, parse_query, path_id, stamp_etag, JsonBody, RequestId,
+    double_option, field_id, if_match_stamp, parse_query, path_id, stamp_etag, JsonBody, RequestId,
 };
 use crate::openapi::responses::{
     Forbidden, NotFound, PreconditionFailed, Unauthorized, Unprocessable,
@@ -38,6 +38,9 @@ pub struct UserListQuery {
     /// Case-insensitive prefix of email, first or last name.
     #[param(schema_with = schemas::search_text)]
     pub q: Option<String>,
+    /// Only the member with this external id (exact match); leave it out for any.
+    #[param(schema_with = schemas::external_id_or_empty)]
+    pub external_id: Option<String>,
     #[serde(flatten)]
     #[param(ignore)]
     pub page: PageQuery,
@@ -47,6 +50,7 @@ pub struct UserListQuery {
 pub struct ListFilters {
     pub filter: UserFilter,
     pub role: Option<MembershipRole>,
+    pub external_id: Option<String>,
     pub page: PageRequest,
 }
 
@@ -75,6 +79,12 @@ impl UserListQuery {
                         .ok_or("must be one of standard_user, full_access, admin"),
                 )
             });
+        let external_id = checks
+            .check(
+                "external_id",
+                parse_external_id(self.external_id.as_deref()),
+            )
+            .flatten();
         checks.finish()?;
         let page = self.page.parse()?;
         let prefix = self
@@ -86,6 +96,7 @@ impl UserListQuery {
         Ok(ListFilters {
             filter: UserFilter { status, prefix },
             role,
+            external_id,
             page,
         })
     }
@@ -129,10 +140,13 @@ pub async fn list_customer_users(
     let query = CustomerUserList {
         filter: filters.filter,
         role: filters.role,
+        external_id: filters.external_id,
         page: filters.page,
     };
     let found = members::list(&state, token.claims, customer_id, query).await?;
-    let page = Page::of(found.rows, |(m, u)| CustomerUserView::new(&m, &u));
+    let page = Page::of(found.rows, |member| {
+        CustomerUserView::new(&member.membership, &member.user, &member.groups)
+    });
     Ok(HttpResponse::Ok().json(CustomerUserPage {
         licensed_seats: found.customer.licensed_seats,
         named_users: found.named_users,
@@ -160,9 +174,15 @@ pub struct AddCustomerUser {
     /// Product defaults (menu, chat tags, user-group tags); a JSON object ≤ 16 KiB.
     #[schema(schema_with = schemas::settings)]
     pub settings: Option<serde_json::Value>,
-    /// Copy role and settings from this user's membership in the same customer.
+    /// Copy role, settings and groups from this user's membership in the same customer.
     #[schema(format = Uuid)]
     pub copy_from_user_id: Option<String>,
+    /// The customer's own id for the user (HR system, identity provider): unique in the customer; blank or null for none.
+    #[schema(schema_with = schemas::external_id)]
+    pub external_id: Option<String>,
+    /// Groups of this customer to put the user in (ids); defaults to the copied user's groups, or none.
+    #[schema(value_type = Option<Vec<uuid::Uuid>>, max_items = 100)]
+    pub group_ids: Option<Vec<String>>,
     /// Send the activation email to a new user (default true).
     pub send_invite: Option<bool>,
     #[schema(schema_with = schemas::requester_name)]
@@ -190,7 +210,18 @@ impl AddCustomerUser {
             .settings
             .as_ref()
             .and_then(|s| checks.check("settings", check_settings(s)));
+        let external_id = checks
+            .check(
+                "external_id",
+                parse_external_id(self.external_id.as_deref()),
+            )
+            .flatten();
         checks.finish()?;
+        let group_ids = self
+            .group_ids
+            .as_deref()
+            .map(|ids| group_ids(ids, "group_ids"))
+            .transpose()?;
         let copy_from_user_id = self
             .copy_from_user_id
             .as_deref()
@@ -205,6 +236,8 @@ impl AddCustomerUser {
             settings,
             copy_from_user_id,
             send_invite: self.send_invite.unwrap_or(true),
+            external_id,
+            group_ids,
         })
     }
 }
@@ -267,8 +300,12 @@ pub async fn add_customer_user(
         once,
         |added| {
             Ok(Created {
-                body: serde_json::to_value(CustomerUserView::new(&added.membership, &added.user))
-                    .map_err(ApiError::internal)?,
+                body: serde_json::to_value(CustomerUserView::new(
+                    &added.membership,
+                    &added.user,
+                    &added.groups,
+                ))
+                .map_err(ApiError::internal)?,
                 location: format!("/v1/users/{}", added.user.id),
                 etag: Some(stamp_etag(added.membership.stamp())),
             })
@@ -284,13 +321,20 @@ pub struct UpdateMembership {
     pub role: Option<MembershipRole>,
     #[schema(schema_with = schemas::settings)]
     pub settings: Option<serde_json::Value>,
+    /// The customer's own id for the user, unique in the customer; null or blank clears it.
+    #[serde(default, deserialize_with = "double_option")]
+    #[schema(schema_with = schemas::external_id)]
+    pub external_id: Option<Option<String>>,
+    /// The user's groups in this customer (ids), replacing the ones they are in.
+    #[schema(value_type = Option<Vec<uuid::Uuid>>, max_items = 100)]
+    pub group_ids: Option<Vec<String>>,
     #[schema(schema_with = schemas::requester_name)]
     pub requester_name: Option<String>,
     #[schema(schema_with = schemas::optional_email)]
     pub confirmation_email: Option<String>,
 }
 
-/// Change a user's role or settings in this customer.
+/// Change a user's role, settings, external id or groups in this customer.
 #[utoipa::path(
     tag = "memberships",
     security(("bearer" = [])),
@@ -324,7 +368,16 @@ pub async fn update_customer_user(
         .settings
         .as_ref()
         .and_then(|s| checks.check("settings", check_settings(s)));
+    let external_id = body
+        .external_id
+        .as_ref()
+        .and_then(|id| checks.check("external_id", parse_external_id(id.as_deref())));
     checks.finish()?;
+    let group_ids = body
+        .group_ids
+        .as_deref()
+        .map(|ids| group_ids(ids, "group_ids"))
+        .transpose()?;
     let context = RequestMeta {
         requester_name: body.requester_name,
         confirmation_email: body.confirmation_email,
@@ -337,9 +390,11 @@ pub async fn update_customer_user(
     let edit = MembershipEdit {
         role: body.role,
         settings,
+        external_id,
+        group_ids,
     };
     let expected = if_match_stamp(&req)?;
-    let (membership, user) = members::update(
+    let member = members::update(
         &state,
         &actor.0,
         context,
@@ -350,8 +405,27 @@ pub async fn update_customer_user(
     )
     .await?;
     Ok(HttpResponse::Ok()
-        .insert_header((header::ETAG, stamp_etag(membership.stamp())))
-        .json(CustomerUserView::new(&membership, &user)))
+        .insert_header((header::ETAG, stamp_etag(member.membership.stamp())))
+        .json(CustomerUserView::new(
+            &member.membership,
+            &member.user,
+            &member.groups,
+        )))
+}
+
+/// Group ids from a body: at most 100, each an id, no repeats.
+fn group_ids(ids: &[String], field: &str) -> Result<Vec<String>, ApiError> {
+    if ids.len() > 100 {
+        return Err(ApiError::invalid(field, "lists more than 100 groups"));
+    }
+    let mut checked: Vec<String> = Vec::with_capacity(ids.len());
+    for id in ids {
+        let id = field_id(id, field)?;
+        if !checked.contains(&id) {
+            checked.push(id);
+        }
+    }
+    Ok(checked)
 }
 
 #[derive(Debug, Deserialize, IntoParams)]

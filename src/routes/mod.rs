@@ -8,6 +8,7 @@ pub mod customers;
 pub mod email_deliveries;
 pub mod events;
 pub mod extract;
+pub mod groups;
 pub mod health;
 pub mod links;
 pub mod me;
@@ -57,6 +58,13 @@ fn register(cfg: &mut ServiceConfig) {
         .service(memberships::add_customer_user)
         .service(memberships::update_customer_user)
         .service(memberships::remove_customer_user)
+        .service(groups::list_groups)
+        .service(groups::create_group)
+        .service(groups::get_group)
+        .service(groups::update_group)
+        .service(groups::delete_group)
+        .service(groups::add_group_member)
+        .service(groups::remove_group_member)
         .service(users::list_users)
         .service(users::get_user)
         .service(users::update_user)
@@ -102,6 +110,13 @@ fn register_scim(cfg: &mut ServiceConfig) {
         .service(scim::scim_replace_user)
         .service(scim::scim_patch_user)
         .service(scim::scim_delete_user)
+        .service(scim::scim_search_groups)
+        .service(scim::scim_list_groups)
+        .service(scim::scim_create_group)
+        .service(scim::scim_get_group)
+        .service(scim::scim_replace_group)
+        .service(scim::scim_patch_group)
+        .service(scim::scim_delete_group)
         .route(
             "/scim/v2/{tail:.*}",
             actix_web::web::route().to(scim::scim_fallback),

@@ -66,8 +66,10 @@ impl From<ApiError> for ScimReply {
                 ScimFault::invalid_value(detail)
             }
             ApiError::Conflict { code, .. } => match code {
-                ErrorCode::AlreadyMember | ErrorCode::EmailTaken => ScimFault::uniqueness(detail),
-                code if code.as_str() == "external_id_taken" => ScimFault::uniqueness(detail),
+                ErrorCode::AlreadyMember
+                | ErrorCode::EmailTaken
+                | ErrorCode::ExternalIdTaken
+                | ErrorCode::GroupNameTaken => ScimFault::uniqueness(detail),
                 ErrorCode::SeatLimitReached => {
                     ScimFault::new(403, None, format!("seat_limit_reached: {detail}"))
                 }
@@ -595,13 +597,17 @@ pub async fn scim_search(
 
 /// The resources of the other types for a root search.
 async fn more_resources(
-    _state: &AppState,
-    _token: &Token,
-    _base: String,
-    _filter: Option<Filter>,
-    _window: (usize, usize),
+    state: &AppState,
+    token: &Token,
+    base: String,
+    filter: Option<Filter>,
+    window: (usize, usize),
 ) -> Result<Vec<Value>, ScimError> {
-    Ok(Vec::new())
+    Ok(
+        service::list_groups(state, token, base, filter, window, true)
+            .await?
+            .resources,
+    )
 }
 
 /// Add a person to the customer (a new email is invited).
@@ -746,6 +752,240 @@ pub async fn scim_delete_user(
     let token = caller(&req, &state).await?;
     let id = user_id(&path)?;
     service::delete_user(
+        &state,
+        &token,
+        context(&token, &request_id),
+        id,
+        if_match(&req),
+    )
+    .await?;
+    Ok(HttpResponse::NoContent().finish())
+}
+
+/// Whether a projection leaves `members` out (Entra reads groups so).
+fn shows_members(projection: &Projection) -> bool {
+    let named = |list: &[String]| {
+        list.iter().any(|a| {
+            a.eq_ignore_ascii_case("members") || a.to_ascii_lowercase().starts_with("members.")
+        })
+    };
+    !named(&projection.excluded)
+        && (projection.attributes.is_empty() || named(&projection.attributes))
+}
+
+/// The customer's groups, filtered and paged.
+#[utoipa::path(
+    operation_id = "scim_list_groups",
+    tag = "SCIM",
+    security(("scim_token" = [])),
+    params(
+        ("filter" = Option<String>, Query, description = "A SCIM filter on displayName, externalId, members.value, meta.lastModified, …"),
+        ("startIndex" = Option<i64>, Query, description = "1-based index of the first result"),
+        ("count" = Option<i64>, Query, description = "At most this many results (at most 200)"),
+        ("attributes" = Option<String>, Query, description = "Comma-separated attributes to return"),
+        ("excludedAttributes" = Option<String>, Query, description = "Comma-separated attributes to leave out (`members` spares reading them)"),
+    ),
+    responses((status = 200, description = "A ListResponse of Groups", content_type = "application/scim+json", body = Object))
+)]
+#[get("/scim/v2/Groups")]
+pub async fn scim_list_groups(req: HttpRequest, state: web::Data<AppState>) -> Answer {
+    let token = caller(&req, &state).await?;
+    let query = list_query(&query_pairs(&req))?;
+    let with_members = shows_members(&query.projection);
+    let found = service::list_groups(
+        &state,
+        &token,
+        base_url(&state),
+        query.filter,
+        (query.start, query.count),
+        with_members,
+    )
+    .await?;
+    Ok(listed(found, &query.projection))
+}
+
+/// Search the customer's groups with a SearchRequest body.
+#[utoipa::path(
+    operation_id = "scim_search_groups",
+    tag = "SCIM",
+    security(("scim_token" = [])),
+    request_body(content = Object, content_type = "application/scim+json", description = "A SearchRequest"),
+    responses((status = 200, description = "A ListResponse of Groups", content_type = "application/scim+json", body = Object))
+)]
+#[post("/scim/v2/Groups/.search")]
+pub async fn scim_search_groups(
+    req: HttpRequest,
+    parsed: Result<JsonBody<Value>, ApiError>,
+    state: web::Data<AppState>,
+) -> Answer {
+    let token = caller(&req, &state).await?;
+    let query = search_query(&body(parsed)?)?;
+    let with_members = shows_members(&query.projection);
+    let found = service::list_groups(
+        &state,
+        &token,
+        base_url(&state),
+        query.filter,
+        (query.start, query.count),
+        with_members,
+    )
+    .await?;
+    Ok(listed(found, &query.projection))
+}
+
+/// Make a group in the customer.
+#[utoipa::path(
+    operation_id = "scim_create_group",
+    tag = "SCIM",
+    security(("scim_token" = [])),
+    request_body(content = Object, content_type = "application/scim+json", description = "A Group"),
+    responses((status = 201, description = "The group", content_type = "application/scim+json", body = Object))
+)]
+#[post("/scim/v2/Groups")]
+pub async fn scim_create_group(
+    req: HttpRequest,
+    parsed: Result<JsonBody<Value>, ApiError>,
+    state: web::Data<AppState>,
+    request_id: RequestId,
+) -> Answer {
+    let token = caller(&req, &state).await?;
+    let body = body(parsed)?;
+    let created = service::create_group(
+        &state,
+        &token,
+        context(&token, &request_id),
+        base_url(&state),
+        body,
+    )
+    .await?;
+    Ok(resource_answer(StatusCode::CREATED, &created))
+}
+
+fn group_id(raw: &str) -> Result<String, ScimReply> {
+    uuid::Uuid::parse_str(raw)
+        .map(|id| id.to_string())
+        .map_err(|_| ScimFault::new(404, None, "No Group with that id.").into())
+}
+
+/// One group.
+#[utoipa::path(
+    operation_id = "scim_get_group",
+    tag = "SCIM",
+    security(("scim_token" = [])),
+    params(
+        ("id" = String, Path, description = "The group's id"),
+        ("attributes" = Option<String>, Query, description = "Comma-separated attributes to return"),
+        ("excludedAttributes" = Option<String>, Query, description = "Comma-separated attributes to leave out"),
+    ),
+    responses((status = 200, description = "The group", content_type = "application/scim+json", body = Object))
+)]
+#[get("/scim/v2/Groups/{id}")]
+pub async fn scim_get_group(
+    req: HttpRequest,
+    path: web::Path<String>,
+    state: web::Data<AppState>,
+) -> Answer {
+    let token = caller(&req, &state).await?;
+    let id = group_id(&path)?;
+    let projection = projection_of(&query_pairs(&req));
+    let found = service::get_group(
+        &state,
+        &token,
+        base_url(&state),
+        id,
+        shows_members(&projection),
+    )
+    .await?;
+    Ok(resource_answer(
+        StatusCode::OK,
+        &project(found, &projection),
+    ))
+}
+
+/// Replace a group's name, external id and members.
+#[utoipa::path(
+    operation_id = "scim_replace_group",
+    tag = "SCIM",
+    security(("scim_token" = [])),
+    params(("id" = String, Path, description = "The group's id")),
+    request_body(content = Object, content_type = "application/scim+json", description = "A Group"),
+    responses((status = 200, description = "The group", content_type = "application/scim+json", body = Object))
+)]
+#[put("/scim/v2/Groups/{id}")]
+pub async fn scim_replace_group(
+    req: HttpRequest,
+    path: web::Path<String>,
+    parsed: Result<JsonBody<Value>, ApiError>,
+    state: web::Data<AppState>,
+    request_id: RequestId,
+) -> Answer {
+    let token = caller(&req, &state).await?;
+    let id = group_id(&path)?;
+    let body = body(parsed)?;
+    let changed = service::replace_group(
+        &state,
+        &token,
+        context(&token, &request_id),
+        base_url(&state),
+        id,
+        if_match(&req),
+        body,
+    )
+    .await?;
+    Ok(resource_answer(StatusCode::OK, &changed))
+}
+
+/// Change a group with PatchOp operations (add or remove members, rename).
+#[utoipa::path(
+    operation_id = "scim_patch_group",
+    tag = "SCIM",
+    security(("scim_token" = [])),
+    params(("id" = String, Path, description = "The group's id")),
+    request_body(content = Object, content_type = "application/scim+json", description = "A PatchOp"),
+    responses((status = 200, description = "The group", content_type = "application/scim+json", body = Object))
+)]
+#[patch("/scim/v2/Groups/{id}")]
+pub async fn scim_patch_group(
+    req: HttpRequest,
+    path: web::Path<String>,
+    parsed: Result<JsonBody<Value>, ApiError>,
+    state: web::Data<AppState>,
+    request_id: RequestId,
+) -> Answer {
+    let token = caller(&req, &state).await?;
+    let id = group_id(&path)?;
+    let body = body(parsed)?;
+    let changed = service::patch_group(
+        &state,
+        &token,
+        context(&token, &request_id),
+        base_url(&state),
+        id,
+        if_match(&req),
+        body,
+    )
+    .await?;
+    Ok(resource_answer(StatusCode::OK, &changed))
+}
+
+/// Delete a group (its members stay in the customer).
+#[utoipa::path(
+    operation_id = "scim_delete_group",
+    tag = "SCIM",
+    security(("scim_token" = [])),
+    params(("id" = String, Path, description = "The group's id")),
+    responses((status = 204, description = "Deleted"))
+)]
+#[delete("/scim/v2/Groups/{id}")]
+pub async fn scim_delete_group(
+    req: HttpRequest,
+    path: web::Path<String>,
+    state: web::Data<AppState>,
+    request_id: RequestId,
+) -> Answer {
+    let token = caller(&req, &state).await?;
+    let id = group_id(&path)?;
+    service::delete_group(
         &state,
         &token,
         context(&token, &request_id),

@@ -6,7 +6,8 @@ use utoipa::ToSchema;
 
 use crate::clock::from_db;
 use crate::db::customers::CustomerRow;
-use crate::db::memberships::MembershipRow;
+use crate::db::groups::GroupRef;
+use crate::db::memberships::{MembershipInfo, MembershipRow};
 use crate::db::users::UserRow;
 use crate::domain::lifecycle::UserStatus;
 use crate::domain::roles::{MembershipRole, PlatformRole};
@@ -94,16 +95,44 @@ pub struct MembershipView {
     /// When the user was added to this customer.
     #[serde(with = "time::serde::rfc3339")]
     pub added_at: OffsetDateTime,
+    /// The customer's own id for the user (HR system or identity provider).
+    #[schema(example = "E-10442")]
+    pub external_id: Option<String>,
+    /// The customer's groups the user is in, by name.
+    pub groups: Vec<GroupRefView>,
 }
 
 impl MembershipView {
-    pub fn new(row: &MembershipRow, customer_name: &str) -> Self {
+    pub fn new(info: &MembershipInfo) -> Self {
+        let row = &info.membership;
         MembershipView {
             customer_id: row.customer_id.clone(),
-            customer_name: customer_name.to_string(),
+            customer_name: info.customer_name.clone(),
             role: row.role,
             settings: row.settings_json(),
             added_at: from_db(row.added_at),
+            external_id: row.external_id.clone(),
+            groups: info.groups.iter().map(GroupRefView::from).collect(),
+        }
+    }
+}
+
+/// A group a member is in.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct GroupRefView {
+    /// The group's id.
+    #[schema(format = Uuid)]
+    pub id: String,
+    /// The group's name.
+    #[schema(example = "Accounts payable")]
+    pub name: String,
+}
+
+impl From<&GroupRef> for GroupRefView {
+    fn from(group: &GroupRef) -> Self {
+        GroupRefView {
+            id: group.id.clone(),
+            name: group.name.clone(),
         }
     }
 }
@@ -120,13 +149,10 @@ pub struct UserView {
 }
 
 impl UserView {
-    pub fn new(row: &UserRow, memberships: &[(MembershipRow, String)]) -> Self {
+    pub fn new(row: &UserRow, memberships: &[MembershipInfo]) -> Self {
         UserView {
             user: UserFields::from(row),
-            memberships: memberships
-                .iter()
-                .map(|(m, name)| MembershipView::new(m, name))
-                .collect(),
+            memberships: memberships.iter().map(MembershipView::new).collect(),
         }
     }
 }
@@ -142,15 +168,22 @@ pub struct CustomerUserView {
     /// When the user was added to this customer.
     #[serde(with = "time::serde::rfc3339")]
     pub added_at: OffsetDateTime,
+    /// The customer's own id for the user (HR system or identity provider).
+    #[schema(example = "E-10442")]
+    pub external_id: Option<String>,
+    /// The customer's groups the user is in, by name.
+    pub groups: Vec<GroupRefView>,
 }
 
 impl CustomerUserView {
-    pub fn new(membership: &MembershipRow, user: &UserRow) -> Self {
+    pub fn new(membership: &MembershipRow, user: &UserRow, groups: &[GroupRef]) -> Self {
         CustomerUserView {
             user: UserFields::from(user),
             role: membership.role,
             settings: membership.settings_json(),
             added_at: from_db(membership.added_at),
+            external_id: membership.external_id.clone(),
+            groups: groups.iter().map(GroupRefView::from).collect(),
         }
     }
 }

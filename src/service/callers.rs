@@ -68,14 +68,14 @@ pub fn caller_and_user(
 /// the account may still use its tokens.
 fn standing_person(
     user: &UserRow,
-    memberships: &[(memberships::MembershipRow, String)],
+    memberships: &[memberships::MembershipInfo],
     session_version: i32,
 ) -> Option<Actor> {
     let usable = user.standing() == Standing::Usable && user.session_version == session_version;
     usable.then(|| {
         let roles = memberships
             .iter()
-            .map(|(m, _)| (m.customer_id.clone(), m.role))
+            .map(|m| (m.membership.customer_id.clone(), m.membership.role))
             .collect();
         person_of(user, roles)
     })

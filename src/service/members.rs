@@ -8,6 +8,7 @@ use serde_json::{json, Value};
 use crate::auth::jwt::Claims;
 use crate::db::action_tokens::Purpose;
 use crate::db::customers::{self, CustomerRow};
+use crate::db::groups::{self as group_rows, GroupRef, GroupRow};
 use crate::db::memberships::{self, MembershipRow};
 use crate::db::users::{self, NewUser, UserFilter, UserRow};
 use crate::db::{is_unique_violation, DbConnection};
@@ -23,6 +24,7 @@ use crate::service::accounts::send_action_email;
 use crate::service::audit::{describe, AuditContext, Event};
 use crate::service::callers;
 use crate::service::customers::administered;
+use crate::service::groups;
 use crate::service::guard::lock_user;
 use crate::service::idempotency::{self, Answer, Created, Once};
 use crate::service::seats::{free_seat, take_seat};
@@ -40,13 +42,22 @@ pub struct AddUser {
     pub settings: Option<String>,
     pub copy_from_user_id: Option<String>,
     pub send_invite: bool,
+    /// The customer's own id for the member, unique in the customer.
+    pub external_id: Option<String>,
+    /// The customer's groups to put the member in; `None` copies those of
+    /// `copy_from_user_id` (if given).
+    pub group_ids: Option<Vec<String>>,
+}
+
+/// A membership, its user, and their groups in the customer.
+pub struct Member {
+    pub membership: MembershipRow,
+    pub user: UserRow,
+    pub groups: Vec<GroupRef>,
 }
 
 /// The membership made, and its user.
-pub struct Added {
-    pub membership: MembershipRow,
-    pub user: UserRow,
-}
+pub type Added = Member;
 
 /// Adds a user to a customer, once per `Idempotency-Key`: a new email
 /// creates an invited user (with the activation email), an existing user
@@ -75,7 +86,7 @@ pub async fn add_user(
     .await
 }
 
-/// Changes a user's role or settings in one customer.
+/// Changes a user's role, settings, external id or groups in one customer.
 pub async fn update(
     state: &AppState,
     actor: &Actor,
@@ -84,7 +95,7 @@ pub async fn update(
     user_id: String,
     edit: MembershipEdit,
     expected_stamp: Option<i64>,
-) -> Result<(MembershipRow, UserRow), ApiError> {
+) -> Result<Member, ApiError> {
     let actor = actor.clone();
     state
         .write(move |conn, state| {
@@ -127,7 +138,8 @@ pub async fn remove(
         .await
 }
 
-/// [`add_user`]'s body, inside the caller's transaction (SCIM uses it).
+/// The whole REST add (seat, user, membership, groups, invite, audit,
+/// event) inside the caller's transaction.
 pub fn add_user_in(
     conn: &mut DbConnection,
     state: &AppState,
@@ -153,7 +165,10 @@ pub fn add_user_in(
         },
     };
     customers::lock(conn, customer_id)?;
-    let (role, settings) = membership_defaults(conn, customer_id, &input)?;
+    let (role, settings, groups) = membership_defaults(conn, customer_id, &input)?;
+    if let Some(external_id) = &input.external_id {
+        refuse_taken_external_id(conn, customer_id, &user.id, external_id)?;
+    }
     take_seat(conn, customer_id)?;
     let membership = MembershipRow {
         customer_id: customer_id.to_string(),
@@ -162,6 +177,7 @@ pub fn add_user_in(
         settings,
         added_at: now,
         updated_at: now,
+        external_id: input.external_id.clone(),
     };
     memberships::insert(conn, &membership).map_err(|err| {
         if is_unique_violation(&err) {
@@ -170,6 +186,8 @@ pub fn add_user_in(
             err.into()
         }
     })?;
+    let (_, group_names) =
+        groups::replace_member_groups(conn, customer_id, &user.id, &groups, now)?;
     if !is_new {
         email::enqueue(
             conn,
@@ -196,8 +214,35 @@ pub fn add_user_in(
     .in_customer(customer_id, &customer.name)
     .change("role", Value::Null, membership.role)
     .change("settings", Value::Null, parse(&membership.settings))
+    .changed("external_id", Value::Null, &membership.external_id)
+    .changed("groups", Vec::<String>::new(), &group_names)
     .record(conn, state, context, now)?;
-    Ok(Added { membership, user })
+    let groups = groups::refs_of(conn, customer_id, &user.id)?;
+    Ok(Member {
+        membership,
+        user,
+        groups,
+    })
+}
+
+/// Refuses an external id another member of the customer has.
+fn refuse_taken_external_id(
+    conn: &mut DbConnection,
+    customer_id: &str,
+    user_id: &str,
+    external_id: &str,
+) -> Result<(), ApiError> {
+    match memberships::find_by_external_id(conn, customer_id, external_id)? {
+        Some(other) if other.user_id != user_id => Err(external_id_taken()),
+        _ => Ok(()),
+    }
+}
+
+fn external_id_taken() -> ApiError {
+    ApiError::conflict(
+        crate::error::ErrorCode::ExternalIdTaken,
+        "Another member of this customer has this external_id.",
+    )
 }
 
 /// The user with the new member's email, if there is one, locked.
@@ -260,13 +305,14 @@ fn already_member(user_id: &str) -> ApiError {
     }
 }
 
-/// Role and settings: copied from `copy_from_user_id`'s membership in this
-/// customer, with explicit values winning; `full_access` and `{}` otherwise.
+/// Role, settings and groups: copied from `copy_from_user_id`'s membership
+/// in this customer, with explicit values winning; `full_access`, `{}` and
+/// no groups otherwise.
 fn membership_defaults(
     conn: &mut DbConnection,
     customer_id: &str,
     input: &AddUser,
-) -> Result<(MembershipRole, String), ApiError> {
+) -> Result<(MembershipRole, String, Vec<GroupRow>), ApiError> {
     let copied =
         match &input.copy_from_user_id {
             None => None,
@@ -278,12 +324,17 @@ fn membership_defaults(
         .role
         .or_else(|| copied.as_ref().map(|m| m.role))
         .unwrap_or_default();
+    let groups = match (&input.group_ids, &copied) {
+        (Some(ids), _) => groups::resolve_ids(conn, customer_id, ids, "group_ids")?,
+        (None, Some(source)) => group_rows::groups_of(conn, customer_id, &source.user_id)?,
+        (None, None) => Vec::new(),
+    };
     let settings = input
         .settings
         .clone()
         .or_else(|| copied.map(|m| m.settings))
         .unwrap_or_else(|| "{}".to_string());
-    Ok((role, settings))
+    Ok((role, settings, groups))
 }
 
 /// Creates the invited user, or `None` when another request has just
@@ -370,6 +421,7 @@ fn create_invited(
 pub struct CustomerUserList {
     pub filter: UserFilter,
     pub role: Option<MembershipRole>,
+    pub external_id: Option<String>,
     pub page: PageRequest,
 }
 
@@ -377,7 +429,7 @@ pub struct CustomerUserList {
 pub struct CustomerUsers {
     pub customer: CustomerRow,
     pub named_users: i64,
-    pub rows: Page<(MembershipRow, UserRow)>,
+    pub rows: Page<Member>,
 }
 
 /// One page of the customer's users for the caller of `claims`, re-checked
@@ -406,30 +458,53 @@ fn list_in(
     query: CustomerUserList,
 ) -> Result<CustomerUsers, ApiError> {
     let customer = administered(conn, actor, customer_id)?;
+    let filter = memberships::MemberFilter {
+        users: &query.filter,
+        role: query.role,
+        external_id: query.external_id.as_deref(),
+    };
     let rows = memberships::list_customer_users(
         conn,
         customer_id,
-        &query.filter,
-        query.role,
+        &filter,
         query.page.cursor.as_ref(),
         query.page.limit,
     )?;
+    let page = query.page.cut(rows, |(membership, _)| Cursor {
+        at: membership.added_at,
+        id: membership.user_id.clone(),
+    });
+    let user_ids: Vec<String> = page.items.iter().map(|(m, _)| m.user_id.clone()).collect();
+    let mut groups = group_rows::groups_of_members(conn, customer_id, &user_ids)?;
+    let rows = page.map(|(membership, user)| {
+        let (mine, others) = groups.drain(..).partition(|(id, _)| *id == user.id);
+        groups = others;
+        Member {
+            membership,
+            user,
+            groups: mine.into_iter().map(|(_, group)| group).collect(),
+        }
+    });
     Ok(CustomerUsers {
         named_users: customer.named_users,
         customer,
-        rows: query.page.cut(rows, |(membership, _)| Cursor {
-            at: membership.added_at,
-            id: membership.user_id.clone(),
-        }),
+        rows,
     })
 }
 
+/// A requested membership edit; `external_id: Some(None)` clears it and
+/// `group_ids` replaces the member's groups.
+#[derive(Default)]
 pub struct MembershipEdit {
     pub role: Option<MembershipRole>,
     pub settings: Option<String>,
+    pub external_id: Option<Option<String>>,
+    pub group_ids: Option<Vec<String>>,
 }
 
-fn update_in(
+/// The membership edit inside the caller's transaction. Nothing is written,
+/// recorded or sent when nothing changes.
+pub fn update_in(
     conn: &mut DbConnection,
     state: &AppState,
     actor: &Actor,
@@ -437,7 +512,7 @@ fn update_in(
     (customer_id, user_id): (&str, &str),
     edit: MembershipEdit,
     expected_stamp: Option<i64>,
-) -> Result<(MembershipRow, UserRow), ApiError> {
+) -> Result<Member, ApiError> {
     let customer = administered(conn, actor, customer_id)?;
     let before =
         memberships::find(conn, customer_id, user_id)?.ok_or(ApiError::NotFound("membership"))?;
@@ -446,13 +521,47 @@ fn update_in(
     }
     let role = edit.role.unwrap_or(before.role);
     let settings = edit.settings.unwrap_or_else(|| before.settings.clone());
+    let external_id = edit
+        .external_id
+        .unwrap_or_else(|| before.external_id.clone());
     let user = users::find(conn, user_id)?.ok_or(ApiError::NotFound("membership"))?;
-    if role == before.role && parse(&settings) == parse(&before.settings) {
+    let groups_before = group_rows::groups_of(conn, customer_id, user_id)?;
+    let groups_after = match &edit.group_ids {
+        Some(ids) => groups::resolve_ids(conn, customer_id, ids, "group_ids")?,
+        None => groups_before.clone(),
+    };
+    let same_groups = same_ids(&groups_before, &groups_after);
+    if role == before.role
+        && parse(&settings) == parse(&before.settings)
+        && external_id == before.external_id
+        && same_groups
+    {
         // Nothing to do: nothing is recorded, nobody is emailed.
-        return Ok((before, user));
+        let groups = groups::refs_of(conn, customer_id, user_id)?;
+        return Ok(Member {
+            membership: before,
+            user,
+            groups,
+        });
+    }
+    if let Some(external_id) = &external_id {
+        refuse_taken_external_id(conn, customer_id, user_id, external_id)?;
     }
     let now = state.clock.now_db();
-    memberships::update(conn, customer_id, user_id, role, &settings, now)?;
+    let change = memberships::MembershipChange {
+        role,
+        settings: &settings,
+        external_id: external_id.as_deref(),
+    };
+    memberships::update(conn, (customer_id, user_id), &change, now).map_err(|err| {
+        if is_unique_violation(&err) {
+            external_id_taken()
+        } else {
+            err.into()
+        }
+    })?;
+    let (names_before, names_after) =
+        groups::replace_member_groups(conn, customer_id, user_id, &groups_after, now)?;
     let after =
         memberships::find(conn, customer_id, user_id)?.ok_or(ApiError::NotFound("membership"))?;
     Event::new(
@@ -467,8 +576,22 @@ fn update_in(
     .in_customer(customer_id, &customer.name)
     .changed("role", before.role, after.role)
     .changed("settings", parse(&before.settings), parse(&after.settings))
+    .changed("external_id", &before.external_id, &after.external_id)
+    .changed("groups", names_before, names_after)
     .record(conn, state, context, now)?;
-    Ok((after, user))
+    let groups = groups::refs_of(conn, customer_id, user_id)?;
+    Ok(Member {
+        membership: after,
+        user,
+        groups,
+    })
+}
+
+fn same_ids(before: &[GroupRow], after: &[GroupRow]) -> bool {
+    let ids = |rows: &[GroupRow]| -> std::collections::BTreeSet<String> {
+        rows.iter().map(|g| g.id.clone()).collect()
+    };
+    ids(before) == ids(after)
 }
 
 /// [`remove`]'s body, inside the caller's transaction (SCIM uses it).

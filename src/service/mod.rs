@@ -18,6 +18,7 @@ pub mod callers;
 pub mod customers;
 pub mod deliveries;
 pub mod events;
+pub mod groups;
 pub mod guard;
 pub mod idempotency;
 pub mod keys;

@@ -11,16 +11,19 @@
 use serde_json::{json, Value};
 
 use crate::clock::from_db;
+use crate::db::groups::GroupRow;
 use crate::db::scim::{self as db, Member, ScimMemberRow};
-use crate::db::DbConnection;
+use crate::db::{groups, memberships, DbConnection};
 use crate::domain::email::normalize;
 use crate::domain::lifecycle::{StatusTarget, UserStatus};
 use crate::domain::permissions::Actor;
 use crate::domain::scim::filter::{CompareOp, Filter};
+use crate::domain::scim::group::{group_resource, read_group, DesiredGroup, GroupView};
 use crate::domain::scim::user::{read_user, user_resource, DesiredUser, MemberView};
 use crate::domain::scim::{if_match_admits, patch, schema, weak_etag, ScimFault};
 use crate::error::ApiError;
 use crate::service::audit::{AuditContext, Event};
+use crate::service::groups::{self as service_groups, valid_name, GroupEdit, NewGroup};
 use crate::service::{members, users};
 use crate::state::AppState;
 
@@ -69,7 +72,7 @@ fn not_found() -> ApiError {
     ApiError::NotFound("User")
 }
 
-fn view(member: &Member) -> MemberView {
+fn view(member: &Member, groups: Vec<(String, String)>) -> MemberView {
     let (membership, user, extra) = member;
     let mut modified = user.updated_at.max(membership.updated_at);
     let mut stamps = vec![i64::from(user.version), membership.stamp()];
@@ -84,14 +87,47 @@ fn view(member: &Member) -> MemberView {
         family_name: user.last_name.clone(),
         title: user.job_title.clone(),
         active: is_active(user.status),
-        external_id: None,
+        external_id: membership.external_id.clone(),
         user_name: extra.as_ref().and_then(|e| e.user_name.clone()),
         email_primary: extra.as_ref().and_then(|e| e.email_primary),
-        groups: Vec::new(),
+        groups,
         created: from_db(membership.added_at),
         last_modified: from_db(modified),
         version: weak_etag(&stamps),
     }
+}
+
+/// The User resources of `members`, with their groups (one query for all).
+fn user_resources(
+    conn: &mut DbConnection,
+    customer_id: &str,
+    members: &[Member],
+    base: &str,
+) -> Result<Vec<Value>, ApiError> {
+    let ids: Vec<String> = members.iter().map(|(m, _, _)| m.user_id.clone()).collect();
+    let groups = groups::groups_of_members(conn, customer_id, &ids)?;
+    Ok(members
+        .iter()
+        .map(|member| {
+            let mine = groups
+                .iter()
+                .filter(|(user_id, _)| *user_id == member.0.user_id)
+                .map(|(_, g)| (g.id.clone(), g.name.clone()))
+                .collect();
+            user_resource(&view(member, mine), base)
+        })
+        .collect())
+}
+
+/// The member `user_id` of the customer as a User resource, and its ETag.
+fn user_resource_of(
+    conn: &mut DbConnection,
+    customer_id: &str,
+    user_id: &str,
+    base: &str,
+) -> Result<Value, ApiError> {
+    let member = db::member(conn, customer_id, user_id)?.ok_or_else(not_found)?;
+    Ok(user_resources(conn, customer_id, &[member], base)?.remove(0))
 }
 
 /// SCIM's `active`: an invited member (no password yet) is active; an
@@ -111,6 +147,37 @@ fn user_name_lookup(filter: &Filter) -> Option<String> {
     }
 }
 
+/// The `externalId eq "…"` lookup, answered by the unique index.
+fn external_id_lookup(filter: &Filter) -> Option<String> {
+    match filter {
+        Filter::Compare(path, CompareOp::Eq, Value::String(id)) if path.is("externalId", None) => {
+            Some(id.clone())
+        }
+        _ => None,
+    }
+}
+
+/// The members a filter can match: found by index for the lookups
+/// identity providers make, else all of them.
+fn candidates(
+    conn: &mut DbConnection,
+    customer_id: &str,
+    filter: Option<&Filter>,
+) -> Result<Vec<Member>, ApiError> {
+    if let Some(key) = filter.and_then(user_name_lookup) {
+        return Ok(db::members_named(conn, customer_id, &key)?);
+    }
+    if let Some(external_id) = filter.and_then(external_id_lookup) {
+        let Some(found) = memberships::find_by_external_id(conn, customer_id, &external_id)? else {
+            return Ok(Vec::new());
+        };
+        return Ok(db::member(conn, customer_id, &found.user_id)?
+            .into_iter()
+            .collect());
+    }
+    Ok(db::members(conn, customer_id)?)
+}
+
 /// The customer's members matching `filter`, in a stable order.
 pub async fn list_users(
     state: &AppState,
@@ -122,13 +189,9 @@ pub async fn list_users(
     let customer_id = token.customer_id.clone();
     let checked = state
         .read(move |conn, _| {
-            let members = match filter.as_ref().and_then(user_name_lookup) {
-                Some(key) => db::members_named(conn, &customer_id, &key)?,
-                None => db::members(conn, &customer_id)?,
-            };
+            let members = candidates(conn, &customer_id, filter.as_ref())?;
             let mut matching = Vec::new();
-            for member in &members {
-                let resource = user_resource(&view(member), &base);
+            for resource in user_resources(conn, &customer_id, &members, &base)? {
                 match filter.as_ref().map(|f| f.matches(&resource)) {
                     None | Some(Ok(true)) => matching.push(resource),
                     Some(Ok(false)) => {}
@@ -155,10 +218,9 @@ pub async fn get_user(
     id: String,
 ) -> Result<Value, ScimError> {
     let customer_id = token.customer_id.clone();
-    let member = state
-        .read(move |conn, _| db::member(conn, &customer_id, &id)?.ok_or_else(not_found))
-        .await?;
-    Ok(user_resource(&view(&member), &base))
+    Ok(state
+        .read(move |conn, _| user_resource_of(conn, &customer_id, &id, &base))
+        .await?)
 }
 
 /// POST /Users: adds the person to the customer, as `POST
@@ -196,6 +258,8 @@ pub async fn create_user(
                     settings: None,
                     copy_from_user_id: None,
                     send_invite: true,
+                    external_id: desired.external_id.clone(),
+                    group_ids: None,
                 },
             )?;
             let user_id = added.user.id.clone();
@@ -211,8 +275,7 @@ pub async fn create_user(
                 )?;
             }
             keep_extras(conn, state, &token, &context, &member, &desired)?;
-            let member = db::member(conn, customer_id, &user_id)?.ok_or_else(not_found)?;
-            Ok(Ok(user_resource(&view(&member), &base)))
+            Ok(Ok(user_resource_of(conn, customer_id, &user_id, &base)?))
         })
         .await;
     flatten(checked)
@@ -269,11 +332,12 @@ async fn change_user(
         .write(move |conn, state| -> Checked<Value> {
             let customer_id = &token.customer_id;
             let member = db::member(conn, customer_id, &id)?.ok_or_else(not_found)?;
-            let current_view = view(&member);
-            if if_match.is_some_and(|tag| !if_match_admits(&tag, &current_view.version)) {
+            let current =
+                user_resources(conn, customer_id, std::slice::from_ref(&member), &base)?.remove(0);
+            let version = current["meta"]["version"].as_str().unwrap_or_default();
+            if if_match.is_some_and(|tag| !if_match_admits(&tag, version)) {
                 return Err(ApiError::PreconditionFailed);
             }
-            let current = user_resource(&current_view, &base);
             let desired = match desire(&current) {
                 Ok(desired) => desired,
                 Err(fault) => return Ok(Err(fault)),
@@ -285,8 +349,7 @@ async fn change_user(
                 }
             }
             apply_desired(conn, state, &token, &context, &member, &desired)?;
-            let member = db::member(conn, customer_id, &id)?.ok_or_else(not_found)?;
-            Ok(Ok(user_resource(&view(&member), &base)))
+            Ok(Ok(user_resource_of(conn, customer_id, &id, &base)?))
         })
         .await;
     flatten(checked)
@@ -307,7 +370,7 @@ fn apply_desired(
     member: &Member,
     desired: &DesiredUser,
 ) -> Result<(), ApiError> {
-    let (_, user, _) = member;
+    let (membership, user, _) = member;
     let differs =
         |wanted: &Option<String>, have: &str| wanted.as_deref().is_some_and(|w| w != have);
     let edit = users::ProfileEdit {
@@ -339,6 +402,23 @@ fn apply_desired(
             change_status(conn, state, token, context, &user.id, target)?;
         }
         _ => {}
+    }
+    if desired.external_id != membership.external_id {
+        let edit = members::MembershipEdit {
+            role: None,
+            settings: None,
+            external_id: Some(desired.external_id.clone()),
+            group_ids: None,
+        };
+        members::update_in(
+            conn,
+            state,
+            &token.actor,
+            context,
+            (&token.customer_id, &user.id),
+            edit,
+            None,
+        )?;
     }
     keep_extras(conn, state, token, context, member, desired)
 }
@@ -416,7 +496,9 @@ pub async fn delete_user(
     state
         .write(move |conn, state| {
             let member = db::member(conn, &token.customer_id, &id)?.ok_or_else(not_found)?;
-            if if_match.is_some_and(|tag| !if_match_admits(&tag, &view(&member).version)) {
+            if if_match
+                .is_some_and(|tag| !if_match_admits(&tag, &view(&member, Vec::new()).version))
+            {
                 return Err(ApiError::PreconditionFailed);
             }
             members::remove_in(
@@ -442,4 +524,299 @@ pub fn list_response(listed: Listed) -> Value {
         "itemsPerPage": listed.resources.len(),
         "Resources": listed.resources,
     })
+}
+
+// ---------------------------------------------------------------------------
+// Groups: the customer's groups, through `service::groups`.
+
+fn group_not_found() -> ApiError {
+    ApiError::NotFound("Group")
+}
+
+/// The Group resource of `row`; its members are read unless `with_members`
+/// is false (Entra reads groups with `excludedAttributes=members`).
+fn group_resource_of(
+    conn: &mut DbConnection,
+    row: &GroupRow,
+    with_members: bool,
+    base: &str,
+) -> Result<Value, ApiError> {
+    let members = if with_members {
+        Some(groups::member_ids(conn, &row.id)?)
+    } else {
+        None
+    };
+    let stamp = from_db(row.updated_at).unix_timestamp_nanos() as i64 / 1_000;
+    let view = GroupView {
+        id: row.id.clone(),
+        display_name: row.name.clone(),
+        external_id: row.external_id.clone(),
+        members,
+        created: from_db(row.created_at),
+        last_modified: from_db(row.updated_at),
+        version: weak_etag(&[i64::from(row.version), stamp]),
+    };
+    Ok(group_resource(&view, base))
+}
+
+/// The customer's groups matching `filter` (by index for `displayName eq`
+/// and `externalId eq`), oldest first.
+pub async fn list_groups(
+    state: &AppState,
+    token: &Token,
+    base: String,
+    filter: Option<Filter>,
+    (start, count): (usize, usize),
+    with_members: bool,
+) -> Result<Listed, ScimError> {
+    let customer_id = token.customer_id.clone();
+    let checked = state
+        .read(move |conn, _| {
+            let mut lookup = groups::GroupFilter::default();
+            match &filter {
+                Some(Filter::Compare(path, CompareOp::Eq, Value::String(v)))
+                    if path.is("displayName", None) =>
+                {
+                    lookup.name = Some(v.clone());
+                }
+                Some(Filter::Compare(path, CompareOp::Eq, Value::String(v)))
+                    if path.is("externalId", None) =>
+                {
+                    lookup.external_id = Some(v.clone());
+                }
+                _ => {}
+            }
+            let mut rows = groups::list(conn, &customer_id, &lookup, None, i64::from(i32::MAX))?;
+            rows.reverse();
+            let mut matching = Vec::new();
+            for row in &rows {
+                // Members are needed to filter on them, whatever is shown.
+                let resource = group_resource_of(conn, row, true, &base)?;
+                match filter.as_ref().map(|f| f.matches(&resource)) {
+                    None | Some(Ok(true)) => matching.push((row, resource)),
+                    Some(Ok(false)) => {}
+                    Some(Err(fault)) => return Ok(Err(fault)),
+                }
+            }
+            let total = matching.len();
+            let resources = matching
+                .into_iter()
+                .skip(start - 1)
+                .take(count)
+                .map(|(row, resource)| {
+                    if with_members {
+                        Ok(resource)
+                    } else {
+                        group_resource_of(conn, row, false, &base)
+                    }
+                })
+                .collect::<Result<Vec<_>, ApiError>>()?;
+            Ok(Ok(Listed {
+                total,
+                start,
+                resources,
+            }))
+        })
+        .await;
+    flatten(checked)
+}
+
+pub async fn get_group(
+    state: &AppState,
+    token: &Token,
+    base: String,
+    id: String,
+    with_members: bool,
+) -> Result<Value, ScimError> {
+    let customer_id = token.customer_id.clone();
+    Ok(state
+        .read(move |conn, _| {
+            let row = groups::find(conn, &customer_id, &id)?.ok_or_else(group_not_found)?;
+            group_resource_of(conn, &row, with_members, &base)
+        })
+        .await?)
+}
+
+/// Checks the members a client asks for are the customer's (a fault
+/// otherwise: the group is there, the value is wrong).
+fn check_members(
+    conn: &mut DbConnection,
+    customer_id: &str,
+    desired: &DesiredGroup,
+) -> Result<Result<(), ScimFault>, ApiError> {
+    for user_id in &desired.members {
+        if !groups::is_customer_member(conn, customer_id, user_id)? {
+            return Ok(Err(ScimFault::invalid_value(format!(
+                "`{user_id}` is not a member of this customer"
+            ))));
+        }
+    }
+    Ok(Ok(()))
+}
+
+fn group_name(desired: &DesiredGroup) -> Result<String, ScimFault> {
+    valid_name(&desired.display_name)
+        .map_err(|why| ScimFault::invalid_value(format!("`displayName` {why}")))
+}
+
+pub async fn create_group(
+    state: &AppState,
+    token: &Token,
+    context: AuditContext,
+    base: String,
+    body: Value,
+) -> Result<Value, ScimError> {
+    let desired = read_group(&body)?;
+    let name = group_name(&desired)?;
+    let token = token.clone();
+    let checked = state
+        .write(move |conn, state| -> Checked<Value> {
+            let customer_id = &token.customer_id;
+            if let Err(fault) = check_members(conn, customer_id, &desired)? {
+                return Ok(Err(fault));
+            }
+            let row = service_groups::create_in(
+                conn,
+                state,
+                &token.actor,
+                &context,
+                customer_id,
+                NewGroup {
+                    name,
+                    description: None,
+                    external_id: desired.external_id.clone(),
+                },
+            )?;
+            if !desired.members.is_empty() {
+                service_groups::set_members_in(
+                    conn,
+                    state,
+                    &token.actor,
+                    &context,
+                    customer_id,
+                    &row.id,
+                    &desired.members,
+                )?;
+            }
+            let row = groups::find(conn, customer_id, &row.id)?.ok_or_else(group_not_found)?;
+            Ok(Ok(group_resource_of(conn, &row, true, &base)?))
+        })
+        .await;
+    flatten(checked)
+}
+
+pub async fn replace_group(
+    state: &AppState,
+    token: &Token,
+    context: AuditContext,
+    base: String,
+    id: String,
+    if_match: Option<String>,
+    body: Value,
+) -> Result<Value, ScimError> {
+    let desired = read_group(&body)?;
+    change_group(state, token, context, base, id, if_match, move |_| {
+        Ok(desired)
+    })
+    .await
+}
+
+pub async fn patch_group(
+    state: &AppState,
+    token: &Token,
+    context: AuditContext,
+    base: String,
+    id: String,
+    if_match: Option<String>,
+    body: Value,
+) -> Result<Value, ScimError> {
+    let operations = patch::parse_request(&body)?;
+    change_group(state, token, context, base, id, if_match, move |current| {
+        let mut resource = current.clone();
+        patch::apply(&mut resource, &schema::GROUP, &operations)?;
+        read_group(&resource)
+    })
+    .await
+}
+
+async fn change_group(
+    state: &AppState,
+    token: &Token,
+    context: AuditContext,
+    base: String,
+    id: String,
+    if_match: Option<String>,
+    desire: impl FnOnce(&Value) -> Result<DesiredGroup, ScimFault> + Send + 'static,
+) -> Result<Value, ScimError> {
+    let token = token.clone();
+    let checked = state
+        .write(move |conn, state| -> Checked<Value> {
+            let customer_id = &token.customer_id;
+            let row = groups::find(conn, customer_id, &id)?.ok_or_else(group_not_found)?;
+            let current = group_resource_of(conn, &row, true, &base)?;
+            let version = current["meta"]["version"].as_str().unwrap_or_default();
+            if if_match.is_some_and(|tag| !if_match_admits(&tag, version)) {
+                return Err(ApiError::PreconditionFailed);
+            }
+            let desired = match desire(&current).and_then(|d| group_name(&d).map(|n| (d, n))) {
+                Ok(found) => found,
+                Err(fault) => return Ok(Err(fault)),
+            };
+            let (desired, name) = desired;
+            if let Err(fault) = check_members(conn, customer_id, &desired)? {
+                return Ok(Err(fault));
+            }
+            let edit = GroupEdit {
+                name: (name != row.name).then_some(name),
+                description: None,
+                external_id: (desired.external_id != row.external_id)
+                    .then(|| desired.external_id.clone()),
+            };
+            if edit.name.is_some() || edit.external_id.is_some() {
+                service_groups::update_in(
+                    conn,
+                    state,
+                    &token.actor,
+                    &context,
+                    (customer_id, &id),
+                    edit,
+                    None,
+                )?;
+            }
+            service_groups::set_members_in(
+                conn,
+                state,
+                &token.actor,
+                &context,
+                customer_id,
+                &id,
+                &desired.members,
+            )?;
+            let row = groups::find(conn, customer_id, &id)?.ok_or_else(group_not_found)?;
+            Ok(Ok(group_resource_of(conn, &row, true, &base)?))
+        })
+        .await;
+    flatten(checked)
+}
+
+pub async fn delete_group(
+    state: &AppState,
+    token: &Token,
+    context: AuditContext,
+    id: String,
+    if_match: Option<String>,
+) -> Result<(), ScimError> {
+    let token = token.clone();
+    state
+        .write(move |conn, state| {
+            let row = groups::find(conn, &token.customer_id, &id)?.ok_or_else(group_not_found)?;
+            let stamp = from_db(row.updated_at).unix_timestamp_nanos() as i64 / 1_000;
+            let version = weak_etag(&[i64::from(row.version), stamp]);
+            if if_match.is_some_and(|tag| !if_match_admits(&tag, &version)) {
+                return Err(ApiError::PreconditionFailed);
+            }
+            service_groups::delete_in(conn, state, &token.actor, &context, &token.customer_id, &id)
+        })
+        .await?;
+    Ok(())
 }

@@ -9,7 +9,7 @@ use serde_json::json;
 
 use crate::auth::jwt::Claims;
 use crate::db::action_tokens::{self, Purpose};
-use crate::db::memberships::{self, MembershipRow};
+use crate::db::memberships::{self, MembershipInfo};
 use crate::db::users::{self, ProfileChange, StatusChange, UserFilter, UserRow};
 use crate::db::{audit as audit_db, outbox, refresh_tokens, DbConnection};
 use crate::domain::email::{mask, EmailAddress};
@@ -263,9 +263,9 @@ fn info_for(conn: &mut DbConnection, actor: &Actor, id: &str) -> Result<UserInfo
 fn visible_memberships(
     actor: &Actor,
     user_id: &str,
-    mut memberships: Vec<(MembershipRow, String)>,
-) -> Vec<(MembershipRow, String)> {
-    memberships.retain(|(membership, _)| actor.sees_membership(user_id, &membership.customer_id));
+    mut memberships: Vec<MembershipInfo>,
+) -> Vec<MembershipInfo> {
+    memberships.retain(|m| actor.sees_membership(user_id, &m.membership.customer_id));
     memberships
 }
 
@@ -275,7 +275,7 @@ fn visible_info(actor: &Actor, found: Option<UserInfo>, id: &str) -> Result<User
     let (row, memberships) = found.ok_or(ApiError::NotFound("user"))?;
     let customer_ids = memberships
         .iter()
-        .map(|(m, _)| m.customer_id.clone())
+        .map(|m| m.membership.customer_id.clone())
         .collect();
     let user = LoadedUser { row, customer_ids };
     require(actor.view_user(&user.target()), "user")?;

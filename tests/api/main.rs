@@ -11,6 +11,7 @@
 //!   and what keeps a session alive; `lockout.rs`, `session_lifetime.rs`,
 //!   `signing_keys.rs`: the attacks those must withstand;
 //! - `idempotency.rs`, `races.rs`, `walkthroughs.rs` (whole admin tasks),
+//!   `groups.rs` (groups and external ids),
 //!   `errors.rs`, `hostile.rs`, `database_faults.rs`, `health.rs`,
 //!   `openapi.rs`, `confirmations.rs` (the per-caller cap);
 //! - `links.rs` (forgot-password, link cooldowns, links dying with the
@@ -30,6 +31,7 @@ mod database_faults;
 mod dormancy;
 mod email_delivery;
 mod errors;
+mod groups;
 mod health;
 mod hostile;
 mod idempotency;

@@ -726,3 +726,205 @@ async fn bad_bodies_are_scim_errors_and_never_500() {
     )
     .await;
 }
+
+#[tokio::test]
+async fn external_ids_are_set_found_and_unique_in_the_customer() {
+    let app = spawn_app().await;
+    let (cid, token) = customer_with_token(&app, "Acme", None).await;
+    let mut body = new_user("ada@acme.test");
+    body["externalId"] = json!("00u-ADA");
+    let created = expect_scim(
+        scim(&app, Method::POST, "/Users", &token, Some(body)).await,
+        StatusCode::CREATED,
+    )
+    .await;
+    assert_eq!(created["externalId"], "00u-ADA");
+    let uid = created["id"].as_str().unwrap().to_string();
+    let rest = app
+        .admin_get(&format!("/v1/customers/{cid}/users?external_id=00u-ADA"))
+        .await;
+    assert_eq!(id_of(&items(&rest)[0]), uid);
+    let found = expect_scim(
+        scim(
+            &app,
+            Method::GET,
+            "/Users?filter=externalId%20eq%20%2200u-ADA%22",
+            &token,
+            None,
+        )
+        .await,
+        StatusCode::OK,
+    )
+    .await;
+    assert_eq!(found["totalResults"], 1);
+    let mut other = new_user("bob@acme.test");
+    other["externalId"] = json!("00u-ADA");
+    expect_scim_error(
+        scim(&app, Method::POST, "/Users", &token, Some(other)).await,
+        StatusCode::CONFLICT,
+        Some("uniqueness"),
+    )
+    .await;
+    let clear = patch_op(json!([{"op": "remove", "path": "externalId"}]));
+    let cleared = expect_scim(
+        scim(
+            &app,
+            Method::PATCH,
+            &format!("/Users/{uid}"),
+            &token,
+            Some(clear),
+        )
+        .await,
+        StatusCode::OK,
+    )
+    .await;
+    assert!(cleared.get("externalId").is_none());
+}
+
+#[tokio::test]
+async fn groups_take_members_the_okta_and_entra_ways_and_show_on_their_users() {
+    let app = spawn_app().await;
+    let (cid, token) = customer_with_token(&app, "Acme", None).await;
+    let ada = create(&app, &token, "ada@acme.test").await["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let bob = create(&app, &token, "bob@acme.test").await["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let group = expect_scim(
+        scim(
+            &app,
+            Method::POST,
+            "/Groups",
+            &token,
+            Some(json!({
+                "schemas": ["urn:ietf:params:scim:schemas:core:2.0:Group"],
+                "displayName": "Billing",
+                "externalId": "00g-1",
+                "members": [{"value": ada}]
+            })),
+        )
+        .await,
+        StatusCode::CREATED,
+    )
+    .await;
+    let path = format!("/Groups/{}", group["id"].as_str().unwrap());
+    assert_eq!(group["members"][0]["value"], ada.as_str());
+    let user = expect_scim(
+        scim(&app, Method::GET, &format!("/Users/{ada}"), &token, None).await,
+        StatusCode::OK,
+    )
+    .await;
+    assert_eq!(user["groups"][0]["display"], "Billing");
+    // Okta: add on `members`, remove on `members[value eq "…"]`.
+    let okta = patch_op(json!([
+        {"op": "add", "path": "members", "value": [{"value": bob}]},
+        {"op": "remove", "path": format!("members[value eq \"{ada}\"]")}
+    ]));
+    let patched = expect_scim(
+        scim(&app, Method::PATCH, &path, &token, Some(okta)).await,
+        StatusCode::OK,
+    )
+    .await;
+    assert_eq!(
+        patched["members"],
+        json!([{"value": bob, "$ref": format!("{}/Users/{bob}", patched["meta"]["location"].as_str().unwrap().rsplit_once("/Groups/").unwrap().0), "type": "User"}])
+    );
+    // Entra (without aadOptscim062020): remove with a value list; rename.
+    let entra = patch_op(json!([
+        {"op": "Remove", "path": "members", "value": [{"value": bob}]},
+        {"op": "Replace", "path": "displayName", "value": "Accounts"}
+    ]));
+    let patched = expect_scim(
+        scim(&app, Method::PATCH, &path, &token, Some(entra)).await,
+        StatusCode::OK,
+    )
+    .await;
+    assert!(patched.get("members").is_none(), "{patched}");
+    assert_eq!(patched["displayName"], "Accounts");
+    // Entra's lookup by name, without members.
+    let found = expect_scim(
+        scim(
+            &app,
+            Method::GET,
+            "/Groups?filter=displayName%20eq%20%22accounts%22&excludedAttributes=members",
+            &token,
+            None,
+        )
+        .await,
+        StatusCode::OK,
+    )
+    .await;
+    assert_eq!(found["totalResults"], 1);
+    assert!(found["Resources"][0].get("members").is_none());
+    let taken = json!({"displayName": "ACCOUNTS"});
+    expect_scim_error(
+        scim(&app, Method::POST, "/Groups", &token, Some(taken)).await,
+        StatusCode::CONFLICT,
+        Some("uniqueness"),
+    )
+    .await;
+    let groups = app.admin_get(&format!("/v1/customers/{cid}/groups")).await;
+    assert_eq!(items(&groups).len(), 1);
+    let response = scim(&app, Method::DELETE, &path, &token, None).await;
+    assert_eq!(response.status(), StatusCode::NO_CONTENT);
+    expect_scim_error(
+        scim(&app, Method::GET, &path, &token, None).await,
+        StatusCode::NOT_FOUND,
+        None,
+    )
+    .await;
+    assert_eq!(app.customer_ids_of(&bob).await, vec![cid]);
+}
+
+#[tokio::test]
+async fn a_token_never_sees_or_fills_another_customers_groups() {
+    let app = spawn_app().await;
+    let (_, token_a) = customer_with_token(&app, "Acme", None).await;
+    let (_, token_b) = customer_with_token(&app, "Bravo", None).await;
+    let bo = create(&app, &token_b, "bo@bravo.test").await["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let group_b = expect_scim(
+        scim(
+            &app,
+            Method::POST,
+            "/Groups",
+            &token_b,
+            Some(json!({"displayName": "Ops"})),
+        )
+        .await,
+        StatusCode::CREATED,
+    )
+    .await;
+    let path = format!("/Groups/{}", group_b["id"].as_str().unwrap());
+    let listed = expect_scim(
+        scim(&app, Method::GET, "/Groups", &token_a, None).await,
+        StatusCode::OK,
+    )
+    .await;
+    assert_eq!(listed["totalResults"], 0);
+    expect_scim_error(
+        scim(&app, Method::GET, &path, &token_a, None).await,
+        StatusCode::NOT_FOUND,
+        None,
+    )
+    .await;
+    expect_scim_error(
+        scim(&app, Method::DELETE, &path, &token_a, None).await,
+        StatusCode::NOT_FOUND,
+        None,
+    )
+    .await;
+    // A's group cannot take B's member.
+    let with_bo = json!({"displayName": "Ops", "members": [{"value": bo}]});
+    expect_scim_error(
+        scim(&app, Method::POST, "/Groups", &token_a, Some(with_bo)).await,
+        StatusCode::BAD_REQUEST,
+        Some("invalidValue"),
+    )
+    .await;
+}

@@ -277,6 +277,11 @@ enum Fixture {
     Webhook,
     /// `{id}`: a failed delivery to a webhook endpoint of the object's customer.
     FailedWebhook,
+    /// `{gid}`: a group of the object's customer.
+    Group,
+    /// `{gid}`, `{uid}`: a group of the object's customer with an invited
+    /// user of the customer in it.
+    GroupMember,
     /// `{uid}`, `{marker}`: a user of the object's first customer alone
     /// whom the platform admin edits with `requester_name` `{marker}`, and
     /// who then joins the object's other customers.
@@ -376,6 +381,14 @@ fn matrix() -> Vec<Row> {
         row(M::POST, "/v1/customers/{cid}/users", "", Json(r#"{"email": "{email}", "first_name": "Nora", "last_name": "Quill", "job_title": "Analyst", "role": "standard_user", "settings": {"menu": "energy"}}"#), F::NewEmail, AB, R::AdministerCustomer, 201),
         row(M::PATCH, "/v1/customers/{cid}/users/{uid}", "", Json(r#"{"role": "standard_user", "settings": {"menu": "water"}}"#), F::Invited, AB, R::AdministerCustomer, 200),
         row(M::DELETE, "/v1/customers/{cid}/users/{uid}", "?notify=true", Body::None, F::Invited, AB, R::AdministerCustomer, 204),
+        // Groups.
+        row(M::GET, "/v1/customers/{cid}/groups", "", Body::None, F::Group, AB, R::AdministerCustomer, 200),
+        row(M::POST, "/v1/customers/{cid}/groups", "", Json(r#"{"name": "Group {n}", "description": "made by the matrix"}"#), F::Customer, AB, R::AdministerCustomer, 201),
+        row(M::GET, "/v1/customers/{cid}/groups/{gid}", "", Body::None, F::Group, AB, R::AdministerCustomer, 200),
+        row(M::PATCH, "/v1/customers/{cid}/groups/{gid}", "", Json(r#"{"name": "Renamed {n}"}"#), F::Group, AB, R::AdministerCustomer, 200),
+        row(M::DELETE, "/v1/customers/{cid}/groups/{gid}", "", Body::None, F::Group, AB, R::AdministerCustomer, 204),
+        row(M::PUT, "/v1/customers/{cid}/groups/{gid}/members/{uid}", "", Body::None, F::GroupMember, AB, R::AdministerCustomer, 204),
+        row(M::DELETE, "/v1/customers/{cid}/groups/{gid}/members/{uid}", "", Body::None, F::GroupMember, AB, R::AdministerCustomer, 204),
         // Users.
         row(M::GET, "/v1/users", "?customer_id={cid}&limit=200", Body::None, F::Invited, AB, R::Platform, 200).listing(R::Platform),
         row(M::GET, "/v1/users/{uid}", "", Body::None, F::Invited, AB_BOTH, R::ViewUser, 200),
@@ -422,6 +435,7 @@ fn in_matrix_spelling(path: &str) -> String {
     path.replace("{customer_id}", "{cid}")
         .replace("{scim_token_id}", "{id}")
         .replace("{user_id}", "{uid}")
+        .replace("{group_id}", "{gid}")
         .replace("{api_client_id}", "{id}")
         .replace("{delivery_id}", "{id}")
 }

@@ -546,7 +546,9 @@ mod tests {
     #[test]
     fn dates_compare_as_instants_not_as_text() {
         assert!(matches(r#"meta.lastModified gt "2026-11-30T10:00:00Z""#));
-        assert!(!matches(r#"meta.lastModified lt "2026-11-30T11:00:00+01:00""#));
+        assert!(!matches(
+            r#"meta.lastModified lt "2026-11-30T11:00:00+01:00""#
+        ));
         assert!(matches(r#"meta.lastModified le "2026-11-30T10:00:01Z""#));
     }
 

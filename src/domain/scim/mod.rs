@@ -3,6 +3,7 @@
 //! mapping of a SCIM User to a roster member.
 
 pub mod filter;
+pub mod group;
 pub mod patch;
 pub mod schema;
 pub mod user;

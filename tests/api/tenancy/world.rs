@@ -160,6 +160,33 @@ impl World {
                 values.insert("uid", uid);
                 values.insert("email", email);
             }
+            Fixture::Group | Fixture::GroupMember => {
+                let cid = values["cid"].clone();
+                let body = serde_json::json!({"name": format!("Group {}", self.counter)});
+                let made = self
+                    .app
+                    .post_json(
+                        &format!("/v1/customers/{cid}/groups"),
+                        Some(self.app.admin_token()),
+                        &body,
+                    )
+                    .await;
+                let made = crate::helpers::expect_json(made, StatusCode::CREATED).await;
+                let gid = made["id"].as_str().unwrap().to_string();
+                if fixture == Fixture::GroupMember {
+                    let (uid, _) = self.invited(object).await;
+                    let path = format!("/v1/customers/{cid}/groups/{gid}/members/{uid}");
+                    let put = self
+                        .app
+                        .request(reqwest::Method::PUT, &path, Some(self.app.admin_token()))
+                        .send()
+                        .await
+                        .unwrap();
+                    assert_eq!(put.status(), StatusCode::NO_CONTENT);
+                    values.insert("uid", uid);
+                }
+                values.insert("gid", gid);
+            }
             Fixture::Client => {
                 let scope = object
                     .customers()
@@ -276,6 +303,7 @@ impl World {
     fn marker(values: &BTreeMap<&'static str, String>, row: &Row) -> Option<String> {
         match row.fixture {
             Fixture::Client | Fixture::Webhook | Fixture::ScimToken => values.get("id").cloned(),
+            Fixture::Group | Fixture::GroupMember => values.get("gid").cloned(),
             Fixture::Active | Fixture::Invited => values.get("email").cloned(),
             Fixture::AuditedThenShared => values.get("marker").cloned(),
             _ => values.get("cid").cloned(),

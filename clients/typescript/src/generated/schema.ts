@@ -464,7 +464,7 @@ export interface paths {
         };
         /**
          * List a customer's users (Customer Info → Users)
-         * @description The users of one customer with their role and settings there, newest first, paged with `limit` and `cursor`. Filter by `status`, `role` and `q` (name or email contains). Leave a filter out to not filter on it.
+         * @description The users of one customer with their role and settings there, newest first, paged with `limit` and `cursor`. Filter by `status`, `role`, `q` (name or email starts with) and `external_id` (exact; how a provisioning script finds the person its HR system calls `E-10442`). Each row lists the user's `groups` in this customer. Leave a filter out to not filter on it.
          *
          *     **Who may call:** an admin of the customer concerned (for a user: of one of their customers), an API client of that customer, or a platform admin.
          *
@@ -480,7 +480,7 @@ export interface paths {
         put?: never;
         /**
          * Add a user to a customer ("Add User")
-         * @description With a new email: creates an `invited` user (names required) with this membership and, unless `send_invite` is false, sends the `activation` email (link valid 48 h). With the email of an existing user: adds a membership to them (a retired user is 409 `user_retired` with `user_id`, to reinstate first) and sends `membership_added`. `role` defaults to `full_access`; `copy_from_user_id` copies role and settings from another member. Each new membership takes a seat: 409 `seat_limit_reached` when none is left. Answers 201 with `Location`. Records `user.invited` and/or `membership.added`; sends `action_confirmation` when asked. Repeat safely with `Idempotency-Key`.
+         * @description With a new email: creates an `invited` user (names required) with this membership and, unless `send_invite` is false, sends the `activation` email (link valid 48 h). With the email of an existing user: adds a membership to them (a retired user is 409 `user_retired` with `user_id`, to reinstate first) and sends `membership_added`. `role` defaults to `full_access`; `copy_from_user_id` copies role and settings from another member. Each new membership takes a seat: 409 `seat_limit_reached` when none is left. Answers 201 with `Location`. Records `user.invited` and/or `membership.added`; sends `action_confirmation` when asked. Repeat safely with `Idempotency-Key`. Give `external_id` (the customer's own id for the person, unique in the customer: 409 `external_id_taken` otherwise) and `group_ids` (the customer's groups to put them in; by default the copied user's groups).
          *
          *     **Who may call:** an admin of the customer concerned (for a user: of one of their customers), an API client of that customer, or a platform admin.
          *
@@ -489,7 +489,7 @@ export interface paths {
          *     - 401: `unauthorized`
          *     - 403: `forbidden`
          *     - 404: `not_found`
-         *     - 409: `already_member`, `seat_limit_reached`, `email_taken`, `user_retired`, `idempotency_request_in_progress`
+         *     - 409: `already_member`, `seat_limit_reached`, `email_taken`, `external_id_taken`, `user_retired`, `idempotency_request_in_progress`
          *     - 413: `payload_too_large`
          *     - 415: `unsupported_media_type`
          *     - 422: `validation_failed`, `idempotency_key_reused`
@@ -533,8 +533,8 @@ export interface paths {
         options?: never;
         head?: never;
         /**
-         * Change a user's role or settings in one customer
-         * @description Changes the role (`standard_user`, `full_access`, `admin`) and/or the settings of one membership; the user's other customers are untouched. Sending the current values changes nothing and records nothing. Records `membership.updated` with the before and after; sends `action_confirmation` when asked.
+         * Change a user's role, settings, external id or groups in one customer
+         * @description Changes the role (`standard_user`, `full_access`, `admin`), the settings, the `external_id` (null clears it; unique in the customer, else 409 `external_id_taken`) and/or the groups (`group_ids` replaces them) of one membership; the user's other customers are untouched. Sending the current values changes nothing and records nothing. Records `membership.updated` with the before and after; sends `action_confirmation` when asked.
          *
          *     **Who may call:** an admin of the customer concerned (for a user: of one of their customers), an API client of that customer, or a platform admin.
          *
@@ -543,6 +543,7 @@ export interface paths {
          *     - 401: `unauthorized`
          *     - 403: `forbidden`
          *     - 404: `not_found`
+         *     - 409: `external_id_taken`
          *     - 412: `precondition_failed`
          *     - 413: `payload_too_large`
          *     - 415: `unsupported_media_type`
@@ -552,6 +553,165 @@ export interface paths {
          *     - default: `method_not_allowed`, `internal_error`, `service_unavailable`
          */
         patch: operations["update_customer_user"];
+        trace?: never;
+    };
+    "/v1/customers/{customer_id}/groups": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * List a customer's groups
+         * @description The customer's groups (the job aid's "user group tags"), newest first, paged with `limit` and `cursor`, each with how many users are in it. Filter by `name` (case-insensitive, exact) or `external_id`. Customer admins see their own customer's groups only.
+         *
+         *     **Who may call:** an admin of the customer concerned (for a user: of one of their customers), an API client of that customer, or a platform admin.
+         *
+         *     **Errors:**
+         *     - 401: `unauthorized`
+         *     - 403: `forbidden`
+         *     - 404: `not_found`
+         *     - 422: `validation_failed`
+         *     - 500: `internal_error`
+         *     - default: `method_not_allowed`, `internal_error`, `service_unavailable`
+         */
+        get: operations["list_groups"];
+        put?: never;
+        /**
+         * Create a group in a customer
+         * @description Creates a named group of the customer's users. Names are unique in the customer whatever their case (409 `group_name_taken`) and may not contain `;` (the separator of the import's `groups` column). Records `group.created`; sends `action_confirmation` when asked.
+         *
+         *     **Who may call:** an admin of the customer concerned (for a user: of one of their customers), an API client of that customer, or a platform admin.
+         *
+         *     **Errors:**
+         *     - 400: `malformed_request`
+         *     - 401: `unauthorized`
+         *     - 403: `forbidden`
+         *     - 404: `not_found`
+         *     - 409: `external_id_taken`, `group_name_taken`
+         *     - 413: `payload_too_large`
+         *     - 415: `unsupported_media_type`
+         *     - 422: `validation_failed`
+         *     - 429: `confirmation_limit_reached`
+         *     - 500: `internal_error`
+         *     - default: `method_not_allowed`, `internal_error`, `service_unavailable`
+         */
+        post: operations["create_group"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/customers/{customer_id}/groups/{group_id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * A group and its users
+         * @description The group with the ids of the users in it, in the order they joined. Its `ETag` changes when it is renamed and when users join or leave it.
+         *
+         *     **Who may call:** an admin of the customer concerned (for a user: of one of their customers), an API client of that customer, or a platform admin.
+         *
+         *     **Errors:**
+         *     - 401: `unauthorized`
+         *     - 403: `forbidden`
+         *     - 404: `not_found`
+         *     - 500: `internal_error`
+         *     - default: `method_not_allowed`, `internal_error`, `service_unavailable`
+         */
+        get: operations["get_group"];
+        put?: never;
+        post?: never;
+        /**
+         * Delete a group
+         * @description Deletes the group; its users stay in the customer with their other groups. Records `group.deleted`; sends `action_confirmation` when asked.
+         *
+         *     **Who may call:** an admin of the customer concerned (for a user: of one of their customers), an API client of that customer, or a platform admin.
+         *
+         *     **Errors:**
+         *     - 401: `unauthorized`
+         *     - 403: `forbidden`
+         *     - 404: `not_found`
+         *     - 422: `validation_failed`
+         *     - 429: `confirmation_limit_reached`
+         *     - 500: `internal_error`
+         *     - default: `method_not_allowed`, `internal_error`, `service_unavailable`
+         */
+        delete: operations["delete_group"];
+        options?: never;
+        head?: never;
+        /**
+         * Rename a group, or change its description or external id
+         * @description Changes what you send; null clears `description` or `external_id`. Honours `If-Match`. Sending the current values changes nothing and records nothing; otherwise records `group.updated` with the before and after.
+         *
+         *     **Who may call:** an admin of the customer concerned (for a user: of one of their customers), an API client of that customer, or a platform admin.
+         *
+         *     **Errors:**
+         *     - 400: `malformed_request`
+         *     - 401: `unauthorized`
+         *     - 403: `forbidden`
+         *     - 404: `not_found`
+         *     - 409: `external_id_taken`, `group_name_taken`
+         *     - 412: `precondition_failed`
+         *     - 413: `payload_too_large`
+         *     - 415: `unsupported_media_type`
+         *     - 422: `validation_failed`
+         *     - 429: `confirmation_limit_reached`
+         *     - 500: `internal_error`
+         *     - default: `method_not_allowed`, `internal_error`, `service_unavailable`
+         */
+        patch: operations["update_group"];
+        trace?: never;
+    };
+    "/v1/customers/{customer_id}/groups/{group_id}/members/{user_id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        /**
+         * Put a user in a group
+         * @description Puts a user of this customer in the group (404 if they are not a user of the customer). Idempotent: a user already in the group is left as they are and nothing is recorded; otherwise records `group.member_added`.
+         *
+         *     **Who may call:** an admin of the customer concerned (for a user: of one of their customers), an API client of that customer, or a platform admin.
+         *
+         *     **Errors:**
+         *     - 401: `unauthorized`
+         *     - 403: `forbidden`
+         *     - 404: `not_found`
+         *     - 422: `validation_failed`
+         *     - 429: `confirmation_limit_reached`
+         *     - 500: `internal_error`
+         *     - default: `method_not_allowed`, `internal_error`, `service_unavailable`
+         */
+        put: operations["add_group_member"];
+        post?: never;
+        /**
+         * Take a user out of a group
+         * @description Takes the user out of the group; they stay in the customer. 404 if they were not in it. Records `group.member_removed`.
+         *
+         *     **Who may call:** an admin of the customer concerned (for a user: of one of their customers), an API client of that customer, or a platform admin.
+         *
+         *     **Errors:**
+         *     - 401: `unauthorized`
+         *     - 403: `forbidden`
+         *     - 404: `not_found`
+         *     - 422: `validation_failed`
+         *     - 429: `confirmation_limit_reached`
+         *     - 500: `internal_error`
+         *     - default: `method_not_allowed`, `internal_error`, `service_unavailable`
+         */
+        delete: operations["remove_group_member"];
+        options?: never;
+        head?: never;
+        patch?: never;
         trace?: never;
     };
     "/v1/users": {
@@ -1313,7 +1473,7 @@ export interface paths {
         };
         /**
          * SCIM: resource types
-         * @description User and Group (RFC 7643 §6).
+         * @description The resource types roster serves (RFC 7643 §6): User (the customer's members) and Group (the customer's groups).
          *
          *     **Who may call:** a SCIM token (`POST /v1/customers/{customer_id}/scim-tokens`), which sees and changes its own customer only.
          */
@@ -1335,7 +1495,7 @@ export interface paths {
         };
         /**
          * SCIM: one resource type
-         * @description `User` or `Group`.
+         * @description One of the two resource types roster serves, by name: `User` or `Group`.
          *
          *     **Who may call:** a SCIM token (`POST /v1/customers/{customer_id}/scim-tokens`), which sees and changes its own customer only.
          */
@@ -1379,7 +1539,7 @@ export interface paths {
         };
         /**
          * SCIM: one schema
-         * @description A schema by its URI.
+         * @description One schema by its URI: `urn:ietf:params:scim:schemas:core:2.0:User` or `…:Group`.
          *
          *     **Who may call:** a SCIM token (`POST /v1/customers/{customer_id}/scim-tokens`), which sees and changes its own customer only.
          */
@@ -1504,6 +1664,96 @@ export interface paths {
         patch: operations["scim_patch_user"];
         trace?: never;
     };
+    "/scim/v2/Groups/.search": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * SCIM: search the customer's groups
+         * @description The same as the list, with a SearchRequest body.
+         *
+         *     **Who may call:** a SCIM token (`POST /v1/customers/{customer_id}/scim-tokens`), which sees and changes its own customer only.
+         */
+        post: operations["scim_search_groups"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/scim/v2/Groups": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * SCIM: list or filter the customer's groups
+         * @description A ListResponse of the token's customer's groups. Filters as for Users, on `displayName` (case-insensitive), `externalId`, `members.value`, …; `excludedAttributes=members` (as Entra sends) leaves the members out and spares reading them.
+         *
+         *     **Who may call:** a SCIM token (`POST /v1/customers/{customer_id}/scim-tokens`), which sees and changes its own customer only.
+         */
+        get: operations["scim_list_groups"];
+        put?: never;
+        /**
+         * SCIM: make a group
+         * @description Makes a group of the customer, as `POST /v1/customers/{customer_id}/groups` does, with its members (users of the customer; nested groups are not supported). A name taken in the customer (any case) is 409 `uniqueness`.
+         *
+         *     **Who may call:** a SCIM token (`POST /v1/customers/{customer_id}/scim-tokens`), which sees and changes its own customer only.
+         */
+        post: operations["scim_create_group"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/scim/v2/Groups/{id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * SCIM: one group
+         * @description The group with its members (users of the customer) and its `ETag`; `excludedAttributes=members` leaves the members out.
+         *
+         *     **Who may call:** a SCIM token (`POST /v1/customers/{customer_id}/scim-tokens`), which sees and changes its own customer only.
+         */
+        get: operations["scim_get_group"];
+        /**
+         * SCIM: replace a group
+         * @description The group gets the body's name, external id and members (members left out are removed from the group, not from the customer). Honours `If-Match`.
+         *
+         *     **Who may call:** a SCIM token (`POST /v1/customers/{customer_id}/scim-tokens`), which sees and changes its own customer only.
+         */
+        put: operations["scim_replace_group"];
+        post?: never;
+        /**
+         * SCIM: delete a group
+         * @description Deletes the group, as `DELETE /v1/customers/{customer_id}/groups/{group_id}` does; its members stay in the customer.
+         *
+         *     **Who may call:** a SCIM token (`POST /v1/customers/{customer_id}/scim-tokens`), which sees and changes its own customer only.
+         */
+        delete: operations["scim_delete_group"];
+        options?: never;
+        head?: never;
+        /**
+         * SCIM: change a group
+         * @description PatchOp: `add` on `members`, `remove` on `members[value eq "…"]` (or on `members` with a value list, as Entra sends), `replace` of `displayName`, `externalId` or `members`. Honours `If-Match`.
+         *
+         *     **Who may call:** a SCIM token (`POST /v1/customers/{customer_id}/scim-tokens`), which sees and changes its own customer only.
+         */
+        patch: operations["scim_patch_group"];
+        trace?: never;
+    };
 }
 export type webhooks = Record<string, never>;
 export interface components {
@@ -1545,9 +1795,12 @@ export interface components {
             settings?: components["schemas"]["Settings"] | null;
             /**
              * Format: uuid
-             * @description Copy role and settings from this user's membership in the same customer.
+             * @description Copy role, settings and groups from this user's membership in the same customer.
              */
             copy_from_user_id?: string | null;
+            external_id?: string | null;
+            /** @description Groups of this customer to put the user in (ids); defaults to the copied user's groups, or none. */
+            group_ids?: string[] | null;
             /** @description Send the activation email to a new user (default true). */
             send_invite?: boolean | null;
             /** @description The person who asked for the change ("Requester Name"), at most 200 characters; kept in the audit log. Blank or null for none. */
@@ -1682,6 +1935,15 @@ export interface components {
             /** @description Send an `action_confirmation` email about this change to this address (at most `ROSTER_CONFIRMATION_EMAILS_PER_HOUR` an hour per caller). Blank or null for none. */
             confirmation_email?: string | null;
         };
+        CreateGroup: {
+            name: string;
+            description?: string | null;
+            external_id?: string | null;
+            /** @description The person who asked for the change ("Requester Name"), at most 200 characters; kept in the audit log. Blank or null for none. */
+            requester_name?: string | null;
+            /** @description Send an `action_confirmation` email about this change to this address (at most `ROSTER_CONFIRMATION_EMAILS_PER_HOUR` an hour per caller). Blank or null for none. */
+            confirmation_email?: string | null;
+        };
         CreateScimToken: {
             /**
              * @description What the token is for; at most 200 characters. Blank means none.
@@ -1755,6 +2017,13 @@ export interface components {
              * @description When the user was added to this customer.
              */
             added_at: string;
+            /**
+             * @description The customer's own id for the user (HR system or identity provider).
+             * @example E-10442
+             */
+            external_id?: string | null;
+            /** @description The customer's groups the user is in, by name. */
+            groups: components["schemas"]["GroupRefView"][];
         };
         CustomerView: {
             /**
@@ -1851,6 +2120,8 @@ export interface components {
          *     - `already_member` (409): The user already belongs to this customer.
          *     - `seat_limit_reached` (409): Every licensed seat of the customer is taken: retire or remove a user, or raise `licensed_seats`.
          *     - `email_taken` (409): Another user already has this email address (compared case-insensitively).
+         *     - `external_id_taken` (409): Another member (or group) of this customer already has this `external_id`.
+         *     - `group_name_taken` (409): The customer already has a group with this name (compared case-insensitively).
          *     - `user_retired` (409): The user is retired: reinstate them first (`user_id` names them).
          *     - `user_not_activated` (409): The user never set a password, so they cannot be made active: send the activation email instead.
          *     - `cannot_change_self` (409): You cannot change your own status or delete yourself.
@@ -1871,7 +2142,7 @@ export interface components {
          *     - `service_unavailable` (503): The database is not answering: retry after `Retry-After` seconds.
          * @enum {string}
          */
-        ErrorCode: "malformed_request" | "unauthorized" | "forbidden" | "not_found" | "route_not_found" | "method_not_allowed" | "already_member" | "seat_limit_reached" | "email_taken" | "user_retired" | "user_not_activated" | "cannot_change_self" | "not_invited" | "not_active" | "not_failed" | "endpoint_disabled" | "idempotency_request_in_progress" | "gone" | "precondition_failed" | "payload_too_large" | "unsupported_media_type" | "validation_failed" | "idempotency_key_reused" | "rate_limited" | "confirmation_limit_reached" | "internal_error" | "service_unavailable";
+        ErrorCode: "malformed_request" | "unauthorized" | "forbidden" | "not_found" | "route_not_found" | "method_not_allowed" | "already_member" | "seat_limit_reached" | "email_taken" | "external_id_taken" | "group_name_taken" | "user_retired" | "user_not_activated" | "cannot_change_self" | "not_invited" | "not_active" | "not_failed" | "endpoint_disabled" | "idempotency_request_in_progress" | "gone" | "precondition_failed" | "payload_too_large" | "unsupported_media_type" | "validation_failed" | "idempotency_key_reused" | "rate_limited" | "confirmation_limit_reached" | "internal_error" | "service_unavailable";
         /**
          * @description Who acted: a person, an API client, or roster itself (dormancy expiry,
          *     lockout after failed sign-ins).
@@ -1932,6 +2203,58 @@ export interface components {
              * @example jane.doe@example.com
              */
             email: string;
+        };
+        /** @description A group with the ids of its users. */
+        GroupDetail: components["schemas"]["GroupView"] & {
+            /** @description The users in the group, in the order they joined it. */
+            member_ids: string[];
+        };
+        /** @description A group a member is in. */
+        GroupRefView: {
+            /**
+             * Format: uuid
+             * @description The group's id.
+             */
+            id: string;
+            /**
+             * @description The group's name.
+             * @example Accounts payable
+             */
+            name: string;
+        };
+        /** @description A group of a customer's users. */
+        GroupView: {
+            /**
+             * Format: uuid
+             * @description The group's id (`group_id` in paths).
+             */
+            id: string;
+            /**
+             * Format: uuid
+             * @description The customer the group belongs to.
+             */
+            customer_id: string;
+            /**
+             * @description Unique in the customer, compared case-insensitively.
+             * @example Accounts payable
+             */
+            name: string;
+            /** @description What the group is for. */
+            description: string | null;
+            /** @description The identity provider's id for the group, unique in the customer. */
+            external_id: string | null;
+            /** @description How many users are in the group. */
+            member_count: number;
+            /**
+             * Format: date-time
+             * @description When the group was created.
+             */
+            created_at: string;
+            /**
+             * Format: date-time
+             * @description When the group (or who is in it) last changed.
+             */
+            updated_at: string;
         };
         Health: {
             /**
@@ -2009,6 +2332,13 @@ export interface components {
              * @description When the user was added to this customer.
              */
             added_at: string;
+            /**
+             * @description The customer's own id for the user (HR system or identity provider).
+             * @example E-10442
+             */
+            external_id: string | null;
+            /** @description The customer's groups the user is in, by name. */
+            groups: components["schemas"]["GroupRefView"][];
         };
         /** @description An RFC 6749 §5.2 error. `code` names the account state when the password was right. */
         OAuthError: {
@@ -2059,6 +2389,13 @@ export interface components {
         Page_EmailDeliveryView: {
             /** @description This page's items, newest first (at most `limit`). */
             items: components["schemas"]["EmailDeliveryView"][];
+            /** @description Pass as `?cursor=` for the next page; null on the last page. */
+            next_cursor: string | null;
+        };
+        /** @description A page of a list. */
+        Page_GroupView: {
+            /** @description This page's items, newest first (at most `limit`). */
+            items: components["schemas"]["GroupView"][];
             /** @description Pass as `?cursor=` for the next page; null on the last page. */
             next_cursor: string | null;
         };
@@ -2309,10 +2646,22 @@ export interface components {
             /** @description Send an `action_confirmation` email about this change to this address (at most `ROSTER_CONFIRMATION_EMAILS_PER_HOUR` an hour per caller). Blank or null for none. */
             confirmation_email?: string | null;
         };
+        UpdateGroup: {
+            name?: string;
+            description?: string | null;
+            external_id?: string | null;
+            /** @description The person who asked for the change ("Requester Name"), at most 200 characters; kept in the audit log. Blank or null for none. */
+            requester_name?: string | null;
+            /** @description Send an `action_confirmation` email about this change to this address (at most `ROSTER_CONFIRMATION_EMAILS_PER_HOUR` an hour per caller). Blank or null for none. */
+            confirmation_email?: string | null;
+        };
         UpdateMembership: {
             role?: null | components["schemas"]["MembershipRole"];
             /** @description The membership's product defaults (see `Settings`); null or left out for none. */
             settings?: components["schemas"]["Settings"] | null;
+            external_id?: string | null;
+            /** @description The user's groups in this customer (ids), replacing the ones they are in. */
+            group_ids?: string[] | null;
             /** @description The person who asked for the change ("Requester Name"), at most 200 characters; kept in the audit log. Blank or null for none. */
             requester_name?: string | null;
             /** @description Send an `action_confirmation` email about this change to this address (at most `ROSTER_CONFIRMATION_EMAILS_PER_HOUR` an hour per caller). Blank or null for none. */
@@ -3834,6 +4183,8 @@ export interface operations {
                      *           "added_at": "2026-11-02T09:30:00Z",
                      *           "customer_id": "7c1d9e2b-3a4f-4b6c-8d0e-1f2a3b4c5d6e",
                      *           "customer_name": "UBM Demo",
+                     *           "external_id": null,
+                     *           "groups": [],
                      *           "role": "full_access",
                      *           "settings": {
                      *             "chat_tags": [
@@ -4808,6 +5159,8 @@ export interface operations {
                 role?: components["schemas"]["MembershipRole"];
                 /** @description Only items whose text starts with this (case-insensitive); leave it out for all. */
                 q?: string;
+                /** @description Only the one with this external id (exact match); leave it out for any. */
+                external_id?: string;
                 /** @description Items per page, 1–200 (default 50). */
                 limit?: number;
                 /** @description The `next_cursor` of the previous page; leave it out for the first page. */
@@ -4838,7 +5191,9 @@ export interface operations {
                      *           "added_at": "2026-11-30T14:05:12Z",
                      *           "created_at": "2026-11-30T14:05:12Z",
                      *           "email": "marcus.lee@ubm-demo.example",
+                     *           "external_id": null,
                      *           "first_name": "Marcus",
+                     *           "groups": [],
                      *           "id": "3b9c7d1e-8f2a-4e6b-9c0d-5a1b2c3d4e5f",
                      *           "invited_at": "2026-11-30T14:05:12Z",
                      *           "job_title": "Facilities Manager",
@@ -4860,7 +5215,9 @@ export interface operations {
                      *           "added_at": "2026-11-02T09:30:00Z",
                      *           "created_at": "2026-11-02T09:30:00Z",
                      *           "email": "dana.whitfield@ubm-demo.example",
+                     *           "external_id": null,
                      *           "first_name": "Dana",
+                     *           "groups": [],
                      *           "id": "0f8e2a4c-5b1d-4c3e-9a7f-2d6b8c1e4f30",
                      *           "invited_at": "2026-11-02T09:30:00Z",
                      *           "job_title": "Energy Analyst",
@@ -5047,7 +5404,9 @@ export interface operations {
                      *       "added_at": "2026-11-30T14:05:12Z",
                      *       "created_at": "2026-11-30T14:05:12Z",
                      *       "email": "marcus.lee@ubm-demo.example",
+                     *       "external_id": null,
                      *       "first_name": "Marcus",
+                     *       "groups": [],
                      *       "id": "3b9c7d1e-8f2a-4e6b-9c0d-5a1b2c3d4e5f",
                      *       "invited_at": "2026-11-30T14:05:12Z",
                      *       "job_title": "Facilities Manager",
@@ -5141,6 +5500,7 @@ export interface operations {
              *     - `already_member`: The user already belongs to this customer.
              *     - `seat_limit_reached`: Every licensed seat of the customer is taken: retire or remove a user, or raise `licensed_seats`.
              *     - `email_taken`: Another user already has this email address (compared case-insensitively).
+             *     - `external_id_taken`: Another member (or group) of this customer already has this `external_id`.
              *     - `user_retired`: The user is retired: reinstate them first (`user_id` names them).
              *     - `idempotency_request_in_progress`: A request with this `Idempotency-Key` is still being processed: retry shortly.
              */
@@ -5461,7 +5821,9 @@ export interface operations {
                      *       "added_at": "2026-11-02T09:30:00Z",
                      *       "created_at": "2026-11-02T09:30:00Z",
                      *       "email": "dana.whitfield@ubm-demo.example",
+                     *       "external_id": null,
                      *       "first_name": "Dana",
+                     *       "groups": [],
                      *       "id": "0f8e2a4c-5b1d-4c3e-9a7f-2d6b8c1e4f30",
                      *       "invited_at": "2026-11-02T09:30:00Z",
                      *       "job_title": "Energy Analyst",
@@ -5543,6 +5905,22 @@ export interface operations {
              *     - `not_found`: No resource with that id is visible to you (it does not exist, or it belongs to a customer you cannot see).
              */
             404: {
+                headers: {
+                    /** @description The id of this request (yours if you sent a sane `X-Request-Id`, else generated): quote it when reporting a problem; audit events record it. */
+                    "X-Request-Id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /**
+             * @description Conflict
+             *
+             *     Codes:
+             *     - `external_id_taken`: Another member (or group) of this customer already has this `external_id`.
+             */
+            409: {
                 headers: {
                     /** @description The id of this request (yours if you sent a sane `X-Request-Id`, else generated): quote it when reporting a problem; audit events record it. */
                     "X-Request-Id"?: string;
@@ -5672,6 +6050,1231 @@ export interface operations {
             };
         };
     };
+    list_groups: {
+        parameters: {
+            query?: {
+                /** @description Only the one with this name (case-insensitive); leave it out for any. */
+                name?: string;
+                /** @description Only the one with this external id (exact match); leave it out for any. */
+                external_id?: string;
+                /** @description Items per page, 1–200 (default 50). */
+                limit?: number;
+                /** @description The `next_cursor` of the previous page; leave it out for the first page. */
+                cursor?: string;
+            };
+            header?: never;
+            path: {
+                /** @description Customer id */
+                customer_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    /** @description The id of this request (yours if you sent a sane `X-Request-Id`, else generated): quote it when reporting a problem; audit events record it. */
+                    "X-Request-Id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "items": [
+                     *         {
+                     *           "created_at": "2026-11-30T14:05:12Z",
+                     *           "customer_id": "7c1e4b2a-9d3f-4a6e-8b5c-0f1e2d3c4b5a",
+                     *           "description": "Approves utility invoices",
+                     *           "external_id": null,
+                     *           "id": "5d2f7a9e-1c3b-4e8d-a6f0-9b8c7d6e5f41",
+                     *           "member_count": 2,
+                     *           "name": "Accounts payable",
+                     *           "updated_at": "2026-11-30T14:07:40Z"
+                     *         }
+                     *       ],
+                     *       "next_cursor": null
+                     *     }
+                     */
+                    "application/json": components["schemas"]["Page_GroupView"];
+                };
+            };
+            /**
+             * @description Unauthorized
+             *
+             *     Codes:
+             *     - `unauthorized`: No access token, or it is expired, revoked or otherwise not valid: sign in again (or refresh).
+             */
+            401: {
+                headers: {
+                    /** @description The scheme to authenticate with: `Bearer realm="roster"` (`Basic realm="roster"` for a client that authenticated with HTTP Basic). */
+                    "WWW-Authenticate"?: string;
+                    /** @description The id of this request (yours if you sent a sane `X-Request-Id`, else generated): quote it when reporting a problem; audit events record it. */
+                    "X-Request-Id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /**
+             * @description Forbidden
+             *
+             *     Codes:
+             *     - `forbidden`: Signed in, but your role does not allow this operation on this resource.
+             */
+            403: {
+                headers: {
+                    /** @description The id of this request (yours if you sent a sane `X-Request-Id`, else generated): quote it when reporting a problem; audit events record it. */
+                    "X-Request-Id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /**
+             * @description Not Found
+             *
+             *     Codes:
+             *     - `not_found`: No resource with that id is visible to you (it does not exist, or it belongs to a customer you cannot see).
+             */
+            404: {
+                headers: {
+                    /** @description The id of this request (yours if you sent a sane `X-Request-Id`, else generated): quote it when reporting a problem; audit events record it. */
+                    "X-Request-Id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /**
+             * @description Unprocessable Entity
+             *
+             *     Codes:
+             *     - `validation_failed`: A field or parameter is invalid: `errors[]` names each one and why.
+             */
+            422: {
+                headers: {
+                    /** @description The id of this request (yours if you sent a sane `X-Request-Id`, else generated): quote it when reporting a problem; audit events record it. */
+                    "X-Request-Id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /**
+             * @description An unexpected error; its cause is logged with the request id, never sent.
+             *
+             *     Codes:
+             *     - `internal_error`: An unexpected error; it was logged with the request id.
+             */
+            500: {
+                headers: {
+                    /** @description The id of this request (yours if you sent a sane `X-Request-Id`, else generated): quote it when reporting a problem; audit events record it. */
+                    "X-Request-Id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /**
+             * @description Any other problem: a wrong method (405) or the database not answering (503).
+             *
+             *     Codes:
+             *     - `method_not_allowed`: The path exists but not with this method; `allow` and the `Allow` header list the methods it has.
+             *     - `internal_error`: An unexpected error; it was logged with the request id.
+             *     - `service_unavailable`: The database is not answering: retry after `Retry-After` seconds.
+             */
+            default: {
+                headers: {
+                    /** @description With 503: seconds to wait before trying again. */
+                    "Retry-After"?: number;
+                    /** @description The id of this request (yours if you sent a sane `X-Request-Id`, else generated): quote it when reporting a problem; audit events record it. */
+                    "X-Request-Id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    create_group: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description Customer id */
+                customer_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                /**
+                 * @example {
+                 *       "description": "Approves utility invoices",
+                 *       "name": "Accounts payable"
+                 *     }
+                 */
+                "application/json": components["schemas"]["CreateGroup"];
+            };
+        };
+        responses: {
+            /** @description Created */
+            201: {
+                headers: {
+                    ETag?: string;
+                    /** @description `/v1/customers/{customer_id}/groups/{group_id}` */
+                    Location?: string;
+                    /** @description The id of this request (yours if you sent a sane `X-Request-Id`, else generated): quote it when reporting a problem; audit events record it. */
+                    "X-Request-Id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "created_at": "2026-11-30T14:05:12Z",
+                     *       "customer_id": "7c1e4b2a-9d3f-4a6e-8b5c-0f1e2d3c4b5a",
+                     *       "description": "Approves utility invoices",
+                     *       "external_id": null,
+                     *       "id": "5d2f7a9e-1c3b-4e8d-a6f0-9b8c7d6e5f41",
+                     *       "member_count": 0,
+                     *       "name": "Accounts payable",
+                     *       "updated_at": "2026-11-30T14:05:12Z"
+                     *     }
+                     */
+                    "application/json": components["schemas"]["GroupView"];
+                };
+            };
+            /**
+             * @description The body is not valid JSON
+             *
+             *     Codes:
+             *     - `malformed_request`: The request could not be read: the body is not valid JSON for the operation, or a header is malformed.
+             */
+            400: {
+                headers: {
+                    /** @description The id of this request (yours if you sent a sane `X-Request-Id`, else generated): quote it when reporting a problem; audit events record it. */
+                    "X-Request-Id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /**
+             * @description Unauthorized
+             *
+             *     Codes:
+             *     - `unauthorized`: No access token, or it is expired, revoked or otherwise not valid: sign in again (or refresh).
+             */
+            401: {
+                headers: {
+                    /** @description The scheme to authenticate with: `Bearer realm="roster"` (`Basic realm="roster"` for a client that authenticated with HTTP Basic). */
+                    "WWW-Authenticate"?: string;
+                    /** @description The id of this request (yours if you sent a sane `X-Request-Id`, else generated): quote it when reporting a problem; audit events record it. */
+                    "X-Request-Id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /**
+             * @description Forbidden
+             *
+             *     Codes:
+             *     - `forbidden`: Signed in, but your role does not allow this operation on this resource.
+             */
+            403: {
+                headers: {
+                    /** @description The id of this request (yours if you sent a sane `X-Request-Id`, else generated): quote it when reporting a problem; audit events record it. */
+                    "X-Request-Id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /**
+             * @description Not Found
+             *
+             *     Codes:
+             *     - `not_found`: No resource with that id is visible to you (it does not exist, or it belongs to a customer you cannot see).
+             */
+            404: {
+                headers: {
+                    /** @description The id of this request (yours if you sent a sane `X-Request-Id`, else generated): quote it when reporting a problem; audit events record it. */
+                    "X-Request-Id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /**
+             * @description Conflict
+             *
+             *     Codes:
+             *     - `external_id_taken`: Another member (or group) of this customer already has this `external_id`.
+             *     - `group_name_taken`: The customer already has a group with this name (compared case-insensitively).
+             */
+            409: {
+                headers: {
+                    /** @description The id of this request (yours if you sent a sane `X-Request-Id`, else generated): quote it when reporting a problem; audit events record it. */
+                    "X-Request-Id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /**
+             * @description The body is larger than 64 KiB
+             *
+             *     Codes:
+             *     - `payload_too_large`: The request body is larger than 64 KiB.
+             */
+            413: {
+                headers: {
+                    /** @description The id of this request (yours if you sent a sane `X-Request-Id`, else generated): quote it when reporting a problem; audit events record it. */
+                    "X-Request-Id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /**
+             * @description The body is not `application/json`
+             *
+             *     Codes:
+             *     - `unsupported_media_type`: The body is not in a media type the operation accepts (usually `application/json`).
+             */
+            415: {
+                headers: {
+                    /** @description The id of this request (yours if you sent a sane `X-Request-Id`, else generated): quote it when reporting a problem; audit events record it. */
+                    "X-Request-Id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /**
+             * @description Unprocessable Entity
+             *
+             *     Codes:
+             *     - `validation_failed`: A field or parameter is invalid: `errors[]` names each one and why.
+             */
+            422: {
+                headers: {
+                    /** @description The id of this request (yours if you sent a sane `X-Request-Id`, else generated): quote it when reporting a problem; audit events record it. */
+                    "X-Request-Id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /**
+             * @description Too Many Requests
+             *
+             *     Codes:
+             *     - `confirmation_limit_reached`: You asked for too many action-confirmation emails this hour; nothing changed: wait `Retry-After` seconds or leave `confirmation_email` out.
+             */
+            429: {
+                headers: {
+                    /** @description Seconds to wait before trying again. */
+                    "Retry-After"?: number;
+                    /** @description The id of this request (yours if you sent a sane `X-Request-Id`, else generated): quote it when reporting a problem; audit events record it. */
+                    "X-Request-Id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /**
+             * @description An unexpected error; its cause is logged with the request id, never sent.
+             *
+             *     Codes:
+             *     - `internal_error`: An unexpected error; it was logged with the request id.
+             */
+            500: {
+                headers: {
+                    /** @description The id of this request (yours if you sent a sane `X-Request-Id`, else generated): quote it when reporting a problem; audit events record it. */
+                    "X-Request-Id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /**
+             * @description Any other problem: a wrong method (405) or the database not answering (503).
+             *
+             *     Codes:
+             *     - `method_not_allowed`: The path exists but not with this method; `allow` and the `Allow` header list the methods it has.
+             *     - `internal_error`: An unexpected error; it was logged with the request id.
+             *     - `service_unavailable`: The database is not answering: retry after `Retry-After` seconds.
+             */
+            default: {
+                headers: {
+                    /** @description With 503: seconds to wait before trying again. */
+                    "Retry-After"?: number;
+                    /** @description The id of this request (yours if you sent a sane `X-Request-Id`, else generated): quote it when reporting a problem; audit events record it. */
+                    "X-Request-Id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    get_group: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description Customer id */
+                customer_id: string;
+                /** @description Group id */
+                group_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    ETag?: string;
+                    /** @description The id of this request (yours if you sent a sane `X-Request-Id`, else generated): quote it when reporting a problem; audit events record it. */
+                    "X-Request-Id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "created_at": "2026-11-30T14:05:12Z",
+                     *       "customer_id": "7c1e4b2a-9d3f-4a6e-8b5c-0f1e2d3c4b5a",
+                     *       "description": "Approves utility invoices",
+                     *       "external_id": null,
+                     *       "id": "5d2f7a9e-1c3b-4e8d-a6f0-9b8c7d6e5f41",
+                     *       "member_count": 2,
+                     *       "member_ids": [
+                     *         "0f8e2a4c-5b1d-4c3e-9a7f-2d6b8c1e4f30",
+                     *         "3b9c7d1e-8f2a-4e6b-9c0d-5a1b2c3d4e5f"
+                     *       ],
+                     *       "name": "Accounts payable",
+                     *       "updated_at": "2026-11-30T14:07:40Z"
+                     *     }
+                     */
+                    "application/json": components["schemas"]["GroupDetail"];
+                };
+            };
+            /**
+             * @description Unauthorized
+             *
+             *     Codes:
+             *     - `unauthorized`: No access token, or it is expired, revoked or otherwise not valid: sign in again (or refresh).
+             */
+            401: {
+                headers: {
+                    /** @description The scheme to authenticate with: `Bearer realm="roster"` (`Basic realm="roster"` for a client that authenticated with HTTP Basic). */
+                    "WWW-Authenticate"?: string;
+                    /** @description The id of this request (yours if you sent a sane `X-Request-Id`, else generated): quote it when reporting a problem; audit events record it. */
+                    "X-Request-Id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /**
+             * @description Forbidden
+             *
+             *     Codes:
+             *     - `forbidden`: Signed in, but your role does not allow this operation on this resource.
+             */
+            403: {
+                headers: {
+                    /** @description The id of this request (yours if you sent a sane `X-Request-Id`, else generated): quote it when reporting a problem; audit events record it. */
+                    "X-Request-Id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /**
+             * @description Not Found
+             *
+             *     Codes:
+             *     - `not_found`: No resource with that id is visible to you (it does not exist, or it belongs to a customer you cannot see).
+             */
+            404: {
+                headers: {
+                    /** @description The id of this request (yours if you sent a sane `X-Request-Id`, else generated): quote it when reporting a problem; audit events record it. */
+                    "X-Request-Id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /**
+             * @description An unexpected error; its cause is logged with the request id, never sent.
+             *
+             *     Codes:
+             *     - `internal_error`: An unexpected error; it was logged with the request id.
+             */
+            500: {
+                headers: {
+                    /** @description The id of this request (yours if you sent a sane `X-Request-Id`, else generated): quote it when reporting a problem; audit events record it. */
+                    "X-Request-Id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /**
+             * @description Any other problem: a wrong method (405) or the database not answering (503).
+             *
+             *     Codes:
+             *     - `method_not_allowed`: The path exists but not with this method; `allow` and the `Allow` header list the methods it has.
+             *     - `internal_error`: An unexpected error; it was logged with the request id.
+             *     - `service_unavailable`: The database is not answering: retry after `Retry-After` seconds.
+             */
+            default: {
+                headers: {
+                    /** @description With 503: seconds to wait before trying again. */
+                    "Retry-After"?: number;
+                    /** @description The id of this request (yours if you sent a sane `X-Request-Id`, else generated): quote it when reporting a problem; audit events record it. */
+                    "X-Request-Id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    delete_group: {
+        parameters: {
+            query?: {
+                /** @description The person who asked for the change ("Requester Name"), kept in the audit log; leave it out for none. */
+                requester_name?: string;
+                /** @description Send an `action_confirmation` email about this change to this address; leave it out for none. */
+                confirmation_email?: string;
+            };
+            header?: never;
+            path: {
+                /** @description Customer id */
+                customer_id: string;
+                /** @description Group id */
+                group_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Deleted */
+            204: {
+                headers: {
+                    /** @description The id of this request (yours if you sent a sane `X-Request-Id`, else generated): quote it when reporting a problem; audit events record it. */
+                    "X-Request-Id"?: string;
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /**
+             * @description Unauthorized
+             *
+             *     Codes:
+             *     - `unauthorized`: No access token, or it is expired, revoked or otherwise not valid: sign in again (or refresh).
+             */
+            401: {
+                headers: {
+                    /** @description The scheme to authenticate with: `Bearer realm="roster"` (`Basic realm="roster"` for a client that authenticated with HTTP Basic). */
+                    "WWW-Authenticate"?: string;
+                    /** @description The id of this request (yours if you sent a sane `X-Request-Id`, else generated): quote it when reporting a problem; audit events record it. */
+                    "X-Request-Id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /**
+             * @description Forbidden
+             *
+             *     Codes:
+             *     - `forbidden`: Signed in, but your role does not allow this operation on this resource.
+             */
+            403: {
+                headers: {
+                    /** @description The id of this request (yours if you sent a sane `X-Request-Id`, else generated): quote it when reporting a problem; audit events record it. */
+                    "X-Request-Id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /**
+             * @description Not Found
+             *
+             *     Codes:
+             *     - `not_found`: No resource with that id is visible to you (it does not exist, or it belongs to a customer you cannot see).
+             */
+            404: {
+                headers: {
+                    /** @description The id of this request (yours if you sent a sane `X-Request-Id`, else generated): quote it when reporting a problem; audit events record it. */
+                    "X-Request-Id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /**
+             * @description Unprocessable Entity
+             *
+             *     Codes:
+             *     - `validation_failed`: A field or parameter is invalid: `errors[]` names each one and why.
+             */
+            422: {
+                headers: {
+                    /** @description The id of this request (yours if you sent a sane `X-Request-Id`, else generated): quote it when reporting a problem; audit events record it. */
+                    "X-Request-Id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /**
+             * @description Too Many Requests
+             *
+             *     Codes:
+             *     - `confirmation_limit_reached`: You asked for too many action-confirmation emails this hour; nothing changed: wait `Retry-After` seconds or leave `confirmation_email` out.
+             */
+            429: {
+                headers: {
+                    /** @description Seconds to wait before trying again. */
+                    "Retry-After"?: number;
+                    /** @description The id of this request (yours if you sent a sane `X-Request-Id`, else generated): quote it when reporting a problem; audit events record it. */
+                    "X-Request-Id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /**
+             * @description An unexpected error; its cause is logged with the request id, never sent.
+             *
+             *     Codes:
+             *     - `internal_error`: An unexpected error; it was logged with the request id.
+             */
+            500: {
+                headers: {
+                    /** @description The id of this request (yours if you sent a sane `X-Request-Id`, else generated): quote it when reporting a problem; audit events record it. */
+                    "X-Request-Id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /**
+             * @description Any other problem: a wrong method (405) or the database not answering (503).
+             *
+             *     Codes:
+             *     - `method_not_allowed`: The path exists but not with this method; `allow` and the `Allow` header list the methods it has.
+             *     - `internal_error`: An unexpected error; it was logged with the request id.
+             *     - `service_unavailable`: The database is not answering: retry after `Retry-After` seconds.
+             */
+            default: {
+                headers: {
+                    /** @description With 503: seconds to wait before trying again. */
+                    "Retry-After"?: number;
+                    /** @description The id of this request (yours if you sent a sane `X-Request-Id`, else generated): quote it when reporting a problem; audit events record it. */
+                    "X-Request-Id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    update_group: {
+        parameters: {
+            query?: never;
+            header?: {
+                /** @description The ETag you read (`"3"`) or `*`; 412 if the group changed since (members joining or leaving change it too) */
+                "If-Match"?: string;
+            };
+            path: {
+                /** @description Customer id */
+                customer_id: string;
+                /** @description Group id */
+                group_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                /**
+                 * @example {
+                 *       "name": "Accounts payable (east)"
+                 *     }
+                 */
+                "application/json": components["schemas"]["UpdateGroup"];
+            };
+        };
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    ETag?: string;
+                    /** @description The id of this request (yours if you sent a sane `X-Request-Id`, else generated): quote it when reporting a problem; audit events record it. */
+                    "X-Request-Id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "created_at": "2026-11-30T14:05:12Z",
+                     *       "customer_id": "7c1e4b2a-9d3f-4a6e-8b5c-0f1e2d3c4b5a",
+                     *       "description": "Approves utility invoices",
+                     *       "external_id": null,
+                     *       "id": "5d2f7a9e-1c3b-4e8d-a6f0-9b8c7d6e5f41",
+                     *       "member_count": 2,
+                     *       "name": "Accounts payable (east)",
+                     *       "updated_at": "2026-11-30T14:07:40Z"
+                     *     }
+                     */
+                    "application/json": components["schemas"]["GroupView"];
+                };
+            };
+            /**
+             * @description The body is not valid JSON
+             *
+             *     Codes:
+             *     - `malformed_request`: The request could not be read: the body is not valid JSON for the operation, or a header is malformed.
+             */
+            400: {
+                headers: {
+                    /** @description The id of this request (yours if you sent a sane `X-Request-Id`, else generated): quote it when reporting a problem; audit events record it. */
+                    "X-Request-Id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /**
+             * @description Unauthorized
+             *
+             *     Codes:
+             *     - `unauthorized`: No access token, or it is expired, revoked or otherwise not valid: sign in again (or refresh).
+             */
+            401: {
+                headers: {
+                    /** @description The scheme to authenticate with: `Bearer realm="roster"` (`Basic realm="roster"` for a client that authenticated with HTTP Basic). */
+                    "WWW-Authenticate"?: string;
+                    /** @description The id of this request (yours if you sent a sane `X-Request-Id`, else generated): quote it when reporting a problem; audit events record it. */
+                    "X-Request-Id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /**
+             * @description Forbidden
+             *
+             *     Codes:
+             *     - `forbidden`: Signed in, but your role does not allow this operation on this resource.
+             */
+            403: {
+                headers: {
+                    /** @description The id of this request (yours if you sent a sane `X-Request-Id`, else generated): quote it when reporting a problem; audit events record it. */
+                    "X-Request-Id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /**
+             * @description Not Found
+             *
+             *     Codes:
+             *     - `not_found`: No resource with that id is visible to you (it does not exist, or it belongs to a customer you cannot see).
+             */
+            404: {
+                headers: {
+                    /** @description The id of this request (yours if you sent a sane `X-Request-Id`, else generated): quote it when reporting a problem; audit events record it. */
+                    "X-Request-Id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /**
+             * @description Conflict
+             *
+             *     Codes:
+             *     - `external_id_taken`: Another member (or group) of this customer already has this `external_id`.
+             *     - `group_name_taken`: The customer already has a group with this name (compared case-insensitively).
+             */
+            409: {
+                headers: {
+                    /** @description The id of this request (yours if you sent a sane `X-Request-Id`, else generated): quote it when reporting a problem; audit events record it. */
+                    "X-Request-Id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /**
+             * @description Precondition Failed
+             *
+             *     Codes:
+             *     - `precondition_failed`: `If-Match` does not match the current `ETag`: read the resource again, then retry.
+             */
+            412: {
+                headers: {
+                    /** @description The id of this request (yours if you sent a sane `X-Request-Id`, else generated): quote it when reporting a problem; audit events record it. */
+                    "X-Request-Id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /**
+             * @description The body is larger than 64 KiB
+             *
+             *     Codes:
+             *     - `payload_too_large`: The request body is larger than 64 KiB.
+             */
+            413: {
+                headers: {
+                    /** @description The id of this request (yours if you sent a sane `X-Request-Id`, else generated): quote it when reporting a problem; audit events record it. */
+                    "X-Request-Id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /**
+             * @description The body is not `application/json`
+             *
+             *     Codes:
+             *     - `unsupported_media_type`: The body is not in a media type the operation accepts (usually `application/json`).
+             */
+            415: {
+                headers: {
+                    /** @description The id of this request (yours if you sent a sane `X-Request-Id`, else generated): quote it when reporting a problem; audit events record it. */
+                    "X-Request-Id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /**
+             * @description Unprocessable Entity
+             *
+             *     Codes:
+             *     - `validation_failed`: A field or parameter is invalid: `errors[]` names each one and why.
+             */
+            422: {
+                headers: {
+                    /** @description The id of this request (yours if you sent a sane `X-Request-Id`, else generated): quote it when reporting a problem; audit events record it. */
+                    "X-Request-Id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /**
+             * @description Too Many Requests
+             *
+             *     Codes:
+             *     - `confirmation_limit_reached`: You asked for too many action-confirmation emails this hour; nothing changed: wait `Retry-After` seconds or leave `confirmation_email` out.
+             */
+            429: {
+                headers: {
+                    /** @description Seconds to wait before trying again. */
+                    "Retry-After"?: number;
+                    /** @description The id of this request (yours if you sent a sane `X-Request-Id`, else generated): quote it when reporting a problem; audit events record it. */
+                    "X-Request-Id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /**
+             * @description An unexpected error; its cause is logged with the request id, never sent.
+             *
+             *     Codes:
+             *     - `internal_error`: An unexpected error; it was logged with the request id.
+             */
+            500: {
+                headers: {
+                    /** @description The id of this request (yours if you sent a sane `X-Request-Id`, else generated): quote it when reporting a problem; audit events record it. */
+                    "X-Request-Id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /**
+             * @description Any other problem: a wrong method (405) or the database not answering (503).
+             *
+             *     Codes:
+             *     - `method_not_allowed`: The path exists but not with this method; `allow` and the `Allow` header list the methods it has.
+             *     - `internal_error`: An unexpected error; it was logged with the request id.
+             *     - `service_unavailable`: The database is not answering: retry after `Retry-After` seconds.
+             */
+            default: {
+                headers: {
+                    /** @description With 503: seconds to wait before trying again. */
+                    "Retry-After"?: number;
+                    /** @description The id of this request (yours if you sent a sane `X-Request-Id`, else generated): quote it when reporting a problem; audit events record it. */
+                    "X-Request-Id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    add_group_member: {
+        parameters: {
+            query?: {
+                /** @description The person who asked for the change ("Requester Name"), kept in the audit log; leave it out for none. */
+                requester_name?: string;
+                /** @description Send an `action_confirmation` email about this change to this address; leave it out for none. */
+                confirmation_email?: string;
+            };
+            header?: never;
+            path: {
+                /** @description Customer id */
+                customer_id: string;
+                /** @description Group id */
+                group_id: string;
+                /** @description User id (a user of this customer) */
+                user_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The user is in the group (now, or already was) */
+            204: {
+                headers: {
+                    /** @description The id of this request (yours if you sent a sane `X-Request-Id`, else generated): quote it when reporting a problem; audit events record it. */
+                    "X-Request-Id"?: string;
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /**
+             * @description Unauthorized
+             *
+             *     Codes:
+             *     - `unauthorized`: No access token, or it is expired, revoked or otherwise not valid: sign in again (or refresh).
+             */
+            401: {
+                headers: {
+                    /** @description The scheme to authenticate with: `Bearer realm="roster"` (`Basic realm="roster"` for a client that authenticated with HTTP Basic). */
+                    "WWW-Authenticate"?: string;
+                    /** @description The id of this request (yours if you sent a sane `X-Request-Id`, else generated): quote it when reporting a problem; audit events record it. */
+                    "X-Request-Id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /**
+             * @description Forbidden
+             *
+             *     Codes:
+             *     - `forbidden`: Signed in, but your role does not allow this operation on this resource.
+             */
+            403: {
+                headers: {
+                    /** @description The id of this request (yours if you sent a sane `X-Request-Id`, else generated): quote it when reporting a problem; audit events record it. */
+                    "X-Request-Id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /**
+             * @description Not Found
+             *
+             *     Codes:
+             *     - `not_found`: No resource with that id is visible to you (it does not exist, or it belongs to a customer you cannot see).
+             */
+            404: {
+                headers: {
+                    /** @description The id of this request (yours if you sent a sane `X-Request-Id`, else generated): quote it when reporting a problem; audit events record it. */
+                    "X-Request-Id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /**
+             * @description Unprocessable Entity
+             *
+             *     Codes:
+             *     - `validation_failed`: A field or parameter is invalid: `errors[]` names each one and why.
+             */
+            422: {
+                headers: {
+                    /** @description The id of this request (yours if you sent a sane `X-Request-Id`, else generated): quote it when reporting a problem; audit events record it. */
+                    "X-Request-Id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /**
+             * @description Too Many Requests
+             *
+             *     Codes:
+             *     - `confirmation_limit_reached`: You asked for too many action-confirmation emails this hour; nothing changed: wait `Retry-After` seconds or leave `confirmation_email` out.
+             */
+            429: {
+                headers: {
+                    /** @description Seconds to wait before trying again. */
+                    "Retry-After"?: number;
+                    /** @description The id of this request (yours if you sent a sane `X-Request-Id`, else generated): quote it when reporting a problem; audit events record it. */
+                    "X-Request-Id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /**
+             * @description An unexpected error; its cause is logged with the request id, never sent.
+             *
+             *     Codes:
+             *     - `internal_error`: An unexpected error; it was logged with the request id.
+             */
+            500: {
+                headers: {
+                    /** @description The id of this request (yours if you sent a sane `X-Request-Id`, else generated): quote it when reporting a problem; audit events record it. */
+                    "X-Request-Id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /**
+             * @description Any other problem: a wrong method (405) or the database not answering (503).
+             *
+             *     Codes:
+             *     - `method_not_allowed`: The path exists but not with this method; `allow` and the `Allow` header list the methods it has.
+             *     - `internal_error`: An unexpected error; it was logged with the request id.
+             *     - `service_unavailable`: The database is not answering: retry after `Retry-After` seconds.
+             */
+            default: {
+                headers: {
+                    /** @description With 503: seconds to wait before trying again. */
+                    "Retry-After"?: number;
+                    /** @description The id of this request (yours if you sent a sane `X-Request-Id`, else generated): quote it when reporting a problem; audit events record it. */
+                    "X-Request-Id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    remove_group_member: {
+        parameters: {
+            query?: {
+                /** @description The person who asked for the change ("Requester Name"), kept in the audit log; leave it out for none. */
+                requester_name?: string;
+                /** @description Send an `action_confirmation` email about this change to this address; leave it out for none. */
+                confirmation_email?: string;
+            };
+            header?: never;
+            path: {
+                /** @description Customer id */
+                customer_id: string;
+                /** @description Group id */
+                group_id: string;
+                /** @description User id */
+                user_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Removed from the group */
+            204: {
+                headers: {
+                    /** @description The id of this request (yours if you sent a sane `X-Request-Id`, else generated): quote it when reporting a problem; audit events record it. */
+                    "X-Request-Id"?: string;
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /**
+             * @description Unauthorized
+             *
+             *     Codes:
+             *     - `unauthorized`: No access token, or it is expired, revoked or otherwise not valid: sign in again (or refresh).
+             */
+            401: {
+                headers: {
+                    /** @description The scheme to authenticate with: `Bearer realm="roster"` (`Basic realm="roster"` for a client that authenticated with HTTP Basic). */
+                    "WWW-Authenticate"?: string;
+                    /** @description The id of this request (yours if you sent a sane `X-Request-Id`, else generated): quote it when reporting a problem; audit events record it. */
+                    "X-Request-Id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /**
+             * @description Forbidden
+             *
+             *     Codes:
+             *     - `forbidden`: Signed in, but your role does not allow this operation on this resource.
+             */
+            403: {
+                headers: {
+                    /** @description The id of this request (yours if you sent a sane `X-Request-Id`, else generated): quote it when reporting a problem; audit events record it. */
+                    "X-Request-Id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /**
+             * @description Not Found
+             *
+             *     Codes:
+             *     - `not_found`: No resource with that id is visible to you (it does not exist, or it belongs to a customer you cannot see).
+             */
+            404: {
+                headers: {
+                    /** @description The id of this request (yours if you sent a sane `X-Request-Id`, else generated): quote it when reporting a problem; audit events record it. */
+                    "X-Request-Id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /**
+             * @description Unprocessable Entity
+             *
+             *     Codes:
+             *     - `validation_failed`: A field or parameter is invalid: `errors[]` names each one and why.
+             */
+            422: {
+                headers: {
+                    /** @description The id of this request (yours if you sent a sane `X-Request-Id`, else generated): quote it when reporting a problem; audit events record it. */
+                    "X-Request-Id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /**
+             * @description Too Many Requests
+             *
+             *     Codes:
+             *     - `confirmation_limit_reached`: You asked for too many action-confirmation emails this hour; nothing changed: wait `Retry-After` seconds or leave `confirmation_email` out.
+             */
+            429: {
+                headers: {
+                    /** @description Seconds to wait before trying again. */
+                    "Retry-After"?: number;
+                    /** @description The id of this request (yours if you sent a sane `X-Request-Id`, else generated): quote it when reporting a problem; audit events record it. */
+                    "X-Request-Id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /**
+             * @description An unexpected error; its cause is logged with the request id, never sent.
+             *
+             *     Codes:
+             *     - `internal_error`: An unexpected error; it was logged with the request id.
+             */
+            500: {
+                headers: {
+                    /** @description The id of this request (yours if you sent a sane `X-Request-Id`, else generated): quote it when reporting a problem; audit events record it. */
+                    "X-Request-Id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /**
+             * @description Any other problem: a wrong method (405) or the database not answering (503).
+             *
+             *     Codes:
+             *     - `method_not_allowed`: The path exists but not with this method; `allow` and the `Allow` header list the methods it has.
+             *     - `internal_error`: An unexpected error; it was logged with the request id.
+             *     - `service_unavailable`: The database is not answering: retry after `Retry-After` seconds.
+             */
+            default: {
+                headers: {
+                    /** @description With 503: seconds to wait before trying again. */
+                    "Retry-After"?: number;
+                    /** @description The id of this request (yours if you sent a sane `X-Request-Id`, else generated): quote it when reporting a problem; audit events record it. */
+                    "X-Request-Id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
     list_users: {
         parameters: {
             query?: {
@@ -5681,6 +7284,8 @@ export interface operations {
                 role?: components["schemas"]["MembershipRole"];
                 /** @description Only items whose text starts with this (case-insensitive); leave it out for all. */
                 q?: string;
+                /** @description Only the one with this external id (exact match); leave it out for any. */
+                external_id?: string;
                 /** @description Items per page, 1–200 (default 50). */
                 limit?: number;
                 /** @description The `next_cursor` of the previous page; leave it out for the first page. */
@@ -5856,6 +7461,8 @@ export interface operations {
                      *           "added_at": "2026-11-02T09:30:00Z",
                      *           "customer_id": "7c1d9e2b-3a4f-4b6c-8d0e-1f2a3b4c5d6e",
                      *           "customer_name": "UBM Demo",
+                     *           "external_id": null,
+                     *           "groups": [],
                      *           "role": "full_access",
                      *           "settings": {
                      *             "chat_tags": [
@@ -6166,6 +7773,8 @@ export interface operations {
                      *           "added_at": "2026-11-02T09:30:00Z",
                      *           "customer_id": "7c1d9e2b-3a4f-4b6c-8d0e-1f2a3b4c5d6e",
                      *           "customer_name": "UBM Demo",
+                     *           "external_id": null,
+                     *           "groups": [],
                      *           "role": "full_access",
                      *           "settings": {
                      *             "chat_tags": [
@@ -6442,6 +8051,8 @@ export interface operations {
                      *           "added_at": "2026-11-02T09:30:00Z",
                      *           "customer_id": "7c1d9e2b-3a4f-4b6c-8d0e-1f2a3b4c5d6e",
                      *           "customer_name": "UBM Demo",
+                     *           "external_id": null,
+                     *           "groups": [],
                      *           "role": "full_access",
                      *           "settings": {
                      *             "chat_tags": [
@@ -10303,6 +11914,28 @@ export interface operations {
                     "application/scim+json": components["schemas"]["ScimError"];
                 };
             };
+            /** @description The body is larger than 64 KiB. */
+            413: {
+                headers: {
+                    /** @description The id of this request (yours if you sent a sane `X-Request-Id`, else generated): quote it when reporting a problem; audit events record it. */
+                    "X-Request-Id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/scim+json": components["schemas"]["ScimError"];
+                };
+            };
+            /** @description The body is not `application/scim+json` (or `application/json`). */
+            415: {
+                headers: {
+                    /** @description The id of this request (yours if you sent a sane `X-Request-Id`, else generated): quote it when reporting a problem; audit events record it. */
+                    "X-Request-Id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/scim+json": components["schemas"]["ScimError"];
+                };
+            };
             /** @description An unexpected error; its cause is logged with the request id. */
             500: {
                 headers: {
@@ -10395,6 +12028,28 @@ export interface operations {
             };
             /** @description `If-Match` does not match the resource's current `ETag` (`meta.version`). */
             412: {
+                headers: {
+                    /** @description The id of this request (yours if you sent a sane `X-Request-Id`, else generated): quote it when reporting a problem; audit events record it. */
+                    "X-Request-Id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/scim+json": components["schemas"]["ScimError"];
+                };
+            };
+            /** @description The body is larger than 64 KiB. */
+            413: {
+                headers: {
+                    /** @description The id of this request (yours if you sent a sane `X-Request-Id`, else generated): quote it when reporting a problem; audit events record it. */
+                    "X-Request-Id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/scim+json": components["schemas"]["ScimError"];
+                };
+            };
+            /** @description The body is not `application/scim+json` (or `application/json`). */
+            415: {
                 headers: {
                     /** @description The id of this request (yours if you sent a sane `X-Request-Id`, else generated): quote it when reporting a problem; audit events record it. */
                     "X-Request-Id"?: string;
@@ -10508,6 +12163,28 @@ export interface operations {
                     "application/scim+json": components["schemas"]["ScimError"];
                 };
             };
+            /** @description The body is larger than 64 KiB. */
+            413: {
+                headers: {
+                    /** @description The id of this request (yours if you sent a sane `X-Request-Id`, else generated): quote it when reporting a problem; audit events record it. */
+                    "X-Request-Id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/scim+json": components["schemas"]["ScimError"];
+                };
+            };
+            /** @description The body is not `application/scim+json` (or `application/json`). */
+            415: {
+                headers: {
+                    /** @description The id of this request (yours if you sent a sane `X-Request-Id`, else generated): quote it when reporting a problem; audit events record it. */
+                    "X-Request-Id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/scim+json": components["schemas"]["ScimError"];
+                };
+            };
             /** @description An unexpected error; its cause is logged with the request id. */
             500: {
                 headers: {
@@ -10600,6 +12277,28 @@ export interface operations {
             };
             /** @description `If-Match` does not match the resource's current `ETag` (`meta.version`). */
             412: {
+                headers: {
+                    /** @description The id of this request (yours if you sent a sane `X-Request-Id`, else generated): quote it when reporting a problem; audit events record it. */
+                    "X-Request-Id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/scim+json": components["schemas"]["ScimError"];
+                };
+            };
+            /** @description The body is larger than 64 KiB. */
+            413: {
+                headers: {
+                    /** @description The id of this request (yours if you sent a sane `X-Request-Id`, else generated): quote it when reporting a problem; audit events record it. */
+                    "X-Request-Id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/scim+json": components["schemas"]["ScimError"];
+                };
+            };
+            /** @description The body is not `application/scim+json` (or `application/json`). */
+            415: {
                 headers: {
                     /** @description The id of this request (yours if you sent a sane `X-Request-Id`, else generated): quote it when reporting a problem; audit events record it. */
                     "X-Request-Id"?: string;
@@ -10704,6 +12403,28 @@ export interface operations {
             };
             /** @description `If-Match` does not match the resource's current `ETag` (`meta.version`). */
             412: {
+                headers: {
+                    /** @description The id of this request (yours if you sent a sane `X-Request-Id`, else generated): quote it when reporting a problem; audit events record it. */
+                    "X-Request-Id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/scim+json": components["schemas"]["ScimError"];
+                };
+            };
+            /** @description The body is larger than 64 KiB. */
+            413: {
+                headers: {
+                    /** @description The id of this request (yours if you sent a sane `X-Request-Id`, else generated): quote it when reporting a problem; audit events record it. */
+                    "X-Request-Id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/scim+json": components["schemas"]["ScimError"];
+                };
+            };
+            /** @description The body is not `application/scim+json` (or `application/json`). */
+            415: {
                 headers: {
                     /** @description The id of this request (yours if you sent a sane `X-Request-Id`, else generated): quote it when reporting a problem; audit events record it. */
                     "X-Request-Id"?: string;
@@ -10819,6 +12540,28 @@ export interface operations {
             };
             /** @description `If-Match` does not match the resource's current `ETag` (`meta.version`). */
             412: {
+                headers: {
+                    /** @description The id of this request (yours if you sent a sane `X-Request-Id`, else generated): quote it when reporting a problem; audit events record it. */
+                    "X-Request-Id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/scim+json": components["schemas"]["ScimError"];
+                };
+            };
+            /** @description The body is larger than 64 KiB. */
+            413: {
+                headers: {
+                    /** @description The id of this request (yours if you sent a sane `X-Request-Id`, else generated): quote it when reporting a problem; audit events record it. */
+                    "X-Request-Id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/scim+json": components["schemas"]["ScimError"];
+                };
+            };
+            /** @description The body is not `application/scim+json` (or `application/json`). */
+            415: {
                 headers: {
                     /** @description The id of this request (yours if you sent a sane `X-Request-Id`, else generated): quote it when reporting a problem; audit events record it. */
                     "X-Request-Id"?: string;
@@ -10944,6 +12687,28 @@ export interface operations {
                     "application/scim+json": components["schemas"]["ScimError"];
                 };
             };
+            /** @description The body is larger than 64 KiB. */
+            413: {
+                headers: {
+                    /** @description The id of this request (yours if you sent a sane `X-Request-Id`, else generated): quote it when reporting a problem; audit events record it. */
+                    "X-Request-Id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/scim+json": components["schemas"]["ScimError"];
+                };
+            };
+            /** @description The body is not `application/scim+json` (or `application/json`). */
+            415: {
+                headers: {
+                    /** @description The id of this request (yours if you sent a sane `X-Request-Id`, else generated): quote it when reporting a problem; audit events record it. */
+                    "X-Request-Id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/scim+json": components["schemas"]["ScimError"];
+                };
+            };
             /** @description An unexpected error; its cause is logged with the request id. */
             500: {
                 headers: {
@@ -10985,6 +12750,46 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "Resources": [
+                     *         {
+                     *           "active": true,
+                     *           "emails": [
+                     *             {
+                     *               "primary": true,
+                     *               "type": "work",
+                     *               "value": "ada@example.com"
+                     *             }
+                     *           ],
+                     *           "externalId": "00u1abcd",
+                     *           "id": "0193a5d1-3333-7b3c-8d4e-5f60718293a4",
+                     *           "meta": {
+                     *             "created": "2026-12-01T09:00:00Z",
+                     *             "lastModified": "2026-12-01T09:00:00Z",
+                     *             "location": "https://roster.example.com/scim/v2/Users/0193a5d1-3333-7b3c-8d4e-5f60718293a4",
+                     *             "resourceType": "User",
+                     *             "version": "W/\"1-5f2a\""
+                     *           },
+                     *           "name": {
+                     *             "familyName": "Lovelace",
+                     *             "givenName": "Ada"
+                     *           },
+                     *           "schemas": [
+                     *             "urn:ietf:params:scim:schemas:core:2.0:User"
+                     *           ],
+                     *           "title": "Analyst",
+                     *           "userName": "ada@example.com"
+                     *         }
+                     *       ],
+                     *       "itemsPerPage": 1,
+                     *       "schemas": [
+                     *         "urn:ietf:params:scim:api:messages:2.0:ListResponse"
+                     *       ],
+                     *       "startIndex": 1,
+                     *       "totalResults": 1
+                     *     }
+                     */
                     "application/scim+json": Record<string, never>;
                 };
             };
@@ -11056,15 +12861,26 @@ export interface operations {
                     "application/scim+json": components["schemas"]["ScimError"];
                 };
             };
-            /** @description A query parameter is invalid */
-            422: {
+            /** @description The body is larger than 64 KiB. */
+            413: {
                 headers: {
                     /** @description The id of this request (yours if you sent a sane `X-Request-Id`, else generated): quote it when reporting a problem; audit events record it. */
                     "X-Request-Id"?: string;
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/problem+json": components["schemas"]["Problem"];
+                    "application/scim+json": components["schemas"]["ScimError"];
+                };
+            };
+            /** @description The body is not `application/scim+json` (or `application/json`). */
+            415: {
+                headers: {
+                    /** @description The id of this request (yours if you sent a sane `X-Request-Id`, else generated): quote it when reporting a problem; audit events record it. */
+                    "X-Request-Id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/scim+json": components["schemas"]["ScimError"];
                 };
             };
             /** @description An unexpected error; its cause is logged with the request id. */
@@ -11123,6 +12939,36 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "active": true,
+                     *       "emails": [
+                     *         {
+                     *           "primary": true,
+                     *           "type": "work",
+                     *           "value": "ada@example.com"
+                     *         }
+                     *       ],
+                     *       "externalId": "00u1abcd",
+                     *       "id": "0193a5d1-3333-7b3c-8d4e-5f60718293a4",
+                     *       "meta": {
+                     *         "created": "2026-12-01T09:00:00Z",
+                     *         "lastModified": "2026-12-01T09:00:00Z",
+                     *         "location": "https://roster.example.com/scim/v2/Users/0193a5d1-3333-7b3c-8d4e-5f60718293a4",
+                     *         "resourceType": "User",
+                     *         "version": "W/\"1-5f2a\""
+                     *       },
+                     *       "name": {
+                     *         "familyName": "Lovelace",
+                     *         "givenName": "Ada"
+                     *       },
+                     *       "schemas": [
+                     *         "urn:ietf:params:scim:schemas:core:2.0:User"
+                     *       ],
+                     *       "title": "Analyst",
+                     *       "userName": "ada@example.com"
+                     *     }
+                     */
                     "application/scim+json": Record<string, never>;
                 };
             };
@@ -11185,6 +13031,28 @@ export interface operations {
             };
             /** @description `If-Match` does not match the resource's current `ETag` (`meta.version`). */
             412: {
+                headers: {
+                    /** @description The id of this request (yours if you sent a sane `X-Request-Id`, else generated): quote it when reporting a problem; audit events record it. */
+                    "X-Request-Id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/scim+json": components["schemas"]["ScimError"];
+                };
+            };
+            /** @description The body is larger than 64 KiB. */
+            413: {
+                headers: {
+                    /** @description The id of this request (yours if you sent a sane `X-Request-Id`, else generated): quote it when reporting a problem; audit events record it. */
+                    "X-Request-Id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/scim+json": components["schemas"]["ScimError"];
+                };
+            };
+            /** @description The body is not `application/scim+json` (or `application/json`). */
+            415: {
                 headers: {
                     /** @description The id of this request (yours if you sent a sane `X-Request-Id`, else generated): quote it when reporting a problem; audit events record it. */
                     "X-Request-Id"?: string;
@@ -11227,6 +13095,36 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "active": true,
+                     *       "emails": [
+                     *         {
+                     *           "primary": true,
+                     *           "type": "work",
+                     *           "value": "ada@example.com"
+                     *         }
+                     *       ],
+                     *       "externalId": "00u1abcd",
+                     *       "id": "0193a5d1-3333-7b3c-8d4e-5f60718293a4",
+                     *       "meta": {
+                     *         "created": "2026-12-01T09:00:00Z",
+                     *         "lastModified": "2026-12-01T09:00:00Z",
+                     *         "location": "https://roster.example.com/scim/v2/Users/0193a5d1-3333-7b3c-8d4e-5f60718293a4",
+                     *         "resourceType": "User",
+                     *         "version": "W/\"1-5f2a\""
+                     *       },
+                     *       "name": {
+                     *         "familyName": "Lovelace",
+                     *         "givenName": "Ada"
+                     *       },
+                     *       "schemas": [
+                     *         "urn:ietf:params:scim:schemas:core:2.0:User"
+                     *       ],
+                     *       "title": "Analyst",
+                     *       "userName": "ada@example.com"
+                     *     }
+                     */
                     "application/scim+json": Record<string, never>;
                 };
             };
@@ -11289,6 +13187,28 @@ export interface operations {
             };
             /** @description `If-Match` does not match the resource's current `ETag` (`meta.version`). */
             412: {
+                headers: {
+                    /** @description The id of this request (yours if you sent a sane `X-Request-Id`, else generated): quote it when reporting a problem; audit events record it. */
+                    "X-Request-Id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/scim+json": components["schemas"]["ScimError"];
+                };
+            };
+            /** @description The body is larger than 64 KiB. */
+            413: {
+                headers: {
+                    /** @description The id of this request (yours if you sent a sane `X-Request-Id`, else generated): quote it when reporting a problem; audit events record it. */
+                    "X-Request-Id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/scim+json": components["schemas"]["ScimError"];
+                };
+            };
+            /** @description The body is not `application/scim+json` (or `application/json`). */
+            415: {
                 headers: {
                     /** @description The id of this request (yours if you sent a sane `X-Request-Id`, else generated): quote it when reporting a problem; audit events record it. */
                     "X-Request-Id"?: string;
@@ -11324,6 +13244,27 @@ export interface operations {
         /** @description A User */
         requestBody: {
             content: {
+                /**
+                 * @example {
+                 *       "active": true,
+                 *       "emails": [
+                 *         {
+                 *           "primary": true,
+                 *           "type": "work",
+                 *           "value": "ada@example.com"
+                 *         }
+                 *       ],
+                 *       "externalId": "00u1abcd",
+                 *       "name": {
+                 *         "familyName": "Lovelace",
+                 *         "givenName": "Ada"
+                 *       },
+                 *       "schemas": [
+                 *         "urn:ietf:params:scim:schemas:core:2.0:User"
+                 *       ],
+                 *       "userName": "ada@example.com"
+                 *     }
+                 */
                 "application/scim+json": Record<string, never>;
             };
         };
@@ -11336,6 +13277,36 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
+                    /**
+                     * @example {
+                     *       "active": true,
+                     *       "emails": [
+                     *         {
+                     *           "primary": true,
+                     *           "type": "work",
+                     *           "value": "ada@example.com"
+                     *         }
+                     *       ],
+                     *       "externalId": "00u1abcd",
+                     *       "id": "0193a5d1-3333-7b3c-8d4e-5f60718293a4",
+                     *       "meta": {
+                     *         "created": "2026-12-01T09:00:00Z",
+                     *         "lastModified": "2026-12-01T09:00:00Z",
+                     *         "location": "https://roster.example.com/scim/v2/Users/0193a5d1-3333-7b3c-8d4e-5f60718293a4",
+                     *         "resourceType": "User",
+                     *         "version": "W/\"1-5f2a\""
+                     *       },
+                     *       "name": {
+                     *         "familyName": "Lovelace",
+                     *         "givenName": "Ada"
+                     *       },
+                     *       "schemas": [
+                     *         "urn:ietf:params:scim:schemas:core:2.0:User"
+                     *       ],
+                     *       "title": "Analyst",
+                     *       "userName": "ada@example.com"
+                     *     }
+                     */
                     "application/scim+json": Record<string, never>;
                 };
             };
@@ -11398,6 +13369,28 @@ export interface operations {
             };
             /** @description `If-Match` does not match the resource's current `ETag` (`meta.version`). */
             412: {
+                headers: {
+                    /** @description The id of this request (yours if you sent a sane `X-Request-Id`, else generated): quote it when reporting a problem; audit events record it. */
+                    "X-Request-Id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/scim+json": components["schemas"]["ScimError"];
+                };
+            };
+            /** @description The body is larger than 64 KiB. */
+            413: {
+                headers: {
+                    /** @description The id of this request (yours if you sent a sane `X-Request-Id`, else generated): quote it when reporting a problem; audit events record it. */
+                    "X-Request-Id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/scim+json": components["schemas"]["ScimError"];
+                };
+            };
+            /** @description The body is not `application/scim+json` (or `application/json`). */
+            415: {
                 headers: {
                     /** @description The id of this request (yours if you sent a sane `X-Request-Id`, else generated): quote it when reporting a problem; audit events record it. */
                     "X-Request-Id"?: string;
@@ -11509,6 +13502,28 @@ export interface operations {
                     "application/scim+json": components["schemas"]["ScimError"];
                 };
             };
+            /** @description The body is larger than 64 KiB. */
+            413: {
+                headers: {
+                    /** @description The id of this request (yours if you sent a sane `X-Request-Id`, else generated): quote it when reporting a problem; audit events record it. */
+                    "X-Request-Id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/scim+json": components["schemas"]["ScimError"];
+                };
+            };
+            /** @description The body is not `application/scim+json` (or `application/json`). */
+            415: {
+                headers: {
+                    /** @description The id of this request (yours if you sent a sane `X-Request-Id`, else generated): quote it when reporting a problem; audit events record it. */
+                    "X-Request-Id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/scim+json": components["schemas"]["ScimError"];
+                };
+            };
             /** @description An unexpected error; its cause is logged with the request id. */
             500: {
                 headers: {
@@ -11554,6 +13569,172 @@ export interface operations {
         };
         responses: {
             /** @description The member */
+            200: {
+                headers: {
+                    /** @description The id of this request (yours if you sent a sane `X-Request-Id`, else generated): quote it when reporting a problem; audit events record it. */
+                    "X-Request-Id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "active": true,
+                     *       "emails": [
+                     *         {
+                     *           "primary": true,
+                     *           "type": "work",
+                     *           "value": "ada@example.com"
+                     *         }
+                     *       ],
+                     *       "externalId": "00u1abcd",
+                     *       "id": "0193a5d1-3333-7b3c-8d4e-5f60718293a4",
+                     *       "meta": {
+                     *         "created": "2026-12-01T09:00:00Z",
+                     *         "lastModified": "2026-12-01T09:00:00Z",
+                     *         "location": "https://roster.example.com/scim/v2/Users/0193a5d1-3333-7b3c-8d4e-5f60718293a4",
+                     *         "resourceType": "User",
+                     *         "version": "W/\"1-5f2a\""
+                     *       },
+                     *       "name": {
+                     *         "familyName": "Lovelace",
+                     *         "givenName": "Ada"
+                     *       },
+                     *       "schemas": [
+                     *         "urn:ietf:params:scim:schemas:core:2.0:User"
+                     *       ],
+                     *       "title": "Analyst",
+                     *       "userName": "ada@example.com"
+                     *     }
+                     */
+                    "application/scim+json": Record<string, never>;
+                };
+            };
+            /** @description Bad input: `scimType` is `invalidFilter`, `invalidPath`, `invalidValue`, `invalidSyntax`, `noTarget` or `mutability`. */
+            400: {
+                headers: {
+                    /** @description The id of this request (yours if you sent a sane `X-Request-Id`, else generated): quote it when reporting a problem; audit events record it. */
+                    "X-Request-Id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/scim+json": components["schemas"]["ScimError"];
+                };
+            };
+            /** @description No SCIM token, or it is unknown or revoked. */
+            401: {
+                headers: {
+                    /** @description The scheme to authenticate with: `Bearer realm="roster"` (`Basic realm="roster"` for a client that authenticated with HTTP Basic). */
+                    "WWW-Authenticate"?: string;
+                    /** @description The id of this request (yours if you sent a sane `X-Request-Id`, else generated): quote it when reporting a problem; audit events record it. */
+                    "X-Request-Id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/scim+json": components["schemas"]["ScimError"];
+                };
+            };
+            /** @description Not allowed: the user also belongs to another customer (their name, email and status are not this customer's to change), or `seat_limit_reached`. */
+            403: {
+                headers: {
+                    /** @description The id of this request (yours if you sent a sane `X-Request-Id`, else generated): quote it when reporting a problem; audit events record it. */
+                    "X-Request-Id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/scim+json": components["schemas"]["ScimError"];
+                };
+            };
+            /** @description No such resource in the token's customer. */
+            404: {
+                headers: {
+                    /** @description The id of this request (yours if you sent a sane `X-Request-Id`, else generated): quote it when reporting a problem; audit events record it. */
+                    "X-Request-Id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/scim+json": components["schemas"]["ScimError"];
+                };
+            };
+            /** @description `scimType: uniqueness`: the userName, email, externalId or displayName is taken in the customer. */
+            409: {
+                headers: {
+                    /** @description The id of this request (yours if you sent a sane `X-Request-Id`, else generated): quote it when reporting a problem; audit events record it. */
+                    "X-Request-Id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/scim+json": components["schemas"]["ScimError"];
+                };
+            };
+            /** @description `If-Match` does not match the resource's current `ETag` (`meta.version`). */
+            412: {
+                headers: {
+                    /** @description The id of this request (yours if you sent a sane `X-Request-Id`, else generated): quote it when reporting a problem; audit events record it. */
+                    "X-Request-Id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/scim+json": components["schemas"]["ScimError"];
+                };
+            };
+            /** @description The body is larger than 64 KiB. */
+            413: {
+                headers: {
+                    /** @description The id of this request (yours if you sent a sane `X-Request-Id`, else generated): quote it when reporting a problem; audit events record it. */
+                    "X-Request-Id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/scim+json": components["schemas"]["ScimError"];
+                };
+            };
+            /** @description The body is not `application/scim+json` (or `application/json`). */
+            415: {
+                headers: {
+                    /** @description The id of this request (yours if you sent a sane `X-Request-Id`, else generated): quote it when reporting a problem; audit events record it. */
+                    "X-Request-Id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/scim+json": components["schemas"]["ScimError"];
+                };
+            };
+            /** @description An unexpected error; its cause is logged with the request id. */
+            500: {
+                headers: {
+                    /** @description The id of this request (yours if you sent a sane `X-Request-Id`, else generated): quote it when reporting a problem; audit events record it. */
+                    "X-Request-Id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/scim+json": components["schemas"]["ScimError"];
+                };
+            };
+        };
+    };
+    scim_search_groups: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** @description A SearchRequest */
+        requestBody: {
+            content: {
+                /**
+                 * @example {
+                 *       "filter": "displayName eq \"Billing\"",
+                 *       "schemas": [
+                 *         "urn:ietf:params:scim:api:messages:2.0:SearchRequest"
+                 *       ]
+                 *     }
+                 */
+                "application/scim+json": Record<string, never>;
+            };
+        };
+        responses: {
+            /** @description A ListResponse of Groups */
             200: {
                 headers: {
                     /** @description The id of this request (yours if you sent a sane `X-Request-Id`, else generated): quote it when reporting a problem; audit events record it. */
@@ -11623,6 +13804,987 @@ export interface operations {
             };
             /** @description `If-Match` does not match the resource's current `ETag` (`meta.version`). */
             412: {
+                headers: {
+                    /** @description The id of this request (yours if you sent a sane `X-Request-Id`, else generated): quote it when reporting a problem; audit events record it. */
+                    "X-Request-Id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/scim+json": components["schemas"]["ScimError"];
+                };
+            };
+            /** @description The body is larger than 64 KiB. */
+            413: {
+                headers: {
+                    /** @description The id of this request (yours if you sent a sane `X-Request-Id`, else generated): quote it when reporting a problem; audit events record it. */
+                    "X-Request-Id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/scim+json": components["schemas"]["ScimError"];
+                };
+            };
+            /** @description The body is not `application/scim+json` (or `application/json`). */
+            415: {
+                headers: {
+                    /** @description The id of this request (yours if you sent a sane `X-Request-Id`, else generated): quote it when reporting a problem; audit events record it. */
+                    "X-Request-Id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/scim+json": components["schemas"]["ScimError"];
+                };
+            };
+            /** @description An unexpected error; its cause is logged with the request id. */
+            500: {
+                headers: {
+                    /** @description The id of this request (yours if you sent a sane `X-Request-Id`, else generated): quote it when reporting a problem; audit events record it. */
+                    "X-Request-Id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/scim+json": components["schemas"]["ScimError"];
+                };
+            };
+        };
+    };
+    scim_list_groups: {
+        parameters: {
+            query?: {
+                /** @description A SCIM filter on displayName, externalId, members.value, meta.lastModified, … */
+                filter?: string;
+                /** @description 1-based index of the first result */
+                startIndex?: number;
+                /** @description At most this many results (at most 200) */
+                count?: number;
+                /** @description Comma-separated attributes to return */
+                attributes?: string;
+                /** @description Comma-separated attributes to leave out (`members` spares reading them) */
+                excludedAttributes?: string;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description A ListResponse of Groups */
+            200: {
+                headers: {
+                    /** @description The id of this request (yours if you sent a sane `X-Request-Id`, else generated): quote it when reporting a problem; audit events record it. */
+                    "X-Request-Id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "Resources": [
+                     *         {
+                     *           "displayName": "Billing",
+                     *           "externalId": "00g1abcd",
+                     *           "id": "0193a5d1-4444-7b3c-8d4e-5f60718293a4",
+                     *           "members": [
+                     *             {
+                     *               "$ref": "https://roster.example.com/scim/v2/Users/0193a5d1-3333-7b3c-8d4e-5f60718293a4",
+                     *               "type": "User",
+                     *               "value": "0193a5d1-3333-7b3c-8d4e-5f60718293a4"
+                     *             }
+                     *           ],
+                     *           "meta": {
+                     *             "created": "2026-12-01T09:00:00Z",
+                     *             "lastModified": "2026-12-01T09:00:00Z",
+                     *             "location": "https://roster.example.com/scim/v2/Groups/0193a5d1-4444-7b3c-8d4e-5f60718293a4",
+                     *             "resourceType": "Group",
+                     *             "version": "W/\"2-5f2a\""
+                     *           },
+                     *           "schemas": [
+                     *             "urn:ietf:params:scim:schemas:core:2.0:Group"
+                     *           ]
+                     *         }
+                     *       ],
+                     *       "itemsPerPage": 1,
+                     *       "schemas": [
+                     *         "urn:ietf:params:scim:api:messages:2.0:ListResponse"
+                     *       ],
+                     *       "startIndex": 1,
+                     *       "totalResults": 1
+                     *     }
+                     */
+                    "application/scim+json": Record<string, never>;
+                };
+            };
+            /** @description Bad input: `scimType` is `invalidFilter`, `invalidPath`, `invalidValue`, `invalidSyntax`, `noTarget` or `mutability`. */
+            400: {
+                headers: {
+                    /** @description The id of this request (yours if you sent a sane `X-Request-Id`, else generated): quote it when reporting a problem; audit events record it. */
+                    "X-Request-Id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/scim+json": components["schemas"]["ScimError"];
+                };
+            };
+            /** @description No SCIM token, or it is unknown or revoked. */
+            401: {
+                headers: {
+                    /** @description The scheme to authenticate with: `Bearer realm="roster"` (`Basic realm="roster"` for a client that authenticated with HTTP Basic). */
+                    "WWW-Authenticate"?: string;
+                    /** @description The id of this request (yours if you sent a sane `X-Request-Id`, else generated): quote it when reporting a problem; audit events record it. */
+                    "X-Request-Id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/scim+json": components["schemas"]["ScimError"];
+                };
+            };
+            /** @description Not allowed: the user also belongs to another customer (their name, email and status are not this customer's to change), or `seat_limit_reached`. */
+            403: {
+                headers: {
+                    /** @description The id of this request (yours if you sent a sane `X-Request-Id`, else generated): quote it when reporting a problem; audit events record it. */
+                    "X-Request-Id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/scim+json": components["schemas"]["ScimError"];
+                };
+            };
+            /** @description No such resource in the token's customer. */
+            404: {
+                headers: {
+                    /** @description The id of this request (yours if you sent a sane `X-Request-Id`, else generated): quote it when reporting a problem; audit events record it. */
+                    "X-Request-Id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/scim+json": components["schemas"]["ScimError"];
+                };
+            };
+            /** @description `scimType: uniqueness`: the userName, email, externalId or displayName is taken in the customer. */
+            409: {
+                headers: {
+                    /** @description The id of this request (yours if you sent a sane `X-Request-Id`, else generated): quote it when reporting a problem; audit events record it. */
+                    "X-Request-Id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/scim+json": components["schemas"]["ScimError"];
+                };
+            };
+            /** @description `If-Match` does not match the resource's current `ETag` (`meta.version`). */
+            412: {
+                headers: {
+                    /** @description The id of this request (yours if you sent a sane `X-Request-Id`, else generated): quote it when reporting a problem; audit events record it. */
+                    "X-Request-Id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/scim+json": components["schemas"]["ScimError"];
+                };
+            };
+            /** @description The body is larger than 64 KiB. */
+            413: {
+                headers: {
+                    /** @description The id of this request (yours if you sent a sane `X-Request-Id`, else generated): quote it when reporting a problem; audit events record it. */
+                    "X-Request-Id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/scim+json": components["schemas"]["ScimError"];
+                };
+            };
+            /** @description The body is not `application/scim+json` (or `application/json`). */
+            415: {
+                headers: {
+                    /** @description The id of this request (yours if you sent a sane `X-Request-Id`, else generated): quote it when reporting a problem; audit events record it. */
+                    "X-Request-Id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/scim+json": components["schemas"]["ScimError"];
+                };
+            };
+            /** @description An unexpected error; its cause is logged with the request id. */
+            500: {
+                headers: {
+                    /** @description The id of this request (yours if you sent a sane `X-Request-Id`, else generated): quote it when reporting a problem; audit events record it. */
+                    "X-Request-Id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/scim+json": components["schemas"]["ScimError"];
+                };
+            };
+        };
+    };
+    scim_create_group: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** @description A Group */
+        requestBody: {
+            content: {
+                /**
+                 * @example {
+                 *       "displayName": "Billing",
+                 *       "externalId": "00g1abcd",
+                 *       "members": [
+                 *         {
+                 *           "value": "0193a5d1-3333-7b3c-8d4e-5f60718293a4"
+                 *         }
+                 *       ],
+                 *       "schemas": [
+                 *         "urn:ietf:params:scim:schemas:core:2.0:Group"
+                 *       ]
+                 *     }
+                 */
+                "application/scim+json": Record<string, never>;
+            };
+        };
+        responses: {
+            /** @description The group */
+            201: {
+                headers: {
+                    /** @description The id of this request (yours if you sent a sane `X-Request-Id`, else generated): quote it when reporting a problem; audit events record it. */
+                    "X-Request-Id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "displayName": "Billing",
+                     *       "externalId": "00g1abcd",
+                     *       "id": "0193a5d1-4444-7b3c-8d4e-5f60718293a4",
+                     *       "members": [
+                     *         {
+                     *           "$ref": "https://roster.example.com/scim/v2/Users/0193a5d1-3333-7b3c-8d4e-5f60718293a4",
+                     *           "type": "User",
+                     *           "value": "0193a5d1-3333-7b3c-8d4e-5f60718293a4"
+                     *         }
+                     *       ],
+                     *       "meta": {
+                     *         "created": "2026-12-01T09:00:00Z",
+                     *         "lastModified": "2026-12-01T09:00:00Z",
+                     *         "location": "https://roster.example.com/scim/v2/Groups/0193a5d1-4444-7b3c-8d4e-5f60718293a4",
+                     *         "resourceType": "Group",
+                     *         "version": "W/\"2-5f2a\""
+                     *       },
+                     *       "schemas": [
+                     *         "urn:ietf:params:scim:schemas:core:2.0:Group"
+                     *       ]
+                     *     }
+                     */
+                    "application/scim+json": Record<string, never>;
+                };
+            };
+            /** @description Bad input: `scimType` is `invalidFilter`, `invalidPath`, `invalidValue`, `invalidSyntax`, `noTarget` or `mutability`. */
+            400: {
+                headers: {
+                    /** @description The id of this request (yours if you sent a sane `X-Request-Id`, else generated): quote it when reporting a problem; audit events record it. */
+                    "X-Request-Id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/scim+json": components["schemas"]["ScimError"];
+                };
+            };
+            /** @description No SCIM token, or it is unknown or revoked. */
+            401: {
+                headers: {
+                    /** @description The scheme to authenticate with: `Bearer realm="roster"` (`Basic realm="roster"` for a client that authenticated with HTTP Basic). */
+                    "WWW-Authenticate"?: string;
+                    /** @description The id of this request (yours if you sent a sane `X-Request-Id`, else generated): quote it when reporting a problem; audit events record it. */
+                    "X-Request-Id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/scim+json": components["schemas"]["ScimError"];
+                };
+            };
+            /** @description Not allowed: the user also belongs to another customer (their name, email and status are not this customer's to change), or `seat_limit_reached`. */
+            403: {
+                headers: {
+                    /** @description The id of this request (yours if you sent a sane `X-Request-Id`, else generated): quote it when reporting a problem; audit events record it. */
+                    "X-Request-Id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/scim+json": components["schemas"]["ScimError"];
+                };
+            };
+            /** @description No such resource in the token's customer. */
+            404: {
+                headers: {
+                    /** @description The id of this request (yours if you sent a sane `X-Request-Id`, else generated): quote it when reporting a problem; audit events record it. */
+                    "X-Request-Id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/scim+json": components["schemas"]["ScimError"];
+                };
+            };
+            /** @description `scimType: uniqueness`: the userName, email, externalId or displayName is taken in the customer. */
+            409: {
+                headers: {
+                    /** @description The id of this request (yours if you sent a sane `X-Request-Id`, else generated): quote it when reporting a problem; audit events record it. */
+                    "X-Request-Id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/scim+json": components["schemas"]["ScimError"];
+                };
+            };
+            /** @description `If-Match` does not match the resource's current `ETag` (`meta.version`). */
+            412: {
+                headers: {
+                    /** @description The id of this request (yours if you sent a sane `X-Request-Id`, else generated): quote it when reporting a problem; audit events record it. */
+                    "X-Request-Id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/scim+json": components["schemas"]["ScimError"];
+                };
+            };
+            /** @description The body is larger than 64 KiB. */
+            413: {
+                headers: {
+                    /** @description The id of this request (yours if you sent a sane `X-Request-Id`, else generated): quote it when reporting a problem; audit events record it. */
+                    "X-Request-Id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/scim+json": components["schemas"]["ScimError"];
+                };
+            };
+            /** @description The body is not `application/scim+json` (or `application/json`). */
+            415: {
+                headers: {
+                    /** @description The id of this request (yours if you sent a sane `X-Request-Id`, else generated): quote it when reporting a problem; audit events record it. */
+                    "X-Request-Id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/scim+json": components["schemas"]["ScimError"];
+                };
+            };
+            /** @description An unexpected error; its cause is logged with the request id. */
+            500: {
+                headers: {
+                    /** @description The id of this request (yours if you sent a sane `X-Request-Id`, else generated): quote it when reporting a problem; audit events record it. */
+                    "X-Request-Id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/scim+json": components["schemas"]["ScimError"];
+                };
+            };
+        };
+    };
+    scim_get_group: {
+        parameters: {
+            query?: {
+                /** @description Comma-separated attributes to return */
+                attributes?: string;
+                /** @description Comma-separated attributes to leave out */
+                excludedAttributes?: string;
+            };
+            header?: never;
+            path: {
+                /** @description The group's id */
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The group */
+            200: {
+                headers: {
+                    /** @description The id of this request (yours if you sent a sane `X-Request-Id`, else generated): quote it when reporting a problem; audit events record it. */
+                    "X-Request-Id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "displayName": "Billing",
+                     *       "externalId": "00g1abcd",
+                     *       "id": "0193a5d1-4444-7b3c-8d4e-5f60718293a4",
+                     *       "members": [
+                     *         {
+                     *           "$ref": "https://roster.example.com/scim/v2/Users/0193a5d1-3333-7b3c-8d4e-5f60718293a4",
+                     *           "type": "User",
+                     *           "value": "0193a5d1-3333-7b3c-8d4e-5f60718293a4"
+                     *         }
+                     *       ],
+                     *       "meta": {
+                     *         "created": "2026-12-01T09:00:00Z",
+                     *         "lastModified": "2026-12-01T09:00:00Z",
+                     *         "location": "https://roster.example.com/scim/v2/Groups/0193a5d1-4444-7b3c-8d4e-5f60718293a4",
+                     *         "resourceType": "Group",
+                     *         "version": "W/\"2-5f2a\""
+                     *       },
+                     *       "schemas": [
+                     *         "urn:ietf:params:scim:schemas:core:2.0:Group"
+                     *       ]
+                     *     }
+                     */
+                    "application/scim+json": Record<string, never>;
+                };
+            };
+            /** @description Bad input: `scimType` is `invalidFilter`, `invalidPath`, `invalidValue`, `invalidSyntax`, `noTarget` or `mutability`. */
+            400: {
+                headers: {
+                    /** @description The id of this request (yours if you sent a sane `X-Request-Id`, else generated): quote it when reporting a problem; audit events record it. */
+                    "X-Request-Id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/scim+json": components["schemas"]["ScimError"];
+                };
+            };
+            /** @description No SCIM token, or it is unknown or revoked. */
+            401: {
+                headers: {
+                    /** @description The scheme to authenticate with: `Bearer realm="roster"` (`Basic realm="roster"` for a client that authenticated with HTTP Basic). */
+                    "WWW-Authenticate"?: string;
+                    /** @description The id of this request (yours if you sent a sane `X-Request-Id`, else generated): quote it when reporting a problem; audit events record it. */
+                    "X-Request-Id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/scim+json": components["schemas"]["ScimError"];
+                };
+            };
+            /** @description Not allowed: the user also belongs to another customer (their name, email and status are not this customer's to change), or `seat_limit_reached`. */
+            403: {
+                headers: {
+                    /** @description The id of this request (yours if you sent a sane `X-Request-Id`, else generated): quote it when reporting a problem; audit events record it. */
+                    "X-Request-Id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/scim+json": components["schemas"]["ScimError"];
+                };
+            };
+            /** @description No such resource in the token's customer. */
+            404: {
+                headers: {
+                    /** @description The id of this request (yours if you sent a sane `X-Request-Id`, else generated): quote it when reporting a problem; audit events record it. */
+                    "X-Request-Id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/scim+json": components["schemas"]["ScimError"];
+                };
+            };
+            /** @description `scimType: uniqueness`: the userName, email, externalId or displayName is taken in the customer. */
+            409: {
+                headers: {
+                    /** @description The id of this request (yours if you sent a sane `X-Request-Id`, else generated): quote it when reporting a problem; audit events record it. */
+                    "X-Request-Id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/scim+json": components["schemas"]["ScimError"];
+                };
+            };
+            /** @description `If-Match` does not match the resource's current `ETag` (`meta.version`). */
+            412: {
+                headers: {
+                    /** @description The id of this request (yours if you sent a sane `X-Request-Id`, else generated): quote it when reporting a problem; audit events record it. */
+                    "X-Request-Id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/scim+json": components["schemas"]["ScimError"];
+                };
+            };
+            /** @description The body is larger than 64 KiB. */
+            413: {
+                headers: {
+                    /** @description The id of this request (yours if you sent a sane `X-Request-Id`, else generated): quote it when reporting a problem; audit events record it. */
+                    "X-Request-Id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/scim+json": components["schemas"]["ScimError"];
+                };
+            };
+            /** @description The body is not `application/scim+json` (or `application/json`). */
+            415: {
+                headers: {
+                    /** @description The id of this request (yours if you sent a sane `X-Request-Id`, else generated): quote it when reporting a problem; audit events record it. */
+                    "X-Request-Id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/scim+json": components["schemas"]["ScimError"];
+                };
+            };
+            /** @description An unexpected error; its cause is logged with the request id. */
+            500: {
+                headers: {
+                    /** @description The id of this request (yours if you sent a sane `X-Request-Id`, else generated): quote it when reporting a problem; audit events record it. */
+                    "X-Request-Id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/scim+json": components["schemas"]["ScimError"];
+                };
+            };
+        };
+    };
+    scim_replace_group: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description The group's id */
+                id: string;
+            };
+            cookie?: never;
+        };
+        /** @description A Group */
+        requestBody: {
+            content: {
+                /**
+                 * @example {
+                 *       "displayName": "Billing",
+                 *       "externalId": "00g1abcd",
+                 *       "members": [
+                 *         {
+                 *           "value": "0193a5d1-3333-7b3c-8d4e-5f60718293a4"
+                 *         }
+                 *       ],
+                 *       "schemas": [
+                 *         "urn:ietf:params:scim:schemas:core:2.0:Group"
+                 *       ]
+                 *     }
+                 */
+                "application/scim+json": Record<string, never>;
+            };
+        };
+        responses: {
+            /** @description The group */
+            200: {
+                headers: {
+                    /** @description The id of this request (yours if you sent a sane `X-Request-Id`, else generated): quote it when reporting a problem; audit events record it. */
+                    "X-Request-Id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "displayName": "Billing",
+                     *       "externalId": "00g1abcd",
+                     *       "id": "0193a5d1-4444-7b3c-8d4e-5f60718293a4",
+                     *       "members": [
+                     *         {
+                     *           "$ref": "https://roster.example.com/scim/v2/Users/0193a5d1-3333-7b3c-8d4e-5f60718293a4",
+                     *           "type": "User",
+                     *           "value": "0193a5d1-3333-7b3c-8d4e-5f60718293a4"
+                     *         }
+                     *       ],
+                     *       "meta": {
+                     *         "created": "2026-12-01T09:00:00Z",
+                     *         "lastModified": "2026-12-01T09:00:00Z",
+                     *         "location": "https://roster.example.com/scim/v2/Groups/0193a5d1-4444-7b3c-8d4e-5f60718293a4",
+                     *         "resourceType": "Group",
+                     *         "version": "W/\"2-5f2a\""
+                     *       },
+                     *       "schemas": [
+                     *         "urn:ietf:params:scim:schemas:core:2.0:Group"
+                     *       ]
+                     *     }
+                     */
+                    "application/scim+json": Record<string, never>;
+                };
+            };
+            /** @description Bad input: `scimType` is `invalidFilter`, `invalidPath`, `invalidValue`, `invalidSyntax`, `noTarget` or `mutability`. */
+            400: {
+                headers: {
+                    /** @description The id of this request (yours if you sent a sane `X-Request-Id`, else generated): quote it when reporting a problem; audit events record it. */
+                    "X-Request-Id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/scim+json": components["schemas"]["ScimError"];
+                };
+            };
+            /** @description No SCIM token, or it is unknown or revoked. */
+            401: {
+                headers: {
+                    /** @description The scheme to authenticate with: `Bearer realm="roster"` (`Basic realm="roster"` for a client that authenticated with HTTP Basic). */
+                    "WWW-Authenticate"?: string;
+                    /** @description The id of this request (yours if you sent a sane `X-Request-Id`, else generated): quote it when reporting a problem; audit events record it. */
+                    "X-Request-Id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/scim+json": components["schemas"]["ScimError"];
+                };
+            };
+            /** @description Not allowed: the user also belongs to another customer (their name, email and status are not this customer's to change), or `seat_limit_reached`. */
+            403: {
+                headers: {
+                    /** @description The id of this request (yours if you sent a sane `X-Request-Id`, else generated): quote it when reporting a problem; audit events record it. */
+                    "X-Request-Id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/scim+json": components["schemas"]["ScimError"];
+                };
+            };
+            /** @description No such resource in the token's customer. */
+            404: {
+                headers: {
+                    /** @description The id of this request (yours if you sent a sane `X-Request-Id`, else generated): quote it when reporting a problem; audit events record it. */
+                    "X-Request-Id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/scim+json": components["schemas"]["ScimError"];
+                };
+            };
+            /** @description `scimType: uniqueness`: the userName, email, externalId or displayName is taken in the customer. */
+            409: {
+                headers: {
+                    /** @description The id of this request (yours if you sent a sane `X-Request-Id`, else generated): quote it when reporting a problem; audit events record it. */
+                    "X-Request-Id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/scim+json": components["schemas"]["ScimError"];
+                };
+            };
+            /** @description `If-Match` does not match the resource's current `ETag` (`meta.version`). */
+            412: {
+                headers: {
+                    /** @description The id of this request (yours if you sent a sane `X-Request-Id`, else generated): quote it when reporting a problem; audit events record it. */
+                    "X-Request-Id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/scim+json": components["schemas"]["ScimError"];
+                };
+            };
+            /** @description The body is larger than 64 KiB. */
+            413: {
+                headers: {
+                    /** @description The id of this request (yours if you sent a sane `X-Request-Id`, else generated): quote it when reporting a problem; audit events record it. */
+                    "X-Request-Id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/scim+json": components["schemas"]["ScimError"];
+                };
+            };
+            /** @description The body is not `application/scim+json` (or `application/json`). */
+            415: {
+                headers: {
+                    /** @description The id of this request (yours if you sent a sane `X-Request-Id`, else generated): quote it when reporting a problem; audit events record it. */
+                    "X-Request-Id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/scim+json": components["schemas"]["ScimError"];
+                };
+            };
+            /** @description An unexpected error; its cause is logged with the request id. */
+            500: {
+                headers: {
+                    /** @description The id of this request (yours if you sent a sane `X-Request-Id`, else generated): quote it when reporting a problem; audit events record it. */
+                    "X-Request-Id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/scim+json": components["schemas"]["ScimError"];
+                };
+            };
+        };
+    };
+    scim_delete_group: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description The group's id */
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Deleted */
+            204: {
+                headers: {
+                    /** @description The id of this request (yours if you sent a sane `X-Request-Id`, else generated): quote it when reporting a problem; audit events record it. */
+                    "X-Request-Id"?: string;
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Bad input: `scimType` is `invalidFilter`, `invalidPath`, `invalidValue`, `invalidSyntax`, `noTarget` or `mutability`. */
+            400: {
+                headers: {
+                    /** @description The id of this request (yours if you sent a sane `X-Request-Id`, else generated): quote it when reporting a problem; audit events record it. */
+                    "X-Request-Id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/scim+json": components["schemas"]["ScimError"];
+                };
+            };
+            /** @description No SCIM token, or it is unknown or revoked. */
+            401: {
+                headers: {
+                    /** @description The scheme to authenticate with: `Bearer realm="roster"` (`Basic realm="roster"` for a client that authenticated with HTTP Basic). */
+                    "WWW-Authenticate"?: string;
+                    /** @description The id of this request (yours if you sent a sane `X-Request-Id`, else generated): quote it when reporting a problem; audit events record it. */
+                    "X-Request-Id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/scim+json": components["schemas"]["ScimError"];
+                };
+            };
+            /** @description Not allowed: the user also belongs to another customer (their name, email and status are not this customer's to change), or `seat_limit_reached`. */
+            403: {
+                headers: {
+                    /** @description The id of this request (yours if you sent a sane `X-Request-Id`, else generated): quote it when reporting a problem; audit events record it. */
+                    "X-Request-Id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/scim+json": components["schemas"]["ScimError"];
+                };
+            };
+            /** @description No such resource in the token's customer. */
+            404: {
+                headers: {
+                    /** @description The id of this request (yours if you sent a sane `X-Request-Id`, else generated): quote it when reporting a problem; audit events record it. */
+                    "X-Request-Id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/scim+json": components["schemas"]["ScimError"];
+                };
+            };
+            /** @description `scimType: uniqueness`: the userName, email, externalId or displayName is taken in the customer. */
+            409: {
+                headers: {
+                    /** @description The id of this request (yours if you sent a sane `X-Request-Id`, else generated): quote it when reporting a problem; audit events record it. */
+                    "X-Request-Id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/scim+json": components["schemas"]["ScimError"];
+                };
+            };
+            /** @description `If-Match` does not match the resource's current `ETag` (`meta.version`). */
+            412: {
+                headers: {
+                    /** @description The id of this request (yours if you sent a sane `X-Request-Id`, else generated): quote it when reporting a problem; audit events record it. */
+                    "X-Request-Id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/scim+json": components["schemas"]["ScimError"];
+                };
+            };
+            /** @description The body is larger than 64 KiB. */
+            413: {
+                headers: {
+                    /** @description The id of this request (yours if you sent a sane `X-Request-Id`, else generated): quote it when reporting a problem; audit events record it. */
+                    "X-Request-Id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/scim+json": components["schemas"]["ScimError"];
+                };
+            };
+            /** @description The body is not `application/scim+json` (or `application/json`). */
+            415: {
+                headers: {
+                    /** @description The id of this request (yours if you sent a sane `X-Request-Id`, else generated): quote it when reporting a problem; audit events record it. */
+                    "X-Request-Id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/scim+json": components["schemas"]["ScimError"];
+                };
+            };
+            /** @description An unexpected error; its cause is logged with the request id. */
+            500: {
+                headers: {
+                    /** @description The id of this request (yours if you sent a sane `X-Request-Id`, else generated): quote it when reporting a problem; audit events record it. */
+                    "X-Request-Id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/scim+json": components["schemas"]["ScimError"];
+                };
+            };
+        };
+    };
+    scim_patch_group: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description The group's id */
+                id: string;
+            };
+            cookie?: never;
+        };
+        /** @description A PatchOp */
+        requestBody: {
+            content: {
+                /**
+                 * @example {
+                 *       "Operations": [
+                 *         {
+                 *           "op": "add",
+                 *           "path": "members",
+                 *           "value": [
+                 *             {
+                 *               "value": "0193a5d1-3333-7b3c-8d4e-5f60718293a4"
+                 *             }
+                 *           ]
+                 *         },
+                 *         {
+                 *           "op": "remove",
+                 *           "path": "members[value eq \"0193a5d1-5555-7b3c-8d4e-5f60718293a4\"]"
+                 *         }
+                 *       ],
+                 *       "schemas": [
+                 *         "urn:ietf:params:scim:api:messages:2.0:PatchOp"
+                 *       ]
+                 *     }
+                 */
+                "application/scim+json": Record<string, never>;
+            };
+        };
+        responses: {
+            /** @description The group */
+            200: {
+                headers: {
+                    /** @description The id of this request (yours if you sent a sane `X-Request-Id`, else generated): quote it when reporting a problem; audit events record it. */
+                    "X-Request-Id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "displayName": "Billing",
+                     *       "externalId": "00g1abcd",
+                     *       "id": "0193a5d1-4444-7b3c-8d4e-5f60718293a4",
+                     *       "members": [
+                     *         {
+                     *           "$ref": "https://roster.example.com/scim/v2/Users/0193a5d1-3333-7b3c-8d4e-5f60718293a4",
+                     *           "type": "User",
+                     *           "value": "0193a5d1-3333-7b3c-8d4e-5f60718293a4"
+                     *         }
+                     *       ],
+                     *       "meta": {
+                     *         "created": "2026-12-01T09:00:00Z",
+                     *         "lastModified": "2026-12-01T09:00:00Z",
+                     *         "location": "https://roster.example.com/scim/v2/Groups/0193a5d1-4444-7b3c-8d4e-5f60718293a4",
+                     *         "resourceType": "Group",
+                     *         "version": "W/\"2-5f2a\""
+                     *       },
+                     *       "schemas": [
+                     *         "urn:ietf:params:scim:schemas:core:2.0:Group"
+                     *       ]
+                     *     }
+                     */
+                    "application/scim+json": Record<string, never>;
+                };
+            };
+            /** @description Bad input: `scimType` is `invalidFilter`, `invalidPath`, `invalidValue`, `invalidSyntax`, `noTarget` or `mutability`. */
+            400: {
+                headers: {
+                    /** @description The id of this request (yours if you sent a sane `X-Request-Id`, else generated): quote it when reporting a problem; audit events record it. */
+                    "X-Request-Id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/scim+json": components["schemas"]["ScimError"];
+                };
+            };
+            /** @description No SCIM token, or it is unknown or revoked. */
+            401: {
+                headers: {
+                    /** @description The scheme to authenticate with: `Bearer realm="roster"` (`Basic realm="roster"` for a client that authenticated with HTTP Basic). */
+                    "WWW-Authenticate"?: string;
+                    /** @description The id of this request (yours if you sent a sane `X-Request-Id`, else generated): quote it when reporting a problem; audit events record it. */
+                    "X-Request-Id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/scim+json": components["schemas"]["ScimError"];
+                };
+            };
+            /** @description Not allowed: the user also belongs to another customer (their name, email and status are not this customer's to change), or `seat_limit_reached`. */
+            403: {
+                headers: {
+                    /** @description The id of this request (yours if you sent a sane `X-Request-Id`, else generated): quote it when reporting a problem; audit events record it. */
+                    "X-Request-Id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/scim+json": components["schemas"]["ScimError"];
+                };
+            };
+            /** @description No such resource in the token's customer. */
+            404: {
+                headers: {
+                    /** @description The id of this request (yours if you sent a sane `X-Request-Id`, else generated): quote it when reporting a problem; audit events record it. */
+                    "X-Request-Id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/scim+json": components["schemas"]["ScimError"];
+                };
+            };
+            /** @description `scimType: uniqueness`: the userName, email, externalId or displayName is taken in the customer. */
+            409: {
+                headers: {
+                    /** @description The id of this request (yours if you sent a sane `X-Request-Id`, else generated): quote it when reporting a problem; audit events record it. */
+                    "X-Request-Id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/scim+json": components["schemas"]["ScimError"];
+                };
+            };
+            /** @description `If-Match` does not match the resource's current `ETag` (`meta.version`). */
+            412: {
+                headers: {
+                    /** @description The id of this request (yours if you sent a sane `X-Request-Id`, else generated): quote it when reporting a problem; audit events record it. */
+                    "X-Request-Id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/scim+json": components["schemas"]["ScimError"];
+                };
+            };
+            /** @description The body is larger than 64 KiB. */
+            413: {
+                headers: {
+                    /** @description The id of this request (yours if you sent a sane `X-Request-Id`, else generated): quote it when reporting a problem; audit events record it. */
+                    "X-Request-Id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/scim+json": components["schemas"]["ScimError"];
+                };
+            };
+            /** @description The body is not `application/scim+json` (or `application/json`). */
+            415: {
                 headers: {
                     /** @description The id of this request (yours if you sent a sane `X-Request-Id`, else generated): quote it when reporting a problem; audit events record it. */
                     "X-Request-Id"?: string;
