@@ -31,6 +31,7 @@ pub mod idempotency;
 pub mod memberships;
 pub mod outbox;
 pub mod refresh_tokens;
+pub mod scim;
 pub mod signing_keys;
 pub mod types;
 pub mod users;

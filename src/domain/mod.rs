@@ -11,4 +11,5 @@ pub mod password_policy;
 pub mod permissions;
 pub mod profile;
 pub mod roles;
+pub mod scim;
 pub mod seats;

@@ -314,7 +314,8 @@ impl ProfileEdit {
     }
 }
 
-fn update_profile_in(
+/// [`update_profile`]'s body, inside the caller's transaction (SCIM uses it).
+pub fn update_profile_in(
     conn: &mut DbConnection,
     state: &AppState,
     actor: &Actor,
@@ -402,7 +403,8 @@ fn update_profile_in(
     Ok((after, memberships))
 }
 
-fn set_status_in(
+/// [`set_status`]'s body, inside the caller's transaction (SCIM uses it).
+pub fn set_status_in(
     conn: &mut DbConnection,
     state: &AppState,
     actor: &Actor,
