@@ -24,7 +24,8 @@ section() { printf '\n==== [%s] %s ====\n' "$(date -u +%H:%M:%S)" "$*"; }
 
 section "tools: scim2-tester ${SCIM2_TESTER_VERSION}"
 [ -x "$VENV/bin/python" ] || python3 -m venv "$VENV"
-installed="$("$VENV/bin/python" -m pip show scim2-tester 2>/dev/null | awk '$1 == "Version:" {print $2}')"
+# `pip show` fails when nothing is installed yet (a fresh clone): that is "none".
+installed="$("$VENV/bin/python" -m pip show scim2-tester 2>/dev/null | awk '$1 == "Version:" {print $2}' || true)"
 if [ "$installed" != "$SCIM2_TESTER_VERSION" ] || ! "$VENV/bin/python" -c 'import httpx2' 2>/dev/null; then
     "$VENV/bin/python" -m pip install --quiet --disable-pip-version-check \
         "scim2-tester[httpx2]==${SCIM2_TESTER_VERSION}"
