@@ -928,3 +928,29 @@ async fn a_token_never_sees_or_fills_another_customers_groups() {
     )
     .await;
 }
+
+#[tokio::test]
+async fn a_scim_token_is_neither_an_oauth_client_nor_listed_with_them() {
+    let app = spawn_app().await;
+    let cid = app.customer("Acme", None).await;
+    let (id, token) = app.scim_token(&cid).await;
+    let grant = expect_json(
+        app.client_credentials(&id, &token).await,
+        StatusCode::UNAUTHORIZED,
+    )
+    .await;
+    assert_eq!(grant["error"], "invalid_client");
+    let clients = expect_json(
+        app.list_api_clients(app.admin_token()).await,
+        StatusCode::OK,
+    )
+    .await;
+    assert!(items(&clients).iter().all(|c| c["id"] != id.as_str()));
+    let revoke = app.revoke_api_client(app.admin_token(), &id).await;
+    assert_eq!(revoke.status(), StatusCode::NOT_FOUND);
+    expect_scim(
+        scim(&app, Method::GET, "/Users", &token, None).await,
+        StatusCode::OK,
+    )
+    .await;
+}

@@ -1945,10 +1945,7 @@ export interface components {
             confirmation_email?: string | null;
         };
         CreateScimToken: {
-            /**
-             * @description What the token is for; at most 200 characters. Blank means none.
-             * @example Okta production
-             */
+            /** @description What the token is for (e.g. `Okta production`), one line of at most 200 characters; blank or null for none. */
             description?: string | null;
         };
         CreateWebhookEndpoint: {
@@ -11892,6 +11889,17 @@ export interface operations {
                     "application/scim+json": components["schemas"]["ScimError"];
                 };
             };
+            /** @description The path exists but not with this method; `Allow` lists the methods it has. */
+            405: {
+                headers: {
+                    /** @description The id of this request (yours if you sent a sane `X-Request-Id`, else generated): quote it when reporting a problem; audit events record it. */
+                    "X-Request-Id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/scim+json": components["schemas"]["ScimError"];
+                };
+            };
             /** @description `scimType: uniqueness`: the userName, email, externalId or displayName is taken in the customer. */
             409: {
                 headers: {
@@ -11938,6 +11946,17 @@ export interface operations {
             };
             /** @description An unexpected error; its cause is logged with the request id. */
             500: {
+                headers: {
+                    /** @description The id of this request (yours if you sent a sane `X-Request-Id`, else generated): quote it when reporting a problem; audit events record it. */
+                    "X-Request-Id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/scim+json": components["schemas"]["ScimError"];
+                };
+            };
+            /** @description The database is not answering: retry after `Retry-After` seconds. */
+            503: {
                 headers: {
                     /** @description The id of this request (yours if you sent a sane `X-Request-Id`, else generated): quote it when reporting a problem; audit events record it. */
                     "X-Request-Id"?: string;
@@ -12015,6 +12034,17 @@ export interface operations {
                     "application/scim+json": components["schemas"]["ScimError"];
                 };
             };
+            /** @description The path exists but not with this method; `Allow` lists the methods it has. */
+            405: {
+                headers: {
+                    /** @description The id of this request (yours if you sent a sane `X-Request-Id`, else generated): quote it when reporting a problem; audit events record it. */
+                    "X-Request-Id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/scim+json": components["schemas"]["ScimError"];
+                };
+            };
             /** @description `scimType: uniqueness`: the userName, email, externalId or displayName is taken in the customer. */
             409: {
                 headers: {
@@ -12061,6 +12091,17 @@ export interface operations {
             };
             /** @description An unexpected error; its cause is logged with the request id. */
             500: {
+                headers: {
+                    /** @description The id of this request (yours if you sent a sane `X-Request-Id`, else generated): quote it when reporting a problem; audit events record it. */
+                    "X-Request-Id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/scim+json": components["schemas"]["ScimError"];
+                };
+            };
+            /** @description The database is not answering: retry after `Retry-After` seconds. */
+            503: {
                 headers: {
                     /** @description The id of this request (yours if you sent a sane `X-Request-Id`, else generated): quote it when reporting a problem; audit events record it. */
                     "X-Request-Id"?: string;
@@ -12141,6 +12182,17 @@ export interface operations {
                     "application/scim+json": components["schemas"]["ScimError"];
                 };
             };
+            /** @description The path exists but not with this method; `Allow` lists the methods it has. */
+            405: {
+                headers: {
+                    /** @description The id of this request (yours if you sent a sane `X-Request-Id`, else generated): quote it when reporting a problem; audit events record it. */
+                    "X-Request-Id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/scim+json": components["schemas"]["ScimError"];
+                };
+            };
             /** @description `scimType: uniqueness`: the userName, email, externalId or displayName is taken in the customer. */
             409: {
                 headers: {
@@ -12187,6 +12239,17 @@ export interface operations {
             };
             /** @description An unexpected error; its cause is logged with the request id. */
             500: {
+                headers: {
+                    /** @description The id of this request (yours if you sent a sane `X-Request-Id`, else generated): quote it when reporting a problem; audit events record it. */
+                    "X-Request-Id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/scim+json": components["schemas"]["ScimError"];
+                };
+            };
+            /** @description The database is not answering: retry after `Retry-After` seconds. */
+            503: {
                 headers: {
                     /** @description The id of this request (yours if you sent a sane `X-Request-Id`, else generated): quote it when reporting a problem; audit events record it. */
                     "X-Request-Id"?: string;
@@ -12264,6 +12327,17 @@ export interface operations {
                     "application/scim+json": components["schemas"]["ScimError"];
                 };
             };
+            /** @description The path exists but not with this method; `Allow` lists the methods it has. */
+            405: {
+                headers: {
+                    /** @description The id of this request (yours if you sent a sane `X-Request-Id`, else generated): quote it when reporting a problem; audit events record it. */
+                    "X-Request-Id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/scim+json": components["schemas"]["ScimError"];
+                };
+            };
             /** @description `scimType: uniqueness`: the userName, email, externalId or displayName is taken in the customer. */
             409: {
                 headers: {
@@ -12310,6 +12384,17 @@ export interface operations {
             };
             /** @description An unexpected error; its cause is logged with the request id. */
             500: {
+                headers: {
+                    /** @description The id of this request (yours if you sent a sane `X-Request-Id`, else generated): quote it when reporting a problem; audit events record it. */
+                    "X-Request-Id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/scim+json": components["schemas"]["ScimError"];
+                };
+            };
+            /** @description The database is not answering: retry after `Retry-After` seconds. */
+            503: {
                 headers: {
                     /** @description The id of this request (yours if you sent a sane `X-Request-Id`, else generated): quote it when reporting a problem; audit events record it. */
                     "X-Request-Id"?: string;
@@ -12390,6 +12475,17 @@ export interface operations {
                     "application/scim+json": components["schemas"]["ScimError"];
                 };
             };
+            /** @description The path exists but not with this method; `Allow` lists the methods it has. */
+            405: {
+                headers: {
+                    /** @description The id of this request (yours if you sent a sane `X-Request-Id`, else generated): quote it when reporting a problem; audit events record it. */
+                    "X-Request-Id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/scim+json": components["schemas"]["ScimError"];
+                };
+            };
             /** @description `scimType: uniqueness`: the userName, email, externalId or displayName is taken in the customer. */
             409: {
                 headers: {
@@ -12436,6 +12532,17 @@ export interface operations {
             };
             /** @description An unexpected error; its cause is logged with the request id. */
             500: {
+                headers: {
+                    /** @description The id of this request (yours if you sent a sane `X-Request-Id`, else generated): quote it when reporting a problem; audit events record it. */
+                    "X-Request-Id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/scim+json": components["schemas"]["ScimError"];
+                };
+            };
+            /** @description The database is not answering: retry after `Retry-After` seconds. */
+            503: {
                 headers: {
                     /** @description The id of this request (yours if you sent a sane `X-Request-Id`, else generated): quote it when reporting a problem; audit events record it. */
                     "X-Request-Id"?: string;
@@ -12527,6 +12634,17 @@ export interface operations {
                     "application/scim+json": components["schemas"]["ScimError"];
                 };
             };
+            /** @description The path exists but not with this method; `Allow` lists the methods it has. */
+            405: {
+                headers: {
+                    /** @description The id of this request (yours if you sent a sane `X-Request-Id`, else generated): quote it when reporting a problem; audit events record it. */
+                    "X-Request-Id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/scim+json": components["schemas"]["ScimError"];
+                };
+            };
             /** @description `scimType: uniqueness`: the userName, email, externalId or displayName is taken in the customer. */
             409: {
                 headers: {
@@ -12573,6 +12691,17 @@ export interface operations {
             };
             /** @description An unexpected error; its cause is logged with the request id. */
             500: {
+                headers: {
+                    /** @description The id of this request (yours if you sent a sane `X-Request-Id`, else generated): quote it when reporting a problem; audit events record it. */
+                    "X-Request-Id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/scim+json": components["schemas"]["ScimError"];
+                };
+            };
+            /** @description The database is not answering: retry after `Retry-After` seconds. */
+            503: {
                 headers: {
                     /** @description The id of this request (yours if you sent a sane `X-Request-Id`, else generated): quote it when reporting a problem; audit events record it. */
                     "X-Request-Id"?: string;
@@ -12665,6 +12794,17 @@ export interface operations {
                     "application/scim+json": components["schemas"]["ScimError"];
                 };
             };
+            /** @description The path exists but not with this method; `Allow` lists the methods it has. */
+            405: {
+                headers: {
+                    /** @description The id of this request (yours if you sent a sane `X-Request-Id`, else generated): quote it when reporting a problem; audit events record it. */
+                    "X-Request-Id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/scim+json": components["schemas"]["ScimError"];
+                };
+            };
             /** @description `scimType: uniqueness`: the userName, email, externalId or displayName is taken in the customer. */
             409: {
                 headers: {
@@ -12711,6 +12851,17 @@ export interface operations {
             };
             /** @description An unexpected error; its cause is logged with the request id. */
             500: {
+                headers: {
+                    /** @description The id of this request (yours if you sent a sane `X-Request-Id`, else generated): quote it when reporting a problem; audit events record it. */
+                    "X-Request-Id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/scim+json": components["schemas"]["ScimError"];
+                };
+            };
+            /** @description The database is not answering: retry after `Retry-After` seconds. */
+            503: {
                 headers: {
                     /** @description The id of this request (yours if you sent a sane `X-Request-Id`, else generated): quote it when reporting a problem; audit events record it. */
                     "X-Request-Id"?: string;
@@ -12839,6 +12990,17 @@ export interface operations {
                     "application/scim+json": components["schemas"]["ScimError"];
                 };
             };
+            /** @description The path exists but not with this method; `Allow` lists the methods it has. */
+            405: {
+                headers: {
+                    /** @description The id of this request (yours if you sent a sane `X-Request-Id`, else generated): quote it when reporting a problem; audit events record it. */
+                    "X-Request-Id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/scim+json": components["schemas"]["ScimError"];
+                };
+            };
             /** @description `scimType: uniqueness`: the userName, email, externalId or displayName is taken in the customer. */
             409: {
                 headers: {
@@ -12885,6 +13047,17 @@ export interface operations {
             };
             /** @description An unexpected error; its cause is logged with the request id. */
             500: {
+                headers: {
+                    /** @description The id of this request (yours if you sent a sane `X-Request-Id`, else generated): quote it when reporting a problem; audit events record it. */
+                    "X-Request-Id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/scim+json": components["schemas"]["ScimError"];
+                };
+            };
+            /** @description The database is not answering: retry after `Retry-After` seconds. */
+            503: {
                 headers: {
                     /** @description The id of this request (yours if you sent a sane `X-Request-Id`, else generated): quote it when reporting a problem; audit events record it. */
                     "X-Request-Id"?: string;
@@ -13018,6 +13191,17 @@ export interface operations {
                     "application/scim+json": components["schemas"]["ScimError"];
                 };
             };
+            /** @description The path exists but not with this method; `Allow` lists the methods it has. */
+            405: {
+                headers: {
+                    /** @description The id of this request (yours if you sent a sane `X-Request-Id`, else generated): quote it when reporting a problem; audit events record it. */
+                    "X-Request-Id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/scim+json": components["schemas"]["ScimError"];
+                };
+            };
             /** @description `scimType: uniqueness`: the userName, email, externalId or displayName is taken in the customer. */
             409: {
                 headers: {
@@ -13064,6 +13248,17 @@ export interface operations {
             };
             /** @description An unexpected error; its cause is logged with the request id. */
             500: {
+                headers: {
+                    /** @description The id of this request (yours if you sent a sane `X-Request-Id`, else generated): quote it when reporting a problem; audit events record it. */
+                    "X-Request-Id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/scim+json": components["schemas"]["ScimError"];
+                };
+            };
+            /** @description The database is not answering: retry after `Retry-After` seconds. */
+            503: {
                 headers: {
                     /** @description The id of this request (yours if you sent a sane `X-Request-Id`, else generated): quote it when reporting a problem; audit events record it. */
                     "X-Request-Id"?: string;
@@ -13174,6 +13369,17 @@ export interface operations {
                     "application/scim+json": components["schemas"]["ScimError"];
                 };
             };
+            /** @description The path exists but not with this method; `Allow` lists the methods it has. */
+            405: {
+                headers: {
+                    /** @description The id of this request (yours if you sent a sane `X-Request-Id`, else generated): quote it when reporting a problem; audit events record it. */
+                    "X-Request-Id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/scim+json": components["schemas"]["ScimError"];
+                };
+            };
             /** @description `scimType: uniqueness`: the userName, email, externalId or displayName is taken in the customer. */
             409: {
                 headers: {
@@ -13220,6 +13426,17 @@ export interface operations {
             };
             /** @description An unexpected error; its cause is logged with the request id. */
             500: {
+                headers: {
+                    /** @description The id of this request (yours if you sent a sane `X-Request-Id`, else generated): quote it when reporting a problem; audit events record it. */
+                    "X-Request-Id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/scim+json": components["schemas"]["ScimError"];
+                };
+            };
+            /** @description The database is not answering: retry after `Retry-After` seconds. */
+            503: {
                 headers: {
                     /** @description The id of this request (yours if you sent a sane `X-Request-Id`, else generated): quote it when reporting a problem; audit events record it. */
                     "X-Request-Id"?: string;
@@ -13356,6 +13573,17 @@ export interface operations {
                     "application/scim+json": components["schemas"]["ScimError"];
                 };
             };
+            /** @description The path exists but not with this method; `Allow` lists the methods it has. */
+            405: {
+                headers: {
+                    /** @description The id of this request (yours if you sent a sane `X-Request-Id`, else generated): quote it when reporting a problem; audit events record it. */
+                    "X-Request-Id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/scim+json": components["schemas"]["ScimError"];
+                };
+            };
             /** @description `scimType: uniqueness`: the userName, email, externalId or displayName is taken in the customer. */
             409: {
                 headers: {
@@ -13402,6 +13630,17 @@ export interface operations {
             };
             /** @description An unexpected error; its cause is logged with the request id. */
             500: {
+                headers: {
+                    /** @description The id of this request (yours if you sent a sane `X-Request-Id`, else generated): quote it when reporting a problem; audit events record it. */
+                    "X-Request-Id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/scim+json": components["schemas"]["ScimError"];
+                };
+            };
+            /** @description The database is not answering: retry after `Retry-After` seconds. */
+            503: {
                 headers: {
                     /** @description The id of this request (yours if you sent a sane `X-Request-Id`, else generated): quote it when reporting a problem; audit events record it. */
                     "X-Request-Id"?: string;
@@ -13480,6 +13719,17 @@ export interface operations {
                     "application/scim+json": components["schemas"]["ScimError"];
                 };
             };
+            /** @description The path exists but not with this method; `Allow` lists the methods it has. */
+            405: {
+                headers: {
+                    /** @description The id of this request (yours if you sent a sane `X-Request-Id`, else generated): quote it when reporting a problem; audit events record it. */
+                    "X-Request-Id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/scim+json": components["schemas"]["ScimError"];
+                };
+            };
             /** @description `scimType: uniqueness`: the userName, email, externalId or displayName is taken in the customer. */
             409: {
                 headers: {
@@ -13526,6 +13776,17 @@ export interface operations {
             };
             /** @description An unexpected error; its cause is logged with the request id. */
             500: {
+                headers: {
+                    /** @description The id of this request (yours if you sent a sane `X-Request-Id`, else generated): quote it when reporting a problem; audit events record it. */
+                    "X-Request-Id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/scim+json": components["schemas"]["ScimError"];
+                };
+            };
+            /** @description The database is not answering: retry after `Retry-After` seconds. */
+            503: {
                 headers: {
                     /** @description The id of this request (yours if you sent a sane `X-Request-Id`, else generated): quote it when reporting a problem; audit events record it. */
                     "X-Request-Id"?: string;
@@ -13655,6 +13916,17 @@ export interface operations {
                     "application/scim+json": components["schemas"]["ScimError"];
                 };
             };
+            /** @description The path exists but not with this method; `Allow` lists the methods it has. */
+            405: {
+                headers: {
+                    /** @description The id of this request (yours if you sent a sane `X-Request-Id`, else generated): quote it when reporting a problem; audit events record it. */
+                    "X-Request-Id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/scim+json": components["schemas"]["ScimError"];
+                };
+            };
             /** @description `scimType: uniqueness`: the userName, email, externalId or displayName is taken in the customer. */
             409: {
                 headers: {
@@ -13701,6 +13973,17 @@ export interface operations {
             };
             /** @description An unexpected error; its cause is logged with the request id. */
             500: {
+                headers: {
+                    /** @description The id of this request (yours if you sent a sane `X-Request-Id`, else generated): quote it when reporting a problem; audit events record it. */
+                    "X-Request-Id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/scim+json": components["schemas"]["ScimError"];
+                };
+            };
+            /** @description The database is not answering: retry after `Retry-After` seconds. */
+            503: {
                 headers: {
                     /** @description The id of this request (yours if you sent a sane `X-Request-Id`, else generated): quote it when reporting a problem; audit events record it. */
                     "X-Request-Id"?: string;
@@ -13791,6 +14074,17 @@ export interface operations {
                     "application/scim+json": components["schemas"]["ScimError"];
                 };
             };
+            /** @description The path exists but not with this method; `Allow` lists the methods it has. */
+            405: {
+                headers: {
+                    /** @description The id of this request (yours if you sent a sane `X-Request-Id`, else generated): quote it when reporting a problem; audit events record it. */
+                    "X-Request-Id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/scim+json": components["schemas"]["ScimError"];
+                };
+            };
             /** @description `scimType: uniqueness`: the userName, email, externalId or displayName is taken in the customer. */
             409: {
                 headers: {
@@ -13846,6 +14140,17 @@ export interface operations {
                     "application/scim+json": components["schemas"]["ScimError"];
                 };
             };
+            /** @description The database is not answering: retry after `Retry-After` seconds. */
+            503: {
+                headers: {
+                    /** @description The id of this request (yours if you sent a sane `X-Request-Id`, else generated): quote it when reporting a problem; audit events record it. */
+                    "X-Request-Id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/scim+json": components["schemas"]["ScimError"];
+                };
+            };
         };
     };
     scim_list_groups: {
@@ -13885,7 +14190,6 @@ export interface operations {
                      *           "id": "0193a5d1-4444-7b3c-8d4e-5f60718293a4",
                      *           "members": [
                      *             {
-                     *               "$ref": "https://roster.example.com/scim/v2/Users/0193a5d1-3333-7b3c-8d4e-5f60718293a4",
                      *               "type": "User",
                      *               "value": "0193a5d1-3333-7b3c-8d4e-5f60718293a4"
                      *             }
@@ -13959,6 +14263,17 @@ export interface operations {
                     "application/scim+json": components["schemas"]["ScimError"];
                 };
             };
+            /** @description The path exists but not with this method; `Allow` lists the methods it has. */
+            405: {
+                headers: {
+                    /** @description The id of this request (yours if you sent a sane `X-Request-Id`, else generated): quote it when reporting a problem; audit events record it. */
+                    "X-Request-Id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/scim+json": components["schemas"]["ScimError"];
+                };
+            };
             /** @description `scimType: uniqueness`: the userName, email, externalId or displayName is taken in the customer. */
             409: {
                 headers: {
@@ -14005,6 +14320,17 @@ export interface operations {
             };
             /** @description An unexpected error; its cause is logged with the request id. */
             500: {
+                headers: {
+                    /** @description The id of this request (yours if you sent a sane `X-Request-Id`, else generated): quote it when reporting a problem; audit events record it. */
+                    "X-Request-Id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/scim+json": components["schemas"]["ScimError"];
+                };
+            };
+            /** @description The database is not answering: retry after `Retry-After` seconds. */
+            503: {
                 headers: {
                     /** @description The id of this request (yours if you sent a sane `X-Request-Id`, else generated): quote it when reporting a problem; audit events record it. */
                     "X-Request-Id"?: string;
@@ -14059,7 +14385,6 @@ export interface operations {
                      *       "id": "0193a5d1-4444-7b3c-8d4e-5f60718293a4",
                      *       "members": [
                      *         {
-                     *           "$ref": "https://roster.example.com/scim/v2/Users/0193a5d1-3333-7b3c-8d4e-5f60718293a4",
                      *           "type": "User",
                      *           "value": "0193a5d1-3333-7b3c-8d4e-5f60718293a4"
                      *         }
@@ -14125,6 +14450,17 @@ export interface operations {
                     "application/scim+json": components["schemas"]["ScimError"];
                 };
             };
+            /** @description The path exists but not with this method; `Allow` lists the methods it has. */
+            405: {
+                headers: {
+                    /** @description The id of this request (yours if you sent a sane `X-Request-Id`, else generated): quote it when reporting a problem; audit events record it. */
+                    "X-Request-Id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/scim+json": components["schemas"]["ScimError"];
+                };
+            };
             /** @description `scimType: uniqueness`: the userName, email, externalId or displayName is taken in the customer. */
             409: {
                 headers: {
@@ -14171,6 +14507,17 @@ export interface operations {
             };
             /** @description An unexpected error; its cause is logged with the request id. */
             500: {
+                headers: {
+                    /** @description The id of this request (yours if you sent a sane `X-Request-Id`, else generated): quote it when reporting a problem; audit events record it. */
+                    "X-Request-Id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/scim+json": components["schemas"]["ScimError"];
+                };
+            };
+            /** @description The database is not answering: retry after `Retry-After` seconds. */
+            503: {
                 headers: {
                     /** @description The id of this request (yours if you sent a sane `X-Request-Id`, else generated): quote it when reporting a problem; audit events record it. */
                     "X-Request-Id"?: string;
@@ -14214,7 +14561,6 @@ export interface operations {
                      *       "id": "0193a5d1-4444-7b3c-8d4e-5f60718293a4",
                      *       "members": [
                      *         {
-                     *           "$ref": "https://roster.example.com/scim/v2/Users/0193a5d1-3333-7b3c-8d4e-5f60718293a4",
                      *           "type": "User",
                      *           "value": "0193a5d1-3333-7b3c-8d4e-5f60718293a4"
                      *         }
@@ -14280,6 +14626,17 @@ export interface operations {
                     "application/scim+json": components["schemas"]["ScimError"];
                 };
             };
+            /** @description The path exists but not with this method; `Allow` lists the methods it has. */
+            405: {
+                headers: {
+                    /** @description The id of this request (yours if you sent a sane `X-Request-Id`, else generated): quote it when reporting a problem; audit events record it. */
+                    "X-Request-Id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/scim+json": components["schemas"]["ScimError"];
+                };
+            };
             /** @description `scimType: uniqueness`: the userName, email, externalId or displayName is taken in the customer. */
             409: {
                 headers: {
@@ -14326,6 +14683,17 @@ export interface operations {
             };
             /** @description An unexpected error; its cause is logged with the request id. */
             500: {
+                headers: {
+                    /** @description The id of this request (yours if you sent a sane `X-Request-Id`, else generated): quote it when reporting a problem; audit events record it. */
+                    "X-Request-Id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/scim+json": components["schemas"]["ScimError"];
+                };
+            };
+            /** @description The database is not answering: retry after `Retry-After` seconds. */
+            503: {
                 headers: {
                     /** @description The id of this request (yours if you sent a sane `X-Request-Id`, else generated): quote it when reporting a problem; audit events record it. */
                     "X-Request-Id"?: string;
@@ -14383,7 +14751,6 @@ export interface operations {
                      *       "id": "0193a5d1-4444-7b3c-8d4e-5f60718293a4",
                      *       "members": [
                      *         {
-                     *           "$ref": "https://roster.example.com/scim/v2/Users/0193a5d1-3333-7b3c-8d4e-5f60718293a4",
                      *           "type": "User",
                      *           "value": "0193a5d1-3333-7b3c-8d4e-5f60718293a4"
                      *         }
@@ -14449,6 +14816,17 @@ export interface operations {
                     "application/scim+json": components["schemas"]["ScimError"];
                 };
             };
+            /** @description The path exists but not with this method; `Allow` lists the methods it has. */
+            405: {
+                headers: {
+                    /** @description The id of this request (yours if you sent a sane `X-Request-Id`, else generated): quote it when reporting a problem; audit events record it. */
+                    "X-Request-Id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/scim+json": components["schemas"]["ScimError"];
+                };
+            };
             /** @description `scimType: uniqueness`: the userName, email, externalId or displayName is taken in the customer. */
             409: {
                 headers: {
@@ -14495,6 +14873,17 @@ export interface operations {
             };
             /** @description An unexpected error; its cause is logged with the request id. */
             500: {
+                headers: {
+                    /** @description The id of this request (yours if you sent a sane `X-Request-Id`, else generated): quote it when reporting a problem; audit events record it. */
+                    "X-Request-Id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/scim+json": components["schemas"]["ScimError"];
+                };
+            };
+            /** @description The database is not answering: retry after `Retry-After` seconds. */
+            503: {
                 headers: {
                     /** @description The id of this request (yours if you sent a sane `X-Request-Id`, else generated): quote it when reporting a problem; audit events record it. */
                     "X-Request-Id"?: string;
@@ -14573,6 +14962,17 @@ export interface operations {
                     "application/scim+json": components["schemas"]["ScimError"];
                 };
             };
+            /** @description The path exists but not with this method; `Allow` lists the methods it has. */
+            405: {
+                headers: {
+                    /** @description The id of this request (yours if you sent a sane `X-Request-Id`, else generated): quote it when reporting a problem; audit events record it. */
+                    "X-Request-Id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/scim+json": components["schemas"]["ScimError"];
+                };
+            };
             /** @description `scimType: uniqueness`: the userName, email, externalId or displayName is taken in the customer. */
             409: {
                 headers: {
@@ -14619,6 +15019,17 @@ export interface operations {
             };
             /** @description An unexpected error; its cause is logged with the request id. */
             500: {
+                headers: {
+                    /** @description The id of this request (yours if you sent a sane `X-Request-Id`, else generated): quote it when reporting a problem; audit events record it. */
+                    "X-Request-Id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/scim+json": components["schemas"]["ScimError"];
+                };
+            };
+            /** @description The database is not answering: retry after `Retry-After` seconds. */
+            503: {
                 headers: {
                     /** @description The id of this request (yours if you sent a sane `X-Request-Id`, else generated): quote it when reporting a problem; audit events record it. */
                     "X-Request-Id"?: string;
@@ -14684,7 +15095,6 @@ export interface operations {
                      *       "id": "0193a5d1-4444-7b3c-8d4e-5f60718293a4",
                      *       "members": [
                      *         {
-                     *           "$ref": "https://roster.example.com/scim/v2/Users/0193a5d1-3333-7b3c-8d4e-5f60718293a4",
                      *           "type": "User",
                      *           "value": "0193a5d1-3333-7b3c-8d4e-5f60718293a4"
                      *         }
@@ -14750,6 +15160,17 @@ export interface operations {
                     "application/scim+json": components["schemas"]["ScimError"];
                 };
             };
+            /** @description The path exists but not with this method; `Allow` lists the methods it has. */
+            405: {
+                headers: {
+                    /** @description The id of this request (yours if you sent a sane `X-Request-Id`, else generated): quote it when reporting a problem; audit events record it. */
+                    "X-Request-Id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/scim+json": components["schemas"]["ScimError"];
+                };
+            };
             /** @description `scimType: uniqueness`: the userName, email, externalId or displayName is taken in the customer. */
             409: {
                 headers: {
@@ -14796,6 +15217,17 @@ export interface operations {
             };
             /** @description An unexpected error; its cause is logged with the request id. */
             500: {
+                headers: {
+                    /** @description The id of this request (yours if you sent a sane `X-Request-Id`, else generated): quote it when reporting a problem; audit events record it. */
+                    "X-Request-Id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/scim+json": components["schemas"]["ScimError"];
+                };
+            };
+            /** @description The database is not answering: retry after `Retry-After` seconds. */
+            503: {
                 headers: {
                     /** @description The id of this request (yours if you sent a sane `X-Request-Id`, else generated): quote it when reporting a problem; audit events record it. */
                     "X-Request-Id"?: string;
