@@ -89,6 +89,10 @@ pub struct EventMembership {
     /// When the user joined the customer; null after `membership.removed`.
     #[serde(with = "time::serde::rfc3339::option")]
     pub added_at: Option<OffsetDateTime>,
+    /// The customer's own id for the user; absent after `membership.removed`.
+    pub external_id: Option<String>,
+    /// The customer's groups the user is in, by name; absent after `membership.removed`.
+    pub groups: Option<Vec<crate::routes::views::GroupRefView>>,
 }
 
 /// `membership.added`, `membership.updated`, `membership.removed`.

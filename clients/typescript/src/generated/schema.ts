@@ -2183,6 +2183,10 @@ export interface components {
              * @description When the user joined the customer; null after `membership.removed`.
              */
             added_at: string | null;
+            /** @description The customer's own id for the user; absent after `membership.removed`. */
+            external_id: string | null;
+            /** @description The customer's groups the user is in, by name; absent after `membership.removed`. */
+            groups: components["schemas"]["GroupRefView"][] | null;
         };
         /** @enum {string} */
         EventType: "user.invited" | "user.activated" | "user.updated" | "user.status_changed" | "user.locked" | "user.unlocked" | "user.password_changed" | "user.deleted" | "membership.added" | "membership.updated" | "membership.removed" | "customer.created" | "customer.updated" | "ping";
