@@ -684,6 +684,12 @@ fn document_scim(operation: &mut Operation) {
             .or_insert(RefOr::T(response));
     }
     document_headers(operation);
+    if let Some(RefOr::T(response)) = operation.responses.responses.get_mut("401") {
+        response.headers.insert(
+            "WWW-Authenticate".to_string(),
+            string_header("`Bearer realm=\"roster SCIM\"`: send a SCIM token."),
+        );
+    }
 }
 
 fn scim_error_schema() -> utoipa::openapi::schema::Schema {

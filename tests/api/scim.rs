@@ -627,7 +627,29 @@ async fn filters_and_paging_answer_what_identity_providers_ask() {
         3
     );
     assert_eq!(count(r#"externalId pr"#).await, 0);
-    // Okta's lookup and paging.
+    // Okta's lookup, as Okta sends it.
+    let okta = expect_scim(
+        scim(
+            &app,
+            Method::GET,
+            "/Users?filter=userName%20eq%20%22bob@acme.test%22&startIndex=1&count=2",
+            &token,
+            None,
+        )
+        .await,
+        StatusCode::OK,
+    )
+    .await;
+    assert_eq!(
+        (
+            okta["totalResults"].as_u64(),
+            okta["startIndex"].as_u64(),
+            okta["itemsPerPage"].as_u64()
+        ),
+        (Some(1), Some(1), Some(1))
+    );
+    assert_eq!(okta["Resources"][0]["userName"], "bob@acme.test");
+    // Paging.
     let page = expect_scim(
         scim(
             &app,

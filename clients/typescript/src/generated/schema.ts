@@ -11861,7 +11861,7 @@ export interface operations {
             /** @description No SCIM token, or it is unknown or revoked. */
             401: {
                 headers: {
-                    /** @description The scheme to authenticate with: `Bearer realm="roster"` (`Basic realm="roster"` for a client that authenticated with HTTP Basic). */
+                    /** @description `Bearer realm="roster SCIM"`: send a SCIM token. */
                     "WWW-Authenticate"?: string;
                     /** @description The id of this request (yours if you sent a sane `X-Request-Id`, else generated): quote it when reporting a problem; audit events record it. */
                     "X-Request-Id"?: string;
@@ -12006,7 +12006,7 @@ export interface operations {
             /** @description No SCIM token, or it is unknown or revoked. */
             401: {
                 headers: {
-                    /** @description The scheme to authenticate with: `Bearer realm="roster"` (`Basic realm="roster"` for a client that authenticated with HTTP Basic). */
+                    /** @description `Bearer realm="roster SCIM"`: send a SCIM token. */
                     "WWW-Authenticate"?: string;
                     /** @description The id of this request (yours if you sent a sane `X-Request-Id`, else generated): quote it when reporting a problem; audit events record it. */
                     "X-Request-Id"?: string;
@@ -12154,7 +12154,7 @@ export interface operations {
             /** @description No SCIM token, or it is unknown or revoked. */
             401: {
                 headers: {
-                    /** @description The scheme to authenticate with: `Bearer realm="roster"` (`Basic realm="roster"` for a client that authenticated with HTTP Basic). */
+                    /** @description `Bearer realm="roster SCIM"`: send a SCIM token. */
                     "WWW-Authenticate"?: string;
                     /** @description The id of this request (yours if you sent a sane `X-Request-Id`, else generated): quote it when reporting a problem; audit events record it. */
                     "X-Request-Id"?: string;
@@ -12299,7 +12299,7 @@ export interface operations {
             /** @description No SCIM token, or it is unknown or revoked. */
             401: {
                 headers: {
-                    /** @description The scheme to authenticate with: `Bearer realm="roster"` (`Basic realm="roster"` for a client that authenticated with HTTP Basic). */
+                    /** @description `Bearer realm="roster SCIM"`: send a SCIM token. */
                     "WWW-Authenticate"?: string;
                     /** @description The id of this request (yours if you sent a sane `X-Request-Id`, else generated): quote it when reporting a problem; audit events record it. */
                     "X-Request-Id"?: string;
@@ -12447,7 +12447,7 @@ export interface operations {
             /** @description No SCIM token, or it is unknown or revoked. */
             401: {
                 headers: {
-                    /** @description The scheme to authenticate with: `Bearer realm="roster"` (`Basic realm="roster"` for a client that authenticated with HTTP Basic). */
+                    /** @description `Bearer realm="roster SCIM"`: send a SCIM token. */
                     "WWW-Authenticate"?: string;
                     /** @description The id of this request (yours if you sent a sane `X-Request-Id`, else generated): quote it when reporting a problem; audit events record it. */
                     "X-Request-Id"?: string;
@@ -12606,7 +12606,7 @@ export interface operations {
             /** @description No SCIM token, or it is unknown or revoked. */
             401: {
                 headers: {
-                    /** @description The scheme to authenticate with: `Bearer realm="roster"` (`Basic realm="roster"` for a client that authenticated with HTTP Basic). */
+                    /** @description `Bearer realm="roster SCIM"`: send a SCIM token. */
                     "WWW-Authenticate"?: string;
                     /** @description The id of this request (yours if you sent a sane `X-Request-Id`, else generated): quote it when reporting a problem; audit events record it. */
                     "X-Request-Id"?: string;
@@ -12766,7 +12766,7 @@ export interface operations {
             /** @description No SCIM token, or it is unknown or revoked. */
             401: {
                 headers: {
-                    /** @description The scheme to authenticate with: `Bearer realm="roster"` (`Basic realm="roster"` for a client that authenticated with HTTP Basic). */
+                    /** @description `Bearer realm="roster SCIM"`: send a SCIM token. */
                     "WWW-Authenticate"?: string;
                     /** @description The id of this request (yours if you sent a sane `X-Request-Id`, else generated): quote it when reporting a problem; audit events record it. */
                     "X-Request-Id"?: string;
@@ -12962,7 +12962,7 @@ export interface operations {
             /** @description No SCIM token, or it is unknown or revoked. */
             401: {
                 headers: {
-                    /** @description The scheme to authenticate with: `Bearer realm="roster"` (`Basic realm="roster"` for a client that authenticated with HTTP Basic). */
+                    /** @description `Bearer realm="roster SCIM"`: send a SCIM token. */
                     "WWW-Authenticate"?: string;
                     /** @description The id of this request (yours if you sent a sane `X-Request-Id`, else generated): quote it when reporting a problem; audit events record it. */
                     "X-Request-Id"?: string;
@@ -13163,7 +13163,7 @@ export interface operations {
             /** @description No SCIM token, or it is unknown or revoked. */
             401: {
                 headers: {
-                    /** @description The scheme to authenticate with: `Bearer realm="roster"` (`Basic realm="roster"` for a client that authenticated with HTTP Basic). */
+                    /** @description `Bearer realm="roster SCIM"`: send a SCIM token. */
                     "WWW-Authenticate"?: string;
                     /** @description The id of this request (yours if you sent a sane `X-Request-Id`, else generated): quote it when reporting a problem; audit events record it. */
                     "X-Request-Id"?: string;
@@ -13341,7 +13341,7 @@ export interface operations {
             /** @description No SCIM token, or it is unknown or revoked. */
             401: {
                 headers: {
-                    /** @description The scheme to authenticate with: `Bearer realm="roster"` (`Basic realm="roster"` for a client that authenticated with HTTP Basic). */
+                    /** @description `Bearer realm="roster SCIM"`: send a SCIM token. */
                     "WWW-Authenticate"?: string;
                     /** @description The id of this request (yours if you sent a sane `X-Request-Id`, else generated): quote it when reporting a problem; audit events record it. */
                     "X-Request-Id"?: string;
@@ -13545,7 +13545,7 @@ export interface operations {
             /** @description No SCIM token, or it is unknown or revoked. */
             401: {
                 headers: {
-                    /** @description The scheme to authenticate with: `Bearer realm="roster"` (`Basic realm="roster"` for a client that authenticated with HTTP Basic). */
+                    /** @description `Bearer realm="roster SCIM"`: send a SCIM token. */
                     "WWW-Authenticate"?: string;
                     /** @description The id of this request (yours if you sent a sane `X-Request-Id`, else generated): quote it when reporting a problem; audit events record it. */
                     "X-Request-Id"?: string;
@@ -13691,7 +13691,7 @@ export interface operations {
             /** @description No SCIM token, or it is unknown or revoked. */
             401: {
                 headers: {
-                    /** @description The scheme to authenticate with: `Bearer realm="roster"` (`Basic realm="roster"` for a client that authenticated with HTTP Basic). */
+                    /** @description `Bearer realm="roster SCIM"`: send a SCIM token. */
                     "WWW-Authenticate"?: string;
                     /** @description The id of this request (yours if you sent a sane `X-Request-Id`, else generated): quote it when reporting a problem; audit events record it. */
                     "X-Request-Id"?: string;
@@ -13888,7 +13888,7 @@ export interface operations {
             /** @description No SCIM token, or it is unknown or revoked. */
             401: {
                 headers: {
-                    /** @description The scheme to authenticate with: `Bearer realm="roster"` (`Basic realm="roster"` for a client that authenticated with HTTP Basic). */
+                    /** @description `Bearer realm="roster SCIM"`: send a SCIM token. */
                     "WWW-Authenticate"?: string;
                     /** @description The id of this request (yours if you sent a sane `X-Request-Id`, else generated): quote it when reporting a problem; audit events record it. */
                     "X-Request-Id"?: string;
@@ -14046,7 +14046,7 @@ export interface operations {
             /** @description No SCIM token, or it is unknown or revoked. */
             401: {
                 headers: {
-                    /** @description The scheme to authenticate with: `Bearer realm="roster"` (`Basic realm="roster"` for a client that authenticated with HTTP Basic). */
+                    /** @description `Bearer realm="roster SCIM"`: send a SCIM token. */
                     "WWW-Authenticate"?: string;
                     /** @description The id of this request (yours if you sent a sane `X-Request-Id`, else generated): quote it when reporting a problem; audit events record it. */
                     "X-Request-Id"?: string;
@@ -14235,7 +14235,7 @@ export interface operations {
             /** @description No SCIM token, or it is unknown or revoked. */
             401: {
                 headers: {
-                    /** @description The scheme to authenticate with: `Bearer realm="roster"` (`Basic realm="roster"` for a client that authenticated with HTTP Basic). */
+                    /** @description `Bearer realm="roster SCIM"`: send a SCIM token. */
                     "WWW-Authenticate"?: string;
                     /** @description The id of this request (yours if you sent a sane `X-Request-Id`, else generated): quote it when reporting a problem; audit events record it. */
                     "X-Request-Id"?: string;
@@ -14422,7 +14422,7 @@ export interface operations {
             /** @description No SCIM token, or it is unknown or revoked. */
             401: {
                 headers: {
-                    /** @description The scheme to authenticate with: `Bearer realm="roster"` (`Basic realm="roster"` for a client that authenticated with HTTP Basic). */
+                    /** @description `Bearer realm="roster SCIM"`: send a SCIM token. */
                     "WWW-Authenticate"?: string;
                     /** @description The id of this request (yours if you sent a sane `X-Request-Id`, else generated): quote it when reporting a problem; audit events record it. */
                     "X-Request-Id"?: string;
@@ -14598,7 +14598,7 @@ export interface operations {
             /** @description No SCIM token, or it is unknown or revoked. */
             401: {
                 headers: {
-                    /** @description The scheme to authenticate with: `Bearer realm="roster"` (`Basic realm="roster"` for a client that authenticated with HTTP Basic). */
+                    /** @description `Bearer realm="roster SCIM"`: send a SCIM token. */
                     "WWW-Authenticate"?: string;
                     /** @description The id of this request (yours if you sent a sane `X-Request-Id`, else generated): quote it when reporting a problem; audit events record it. */
                     "X-Request-Id"?: string;
@@ -14788,7 +14788,7 @@ export interface operations {
             /** @description No SCIM token, or it is unknown or revoked. */
             401: {
                 headers: {
-                    /** @description The scheme to authenticate with: `Bearer realm="roster"` (`Basic realm="roster"` for a client that authenticated with HTTP Basic). */
+                    /** @description `Bearer realm="roster SCIM"`: send a SCIM token. */
                     "WWW-Authenticate"?: string;
                     /** @description The id of this request (yours if you sent a sane `X-Request-Id`, else generated): quote it when reporting a problem; audit events record it. */
                     "X-Request-Id"?: string;
@@ -14934,7 +14934,7 @@ export interface operations {
             /** @description No SCIM token, or it is unknown or revoked. */
             401: {
                 headers: {
-                    /** @description The scheme to authenticate with: `Bearer realm="roster"` (`Basic realm="roster"` for a client that authenticated with HTTP Basic). */
+                    /** @description `Bearer realm="roster SCIM"`: send a SCIM token. */
                     "WWW-Authenticate"?: string;
                     /** @description The id of this request (yours if you sent a sane `X-Request-Id`, else generated): quote it when reporting a problem; audit events record it. */
                     "X-Request-Id"?: string;
@@ -15132,7 +15132,7 @@ export interface operations {
             /** @description No SCIM token, or it is unknown or revoked. */
             401: {
                 headers: {
-                    /** @description The scheme to authenticate with: `Bearer realm="roster"` (`Basic realm="roster"` for a client that authenticated with HTTP Basic). */
+                    /** @description `Bearer realm="roster SCIM"`: send a SCIM token. */
                     "WWW-Authenticate"?: string;
                     /** @description The id of this request (yours if you sent a sane `X-Request-Id`, else generated): quote it when reporting a problem; audit events record it. */
                     "X-Request-Id"?: string;
