@@ -22,7 +22,7 @@ use crate::domain::scim::group::{group_resource, read_group, DesiredGroup, Group
 use crate::domain::scim::user::{read_user, user_resource, DesiredUser, MemberView};
 use crate::domain::scim::{if_match_admits, patch, schema, weak_etag, ScimFault};
 use crate::error::ApiError;
-use crate::service::audit::{AuditContext, Event};
+use crate::service::audit::{describe, AuditContext, Event};
 use crate::service::groups::{self as service_groups, valid_name, GroupEdit, NewGroup};
 use crate::service::{members, users};
 use crate::state::AppState;
@@ -474,7 +474,7 @@ fn keep_extras(
     })?;
     Event::new(
         "scim_member.updated",
-        format!("The SCIM userName of {} was set", user.email),
+        format!("The SCIM userName of {} was set", describe(user)),
     )
     .about(&user.id)
     .in_customer_id(Some(&token.customer_id))

@@ -976,3 +976,49 @@ async fn a_scim_token_is_neither_an_oauth_client_nor_listed_with_them() {
     )
     .await;
 }
+
+#[tokio::test]
+async fn a_user_name_that_is_not_the_email_is_kept_unique_and_redacted_with_the_user() {
+    let app = spawn_app().await;
+    let (_, token) = customer_with_token(&app, "Acme", None).await;
+    let mut body = new_user("ada@acme.test");
+    body["userName"] = json!("Ada.Lovelace");
+    let created = expect_scim(
+        scim(&app, Method::POST, "/Users", &token, Some(body)).await,
+        StatusCode::CREATED,
+    )
+    .await;
+    assert_eq!(created["userName"], "Ada.Lovelace");
+    assert_eq!(created["emails"][0]["value"], "ada@acme.test");
+    let uid = created["id"].as_str().unwrap().to_string();
+    let found = expect_scim(
+        scim(
+            &app,
+            Method::GET,
+            "/Users?filter=userName%20eq%20%22ada.lovelace%22",
+            &token,
+            None,
+        )
+        .await,
+        StatusCode::OK,
+    )
+    .await;
+    assert_eq!(found["totalResults"], 1);
+    let mut twin = new_user("twin@acme.test");
+    twin["userName"] = json!("ADA.LOVELACE");
+    expect_scim_error(
+        scim(&app, Method::POST, "/Users", &token, Some(twin)).await,
+        StatusCode::CONFLICT,
+        Some("uniqueness"),
+    )
+    .await;
+
+    let deleted = app.delete_user(app.admin_token(), &uid, "").await;
+    assert_eq!(deleted.status(), StatusCode::NO_CONTENT);
+    let events = app.audit_events(&format!("user_id={uid}")).await;
+    let kept = events
+        .iter()
+        .find(|e| e["action"] == "scim_member.updated")
+        .unwrap();
+    assert_eq!(kept["changes"]["user_name"]["after"], "[deleted]", "{kept}");
+}
