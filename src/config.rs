@@ -147,6 +147,8 @@ pub struct Settings {
     pub reset_email_cooldown: Duration,
     pub hash_concurrency: usize,
     pub hash_queue: usize,
+    /// The largest user-import file, in bytes.
+    pub import_max_bytes: u64,
     pub auth_rate_limit: u32,
     /// Confirmation emails one caller may ask for in any hour.
     pub confirmation_emails_per_hour: u32,
@@ -289,6 +291,7 @@ impl Settings {
             reset_email_cooldown: env.duration(&vars::RESET_EMAIL_COOLDOWN, None)?,
             hash_concurrency,
             hash_queue: env.count(&vars::HASH_QUEUE, Some(hash_queue_default))?,
+            import_max_bytes: env.count(&vars::IMPORT_MAX_BYTES, None)?,
             auth_rate_limit: env.count(&vars::AUTH_RATE_LIMIT, None)?,
             confirmation_emails_per_hour: env.count(&vars::CONFIRMATION_EMAILS_PER_HOUR, None)?,
             log_format: word_of(&vars::LOG_FORMAT, env, LogFormat::ALL, LogFormat::as_str)?,

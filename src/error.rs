@@ -76,7 +76,8 @@ error_codes! {
     IdempotencyRequestInProgress = "idempotency_request_in_progress", 409, "A request with this `Idempotency-Key` is still being processed: retry shortly.";
     Gone = "gone", 410, "The emailed link expired, was used, or was replaced by a newer one: ask for a new one.";
     PreconditionFailed = "precondition_failed", 412, "`If-Match` does not match the current `ETag`: read the resource again, then retry.";
-    PayloadTooLarge = "payload_too_large", 413, "The request body is larger than 64 KiB.";
+    NotAcceptable = "not_acceptable", 406, "The operation cannot answer in any media type the `Accept` header allows; `detail` lists those it can.";
+    PayloadTooLarge = "payload_too_large", 413, "The request body is larger than the operation accepts: 64 KiB, or `ROSTER_IMPORT_MAX_BYTES` for an import file.";
     UnsupportedMediaType = "unsupported_media_type", 415, "The body is not in a media type the operation accepts (usually `application/json`).";
     ValidationFailed = "validation_failed", 422, "A field or parameter is invalid: `errors[]` names each one and why.";
     IdempotencyKeyReused = "idempotency_key_reused", 422, "This `Idempotency-Key` was used in the last 24 h with another request body.";
@@ -204,6 +205,12 @@ pub enum ApiError {
     PreconditionFailed,
     #[error("payload too large")]
     PayloadTooLarge,
+    /// A 413 for an upload with its own limit (`ROSTER_IMPORT_MAX_BYTES`).
+    #[error("file too large")]
+    FileTooLarge { limit: u64 },
+    /// A 406: none of the media types `Accept` allows; the detail lists ours.
+    #[error("not acceptable")]
+    NotAcceptable(String),
     #[error("unsupported media type")]
     UnsupportedMediaType,
     #[error("validation failed")]
@@ -265,7 +272,8 @@ impl ApiError {
             ApiError::Conflict { code, .. } => *code,
             ApiError::Gone(_) => ErrorCode::Gone,
             ApiError::PreconditionFailed => ErrorCode::PreconditionFailed,
-            ApiError::PayloadTooLarge => ErrorCode::PayloadTooLarge,
+            ApiError::PayloadTooLarge | ApiError::FileTooLarge { .. } => ErrorCode::PayloadTooLarge,
+            ApiError::NotAcceptable(_) => ErrorCode::NotAcceptable,
             ApiError::UnsupportedMediaType => ErrorCode::UnsupportedMediaType,
             ApiError::Validation(_) => ErrorCode::ValidationFailed,
             ApiError::Unprocessable { code, .. } => *code,
@@ -294,6 +302,12 @@ impl ApiError {
                 "The resource changed since you read it (If-Match does not match its ETag); read it again and retry.".into()
             }
             ApiError::PayloadTooLarge => "The request body is larger than 64 KiB.".into(),
+            ApiError::FileTooLarge { limit } => {
+                format!("The file is larger than the {limit} bytes an import accepts.")
+            }
+            ApiError::NotAcceptable(offered) => {
+                format!("This operation answers only in {offered}; ask for one of them in Accept.")
+            }
             ApiError::UnsupportedMediaType => {
                 "Send the request body as application/json.".into()
             }
@@ -352,7 +366,10 @@ impl ResponseError for ApiError {
             ApiError::Conflict { .. } => StatusCode::CONFLICT,
             ApiError::Gone(_) => StatusCode::GONE,
             ApiError::PreconditionFailed => StatusCode::PRECONDITION_FAILED,
-            ApiError::PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
+            ApiError::PayloadTooLarge | ApiError::FileTooLarge { .. } => {
+                StatusCode::PAYLOAD_TOO_LARGE
+            }
+            ApiError::NotAcceptable(_) => StatusCode::NOT_ACCEPTABLE,
             ApiError::UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             ApiError::Validation(_) | ApiError::Unprocessable { .. } => {
                 StatusCode::UNPROCESSABLE_ENTITY

@@ -4,7 +4,7 @@ use std::process::ExitCode;
 use clap::{Parser, Subcommand};
 use roster::clock::Clock;
 use roster::config::Settings;
-use roster::domain::permissions::{Actor, ActorKind};
+use roster::domain::imports::Format;
 use roster::service::audit::AuditContext;
 use roster::service::bootstrap::{self, Bootstrap};
 use roster::service::keys::RotateError;
@@ -38,6 +38,9 @@ enum Command {
     /// The keys that sign access tokens.
     #[command(subcommand)]
     Keys(KeysCommand),
+    /// Bulk import and export of a customer's users.
+    #[command(subcommand)]
+    Users(UsersCommand),
     /// Recount every customer's seats in use and compare them with the stored
     /// counters; print each difference and exit non-zero if there is one.
     Check,
@@ -50,6 +53,42 @@ enum KeysCommand {
     /// the JWKS) until every token it signed has expired. Refused when
     /// ROSTER_JWT_KEY_FILE is set.
     Rotate,
+}
+
+#[derive(Subcommand)]
+enum UsersCommand {
+    /// Import users from a CSV (header row) or NDJSON file, as
+    /// `POST /v1/customers/{id}/user-imports` does, on the configured
+    /// database in this process, with a progress bar; then print the
+    /// summary and the failed rows.
+    Import {
+        /// The customer's id.
+        #[arg(long)]
+        customer: String,
+        /// The file: `.ndjson` or `.jsonl` is NDJSON, anything else CSV
+        /// (unless --format says).
+        file: std::path::PathBuf,
+        #[arg(long, value_parser = ["csv", "ndjson"])]
+        format: Option<String>,
+        /// Report what would happen; change nothing.
+        #[arg(long)]
+        dry_run: bool,
+        /// Send no activation emails to new users.
+        #[arg(long)]
+        no_invites: bool,
+    },
+    /// Export every member of a customer (the import's columns plus id,
+    /// status and added_at).
+    Export {
+        /// The customer's id.
+        #[arg(long)]
+        customer: String,
+        #[arg(long, default_value = "csv", value_parser = ["csv", "ndjson"])]
+        format: String,
+        /// Write here instead of standard output.
+        #[arg(long)]
+        output: Option<std::path::PathBuf>,
+    },
 }
 
 #[derive(Subcommand)]
@@ -79,6 +118,8 @@ enum ApiClientCommand {
         customer: Option<String>,
     },
 }
+
+mod cli;
 
 type Outcome = Result<(), Box<dyn std::error::Error>>;
 
@@ -121,6 +162,24 @@ fn main() -> ExitCode {
                 customer,
             })) => create_api_client(settings, name, customer).await,
             Command::Keys(KeysCommand::Rotate) => rotate_keys(settings).await,
+            Command::Users(UsersCommand::Import {
+                customer,
+                file,
+                format,
+                dry_run,
+                no_invites,
+            }) => {
+                let format = import_format(format.as_deref(), &file);
+                cli::import_users(settings, customer, &file, format, dry_run, !no_invites).await
+            }
+            Command::Users(UsersCommand::Export {
+                customer,
+                format,
+                output,
+            }) => {
+                let format = import_format(Some(&format), std::path::Path::new(""));
+                cli::export_users(settings, customer, format, output.as_deref()).await
+            }
             Command::Check => check(settings).await,
             Command::Serve | Command::Openapi | Command::CheckConfig => serve(settings).await,
         }
@@ -219,14 +278,20 @@ async fn rotate_keys(settings: Settings) -> Outcome {
     Ok(())
 }
 
+fn import_format(named: Option<&str>, file: &std::path::Path) -> Format {
+    let extension = file
+        .extension()
+        .and_then(|e| e.to_str())
+        .unwrap_or_default();
+    match (named, extension) {
+        (Some("ndjson"), _) | (None, "ndjson" | "jsonl") => Format::Ndjson,
+        _ => Format::Csv,
+    }
+}
+
 async fn create_api_client(settings: Settings, name: String, customer: Option<String>) -> Outcome {
     let state = build_state(settings, Clock::default()).await?;
-    let operator = Actor {
-        kind: ActorKind::Client { id: "cli".into() },
-        platform_admin: true,
-        member_of: Default::default(),
-        admin_of: Default::default(),
-    };
+    let operator = cli::operator();
     let name =
         roster::domain::profile::parse_label(&name, 200).map_err(|why| format!("--name {why}"))?;
     let (client, secret) = roster::service::api_clients::create(

@@ -32,7 +32,7 @@ use crate::pages::PageTemplates;
 use crate::rate_limit::AuthRateLimit;
 use crate::rate_limit::FormRateLimit;
 use crate::service::bootstrap::{self, Bootstrap, BootstrapError};
-use crate::service::{accounts, keys, maintenance};
+use crate::service::{accounts, keys, maintenance, user_imports};
 use crate::state::AppState;
 use crate::theme::{Branding, Theme, ThemeError};
 use crate::webhooks::courier::Courier;
@@ -191,6 +191,10 @@ fn resolver(state: AppState) -> Resolve {
             match RequestKind::parse(&row.kind) {
                 Some(RequestKind::ForgotPassword) => {
                     Ok(accounts::resolve_forgot_password(&state, row.id, row.recipient).await?)
+                }
+                Some(RequestKind::UserImport) => {
+                    user_imports::resolve(&state, row.id, row.recipient).await?;
+                    Ok(())
                 }
                 None => Err(format!("`{}` is not a request", row.kind).into()),
             }

@@ -15,6 +15,8 @@ mod support;
 
 #[path = "process/check.rs"]
 mod check;
+#[path = "process/imports.rs"]
+mod imports;
 #[path = "process/kill.rs"]
 mod kill;
 #[path = "process/load.rs"]

@@ -497,6 +497,16 @@ pub const HASH_QUEUE: Var = var(
     "password requests that may wait for a hashing slot; beyond it a 429 at once",
     |s| Some(s.hash_queue.to_string()),
 );
+pub const IMPORT_MAX_BYTES: Var = var(
+    "ROSTER_IMPORT_MAX_BYTES",
+    Value("52428800"),
+    Kind::Count {
+        min: 1024,
+        max: 1_073_741_824,
+    },
+    "largest user-import file accepted, in bytes (50 MB); a larger upload is a 413",
+    |s| Some(s.import_max_bytes.to_string()),
+);
 pub const LOG_FORMAT: Var = var(
     "ROSTER_LOG_FORMAT",
     Value("text"),
@@ -554,6 +564,7 @@ pub static ALL: &[&Var] = &[
     &RESET_EMAIL_COOLDOWN,
     &HASH_CONCURRENCY,
     &HASH_QUEUE,
+    &IMPORT_MAX_BYTES,
     &LOG_FORMAT,
 ];
 

@@ -28,6 +28,7 @@ pub mod customers;
 pub mod events;
 pub mod groups;
 pub mod idempotency;
+pub mod imports;
 pub mod memberships;
 pub mod outbox;
 pub mod refresh_tokens;
@@ -294,6 +295,27 @@ pub fn at_commit(
         Some(work) => work(conn),
         None => Ok(()),
     }
+}
+
+/// Runs `work` in a savepoint of the transaction under way: when it fails,
+/// its changes are rolled back and so is the work it deferred to the commit.
+pub fn savepoint<T, E>(
+    conn: &mut DbConnection,
+    work: impl FnOnce(&mut DbConnection) -> Result<T, E>,
+) -> Result<T, E>
+where
+    E: From<diesel::result::Error>,
+{
+    let mark = DEFERRED.with_borrow(|deferred| deferred.as_ref().map(Vec::len));
+    let done = conn.transaction(work);
+    if let (Err(_), Some(mark)) = (&done, mark) {
+        DEFERRED.with_borrow_mut(|deferred| {
+            if let Some(queue) = deferred {
+                queue.truncate(mark);
+            }
+        });
+    }
+    done
 }
 
 /// The deferred work of one write transaction; dropped (whatever happened)

@@ -274,6 +274,19 @@ pub fn mark_attempt_failed(
     .map(drop)
 }
 
+/// Makes a request due again at once, whoever holds it (a job that runs in
+/// turns: `service::user_imports`).
+pub fn due_again(conn: &mut DbConnection, id: &str, now: PrimitiveDateTime) -> QueryResult<()> {
+    diesel::update(email_outbox::table.find(id))
+        .set((
+            email_outbox::lease_owner.eq(None::<String>),
+            email_outbox::lease_expires_at.eq(None::<PrimitiveDateTime>),
+            email_outbox::next_attempt_at.eq(now),
+        ))
+        .execute(conn)
+        .map(drop)
+}
+
 /// Gives back a claimed row untouched (graceful shutdown).
 pub fn release(conn: &mut DbConnection, id: &str, owner: &str) -> QueryResult<()> {
     diesel::update(

@@ -248,12 +248,47 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    user_imports (id) {
+        id -> Text,
+        customer_id -> Text,
+        status -> Text,
+        dry_run -> Bool,
+        send_invites -> Bool,
+        total_rows -> Integer,
+        processed_rows -> Integer,
+        last_row -> Integer,
+        created -> Integer,
+        updated -> Integer,
+        unchanged -> Integer,
+        failed -> Integer,
+        seats_planned -> Integer,
+        started_by -> Text,
+        created_at -> Timestamp,
+        started_at -> Nullable<Timestamp>,
+        finished_at -> Nullable<Timestamp>,
+    }
+}
+
+diesel::table! {
+    user_import_rows (import_id, row_number) {
+        import_id -> Text,
+        row_number -> Integer,
+        email -> Nullable<Text>,
+        data -> Text,
+        error_field -> Nullable<Text>,
+        error_code -> Nullable<Text>,
+        error_message -> Nullable<Text>,
+    }
+}
+
 diesel::joinable!(memberships -> customers (customer_id));
 diesel::joinable!(memberships -> users (user_id));
 diesel::joinable!(action_tokens -> users (user_id));
 diesel::joinable!(refresh_tokens -> users (user_id));
 diesel::joinable!(audit_event_customers -> audit_events (event_id));
 diesel::joinable!(event_customers -> events (event_seq));
+diesel::joinable!(user_import_rows -> user_imports (import_id));
 diesel::joinable!(customer_groups -> customers (customer_id));
 diesel::joinable!(group_members -> customer_groups (group_id));
 diesel::joinable!(group_members -> users (user_id));
@@ -275,6 +310,8 @@ diesel::allow_tables_to_appear_in_same_query!(
     webhook_endpoints,
     sealing_keys,
     scim_members,
+    user_imports,
+    user_import_rows,
     customer_groups,
     group_members,
 );

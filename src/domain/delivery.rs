@@ -57,14 +57,19 @@ pub enum RequestKind {
     /// `POST /v1/auth/forgot-password`; the row's recipient is the address
     /// asked about, kept only until the request is resolved.
     ForgotPassword,
+    /// A bulk user import to work through; the row's recipient is the job's
+    /// id, and the row stays due until the job is done (each claim runs a
+    /// few batches, see `service::user_imports`).
+    UserImport,
 }
 
 impl RequestKind {
-    pub const ALL: [RequestKind; 1] = [RequestKind::ForgotPassword];
+    pub const ALL: [RequestKind; 2] = [RequestKind::ForgotPassword, RequestKind::UserImport];
 
     pub fn as_str(self) -> &'static str {
         match self {
             RequestKind::ForgotPassword => "forgot_password_request",
+            RequestKind::UserImport => "user_import",
         }
     }
 

@@ -4,6 +4,7 @@
 pub mod delivery;
 pub mod email;
 pub mod events;
+pub mod imports;
 pub mod lifecycle;
 pub mod links;
 pub mod pagination;

@@ -147,8 +147,9 @@ impl DeliveryWorker {
                     self.report_backlog().await;
                     backlog_reported_at = Some(Instant::now());
                 }
-                // A full batch of requests means more may be waiting.
-                let requests_done = self.resolve_requests_once().await < concurrency;
+                // Any request resolved means more may be waiting: a full
+                // batch, or an import that is due again for its next turn.
+                let requests_done = self.resolve_requests_once().await == 0;
                 let wanted = concurrency - queued.len();
                 match self.claim_work(wanted).await {
                     Ok(rows) => {

@@ -38,14 +38,19 @@ impl RouteTable {
     /// Methods allowed on `path`, or `None` when no route has that shape.
     pub fn allowed(&self, path: &str) -> Option<Vec<String>> {
         let segments = split_path(path);
+        // The template naming most segments literally wins
+        // (`…/users/export` over `…/users/{user_id}`).
         self.routes
             .iter()
-            .find(|(template, _)| {
+            .filter(|(template, _)| {
                 template.len() == segments.len()
                     && template
                         .iter()
                         .zip(&segments)
                         .all(|(t, s)| t.starts_with('{') || t == s)
+            })
+            .min_by_key(|(template, _)| {
+                std::cmp::Reverse(template.iter().filter(|t| !t.starts_with('{')).count())
             })
             .map(|(_, methods)| methods.clone())
     }

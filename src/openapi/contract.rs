@@ -109,6 +109,18 @@ const RULES: &[OperationRule] = &[
     rule("update_customer", R::PlatformAdmin, &[]),
     rule("list_customer_users", R::CustomerAdmin, &[]),
     rule(
+        "export_customer_users",
+        R::CustomerAdmin,
+        &[C::NotAcceptable],
+    ),
+    rule(
+        "create_user_import",
+        R::CustomerAdmin,
+        &[C::PayloadTooLarge, C::UnsupportedMediaType],
+    ),
+    rule("get_user_import", R::CustomerAdmin, &[]),
+    rule("list_user_import_errors", R::CustomerAdmin, &[]),
+    rule(
         "add_customer_user",
         R::CustomerAdmin,
         &[
@@ -215,6 +227,7 @@ fn shared_codes(status: u16) -> &'static [ErrorCode] {
         404 => &[C::NotFound],
         410 => &[C::Gone],
         412 => &[C::PreconditionFailed],
+        406 => &[C::NotAcceptable],
         413 => &[C::PayloadTooLarge],
         415 => &[C::UnsupportedMediaType],
         422 => &[C::ValidationFailed],

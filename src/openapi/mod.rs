@@ -25,6 +25,7 @@ use utoipa::{Modify, OpenApi};
         (name = "customers", description = "Customers and their seats"),
         (name = "memberships", description = "A customer's users"),
         (name = "groups", description = "A customer's groups of users (user group tags)"),
+        (name = "user-imports", description = "Bulk import and export of a customer's users"),
         (name = "users", description = "Users across the platform, status and lifecycle"),
         (name = "audit", description = "Audit events"),
         (name = "api-clients", description = "Credentials for provisioning scripts"),

@@ -353,7 +353,10 @@ pub struct UpdateMembership {
         Unprocessable,
     )
 )]
-#[patch("/v1/customers/{customer_id}/users/{user_id}")]
+#[patch(
+    "/v1/customers/{customer_id}/users/{user_id}",
+    guard = "not_the_export"
+)]
 pub async fn update_customer_user(
     req: HttpRequest,
     path: web::Path<(String, String)>,
@@ -454,7 +457,10 @@ pub struct RemoveQuery {
         Unprocessable,
     )
 )]
-#[delete("/v1/customers/{customer_id}/users/{user_id}")]
+#[delete(
+    "/v1/customers/{customer_id}/users/{user_id}",
+    guard = "not_the_export"
+)]
 pub async fn remove_customer_user(
     req: HttpRequest,
     path: web::Path<(String, String)>,
@@ -475,4 +481,10 @@ pub async fn remove_customer_user(
     let notify = query.notify.unwrap_or(false);
     members::remove(&state, &actor.0, context, customer_id, user_id, notify).await?;
     Ok(HttpResponse::NoContent().finish())
+}
+
+/// `…/users/export` is the export (GET only), never a user: other methods
+/// on it fall through to the 405 the route table gives.
+fn not_the_export(ctx: &actix_web::guard::GuardContext) -> bool {
+    !ctx.head().uri.path().ends_with("/users/export")
 }

@@ -16,6 +16,7 @@ pub mod memberships;
 pub mod pages;
 pub mod scim;
 pub mod scim_tokens;
+pub mod user_imports;
 pub mod users;
 pub mod views;
 pub mod webhooks;
@@ -55,6 +56,10 @@ fn register(cfg: &mut ServiceConfig) {
         .service(customers::get_customer)
         .service(customers::update_customer)
         .service(memberships::list_customer_users)
+        .service(user_imports::export_customer_users)
+        .service(user_imports::create_user_import)
+        .service(user_imports::get_user_import)
+        .service(user_imports::list_user_import_errors)
         .service(memberships::add_customer_user)
         .service(memberships::update_customer_user)
         .service(memberships::remove_customer_user)

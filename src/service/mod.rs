@@ -28,5 +28,6 @@ pub mod scim;
 pub mod scim_tokens;
 pub mod seats;
 pub mod sessions;
+pub mod user_imports;
 pub mod users;
 pub mod webhooks;

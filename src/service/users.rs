@@ -314,7 +314,7 @@ impl ProfileEdit {
     }
 }
 
-/// [`update_profile`]'s body, inside the caller's transaction (SCIM uses it).
+/// [`update_profile`]'s body, inside the caller's transaction (imports and SCIM use it).
 pub fn update_profile_in(
     conn: &mut DbConnection,
     state: &AppState,

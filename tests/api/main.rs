@@ -50,6 +50,7 @@ mod signing_keys;
 mod tenancy;
 mod tokens;
 mod trusted_proxies;
+mod user_imports;
 mod users_admin;
 mod walkthroughs;
 mod webhooks;

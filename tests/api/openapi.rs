@@ -186,8 +186,10 @@ fn every_success_response_and_request_body_has_an_example() {
             .into_iter()
             .flatten()
         {
+            // A file (CSV, NDJSON) is shown as its text.
+            let is_text_file = media_type != "application/json" && media["example"].is_string();
             assert!(
-                has_example(media),
+                has_example(media) || is_text_file,
                 "{name}: the {media_type} body has no example"
             );
         }

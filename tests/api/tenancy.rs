@@ -286,12 +286,16 @@ enum Fixture {
     /// whom the platform admin edits with `requester_name` `{marker}`, and
     /// who then joins the object's other customers.
     AuditedThenShared,
+    /// `{id}`: a (finished) user import of the object's customer.
+    Import,
 }
 
 #[derive(Clone, Copy, Debug)]
 enum Body {
     None,
     Json(&'static str),
+    /// A `text/csv` file.
+    Csv(&'static str),
     Form(&'static [(&'static str, &'static str)]),
 }
 
@@ -381,6 +385,11 @@ fn matrix() -> Vec<Row> {
         row(M::POST, "/v1/customers/{cid}/users", "", Json(r#"{"email": "{email}", "first_name": "Nora", "last_name": "Quill", "job_title": "Analyst", "role": "standard_user", "settings": {"menu": "energy"}}"#), F::NewEmail, AB, R::AdministerCustomer, 201),
         row(M::PATCH, "/v1/customers/{cid}/users/{uid}", "", Json(r#"{"role": "standard_user", "settings": {"menu": "water"}}"#), F::Invited, AB, R::AdministerCustomer, 200),
         row(M::DELETE, "/v1/customers/{cid}/users/{uid}", "?notify=true", Body::None, F::Invited, AB, R::AdministerCustomer, 204),
+        // Bulk import and export.
+        row(M::GET, "/v1/customers/{cid}/users/export", "", Body::None, F::Invited, AB, R::AdministerCustomer, 200),
+        row(M::POST, "/v1/customers/{cid}/user-imports", "?send_invites=false", Body::Csv("email,first_name,last_name\n{email},Nora,Quill\n"), F::NewEmail, AB, R::AdministerCustomer, 202),
+        row(M::GET, "/v1/user-imports/{id}", "", Body::None, F::Import, AB, R::AdministerCustomer, 200),
+        row(M::GET, "/v1/user-imports/{id}/errors", "", Body::None, F::Import, AB, R::AdministerCustomer, 200),
         // Groups.
         row(M::GET, "/v1/customers/{cid}/groups", "", Body::None, F::Group, AB, R::AdministerCustomer, 200),
         row(M::POST, "/v1/customers/{cid}/groups", "", Json(r#"{"name": "Group {n}", "description": "made by the matrix"}"#), F::Customer, AB, R::AdministerCustomer, 201),
@@ -438,6 +447,7 @@ fn in_matrix_spelling(path: &str) -> String {
         .replace("{group_id}", "{gid}")
         .replace("{api_client_id}", "{id}")
         .replace("{delivery_id}", "{id}")
+        .replace("{import_id}", "{id}")
 }
 
 /// The operations of the app's own OpenAPI document, as `METHOD /path`.

@@ -461,6 +461,17 @@ impl Inspector {
         });
     }
 
+    /// How many audit events record `action`.
+    pub fn count_audit(&self, action: &str) -> i64 {
+        use roster::db::schema::audit_events;
+        self.with(|conn| {
+            audit_events::table
+                .filter(audit_events::action.eq(action))
+                .count()
+                .get_result(conn)
+        })
+    }
+
     /// `(customer_id, user_id)` of every membership.
     pub fn memberships(&self) -> Vec<(String, String)> {
         self.with(|conn| {

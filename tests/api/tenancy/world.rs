@@ -222,6 +222,29 @@ impl World {
             Fixture::Webhook => {
                 values.insert("id", self.webhook(object).await);
             }
+            Fixture::Import => {
+                let cid = values["cid"].clone();
+                let file = format!(
+                    "email,first_name,last_name\nimported{}@{},Ida,Port\nnot-an-email,,\n",
+                    self.counter,
+                    Self::domain(object)
+                );
+                let made = self
+                    .app
+                    .request(
+                        reqwest::Method::POST,
+                        &format!("/v1/customers/{cid}/user-imports?send_invites=false"),
+                        Some(self.app.admin_token()),
+                    )
+                    .header("content-type", "text/csv")
+                    .body(file)
+                    .send()
+                    .await
+                    .unwrap();
+                let made = crate::helpers::expect_json(made, StatusCode::ACCEPTED).await;
+                self.app.resolve_requests().await;
+                values.insert("id", made["id"].as_str().unwrap().to_string());
+            }
             Fixture::FailedWebhook => {
                 let endpoint = self.webhook(object).await;
                 let sent = self
@@ -364,6 +387,11 @@ pub(super) async fn run_matrix(world: &mut World, actors: &[Actor]) -> (usize, V
                             body.as_object_mut().unwrap().remove("customer_id");
                         }
                         request = request.json(&body);
+                    }
+                    Body::Csv(template) => {
+                        request = request
+                            .header("content-type", "text/csv")
+                            .body(fill(template, &values));
                     }
                     Body::Form(pairs) => {
                         let pairs: Vec<(String, String)> = pairs

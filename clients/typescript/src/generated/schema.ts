@@ -504,6 +504,127 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/v1/customers/{customer_id}/users/export": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Export a customer's users as CSV or NDJSON
+         * @description Streams every member of the customer, newest first, in constant memory: `text/csv` (the default; a header row, groups joined with `;`) or `application/x-ndjson` (one JSON object a line), chosen by `Accept`; any other `Accept` is 406 `not_acceptable`. The columns are the import's (`email`, `first_name`, `last_name`, `job_title`, `role`, `external_id`, `groups`) plus `id`, `status` and `added_at`, so an export can be imported as it is: every row then reports `unchanged`.
+         *
+         *     **Who may call:** an admin of the customer concerned (for a user: of one of their customers), an API client of that customer, or a platform admin.
+         *
+         *     **Errors:**
+         *     - 401: `unauthorized`
+         *     - 403: `forbidden`
+         *     - 404: `not_found`
+         *     - 406: `not_acceptable`
+         *     - 500: `internal_error`
+         *     - default: `method_not_allowed`, `internal_error`, `service_unavailable`
+         */
+        get: operations["export_customer_users"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/customers/{customer_id}/user-imports": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Import users into a customer from a file
+         * @description Uploads a `text/csv` file (a header row naming the columns) or an `application/x-ndjson` file (one JSON object a line) of at most `ROSTER_IMPORT_MAX_BYTES` (50 MB; larger is 413). Columns: `email` (required), `first_name`, `last_name`, `job_title`, `role`, `external_id`, `groups` (group names of the customer, separated by `;` in CSV, an array in NDJSON); an export's `id`, `status` and `added_at` are accepted and ignored. Unknown columns, a header without `email`, or no rows at all are a 422 naming them; a bad row is not: it becomes that row's error. Answers 202 with the job and its `Location`; the job then runs in the background in batches, and survives a restart. Rows match members by `external_id`, then by email: a new email is added as `POST /v1/customers/{customer_id}/users` would (an invite unless `send_invites=false`), an existing roster user gets a membership, and a member is updated where the row differs (else `unchanged`). With `dry_run=true` nothing changes and the job reports what would happen. Every change is audited with the caller as the actor and this request's id.
+         *
+         *     **Who may call:** an admin of the customer concerned (for a user: of one of their customers), an API client of that customer, or a platform admin.
+         *
+         *     **Errors:**
+         *     - 401: `unauthorized`
+         *     - 403: `forbidden`
+         *     - 404: `not_found`
+         *     - 413: `payload_too_large`
+         *     - 415: `unsupported_media_type`
+         *     - 422: `validation_failed`
+         *     - 500: `internal_error`
+         *     - default: `method_not_allowed`, `internal_error`, `service_unavailable`
+         */
+        post: operations["create_user_import"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/user-imports/{import_id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Get an import job
+         * @description The job's status (`queued`, `running`, `completed` or `failed`) and counts so far: `processed_rows` of `total_rows`, and how many rows `created`, `updated`, left `unchanged` or `failed`. Seen by the admins of its customer and platform admins.
+         *
+         *     **Who may call:** an admin of the customer concerned (for a user: of one of their customers), an API client of that customer, or a platform admin.
+         *
+         *     **Errors:**
+         *     - 401: `unauthorized`
+         *     - 403: `forbidden`
+         *     - 404: `not_found`
+         *     - 500: `internal_error`
+         *     - default: `method_not_allowed`, `internal_error`, `service_unavailable`
+         */
+        get: operations["get_user_import"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/user-imports/{import_id}/errors": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * List an import's failed rows
+         * @description The rows that failed so far, by row number (a CSV file's header is row 1), each with its email, the field at fault, a code and a message. The codes are the REST API's (`validation_failed`, `seat_limit_reached`, `user_retired`, `forbidden`, `email_taken`, …) plus `duplicate_row` for a row repeating an earlier row's email or external id. Paged with `limit` and `cursor`.
+         *
+         *     **Who may call:** an admin of the customer concerned (for a user: of one of their customers), an API client of that customer, or a platform admin.
+         *
+         *     **Errors:**
+         *     - 401: `unauthorized`
+         *     - 403: `forbidden`
+         *     - 404: `not_found`
+         *     - 422: `validation_failed`
+         *     - 500: `internal_error`
+         *     - default: `method_not_allowed`, `internal_error`, `service_unavailable`
+         */
+        get: operations["list_user_import_errors"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/v1/customers/{customer_id}/users/{user_id}": {
         parameters: {
             query?: never;
@@ -2129,7 +2250,8 @@ export interface components {
          *     - `idempotency_request_in_progress` (409): A request with this `Idempotency-Key` is still being processed: retry shortly.
          *     - `gone` (410): The emailed link expired, was used, or was replaced by a newer one: ask for a new one.
          *     - `precondition_failed` (412): `If-Match` does not match the current `ETag`: read the resource again, then retry.
-         *     - `payload_too_large` (413): The request body is larger than 64 KiB.
+         *     - `not_acceptable` (406): The operation cannot answer in any media type the `Accept` header allows; `detail` lists those it can.
+         *     - `payload_too_large` (413): The request body is larger than the operation accepts: 64 KiB, or `ROSTER_IMPORT_MAX_BYTES` for an import file.
          *     - `unsupported_media_type` (415): The body is not in a media type the operation accepts (usually `application/json`).
          *     - `validation_failed` (422): A field or parameter is invalid: `errors[]` names each one and why.
          *     - `idempotency_key_reused` (422): This `Idempotency-Key` was used in the last 24 h with another request body.
@@ -2139,7 +2261,7 @@ export interface components {
          *     - `service_unavailable` (503): The database is not answering: retry after `Retry-After` seconds.
          * @enum {string}
          */
-        ErrorCode: "malformed_request" | "unauthorized" | "forbidden" | "not_found" | "route_not_found" | "method_not_allowed" | "already_member" | "seat_limit_reached" | "email_taken" | "external_id_taken" | "group_name_taken" | "user_retired" | "user_not_activated" | "cannot_change_self" | "not_invited" | "not_active" | "not_failed" | "endpoint_disabled" | "idempotency_request_in_progress" | "gone" | "precondition_failed" | "payload_too_large" | "unsupported_media_type" | "validation_failed" | "idempotency_key_reused" | "rate_limited" | "confirmation_limit_reached" | "internal_error" | "service_unavailable";
+        ErrorCode: "malformed_request" | "unauthorized" | "forbidden" | "not_found" | "route_not_found" | "method_not_allowed" | "already_member" | "seat_limit_reached" | "email_taken" | "external_id_taken" | "group_name_taken" | "user_retired" | "user_not_activated" | "cannot_change_self" | "not_invited" | "not_active" | "not_failed" | "endpoint_disabled" | "idempotency_request_in_progress" | "gone" | "precondition_failed" | "not_acceptable" | "payload_too_large" | "unsupported_media_type" | "validation_failed" | "idempotency_key_reused" | "rate_limited" | "confirmation_limit_reached" | "internal_error" | "service_unavailable";
         /**
          * @description Who acted: a person, an API client, or roster itself (dormancy expiry,
          *     lockout after failed sign-ins).
@@ -2264,6 +2386,33 @@ export interface components {
              */
             status: string;
         };
+        /** @description One row of the file that failed. */
+        ImportErrorView: {
+            /**
+             * Format: int32
+             * @description The row's number in the file: a CSV file's header is row 1, an
+             *     NDJSON file's first line is row 1.
+             */
+            row: number;
+            /** @description The row's email as written, if it had one. */
+            email: string | null;
+            /** @description The column at fault (`row` when it is the row as a whole). */
+            field: string;
+            /**
+             * @description Why, as the REST API's error code (`validation_failed`,
+             *     `seat_limit_reached`, `forbidden`, `user_retired`, `email_taken`, …),
+             *     or `duplicate_row` for a row repeating an earlier row's email or
+             *     external id.
+             */
+            code: string;
+            /** @description What is wrong, for a person. */
+            message: string;
+        };
+        /**
+         * @description Where an import job is.
+         * @enum {string}
+         */
+        ImportStatus: "queued" | "running" | "completed" | "failed";
         /** @description One public key in the JWKS (RFC 8037 OKP). */
         Jwk: {
             /**
@@ -2397,6 +2546,13 @@ export interface components {
         Page_GroupView: {
             /** @description This page's items, newest first (at most `limit`). */
             items: components["schemas"]["GroupView"][];
+            /** @description Pass as `?cursor=` for the next page; null on the last page. */
+            next_cursor: string | null;
+        };
+        /** @description A page of a list. */
+        Page_ImportErrorView: {
+            /** @description This page's items, newest first (at most `limit`). */
+            items: components["schemas"]["ImportErrorView"][];
             /** @description Pass as `?cursor=` for the next page; null on the last page. */
             next_cursor: string | null;
         };
@@ -2790,6 +2946,73 @@ export interface components {
              */
             updated_at: string;
         };
+        /** @description A bulk import job and its counts so far. */
+        UserImportView: {
+            /**
+             * Format: uuid
+             * @description The job's id.
+             */
+            id: string;
+            /**
+             * Format: uuid
+             * @description The customer the rows are imported into.
+             */
+            customer_id: string;
+            /**
+             * @description `queued` until a worker takes it, `running`, then `completed` (even
+             *     with failed rows) or `failed` (it could not go on; see the logs).
+             */
+            status: components["schemas"]["ImportStatus"];
+            /** @description A dry run changes nothing and reports what would happen. */
+            dry_run: boolean;
+            /** @description Whether new users get the activation email. */
+            send_invites: boolean;
+            /**
+             * Format: int32
+             * @description Rows in the file (the header not counted).
+             */
+            total_rows: number;
+            /**
+             * Format: int32
+             * @description Rows done so far.
+             */
+            processed_rows: number;
+            /**
+             * Format: int32
+             * @description Rows that added a member (a new user, or an existing user's membership).
+             */
+            created: number;
+            /**
+             * Format: int32
+             * @description Rows that changed an existing member.
+             */
+            updated: number;
+            /**
+             * Format: int32
+             * @description Rows identical to the member they matched.
+             */
+            unchanged: number;
+            /**
+             * Format: int32
+             * @description Rows that failed; `GET /v1/user-imports/{import_id}/errors` says why.
+             */
+            failed: number;
+            /**
+             * Format: date-time
+             * @description When the file was uploaded.
+             */
+            created_at: string;
+            /**
+             * Format: date-time
+             * @description When the first batch ran.
+             */
+            started_at: string | null;
+            /**
+             * Format: date-time
+             * @description When the job completed or failed.
+             */
+            finished_at: string | null;
+        };
         /**
          * @description Where a user is in their lifecycle:
          *
@@ -3156,7 +3379,7 @@ export interface operations {
              * @description The body is larger than 64 KiB
              *
              *     Codes:
-             *     - `payload_too_large`: The request body is larger than 64 KiB.
+             *     - `payload_too_large`: The request body is larger than the operation accepts: 64 KiB, or `ROSTER_IMPORT_MAX_BYTES` for an import file.
              */
             413: {
                 headers: {
@@ -3448,7 +3671,7 @@ export interface operations {
              * @description The body is larger than 64 KiB
              *
              *     Codes:
-             *     - `payload_too_large`: The request body is larger than 64 KiB.
+             *     - `payload_too_large`: The request body is larger than the operation accepts: 64 KiB, or `ROSTER_IMPORT_MAX_BYTES` for an import file.
              */
             413: {
                 headers: {
@@ -3602,7 +3825,7 @@ export interface operations {
              * @description The body is larger than 64 KiB
              *
              *     Codes:
-             *     - `payload_too_large`: The request body is larger than 64 KiB.
+             *     - `payload_too_large`: The request body is larger than the operation accepts: 64 KiB, or `ROSTER_IMPORT_MAX_BYTES` for an import file.
              */
             413: {
                 headers: {
@@ -3782,7 +4005,7 @@ export interface operations {
              * @description The body is larger than 64 KiB
              *
              *     Codes:
-             *     - `payload_too_large`: The request body is larger than 64 KiB.
+             *     - `payload_too_large`: The request body is larger than the operation accepts: 64 KiB, or `ROSTER_IMPORT_MAX_BYTES` for an import file.
              */
             413: {
                 headers: {
@@ -4371,7 +4594,7 @@ export interface operations {
              * @description The body is larger than 64 KiB
              *
              *     Codes:
-             *     - `payload_too_large`: The request body is larger than 64 KiB.
+             *     - `payload_too_large`: The request body is larger than the operation accepts: 64 KiB, or `ROSTER_IMPORT_MAX_BYTES` for an import file.
              */
             413: {
                 headers: {
@@ -4711,7 +4934,7 @@ export interface operations {
              * @description The body is larger than 64 KiB
              *
              *     Codes:
-             *     - `payload_too_large`: The request body is larger than 64 KiB.
+             *     - `payload_too_large`: The request body is larger than the operation accepts: 64 KiB, or `ROSTER_IMPORT_MAX_BYTES` for an import file.
              */
             413: {
                 headers: {
@@ -5051,7 +5274,7 @@ export interface operations {
              * @description The body is larger than 64 KiB
              *
              *     Codes:
-             *     - `payload_too_large`: The request body is larger than 64 KiB.
+             *     - `payload_too_large`: The request body is larger than the operation accepts: 64 KiB, or `ROSTER_IMPORT_MAX_BYTES` for an import file.
              */
             413: {
                 headers: {
@@ -5519,7 +5742,7 @@ export interface operations {
              * @description The body is larger than 64 KiB
              *
              *     Codes:
-             *     - `payload_too_large`: The request body is larger than 64 KiB.
+             *     - `payload_too_large`: The request body is larger than the operation accepts: 64 KiB, or `ROSTER_IMPORT_MAX_BYTES` for an import file.
              */
             413: {
                 headers: {
@@ -5574,6 +5797,612 @@ export interface operations {
                 headers: {
                     /** @description Seconds to wait before trying again. */
                     "Retry-After"?: number;
+                    /** @description The id of this request (yours if you sent a sane `X-Request-Id`, else generated): quote it when reporting a problem; audit events record it. */
+                    "X-Request-Id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /**
+             * @description An unexpected error; its cause is logged with the request id, never sent.
+             *
+             *     Codes:
+             *     - `internal_error`: An unexpected error; it was logged with the request id.
+             */
+            500: {
+                headers: {
+                    /** @description The id of this request (yours if you sent a sane `X-Request-Id`, else generated): quote it when reporting a problem; audit events record it. */
+                    "X-Request-Id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /**
+             * @description Any other problem: a wrong method (405) or the database not answering (503).
+             *
+             *     Codes:
+             *     - `method_not_allowed`: The path exists but not with this method; `allow` and the `Allow` header list the methods it has.
+             *     - `internal_error`: An unexpected error; it was logged with the request id.
+             *     - `service_unavailable`: The database is not answering: retry after `Retry-After` seconds.
+             */
+            default: {
+                headers: {
+                    /** @description With 503: seconds to wait before trying again. */
+                    "Retry-After"?: number;
+                    /** @description The id of this request (yours if you sent a sane `X-Request-Id`, else generated): quote it when reporting a problem; audit events record it. */
+                    "X-Request-Id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    export_customer_users: {
+        parameters: {
+            query?: never;
+            header?: {
+                /** @description `text/csv` (the default) or `application/x-ndjson`; anything else is a 406. */
+                Accept?: "text/csv" | "application/x-ndjson" | "*/*";
+            };
+            path: {
+                /** @description Customer id */
+                customer_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Every member, newest first: the import's columns plus `id`, `status` and `added_at` */
+            200: {
+                headers: {
+                    /** @description The id of this request (yours if you sent a sane `X-Request-Id`, else generated): quote it when reporting a problem; audit events record it. */
+                    "X-Request-Id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example email,first_name,last_name,job_title,role,external_id,groups,id,status,added_at
+                     *     ana.ruiz@ubm-demo.example,Ana,Ruiz,Energy Analyst,standard_user,HR-1042,Finance;Sites,3b9c7d1e-8f2a-4e6b-9c0d-5a1b2c3d4e5f,active,2026-11-30T14:05:12Z
+                     */
+                    "text/csv": string;
+                    /** @example {"id":"3b9c7d1e-8f2a-4e6b-9c0d-5a1b2c3d4e5f","email":"ana.ruiz@ubm-demo.example","first_name":"Ana","last_name":"Ruiz","job_title":"Energy Analyst","role":"standard_user","external_id":"HR-1042","groups":["Finance","Sites"],"status":"active","added_at":"2026-11-30T14:05:12Z"} */
+                    "application/x-ndjson": string;
+                };
+            };
+            /**
+             * @description Unauthorized
+             *
+             *     Codes:
+             *     - `unauthorized`: No access token, or it is expired, revoked or otherwise not valid: sign in again (or refresh).
+             */
+            401: {
+                headers: {
+                    /** @description The scheme to authenticate with: `Bearer realm="roster"` (`Basic realm="roster"` for a client that authenticated with HTTP Basic). */
+                    "WWW-Authenticate"?: string;
+                    /** @description The id of this request (yours if you sent a sane `X-Request-Id`, else generated): quote it when reporting a problem; audit events record it. */
+                    "X-Request-Id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /**
+             * @description Forbidden
+             *
+             *     Codes:
+             *     - `forbidden`: Signed in, but your role does not allow this operation on this resource.
+             */
+            403: {
+                headers: {
+                    /** @description The id of this request (yours if you sent a sane `X-Request-Id`, else generated): quote it when reporting a problem; audit events record it. */
+                    "X-Request-Id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /**
+             * @description Not Found
+             *
+             *     Codes:
+             *     - `not_found`: No resource with that id is visible to you (it does not exist, or it belongs to a customer you cannot see).
+             */
+            404: {
+                headers: {
+                    /** @description The id of this request (yours if you sent a sane `X-Request-Id`, else generated): quote it when reporting a problem; audit events record it. */
+                    "X-Request-Id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /**
+             * @description Not Acceptable
+             *
+             *     Codes:
+             *     - `not_acceptable`: The operation cannot answer in any media type the `Accept` header allows; `detail` lists those it can.
+             */
+            406: {
+                headers: {
+                    /** @description The id of this request (yours if you sent a sane `X-Request-Id`, else generated): quote it when reporting a problem; audit events record it. */
+                    "X-Request-Id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /**
+             * @description An unexpected error; its cause is logged with the request id, never sent.
+             *
+             *     Codes:
+             *     - `internal_error`: An unexpected error; it was logged with the request id.
+             */
+            500: {
+                headers: {
+                    /** @description The id of this request (yours if you sent a sane `X-Request-Id`, else generated): quote it when reporting a problem; audit events record it. */
+                    "X-Request-Id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /**
+             * @description Any other problem: a wrong method (405) or the database not answering (503).
+             *
+             *     Codes:
+             *     - `method_not_allowed`: The path exists but not with this method; `allow` and the `Allow` header list the methods it has.
+             *     - `internal_error`: An unexpected error; it was logged with the request id.
+             *     - `service_unavailable`: The database is not answering: retry after `Retry-After` seconds.
+             */
+            default: {
+                headers: {
+                    /** @description With 503: seconds to wait before trying again. */
+                    "Retry-After"?: number;
+                    /** @description The id of this request (yours if you sent a sane `X-Request-Id`, else generated): quote it when reporting a problem; audit events record it. */
+                    "X-Request-Id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    create_user_import: {
+        parameters: {
+            query?: {
+                /** @description Only report what would happen; change nothing (default false). */
+                dry_run?: boolean;
+                /** @description Send the activation email to each new user (default true). */
+                send_invites?: boolean;
+            };
+            header?: never;
+            path: {
+                /** @description Customer id */
+                customer_id: string;
+            };
+            cookie?: never;
+        };
+        /** @description The users: CSV with a header row naming the columns, or one JSON object per line. */
+        requestBody: {
+            content: {
+                /** @example {"email":"ana.ruiz@ubm-demo.example","first_name":"Ana","last_name":"Ruiz","role":"standard_user","external_id":"HR-1042","groups":["Finance","Sites"]} */
+                "application/x-ndjson": string;
+                /**
+                 * @example email,first_name,last_name,job_title,role,external_id,groups
+                 *     ana.ruiz@ubm-demo.example,Ana,Ruiz,Energy Analyst,standard_user,HR-1042,Finance;Sites
+                 */
+                "text/csv": string;
+            };
+        };
+        responses: {
+            /** @description Accepted: the email is queued for the delivery worker */
+            202: {
+                headers: {
+                    /** @description `/v1/user-imports/{import_id}` */
+                    Location?: string;
+                    /** @description The id of this request (yours if you sent a sane `X-Request-Id`, else generated): quote it when reporting a problem; audit events record it. */
+                    "X-Request-Id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "created": 4890,
+                     *       "created_at": "2026-12-01T09:00:00Z",
+                     *       "customer_id": "7d5e9a1b-3c4f-4e2a-8b6d-1f0e9c8a7b65",
+                     *       "dry_run": false,
+                     *       "failed": 7,
+                     *       "finished_at": "2026-12-01T09:00:09Z",
+                     *       "id": "0193a7c2-5b1e-7d3f-9a4c-2e8f6b1d0c57",
+                     *       "processed_rows": 5000,
+                     *       "send_invites": true,
+                     *       "started_at": "2026-12-01T09:00:01Z",
+                     *       "status": "completed",
+                     *       "total_rows": 5000,
+                     *       "unchanged": 31,
+                     *       "updated": 72
+                     *     }
+                     */
+                    "application/json": components["schemas"]["UserImportView"];
+                };
+            };
+            /**
+             * @description Unauthorized
+             *
+             *     Codes:
+             *     - `unauthorized`: No access token, or it is expired, revoked or otherwise not valid: sign in again (or refresh).
+             */
+            401: {
+                headers: {
+                    /** @description The scheme to authenticate with: `Bearer realm="roster"` (`Basic realm="roster"` for a client that authenticated with HTTP Basic). */
+                    "WWW-Authenticate"?: string;
+                    /** @description The id of this request (yours if you sent a sane `X-Request-Id`, else generated): quote it when reporting a problem; audit events record it. */
+                    "X-Request-Id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /**
+             * @description Forbidden
+             *
+             *     Codes:
+             *     - `forbidden`: Signed in, but your role does not allow this operation on this resource.
+             */
+            403: {
+                headers: {
+                    /** @description The id of this request (yours if you sent a sane `X-Request-Id`, else generated): quote it when reporting a problem; audit events record it. */
+                    "X-Request-Id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /**
+             * @description Not Found
+             *
+             *     Codes:
+             *     - `not_found`: No resource with that id is visible to you (it does not exist, or it belongs to a customer you cannot see).
+             */
+            404: {
+                headers: {
+                    /** @description The id of this request (yours if you sent a sane `X-Request-Id`, else generated): quote it when reporting a problem; audit events record it. */
+                    "X-Request-Id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /**
+             * @description Payload Too Large
+             *
+             *     Codes:
+             *     - `payload_too_large`: The request body is larger than the operation accepts: 64 KiB, or `ROSTER_IMPORT_MAX_BYTES` for an import file.
+             */
+            413: {
+                headers: {
+                    /** @description The id of this request (yours if you sent a sane `X-Request-Id`, else generated): quote it when reporting a problem; audit events record it. */
+                    "X-Request-Id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /**
+             * @description Unsupported Media Type
+             *
+             *     Codes:
+             *     - `unsupported_media_type`: The body is not in a media type the operation accepts (usually `application/json`).
+             */
+            415: {
+                headers: {
+                    /** @description The id of this request (yours if you sent a sane `X-Request-Id`, else generated): quote it when reporting a problem; audit events record it. */
+                    "X-Request-Id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /**
+             * @description Unprocessable Entity
+             *
+             *     Codes:
+             *     - `validation_failed`: A field or parameter is invalid: `errors[]` names each one and why.
+             */
+            422: {
+                headers: {
+                    /** @description The id of this request (yours if you sent a sane `X-Request-Id`, else generated): quote it when reporting a problem; audit events record it. */
+                    "X-Request-Id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /**
+             * @description An unexpected error; its cause is logged with the request id, never sent.
+             *
+             *     Codes:
+             *     - `internal_error`: An unexpected error; it was logged with the request id.
+             */
+            500: {
+                headers: {
+                    /** @description The id of this request (yours if you sent a sane `X-Request-Id`, else generated): quote it when reporting a problem; audit events record it. */
+                    "X-Request-Id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /**
+             * @description Any other problem: a wrong method (405) or the database not answering (503).
+             *
+             *     Codes:
+             *     - `method_not_allowed`: The path exists but not with this method; `allow` and the `Allow` header list the methods it has.
+             *     - `internal_error`: An unexpected error; it was logged with the request id.
+             *     - `service_unavailable`: The database is not answering: retry after `Retry-After` seconds.
+             */
+            default: {
+                headers: {
+                    /** @description With 503: seconds to wait before trying again. */
+                    "Retry-After"?: number;
+                    /** @description The id of this request (yours if you sent a sane `X-Request-Id`, else generated): quote it when reporting a problem; audit events record it. */
+                    "X-Request-Id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    get_user_import: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description Import id */
+                import_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    /** @description The id of this request (yours if you sent a sane `X-Request-Id`, else generated): quote it when reporting a problem; audit events record it. */
+                    "X-Request-Id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "created": 4890,
+                     *       "created_at": "2026-12-01T09:00:00Z",
+                     *       "customer_id": "7d5e9a1b-3c4f-4e2a-8b6d-1f0e9c8a7b65",
+                     *       "dry_run": false,
+                     *       "failed": 7,
+                     *       "finished_at": "2026-12-01T09:00:09Z",
+                     *       "id": "0193a7c2-5b1e-7d3f-9a4c-2e8f6b1d0c57",
+                     *       "processed_rows": 5000,
+                     *       "send_invites": true,
+                     *       "started_at": "2026-12-01T09:00:01Z",
+                     *       "status": "completed",
+                     *       "total_rows": 5000,
+                     *       "unchanged": 31,
+                     *       "updated": 72
+                     *     }
+                     */
+                    "application/json": components["schemas"]["UserImportView"];
+                };
+            };
+            /**
+             * @description Unauthorized
+             *
+             *     Codes:
+             *     - `unauthorized`: No access token, or it is expired, revoked or otherwise not valid: sign in again (or refresh).
+             */
+            401: {
+                headers: {
+                    /** @description The scheme to authenticate with: `Bearer realm="roster"` (`Basic realm="roster"` for a client that authenticated with HTTP Basic). */
+                    "WWW-Authenticate"?: string;
+                    /** @description The id of this request (yours if you sent a sane `X-Request-Id`, else generated): quote it when reporting a problem; audit events record it. */
+                    "X-Request-Id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /**
+             * @description Forbidden
+             *
+             *     Codes:
+             *     - `forbidden`: Signed in, but your role does not allow this operation on this resource.
+             */
+            403: {
+                headers: {
+                    /** @description The id of this request (yours if you sent a sane `X-Request-Id`, else generated): quote it when reporting a problem; audit events record it. */
+                    "X-Request-Id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /**
+             * @description Not Found
+             *
+             *     Codes:
+             *     - `not_found`: No resource with that id is visible to you (it does not exist, or it belongs to a customer you cannot see).
+             */
+            404: {
+                headers: {
+                    /** @description The id of this request (yours if you sent a sane `X-Request-Id`, else generated): quote it when reporting a problem; audit events record it. */
+                    "X-Request-Id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /**
+             * @description An unexpected error; its cause is logged with the request id, never sent.
+             *
+             *     Codes:
+             *     - `internal_error`: An unexpected error; it was logged with the request id.
+             */
+            500: {
+                headers: {
+                    /** @description The id of this request (yours if you sent a sane `X-Request-Id`, else generated): quote it when reporting a problem; audit events record it. */
+                    "X-Request-Id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /**
+             * @description Any other problem: a wrong method (405) or the database not answering (503).
+             *
+             *     Codes:
+             *     - `method_not_allowed`: The path exists but not with this method; `allow` and the `Allow` header list the methods it has.
+             *     - `internal_error`: An unexpected error; it was logged with the request id.
+             *     - `service_unavailable`: The database is not answering: retry after `Retry-After` seconds.
+             */
+            default: {
+                headers: {
+                    /** @description With 503: seconds to wait before trying again. */
+                    "Retry-After"?: number;
+                    /** @description The id of this request (yours if you sent a sane `X-Request-Id`, else generated): quote it when reporting a problem; audit events record it. */
+                    "X-Request-Id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    list_user_import_errors: {
+        parameters: {
+            query?: {
+                /** @description Items per page, 1–200 (default 50). */
+                limit?: number;
+                /** @description The `next_cursor` of the previous page; leave it out for the first page. */
+                cursor?: string;
+            };
+            header?: never;
+            path: {
+                /** @description Import id */
+                import_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    /** @description The id of this request (yours if you sent a sane `X-Request-Id`, else generated): quote it when reporting a problem; audit events record it. */
+                    "X-Request-Id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "items": [
+                     *         {
+                     *           "code": "seat_limit_reached",
+                     *           "email": "ana.ruiz@ubm-demo.example",
+                     *           "field": "email",
+                     *           "message": "UBM Demo has 250 of 250 licensed seats in use.",
+                     *           "row": 17
+                     *         }
+                     *       ],
+                     *       "next_cursor": null
+                     *     }
+                     */
+                    "application/json": components["schemas"]["Page_ImportErrorView"];
+                };
+            };
+            /**
+             * @description Unauthorized
+             *
+             *     Codes:
+             *     - `unauthorized`: No access token, or it is expired, revoked or otherwise not valid: sign in again (or refresh).
+             */
+            401: {
+                headers: {
+                    /** @description The scheme to authenticate with: `Bearer realm="roster"` (`Basic realm="roster"` for a client that authenticated with HTTP Basic). */
+                    "WWW-Authenticate"?: string;
+                    /** @description The id of this request (yours if you sent a sane `X-Request-Id`, else generated): quote it when reporting a problem; audit events record it. */
+                    "X-Request-Id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /**
+             * @description Forbidden
+             *
+             *     Codes:
+             *     - `forbidden`: Signed in, but your role does not allow this operation on this resource.
+             */
+            403: {
+                headers: {
+                    /** @description The id of this request (yours if you sent a sane `X-Request-Id`, else generated): quote it when reporting a problem; audit events record it. */
+                    "X-Request-Id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /**
+             * @description Not Found
+             *
+             *     Codes:
+             *     - `not_found`: No resource with that id is visible to you (it does not exist, or it belongs to a customer you cannot see).
+             */
+            404: {
+                headers: {
+                    /** @description The id of this request (yours if you sent a sane `X-Request-Id`, else generated): quote it when reporting a problem; audit events record it. */
+                    "X-Request-Id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /**
+             * @description Unprocessable Entity
+             *
+             *     Codes:
+             *     - `validation_failed`: A field or parameter is invalid: `errors[]` names each one and why.
+             */
+            422: {
+                headers: {
                     /** @description The id of this request (yours if you sent a sane `X-Request-Id`, else generated): quote it when reporting a problem; audit events record it. */
                     "X-Request-Id"?: string;
                     [name: string]: unknown;
@@ -5951,7 +6780,7 @@ export interface operations {
              * @description The body is larger than 64 KiB
              *
              *     Codes:
-             *     - `payload_too_large`: The request body is larger than 64 KiB.
+             *     - `payload_too_large`: The request body is larger than the operation accepts: 64 KiB, or `ROSTER_IMPORT_MAX_BYTES` for an import file.
              */
             413: {
                 headers: {
@@ -6339,7 +7168,7 @@ export interface operations {
              * @description The body is larger than 64 KiB
              *
              *     Codes:
-             *     - `payload_too_large`: The request body is larger than 64 KiB.
+             *     - `payload_too_large`: The request body is larger than the operation accepts: 64 KiB, or `ROSTER_IMPORT_MAX_BYTES` for an import file.
              */
             413: {
                 headers: {
@@ -6872,7 +7701,7 @@ export interface operations {
              * @description The body is larger than 64 KiB
              *
              *     Codes:
-             *     - `payload_too_large`: The request body is larger than 64 KiB.
+             *     - `payload_too_large`: The request body is larger than the operation accepts: 64 KiB, or `ROSTER_IMPORT_MAX_BYTES` for an import file.
              */
             413: {
                 headers: {
@@ -7899,7 +8728,7 @@ export interface operations {
              * @description The body is larger than 64 KiB
              *
              *     Codes:
-             *     - `payload_too_large`: The request body is larger than 64 KiB.
+             *     - `payload_too_large`: The request body is larger than the operation accepts: 64 KiB, or `ROSTER_IMPORT_MAX_BYTES` for an import file.
              */
             413: {
                 headers: {
@@ -8180,7 +9009,7 @@ export interface operations {
              * @description The body is larger than 64 KiB
              *
              *     Codes:
-             *     - `payload_too_large`: The request body is larger than 64 KiB.
+             *     - `payload_too_large`: The request body is larger than the operation accepts: 64 KiB, or `ROSTER_IMPORT_MAX_BYTES` for an import file.
              */
             413: {
                 headers: {
@@ -9166,7 +9995,7 @@ export interface operations {
              * @description The body is larger than 64 KiB
              *
              *     Codes:
-             *     - `payload_too_large`: The request body is larger than 64 KiB.
+             *     - `payload_too_large`: The request body is larger than the operation accepts: 64 KiB, or `ROSTER_IMPORT_MAX_BYTES` for an import file.
              */
             413: {
                 headers: {
@@ -9965,7 +10794,7 @@ export interface operations {
              * @description The body is larger than 64 KiB
              *
              *     Codes:
-             *     - `payload_too_large`: The request body is larger than 64 KiB.
+             *     - `payload_too_large`: The request body is larger than the operation accepts: 64 KiB, or `ROSTER_IMPORT_MAX_BYTES` for an import file.
              */
             413: {
                 headers: {
@@ -10468,7 +11297,7 @@ export interface operations {
              * @description The body is larger than 64 KiB
              *
              *     Codes:
-             *     - `payload_too_large`: The request body is larger than 64 KiB.
+             *     - `payload_too_large`: The request body is larger than the operation accepts: 64 KiB, or `ROSTER_IMPORT_MAX_BYTES` for an import file.
              */
             413: {
                 headers: {
@@ -11634,7 +12463,7 @@ export interface operations {
              * @description The body is larger than 64 KiB
              *
              *     Codes:
-             *     - `payload_too_large`: The request body is larger than 64 KiB.
+             *     - `payload_too_large`: The request body is larger than the operation accepts: 64 KiB, or `ROSTER_IMPORT_MAX_BYTES` for an import file.
              */
             413: {
                 headers: {

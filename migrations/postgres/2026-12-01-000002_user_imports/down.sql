@@ -1,0 +1,2 @@
+DROP TABLE user_import_rows;
+DROP TABLE user_imports;
