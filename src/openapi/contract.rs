@@ -657,9 +657,11 @@ const SCIM_ERRORS: &[(&str, &str)] = &[
     ("404", "No such resource in the token's customer."),
     ("409", "`scimType: uniqueness`: the userName, email, externalId or displayName is taken in the customer."),
     ("412", "`If-Match` does not match the resource's current `ETag` (`meta.version`)."),
+    ("405", "The path exists but not with this method; `Allow` lists the methods it has."),
     ("413", "The body is larger than 64 KiB."),
     ("415", "The body is not `application/scim+json` (or `application/json`)."),
     ("500", "An unexpected error; its cause is logged with the request id."),
+    ("503", "The database is not answering: retry after `Retry-After` seconds."),
 ];
 
 /// A `/scim/v2` operation: a SCIM token, and SCIM Error answers
@@ -695,6 +697,12 @@ fn document_scim(operation: &mut Operation) {
             .or_insert(RefOr::T(response));
     }
     document_headers(operation);
+    if let Some(RefOr::T(response)) = operation.responses.responses.get_mut("401") {
+        response.headers.insert(
+            "WWW-Authenticate".to_string(),
+            string_header("`Bearer realm=\"roster SCIM\"`: send a SCIM token."),
+        );
+    }
 }
 
 fn scim_error_schema() -> utoipa::openapi::schema::Schema {
@@ -810,6 +818,7 @@ fn property_description(schema: &str, property: &str) -> Option<&'static str> {
         ("UpdateUser", "last_name") => "New family name, 1–100 characters; leave it out to keep it.",
         ("UpdateCustomer", "name") => "New name, unique case-insensitively, at most 200 characters; leave it out to keep it.",
         ("CreateCustomer", "name") => "The customer's name, unique case-insensitively, at most 200 characters.",
+        ("CreateScimToken", "description") => "What the token is for (e.g. `Okta production`), one line of at most 200 characters; blank or null for none.",
         ("CreateApiClient", "name") => "What the client is for, shown in lists (at most 200 characters).",
         ("CreateApiClient", "customer_id") => "The customer the client acts for, as an admin of it; leave it out (platform admins only) for a platform client.",
         ("ApiClientView", "name") => "What the client is for.",

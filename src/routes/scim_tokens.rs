@@ -12,6 +12,7 @@ use crate::domain::profile::parse_label;
 use crate::error::ApiError;
 use crate::http::{parse_query, path_id, JsonBody, RequestId};
 use crate::openapi::responses::{Forbidden, NotFound, Unauthorized, Unprocessable};
+use crate::openapi::schemas;
 use crate::routes::common::{PageQuery, RequestMeta};
 use crate::routes::extract::Authenticated;
 use crate::routes::views::Page;
@@ -70,7 +71,7 @@ pub struct CreatedScimToken {
 #[serde(deny_unknown_fields)]
 pub struct CreateScimToken {
     /// What the token is for; at most 200 characters. Blank means none.
-    #[schema(example = "Okta production", max_length = 200)]
+    #[schema(schema_with = schemas::optional_description)]
     pub description: Option<String>,
 }
 

@@ -8,6 +8,8 @@
 //! only what differs is changed, each change by its own use case, all in
 //! one transaction.
 
+use std::collections::HashMap;
+
 use serde_json::{json, Value};
 
 use crate::clock::from_db;
@@ -22,7 +24,7 @@ use crate::domain::scim::group::{group_resource, read_group, DesiredGroup, Group
 use crate::domain::scim::user::{read_user, user_resource, DesiredUser, MemberView};
 use crate::domain::scim::{if_match_admits, patch, schema, weak_etag, ScimFault};
 use crate::error::ApiError;
-use crate::service::audit::{AuditContext, Event};
+use crate::service::audit::{describe, AuditContext, Event};
 use crate::service::groups::{self as service_groups, valid_name, GroupEdit, NewGroup};
 use crate::service::{members, users};
 use crate::state::AppState;
@@ -97,7 +99,9 @@ fn view(member: &Member, groups: Vec<(String, String)>) -> MemberView {
     }
 }
 
-/// The User resources of `members`, with their groups (one query for all).
+/// The User resources of `members`, with their groups (a query per
+/// thousand members, so a large customer stays under the databases' limits
+/// on bound parameters).
 fn user_resources(
     conn: &mut DbConnection,
     customer_id: &str,
@@ -105,21 +109,25 @@ fn user_resources(
     base: &str,
 ) -> Result<Vec<Value>, ApiError> {
     let ids: Vec<String> = members.iter().map(|(m, _, _)| m.user_id.clone()).collect();
-    let groups = groups::groups_of_members(conn, customer_id, &ids)?;
+    let mut groups_by_user: HashMap<String, Vec<(String, String)>> = HashMap::new();
+    for chunk in ids.chunks(1_000) {
+        for (user_id, group) in groups::groups_of_members(conn, customer_id, chunk)? {
+            groups_by_user
+                .entry(user_id)
+                .or_default()
+                .push((group.id, group.name));
+        }
+    }
     Ok(members
         .iter()
         .map(|member| {
-            let mine = groups
-                .iter()
-                .filter(|(user_id, _)| *user_id == member.0.user_id)
-                .map(|(_, g)| (g.id.clone(), g.name.clone()))
-                .collect();
+            let mine = groups_by_user.remove(&member.0.user_id).unwrap_or_default();
             user_resource(&view(member, mine), base)
         })
         .collect())
 }
 
-/// The member `user_id` of the customer as a User resource, and its ETag.
+/// The member `user_id` of the customer as a User resource.
 fn user_resource_of(
     conn: &mut DbConnection,
     customer_id: &str,
@@ -474,7 +482,7 @@ fn keep_extras(
     })?;
     Event::new(
         "scim_member.updated",
-        format!("The SCIM userName of {} was set", user.email),
+        format!("The SCIM userName of {} was set", describe(user)),
     )
     .about(&user.id)
     .in_customer_id(Some(&token.customer_id))

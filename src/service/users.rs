@@ -551,7 +551,8 @@ fn send_link_in(
     .record(conn, state, context, now)
 }
 
-const PERSONAL_FIELDS: [&str; 4] = ["email", "first_name", "last_name", "job_title"];
+/// `user_name` is the SCIM userName kept when it is not the email (`scim_member.updated`).
+const PERSONAL_FIELDS: [&str; 5] = ["email", "first_name", "last_name", "job_title", "user_name"];
 
 /// Deletes the user from the platform: personal data, memberships, tokens
 /// and queued emails go; audit events keep the id with personal values redacted.

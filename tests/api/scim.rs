@@ -627,7 +627,29 @@ async fn filters_and_paging_answer_what_identity_providers_ask() {
         3
     );
     assert_eq!(count(r#"externalId pr"#).await, 0);
-    // Okta's lookup and paging.
+    // Okta's lookup, as Okta sends it.
+    let okta = expect_scim(
+        scim(
+            &app,
+            Method::GET,
+            "/Users?filter=userName%20eq%20%22bob@acme.test%22&startIndex=1&count=2",
+            &token,
+            None,
+        )
+        .await,
+        StatusCode::OK,
+    )
+    .await;
+    assert_eq!(
+        (
+            okta["totalResults"].as_u64(),
+            okta["startIndex"].as_u64(),
+            okta["itemsPerPage"].as_u64()
+        ),
+        (Some(1), Some(1), Some(1))
+    );
+    assert_eq!(okta["Resources"][0]["userName"], "bob@acme.test");
+    // Paging.
     let page = expect_scim(
         scim(
             &app,
@@ -927,4 +949,76 @@ async fn a_token_never_sees_or_fills_another_customers_groups() {
         Some("invalidValue"),
     )
     .await;
+}
+
+#[tokio::test]
+async fn a_scim_token_is_neither_an_oauth_client_nor_listed_with_them() {
+    let app = spawn_app().await;
+    let cid = app.customer("Acme", None).await;
+    let (id, token) = app.scim_token(&cid).await;
+    let grant = expect_json(
+        app.client_credentials(&id, &token).await,
+        StatusCode::UNAUTHORIZED,
+    )
+    .await;
+    assert_eq!(grant["error"], "invalid_client");
+    let clients = expect_json(
+        app.list_api_clients(app.admin_token()).await,
+        StatusCode::OK,
+    )
+    .await;
+    assert!(items(&clients).iter().all(|c| c["id"] != id.as_str()));
+    let revoke = app.revoke_api_client(app.admin_token(), &id).await;
+    assert_eq!(revoke.status(), StatusCode::NOT_FOUND);
+    expect_scim(
+        scim(&app, Method::GET, "/Users", &token, None).await,
+        StatusCode::OK,
+    )
+    .await;
+}
+
+#[tokio::test]
+async fn a_user_name_that_is_not_the_email_is_kept_unique_and_redacted_with_the_user() {
+    let app = spawn_app().await;
+    let (_, token) = customer_with_token(&app, "Acme", None).await;
+    let mut body = new_user("ada@acme.test");
+    body["userName"] = json!("Ada.Lovelace");
+    let created = expect_scim(
+        scim(&app, Method::POST, "/Users", &token, Some(body)).await,
+        StatusCode::CREATED,
+    )
+    .await;
+    assert_eq!(created["userName"], "Ada.Lovelace");
+    assert_eq!(created["emails"][0]["value"], "ada@acme.test");
+    let uid = created["id"].as_str().unwrap().to_string();
+    let found = expect_scim(
+        scim(
+            &app,
+            Method::GET,
+            "/Users?filter=userName%20eq%20%22ada.lovelace%22",
+            &token,
+            None,
+        )
+        .await,
+        StatusCode::OK,
+    )
+    .await;
+    assert_eq!(found["totalResults"], 1);
+    let mut twin = new_user("twin@acme.test");
+    twin["userName"] = json!("ADA.LOVELACE");
+    expect_scim_error(
+        scim(&app, Method::POST, "/Users", &token, Some(twin)).await,
+        StatusCode::CONFLICT,
+        Some("uniqueness"),
+    )
+    .await;
+
+    let deleted = app.delete_user(app.admin_token(), &uid, "").await;
+    assert_eq!(deleted.status(), StatusCode::NO_CONTENT);
+    let events = app.audit_events(&format!("user_id={uid}")).await;
+    let kept = events
+        .iter()
+        .find(|e| e["action"] == "scim_member.updated")
+        .unwrap();
+    assert_eq!(kept["changes"]["user_name"]["after"], "[deleted]", "{kept}");
 }

@@ -163,13 +163,24 @@ fn tokenize(input: &str) -> Result<Vec<Token>, ScimFault> {
 struct Parser {
     tokens: Vec<Token>,
     at: usize,
+    /// Open groups (parentheses and brackets) around the current token.
+    depth: usize,
+    /// Attribute expressions so far.
+    terms: usize,
 }
+
+/// Bounds that keep a hostile filter from costing more than a real one:
+/// identity providers send one or two comparisons.
+const MAX_DEPTH: usize = 16;
+const MAX_TERMS: usize = 64;
 
 /// Parses a filter; a malformed one is 400 `invalidFilter`.
 pub fn parse(input: &str) -> Result<Filter, ScimFault> {
     let mut parser = Parser {
         tokens: tokenize(input)?,
         at: 0,
+        depth: 0,
+        terms: 0,
     };
     if parser.tokens.is_empty() {
         return Err(ScimFault::invalid_filter("the filter is empty"));
@@ -253,8 +264,21 @@ impl Parser {
 
     fn group(&mut self) -> Result<Filter, ScimFault> {
         self.expect(Token::Open)?;
-        let inner = self.or()?;
+        let inner = self.nested()?;
         self.expect(Token::Close)?;
+        Ok(inner)
+    }
+
+    /// The expression inside parentheses or brackets, at most [`MAX_DEPTH`] deep.
+    fn nested(&mut self) -> Result<Filter, ScimFault> {
+        self.depth += 1;
+        if self.depth > MAX_DEPTH {
+            return Err(ScimFault::invalid_filter(format!(
+                "the filter nests more than {MAX_DEPTH} levels"
+            )));
+        }
+        let inner = self.or()?;
+        self.depth -= 1;
         Ok(inner)
     }
 
@@ -274,10 +298,16 @@ impl Parser {
         let Some(Token::Word(name)) = self.next() else {
             unreachable!("atom peeked a word")
         };
+        self.terms += 1;
+        if self.terms > MAX_TERMS {
+            return Err(ScimFault::invalid_filter(format!(
+                "the filter has more than {MAX_TERMS} comparisons"
+            )));
+        }
         let path = AttrPath::parse(&name)?;
         if matches!(self.peek(), Some(Token::OpenBracket)) {
             self.at += 1;
-            let inner = self.or()?;
+            let inner = self.nested()?;
             self.expect(Token::CloseBracket)?;
             return Ok(Filter::ValuePath(path, Box::new(inner)));
         }
@@ -601,6 +631,16 @@ mod tests {
                 json!("a \"b\" c")
             )
         );
+    }
+
+    #[test]
+    fn hostile_nesting_and_length_are_refused_before_they_cost() {
+        let deep = format!("{}active pr{}", "(".repeat(10_000), ")".repeat(10_000));
+        assert!(rejected(&deep).contains("nests"));
+        let long = vec!["active pr"; 1_000].join(" and ");
+        assert!(rejected(&long).contains("comparisons"));
+        let fine = format!("{}active pr{}", "(".repeat(16), ")".repeat(16));
+        assert!(matches(&fine));
     }
 
     #[test]

@@ -2066,10 +2066,7 @@ export interface components {
             confirmation_email?: string | null;
         };
         CreateScimToken: {
-            /**
-             * @description What the token is for; at most 200 characters. Blank means none.
-             * @example Okta production
-             */
+            /** @description What the token is for (e.g. `Okta production`), one line of at most 200 characters; blank or null for none. */
             description?: string | null;
         };
         CreateWebhookEndpoint: {
@@ -12693,7 +12690,7 @@ export interface operations {
             /** @description No SCIM token, or it is unknown or revoked. */
             401: {
                 headers: {
-                    /** @description The scheme to authenticate with: `Bearer realm="roster"` (`Basic realm="roster"` for a client that authenticated with HTTP Basic). */
+                    /** @description `Bearer realm="roster SCIM"`: send a SCIM token. */
                     "WWW-Authenticate"?: string;
                     /** @description The id of this request (yours if you sent a sane `X-Request-Id`, else generated): quote it when reporting a problem; audit events record it. */
                     "X-Request-Id"?: string;
@@ -12716,6 +12713,17 @@ export interface operations {
             };
             /** @description No such resource in the token's customer. */
             404: {
+                headers: {
+                    /** @description The id of this request (yours if you sent a sane `X-Request-Id`, else generated): quote it when reporting a problem; audit events record it. */
+                    "X-Request-Id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/scim+json": components["schemas"]["ScimError"];
+                };
+            };
+            /** @description The path exists but not with this method; `Allow` lists the methods it has. */
+            405: {
                 headers: {
                     /** @description The id of this request (yours if you sent a sane `X-Request-Id`, else generated): quote it when reporting a problem; audit events record it. */
                     "X-Request-Id"?: string;
@@ -12771,6 +12779,17 @@ export interface operations {
             };
             /** @description An unexpected error; its cause is logged with the request id. */
             500: {
+                headers: {
+                    /** @description The id of this request (yours if you sent a sane `X-Request-Id`, else generated): quote it when reporting a problem; audit events record it. */
+                    "X-Request-Id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/scim+json": components["schemas"]["ScimError"];
+                };
+            };
+            /** @description The database is not answering: retry after `Retry-After` seconds. */
+            503: {
                 headers: {
                     /** @description The id of this request (yours if you sent a sane `X-Request-Id`, else generated): quote it when reporting a problem; audit events record it. */
                     "X-Request-Id"?: string;
@@ -12816,7 +12835,7 @@ export interface operations {
             /** @description No SCIM token, or it is unknown or revoked. */
             401: {
                 headers: {
-                    /** @description The scheme to authenticate with: `Bearer realm="roster"` (`Basic realm="roster"` for a client that authenticated with HTTP Basic). */
+                    /** @description `Bearer realm="roster SCIM"`: send a SCIM token. */
                     "WWW-Authenticate"?: string;
                     /** @description The id of this request (yours if you sent a sane `X-Request-Id`, else generated): quote it when reporting a problem; audit events record it. */
                     "X-Request-Id"?: string;
@@ -12839,6 +12858,17 @@ export interface operations {
             };
             /** @description No such resource in the token's customer. */
             404: {
+                headers: {
+                    /** @description The id of this request (yours if you sent a sane `X-Request-Id`, else generated): quote it when reporting a problem; audit events record it. */
+                    "X-Request-Id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/scim+json": components["schemas"]["ScimError"];
+                };
+            };
+            /** @description The path exists but not with this method; `Allow` lists the methods it has. */
+            405: {
                 headers: {
                     /** @description The id of this request (yours if you sent a sane `X-Request-Id`, else generated): quote it when reporting a problem; audit events record it. */
                     "X-Request-Id"?: string;
@@ -12894,6 +12924,17 @@ export interface operations {
             };
             /** @description An unexpected error; its cause is logged with the request id. */
             500: {
+                headers: {
+                    /** @description The id of this request (yours if you sent a sane `X-Request-Id`, else generated): quote it when reporting a problem; audit events record it. */
+                    "X-Request-Id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/scim+json": components["schemas"]["ScimError"];
+                };
+            };
+            /** @description The database is not answering: retry after `Retry-After` seconds. */
+            503: {
                 headers: {
                     /** @description The id of this request (yours if you sent a sane `X-Request-Id`, else generated): quote it when reporting a problem; audit events record it. */
                     "X-Request-Id"?: string;
@@ -12942,7 +12983,7 @@ export interface operations {
             /** @description No SCIM token, or it is unknown or revoked. */
             401: {
                 headers: {
-                    /** @description The scheme to authenticate with: `Bearer realm="roster"` (`Basic realm="roster"` for a client that authenticated with HTTP Basic). */
+                    /** @description `Bearer realm="roster SCIM"`: send a SCIM token. */
                     "WWW-Authenticate"?: string;
                     /** @description The id of this request (yours if you sent a sane `X-Request-Id`, else generated): quote it when reporting a problem; audit events record it. */
                     "X-Request-Id"?: string;
@@ -12965,6 +13006,17 @@ export interface operations {
             };
             /** @description No such resource in the token's customer. */
             404: {
+                headers: {
+                    /** @description The id of this request (yours if you sent a sane `X-Request-Id`, else generated): quote it when reporting a problem; audit events record it. */
+                    "X-Request-Id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/scim+json": components["schemas"]["ScimError"];
+                };
+            };
+            /** @description The path exists but not with this method; `Allow` lists the methods it has. */
+            405: {
                 headers: {
                     /** @description The id of this request (yours if you sent a sane `X-Request-Id`, else generated): quote it when reporting a problem; audit events record it. */
                     "X-Request-Id"?: string;
@@ -13020,6 +13072,17 @@ export interface operations {
             };
             /** @description An unexpected error; its cause is logged with the request id. */
             500: {
+                headers: {
+                    /** @description The id of this request (yours if you sent a sane `X-Request-Id`, else generated): quote it when reporting a problem; audit events record it. */
+                    "X-Request-Id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/scim+json": components["schemas"]["ScimError"];
+                };
+            };
+            /** @description The database is not answering: retry after `Retry-After` seconds. */
+            503: {
                 headers: {
                     /** @description The id of this request (yours if you sent a sane `X-Request-Id`, else generated): quote it when reporting a problem; audit events record it. */
                     "X-Request-Id"?: string;
@@ -13065,7 +13128,7 @@ export interface operations {
             /** @description No SCIM token, or it is unknown or revoked. */
             401: {
                 headers: {
-                    /** @description The scheme to authenticate with: `Bearer realm="roster"` (`Basic realm="roster"` for a client that authenticated with HTTP Basic). */
+                    /** @description `Bearer realm="roster SCIM"`: send a SCIM token. */
                     "WWW-Authenticate"?: string;
                     /** @description The id of this request (yours if you sent a sane `X-Request-Id`, else generated): quote it when reporting a problem; audit events record it. */
                     "X-Request-Id"?: string;
@@ -13088,6 +13151,17 @@ export interface operations {
             };
             /** @description No such resource in the token's customer. */
             404: {
+                headers: {
+                    /** @description The id of this request (yours if you sent a sane `X-Request-Id`, else generated): quote it when reporting a problem; audit events record it. */
+                    "X-Request-Id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/scim+json": components["schemas"]["ScimError"];
+                };
+            };
+            /** @description The path exists but not with this method; `Allow` lists the methods it has. */
+            405: {
                 headers: {
                     /** @description The id of this request (yours if you sent a sane `X-Request-Id`, else generated): quote it when reporting a problem; audit events record it. */
                     "X-Request-Id"?: string;
@@ -13143,6 +13217,17 @@ export interface operations {
             };
             /** @description An unexpected error; its cause is logged with the request id. */
             500: {
+                headers: {
+                    /** @description The id of this request (yours if you sent a sane `X-Request-Id`, else generated): quote it when reporting a problem; audit events record it. */
+                    "X-Request-Id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/scim+json": components["schemas"]["ScimError"];
+                };
+            };
+            /** @description The database is not answering: retry after `Retry-After` seconds. */
+            503: {
                 headers: {
                     /** @description The id of this request (yours if you sent a sane `X-Request-Id`, else generated): quote it when reporting a problem; audit events record it. */
                     "X-Request-Id"?: string;
@@ -13191,7 +13276,7 @@ export interface operations {
             /** @description No SCIM token, or it is unknown or revoked. */
             401: {
                 headers: {
-                    /** @description The scheme to authenticate with: `Bearer realm="roster"` (`Basic realm="roster"` for a client that authenticated with HTTP Basic). */
+                    /** @description `Bearer realm="roster SCIM"`: send a SCIM token. */
                     "WWW-Authenticate"?: string;
                     /** @description The id of this request (yours if you sent a sane `X-Request-Id`, else generated): quote it when reporting a problem; audit events record it. */
                     "X-Request-Id"?: string;
@@ -13214,6 +13299,17 @@ export interface operations {
             };
             /** @description No such resource in the token's customer. */
             404: {
+                headers: {
+                    /** @description The id of this request (yours if you sent a sane `X-Request-Id`, else generated): quote it when reporting a problem; audit events record it. */
+                    "X-Request-Id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/scim+json": components["schemas"]["ScimError"];
+                };
+            };
+            /** @description The path exists but not with this method; `Allow` lists the methods it has. */
+            405: {
                 headers: {
                     /** @description The id of this request (yours if you sent a sane `X-Request-Id`, else generated): quote it when reporting a problem; audit events record it. */
                     "X-Request-Id"?: string;
@@ -13269,6 +13365,17 @@ export interface operations {
             };
             /** @description An unexpected error; its cause is logged with the request id. */
             500: {
+                headers: {
+                    /** @description The id of this request (yours if you sent a sane `X-Request-Id`, else generated): quote it when reporting a problem; audit events record it. */
+                    "X-Request-Id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/scim+json": components["schemas"]["ScimError"];
+                };
+            };
+            /** @description The database is not answering: retry after `Retry-After` seconds. */
+            503: {
                 headers: {
                     /** @description The id of this request (yours if you sent a sane `X-Request-Id`, else generated): quote it when reporting a problem; audit events record it. */
                     "X-Request-Id"?: string;
@@ -13328,7 +13435,7 @@ export interface operations {
             /** @description No SCIM token, or it is unknown or revoked. */
             401: {
                 headers: {
-                    /** @description The scheme to authenticate with: `Bearer realm="roster"` (`Basic realm="roster"` for a client that authenticated with HTTP Basic). */
+                    /** @description `Bearer realm="roster SCIM"`: send a SCIM token. */
                     "WWW-Authenticate"?: string;
                     /** @description The id of this request (yours if you sent a sane `X-Request-Id`, else generated): quote it when reporting a problem; audit events record it. */
                     "X-Request-Id"?: string;
@@ -13351,6 +13458,17 @@ export interface operations {
             };
             /** @description No such resource in the token's customer. */
             404: {
+                headers: {
+                    /** @description The id of this request (yours if you sent a sane `X-Request-Id`, else generated): quote it when reporting a problem; audit events record it. */
+                    "X-Request-Id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/scim+json": components["schemas"]["ScimError"];
+                };
+            };
+            /** @description The path exists but not with this method; `Allow` lists the methods it has. */
+            405: {
                 headers: {
                     /** @description The id of this request (yours if you sent a sane `X-Request-Id`, else generated): quote it when reporting a problem; audit events record it. */
                     "X-Request-Id"?: string;
@@ -13406,6 +13524,17 @@ export interface operations {
             };
             /** @description An unexpected error; its cause is logged with the request id. */
             500: {
+                headers: {
+                    /** @description The id of this request (yours if you sent a sane `X-Request-Id`, else generated): quote it when reporting a problem; audit events record it. */
+                    "X-Request-Id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/scim+json": components["schemas"]["ScimError"];
+                };
+            };
+            /** @description The database is not answering: retry after `Retry-After` seconds. */
+            503: {
                 headers: {
                     /** @description The id of this request (yours if you sent a sane `X-Request-Id`, else generated): quote it when reporting a problem; audit events record it. */
                     "X-Request-Id"?: string;
@@ -13466,7 +13595,7 @@ export interface operations {
             /** @description No SCIM token, or it is unknown or revoked. */
             401: {
                 headers: {
-                    /** @description The scheme to authenticate with: `Bearer realm="roster"` (`Basic realm="roster"` for a client that authenticated with HTTP Basic). */
+                    /** @description `Bearer realm="roster SCIM"`: send a SCIM token. */
                     "WWW-Authenticate"?: string;
                     /** @description The id of this request (yours if you sent a sane `X-Request-Id`, else generated): quote it when reporting a problem; audit events record it. */
                     "X-Request-Id"?: string;
@@ -13489,6 +13618,17 @@ export interface operations {
             };
             /** @description No such resource in the token's customer. */
             404: {
+                headers: {
+                    /** @description The id of this request (yours if you sent a sane `X-Request-Id`, else generated): quote it when reporting a problem; audit events record it. */
+                    "X-Request-Id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/scim+json": components["schemas"]["ScimError"];
+                };
+            };
+            /** @description The path exists but not with this method; `Allow` lists the methods it has. */
+            405: {
                 headers: {
                     /** @description The id of this request (yours if you sent a sane `X-Request-Id`, else generated): quote it when reporting a problem; audit events record it. */
                     "X-Request-Id"?: string;
@@ -13544,6 +13684,17 @@ export interface operations {
             };
             /** @description An unexpected error; its cause is logged with the request id. */
             500: {
+                headers: {
+                    /** @description The id of this request (yours if you sent a sane `X-Request-Id`, else generated): quote it when reporting a problem; audit events record it. */
+                    "X-Request-Id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/scim+json": components["schemas"]["ScimError"];
+                };
+            };
+            /** @description The database is not answering: retry after `Retry-After` seconds. */
+            503: {
                 headers: {
                     /** @description The id of this request (yours if you sent a sane `X-Request-Id`, else generated): quote it when reporting a problem; audit events record it. */
                     "X-Request-Id"?: string;
@@ -13640,7 +13791,7 @@ export interface operations {
             /** @description No SCIM token, or it is unknown or revoked. */
             401: {
                 headers: {
-                    /** @description The scheme to authenticate with: `Bearer realm="roster"` (`Basic realm="roster"` for a client that authenticated with HTTP Basic). */
+                    /** @description `Bearer realm="roster SCIM"`: send a SCIM token. */
                     "WWW-Authenticate"?: string;
                     /** @description The id of this request (yours if you sent a sane `X-Request-Id`, else generated): quote it when reporting a problem; audit events record it. */
                     "X-Request-Id"?: string;
@@ -13663,6 +13814,17 @@ export interface operations {
             };
             /** @description No such resource in the token's customer. */
             404: {
+                headers: {
+                    /** @description The id of this request (yours if you sent a sane `X-Request-Id`, else generated): quote it when reporting a problem; audit events record it. */
+                    "X-Request-Id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/scim+json": components["schemas"]["ScimError"];
+                };
+            };
+            /** @description The path exists but not with this method; `Allow` lists the methods it has. */
+            405: {
                 headers: {
                     /** @description The id of this request (yours if you sent a sane `X-Request-Id`, else generated): quote it when reporting a problem; audit events record it. */
                     "X-Request-Id"?: string;
@@ -13718,6 +13880,17 @@ export interface operations {
             };
             /** @description An unexpected error; its cause is logged with the request id. */
             500: {
+                headers: {
+                    /** @description The id of this request (yours if you sent a sane `X-Request-Id`, else generated): quote it when reporting a problem; audit events record it. */
+                    "X-Request-Id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/scim+json": components["schemas"]["ScimError"];
+                };
+            };
+            /** @description The database is not answering: retry after `Retry-After` seconds. */
+            503: {
                 headers: {
                     /** @description The id of this request (yours if you sent a sane `X-Request-Id`, else generated): quote it when reporting a problem; audit events record it. */
                     "X-Request-Id"?: string;
@@ -13819,7 +13992,7 @@ export interface operations {
             /** @description No SCIM token, or it is unknown or revoked. */
             401: {
                 headers: {
-                    /** @description The scheme to authenticate with: `Bearer realm="roster"` (`Basic realm="roster"` for a client that authenticated with HTTP Basic). */
+                    /** @description `Bearer realm="roster SCIM"`: send a SCIM token. */
                     "WWW-Authenticate"?: string;
                     /** @description The id of this request (yours if you sent a sane `X-Request-Id`, else generated): quote it when reporting a problem; audit events record it. */
                     "X-Request-Id"?: string;
@@ -13842,6 +14015,17 @@ export interface operations {
             };
             /** @description No such resource in the token's customer. */
             404: {
+                headers: {
+                    /** @description The id of this request (yours if you sent a sane `X-Request-Id`, else generated): quote it when reporting a problem; audit events record it. */
+                    "X-Request-Id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/scim+json": components["schemas"]["ScimError"];
+                };
+            };
+            /** @description The path exists but not with this method; `Allow` lists the methods it has. */
+            405: {
                 headers: {
                     /** @description The id of this request (yours if you sent a sane `X-Request-Id`, else generated): quote it when reporting a problem; audit events record it. */
                     "X-Request-Id"?: string;
@@ -13897,6 +14081,17 @@ export interface operations {
             };
             /** @description An unexpected error; its cause is logged with the request id. */
             500: {
+                headers: {
+                    /** @description The id of this request (yours if you sent a sane `X-Request-Id`, else generated): quote it when reporting a problem; audit events record it. */
+                    "X-Request-Id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/scim+json": components["schemas"]["ScimError"];
+                };
+            };
+            /** @description The database is not answering: retry after `Retry-After` seconds. */
+            503: {
                 headers: {
                     /** @description The id of this request (yours if you sent a sane `X-Request-Id`, else generated): quote it when reporting a problem; audit events record it. */
                     "X-Request-Id"?: string;
@@ -13975,7 +14170,7 @@ export interface operations {
             /** @description No SCIM token, or it is unknown or revoked. */
             401: {
                 headers: {
-                    /** @description The scheme to authenticate with: `Bearer realm="roster"` (`Basic realm="roster"` for a client that authenticated with HTTP Basic). */
+                    /** @description `Bearer realm="roster SCIM"`: send a SCIM token. */
                     "WWW-Authenticate"?: string;
                     /** @description The id of this request (yours if you sent a sane `X-Request-Id`, else generated): quote it when reporting a problem; audit events record it. */
                     "X-Request-Id"?: string;
@@ -13998,6 +14193,17 @@ export interface operations {
             };
             /** @description No such resource in the token's customer. */
             404: {
+                headers: {
+                    /** @description The id of this request (yours if you sent a sane `X-Request-Id`, else generated): quote it when reporting a problem; audit events record it. */
+                    "X-Request-Id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/scim+json": components["schemas"]["ScimError"];
+                };
+            };
+            /** @description The path exists but not with this method; `Allow` lists the methods it has. */
+            405: {
                 headers: {
                     /** @description The id of this request (yours if you sent a sane `X-Request-Id`, else generated): quote it when reporting a problem; audit events record it. */
                     "X-Request-Id"?: string;
@@ -14053,6 +14259,17 @@ export interface operations {
             };
             /** @description An unexpected error; its cause is logged with the request id. */
             500: {
+                headers: {
+                    /** @description The id of this request (yours if you sent a sane `X-Request-Id`, else generated): quote it when reporting a problem; audit events record it. */
+                    "X-Request-Id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/scim+json": components["schemas"]["ScimError"];
+                };
+            };
+            /** @description The database is not answering: retry after `Retry-After` seconds. */
+            503: {
                 headers: {
                     /** @description The id of this request (yours if you sent a sane `X-Request-Id`, else generated): quote it when reporting a problem; audit events record it. */
                     "X-Request-Id"?: string;
@@ -14157,7 +14374,7 @@ export interface operations {
             /** @description No SCIM token, or it is unknown or revoked. */
             401: {
                 headers: {
-                    /** @description The scheme to authenticate with: `Bearer realm="roster"` (`Basic realm="roster"` for a client that authenticated with HTTP Basic). */
+                    /** @description `Bearer realm="roster SCIM"`: send a SCIM token. */
                     "WWW-Authenticate"?: string;
                     /** @description The id of this request (yours if you sent a sane `X-Request-Id`, else generated): quote it when reporting a problem; audit events record it. */
                     "X-Request-Id"?: string;
@@ -14180,6 +14397,17 @@ export interface operations {
             };
             /** @description No such resource in the token's customer. */
             404: {
+                headers: {
+                    /** @description The id of this request (yours if you sent a sane `X-Request-Id`, else generated): quote it when reporting a problem; audit events record it. */
+                    "X-Request-Id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/scim+json": components["schemas"]["ScimError"];
+                };
+            };
+            /** @description The path exists but not with this method; `Allow` lists the methods it has. */
+            405: {
                 headers: {
                     /** @description The id of this request (yours if you sent a sane `X-Request-Id`, else generated): quote it when reporting a problem; audit events record it. */
                     "X-Request-Id"?: string;
@@ -14235,6 +14463,17 @@ export interface operations {
             };
             /** @description An unexpected error; its cause is logged with the request id. */
             500: {
+                headers: {
+                    /** @description The id of this request (yours if you sent a sane `X-Request-Id`, else generated): quote it when reporting a problem; audit events record it. */
+                    "X-Request-Id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/scim+json": components["schemas"]["ScimError"];
+                };
+            };
+            /** @description The database is not answering: retry after `Retry-After` seconds. */
+            503: {
                 headers: {
                     /** @description The id of this request (yours if you sent a sane `X-Request-Id`, else generated): quote it when reporting a problem; audit events record it. */
                     "X-Request-Id"?: string;
@@ -14281,7 +14520,7 @@ export interface operations {
             /** @description No SCIM token, or it is unknown or revoked. */
             401: {
                 headers: {
-                    /** @description The scheme to authenticate with: `Bearer realm="roster"` (`Basic realm="roster"` for a client that authenticated with HTTP Basic). */
+                    /** @description `Bearer realm="roster SCIM"`: send a SCIM token. */
                     "WWW-Authenticate"?: string;
                     /** @description The id of this request (yours if you sent a sane `X-Request-Id`, else generated): quote it when reporting a problem; audit events record it. */
                     "X-Request-Id"?: string;
@@ -14304,6 +14543,17 @@ export interface operations {
             };
             /** @description No such resource in the token's customer. */
             404: {
+                headers: {
+                    /** @description The id of this request (yours if you sent a sane `X-Request-Id`, else generated): quote it when reporting a problem; audit events record it. */
+                    "X-Request-Id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/scim+json": components["schemas"]["ScimError"];
+                };
+            };
+            /** @description The path exists but not with this method; `Allow` lists the methods it has. */
+            405: {
                 headers: {
                     /** @description The id of this request (yours if you sent a sane `X-Request-Id`, else generated): quote it when reporting a problem; audit events record it. */
                     "X-Request-Id"?: string;
@@ -14359,6 +14609,17 @@ export interface operations {
             };
             /** @description An unexpected error; its cause is logged with the request id. */
             500: {
+                headers: {
+                    /** @description The id of this request (yours if you sent a sane `X-Request-Id`, else generated): quote it when reporting a problem; audit events record it. */
+                    "X-Request-Id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/scim+json": components["schemas"]["ScimError"];
+                };
+            };
+            /** @description The database is not answering: retry after `Retry-After` seconds. */
+            503: {
                 headers: {
                     /** @description The id of this request (yours if you sent a sane `X-Request-Id`, else generated): quote it when reporting a problem; audit events record it. */
                     "X-Request-Id"?: string;
@@ -14456,7 +14717,7 @@ export interface operations {
             /** @description No SCIM token, or it is unknown or revoked. */
             401: {
                 headers: {
-                    /** @description The scheme to authenticate with: `Bearer realm="roster"` (`Basic realm="roster"` for a client that authenticated with HTTP Basic). */
+                    /** @description `Bearer realm="roster SCIM"`: send a SCIM token. */
                     "WWW-Authenticate"?: string;
                     /** @description The id of this request (yours if you sent a sane `X-Request-Id`, else generated): quote it when reporting a problem; audit events record it. */
                     "X-Request-Id"?: string;
@@ -14479,6 +14740,17 @@ export interface operations {
             };
             /** @description No such resource in the token's customer. */
             404: {
+                headers: {
+                    /** @description The id of this request (yours if you sent a sane `X-Request-Id`, else generated): quote it when reporting a problem; audit events record it. */
+                    "X-Request-Id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/scim+json": components["schemas"]["ScimError"];
+                };
+            };
+            /** @description The path exists but not with this method; `Allow` lists the methods it has. */
+            405: {
                 headers: {
                     /** @description The id of this request (yours if you sent a sane `X-Request-Id`, else generated): quote it when reporting a problem; audit events record it. */
                     "X-Request-Id"?: string;
@@ -14534,6 +14806,17 @@ export interface operations {
             };
             /** @description An unexpected error; its cause is logged with the request id. */
             500: {
+                headers: {
+                    /** @description The id of this request (yours if you sent a sane `X-Request-Id`, else generated): quote it when reporting a problem; audit events record it. */
+                    "X-Request-Id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/scim+json": components["schemas"]["ScimError"];
+                };
+            };
+            /** @description The database is not answering: retry after `Retry-After` seconds. */
+            503: {
                 headers: {
                     /** @description The id of this request (yours if you sent a sane `X-Request-Id`, else generated): quote it when reporting a problem; audit events record it. */
                     "X-Request-Id"?: string;
@@ -14592,7 +14875,7 @@ export interface operations {
             /** @description No SCIM token, or it is unknown or revoked. */
             401: {
                 headers: {
-                    /** @description The scheme to authenticate with: `Bearer realm="roster"` (`Basic realm="roster"` for a client that authenticated with HTTP Basic). */
+                    /** @description `Bearer realm="roster SCIM"`: send a SCIM token. */
                     "WWW-Authenticate"?: string;
                     /** @description The id of this request (yours if you sent a sane `X-Request-Id`, else generated): quote it when reporting a problem; audit events record it. */
                     "X-Request-Id"?: string;
@@ -14615,6 +14898,17 @@ export interface operations {
             };
             /** @description No such resource in the token's customer. */
             404: {
+                headers: {
+                    /** @description The id of this request (yours if you sent a sane `X-Request-Id`, else generated): quote it when reporting a problem; audit events record it. */
+                    "X-Request-Id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/scim+json": components["schemas"]["ScimError"];
+                };
+            };
+            /** @description The path exists but not with this method; `Allow` lists the methods it has. */
+            405: {
                 headers: {
                     /** @description The id of this request (yours if you sent a sane `X-Request-Id`, else generated): quote it when reporting a problem; audit events record it. */
                     "X-Request-Id"?: string;
@@ -14670,6 +14964,17 @@ export interface operations {
             };
             /** @description An unexpected error; its cause is logged with the request id. */
             500: {
+                headers: {
+                    /** @description The id of this request (yours if you sent a sane `X-Request-Id`, else generated): quote it when reporting a problem; audit events record it. */
+                    "X-Request-Id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/scim+json": components["schemas"]["ScimError"];
+                };
+            };
+            /** @description The database is not answering: retry after `Retry-After` seconds. */
+            503: {
                 headers: {
                     /** @description The id of this request (yours if you sent a sane `X-Request-Id`, else generated): quote it when reporting a problem; audit events record it. */
                     "X-Request-Id"?: string;
@@ -14718,7 +15023,6 @@ export interface operations {
                      *           "id": "0193a5d1-4444-7b3c-8d4e-5f60718293a4",
                      *           "members": [
                      *             {
-                     *               "$ref": "https://roster.example.com/scim/v2/Users/0193a5d1-3333-7b3c-8d4e-5f60718293a4",
                      *               "type": "User",
                      *               "value": "0193a5d1-3333-7b3c-8d4e-5f60718293a4"
                      *             }
@@ -14760,7 +15064,7 @@ export interface operations {
             /** @description No SCIM token, or it is unknown or revoked. */
             401: {
                 headers: {
-                    /** @description The scheme to authenticate with: `Bearer realm="roster"` (`Basic realm="roster"` for a client that authenticated with HTTP Basic). */
+                    /** @description `Bearer realm="roster SCIM"`: send a SCIM token. */
                     "WWW-Authenticate"?: string;
                     /** @description The id of this request (yours if you sent a sane `X-Request-Id`, else generated): quote it when reporting a problem; audit events record it. */
                     "X-Request-Id"?: string;
@@ -14783,6 +15087,17 @@ export interface operations {
             };
             /** @description No such resource in the token's customer. */
             404: {
+                headers: {
+                    /** @description The id of this request (yours if you sent a sane `X-Request-Id`, else generated): quote it when reporting a problem; audit events record it. */
+                    "X-Request-Id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/scim+json": components["schemas"]["ScimError"];
+                };
+            };
+            /** @description The path exists but not with this method; `Allow` lists the methods it has. */
+            405: {
                 headers: {
                     /** @description The id of this request (yours if you sent a sane `X-Request-Id`, else generated): quote it when reporting a problem; audit events record it. */
                     "X-Request-Id"?: string;
@@ -14838,6 +15153,17 @@ export interface operations {
             };
             /** @description An unexpected error; its cause is logged with the request id. */
             500: {
+                headers: {
+                    /** @description The id of this request (yours if you sent a sane `X-Request-Id`, else generated): quote it when reporting a problem; audit events record it. */
+                    "X-Request-Id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/scim+json": components["schemas"]["ScimError"];
+                };
+            };
+            /** @description The database is not answering: retry after `Retry-After` seconds. */
+            503: {
                 headers: {
                     /** @description The id of this request (yours if you sent a sane `X-Request-Id`, else generated): quote it when reporting a problem; audit events record it. */
                     "X-Request-Id"?: string;
@@ -14892,7 +15218,6 @@ export interface operations {
                      *       "id": "0193a5d1-4444-7b3c-8d4e-5f60718293a4",
                      *       "members": [
                      *         {
-                     *           "$ref": "https://roster.example.com/scim/v2/Users/0193a5d1-3333-7b3c-8d4e-5f60718293a4",
                      *           "type": "User",
                      *           "value": "0193a5d1-3333-7b3c-8d4e-5f60718293a4"
                      *         }
@@ -14926,7 +15251,7 @@ export interface operations {
             /** @description No SCIM token, or it is unknown or revoked. */
             401: {
                 headers: {
-                    /** @description The scheme to authenticate with: `Bearer realm="roster"` (`Basic realm="roster"` for a client that authenticated with HTTP Basic). */
+                    /** @description `Bearer realm="roster SCIM"`: send a SCIM token. */
                     "WWW-Authenticate"?: string;
                     /** @description The id of this request (yours if you sent a sane `X-Request-Id`, else generated): quote it when reporting a problem; audit events record it. */
                     "X-Request-Id"?: string;
@@ -14949,6 +15274,17 @@ export interface operations {
             };
             /** @description No such resource in the token's customer. */
             404: {
+                headers: {
+                    /** @description The id of this request (yours if you sent a sane `X-Request-Id`, else generated): quote it when reporting a problem; audit events record it. */
+                    "X-Request-Id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/scim+json": components["schemas"]["ScimError"];
+                };
+            };
+            /** @description The path exists but not with this method; `Allow` lists the methods it has. */
+            405: {
                 headers: {
                     /** @description The id of this request (yours if you sent a sane `X-Request-Id`, else generated): quote it when reporting a problem; audit events record it. */
                     "X-Request-Id"?: string;
@@ -15004,6 +15340,17 @@ export interface operations {
             };
             /** @description An unexpected error; its cause is logged with the request id. */
             500: {
+                headers: {
+                    /** @description The id of this request (yours if you sent a sane `X-Request-Id`, else generated): quote it when reporting a problem; audit events record it. */
+                    "X-Request-Id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/scim+json": components["schemas"]["ScimError"];
+                };
+            };
+            /** @description The database is not answering: retry after `Retry-After` seconds. */
+            503: {
                 headers: {
                     /** @description The id of this request (yours if you sent a sane `X-Request-Id`, else generated): quote it when reporting a problem; audit events record it. */
                     "X-Request-Id"?: string;
@@ -15047,7 +15394,6 @@ export interface operations {
                      *       "id": "0193a5d1-4444-7b3c-8d4e-5f60718293a4",
                      *       "members": [
                      *         {
-                     *           "$ref": "https://roster.example.com/scim/v2/Users/0193a5d1-3333-7b3c-8d4e-5f60718293a4",
                      *           "type": "User",
                      *           "value": "0193a5d1-3333-7b3c-8d4e-5f60718293a4"
                      *         }
@@ -15081,7 +15427,7 @@ export interface operations {
             /** @description No SCIM token, or it is unknown or revoked. */
             401: {
                 headers: {
-                    /** @description The scheme to authenticate with: `Bearer realm="roster"` (`Basic realm="roster"` for a client that authenticated with HTTP Basic). */
+                    /** @description `Bearer realm="roster SCIM"`: send a SCIM token. */
                     "WWW-Authenticate"?: string;
                     /** @description The id of this request (yours if you sent a sane `X-Request-Id`, else generated): quote it when reporting a problem; audit events record it. */
                     "X-Request-Id"?: string;
@@ -15104,6 +15450,17 @@ export interface operations {
             };
             /** @description No such resource in the token's customer. */
             404: {
+                headers: {
+                    /** @description The id of this request (yours if you sent a sane `X-Request-Id`, else generated): quote it when reporting a problem; audit events record it. */
+                    "X-Request-Id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/scim+json": components["schemas"]["ScimError"];
+                };
+            };
+            /** @description The path exists but not with this method; `Allow` lists the methods it has. */
+            405: {
                 headers: {
                     /** @description The id of this request (yours if you sent a sane `X-Request-Id`, else generated): quote it when reporting a problem; audit events record it. */
                     "X-Request-Id"?: string;
@@ -15159,6 +15516,17 @@ export interface operations {
             };
             /** @description An unexpected error; its cause is logged with the request id. */
             500: {
+                headers: {
+                    /** @description The id of this request (yours if you sent a sane `X-Request-Id`, else generated): quote it when reporting a problem; audit events record it. */
+                    "X-Request-Id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/scim+json": components["schemas"]["ScimError"];
+                };
+            };
+            /** @description The database is not answering: retry after `Retry-After` seconds. */
+            503: {
                 headers: {
                     /** @description The id of this request (yours if you sent a sane `X-Request-Id`, else generated): quote it when reporting a problem; audit events record it. */
                     "X-Request-Id"?: string;
@@ -15216,7 +15584,6 @@ export interface operations {
                      *       "id": "0193a5d1-4444-7b3c-8d4e-5f60718293a4",
                      *       "members": [
                      *         {
-                     *           "$ref": "https://roster.example.com/scim/v2/Users/0193a5d1-3333-7b3c-8d4e-5f60718293a4",
                      *           "type": "User",
                      *           "value": "0193a5d1-3333-7b3c-8d4e-5f60718293a4"
                      *         }
@@ -15250,7 +15617,7 @@ export interface operations {
             /** @description No SCIM token, or it is unknown or revoked. */
             401: {
                 headers: {
-                    /** @description The scheme to authenticate with: `Bearer realm="roster"` (`Basic realm="roster"` for a client that authenticated with HTTP Basic). */
+                    /** @description `Bearer realm="roster SCIM"`: send a SCIM token. */
                     "WWW-Authenticate"?: string;
                     /** @description The id of this request (yours if you sent a sane `X-Request-Id`, else generated): quote it when reporting a problem; audit events record it. */
                     "X-Request-Id"?: string;
@@ -15273,6 +15640,17 @@ export interface operations {
             };
             /** @description No such resource in the token's customer. */
             404: {
+                headers: {
+                    /** @description The id of this request (yours if you sent a sane `X-Request-Id`, else generated): quote it when reporting a problem; audit events record it. */
+                    "X-Request-Id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/scim+json": components["schemas"]["ScimError"];
+                };
+            };
+            /** @description The path exists but not with this method; `Allow` lists the methods it has. */
+            405: {
                 headers: {
                     /** @description The id of this request (yours if you sent a sane `X-Request-Id`, else generated): quote it when reporting a problem; audit events record it. */
                     "X-Request-Id"?: string;
@@ -15328,6 +15706,17 @@ export interface operations {
             };
             /** @description An unexpected error; its cause is logged with the request id. */
             500: {
+                headers: {
+                    /** @description The id of this request (yours if you sent a sane `X-Request-Id`, else generated): quote it when reporting a problem; audit events record it. */
+                    "X-Request-Id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/scim+json": components["schemas"]["ScimError"];
+                };
+            };
+            /** @description The database is not answering: retry after `Retry-After` seconds. */
+            503: {
                 headers: {
                     /** @description The id of this request (yours if you sent a sane `X-Request-Id`, else generated): quote it when reporting a problem; audit events record it. */
                     "X-Request-Id"?: string;
@@ -15374,7 +15763,7 @@ export interface operations {
             /** @description No SCIM token, or it is unknown or revoked. */
             401: {
                 headers: {
-                    /** @description The scheme to authenticate with: `Bearer realm="roster"` (`Basic realm="roster"` for a client that authenticated with HTTP Basic). */
+                    /** @description `Bearer realm="roster SCIM"`: send a SCIM token. */
                     "WWW-Authenticate"?: string;
                     /** @description The id of this request (yours if you sent a sane `X-Request-Id`, else generated): quote it when reporting a problem; audit events record it. */
                     "X-Request-Id"?: string;
@@ -15397,6 +15786,17 @@ export interface operations {
             };
             /** @description No such resource in the token's customer. */
             404: {
+                headers: {
+                    /** @description The id of this request (yours if you sent a sane `X-Request-Id`, else generated): quote it when reporting a problem; audit events record it. */
+                    "X-Request-Id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/scim+json": components["schemas"]["ScimError"];
+                };
+            };
+            /** @description The path exists but not with this method; `Allow` lists the methods it has. */
+            405: {
                 headers: {
                     /** @description The id of this request (yours if you sent a sane `X-Request-Id`, else generated): quote it when reporting a problem; audit events record it. */
                     "X-Request-Id"?: string;
@@ -15452,6 +15852,17 @@ export interface operations {
             };
             /** @description An unexpected error; its cause is logged with the request id. */
             500: {
+                headers: {
+                    /** @description The id of this request (yours if you sent a sane `X-Request-Id`, else generated): quote it when reporting a problem; audit events record it. */
+                    "X-Request-Id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/scim+json": components["schemas"]["ScimError"];
+                };
+            };
+            /** @description The database is not answering: retry after `Retry-After` seconds. */
+            503: {
                 headers: {
                     /** @description The id of this request (yours if you sent a sane `X-Request-Id`, else generated): quote it when reporting a problem; audit events record it. */
                     "X-Request-Id"?: string;
@@ -15517,7 +15928,6 @@ export interface operations {
                      *       "id": "0193a5d1-4444-7b3c-8d4e-5f60718293a4",
                      *       "members": [
                      *         {
-                     *           "$ref": "https://roster.example.com/scim/v2/Users/0193a5d1-3333-7b3c-8d4e-5f60718293a4",
                      *           "type": "User",
                      *           "value": "0193a5d1-3333-7b3c-8d4e-5f60718293a4"
                      *         }
@@ -15551,7 +15961,7 @@ export interface operations {
             /** @description No SCIM token, or it is unknown or revoked. */
             401: {
                 headers: {
-                    /** @description The scheme to authenticate with: `Bearer realm="roster"` (`Basic realm="roster"` for a client that authenticated with HTTP Basic). */
+                    /** @description `Bearer realm="roster SCIM"`: send a SCIM token. */
                     "WWW-Authenticate"?: string;
                     /** @description The id of this request (yours if you sent a sane `X-Request-Id`, else generated): quote it when reporting a problem; audit events record it. */
                     "X-Request-Id"?: string;
@@ -15574,6 +15984,17 @@ export interface operations {
             };
             /** @description No such resource in the token's customer. */
             404: {
+                headers: {
+                    /** @description The id of this request (yours if you sent a sane `X-Request-Id`, else generated): quote it when reporting a problem; audit events record it. */
+                    "X-Request-Id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/scim+json": components["schemas"]["ScimError"];
+                };
+            };
+            /** @description The path exists but not with this method; `Allow` lists the methods it has. */
+            405: {
                 headers: {
                     /** @description The id of this request (yours if you sent a sane `X-Request-Id`, else generated): quote it when reporting a problem; audit events record it. */
                     "X-Request-Id"?: string;
@@ -15629,6 +16050,17 @@ export interface operations {
             };
             /** @description An unexpected error; its cause is logged with the request id. */
             500: {
+                headers: {
+                    /** @description The id of this request (yours if you sent a sane `X-Request-Id`, else generated): quote it when reporting a problem; audit events record it. */
+                    "X-Request-Id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/scim+json": components["schemas"]["ScimError"];
+                };
+            };
+            /** @description The database is not answering: retry after `Retry-After` seconds. */
+            503: {
                 headers: {
                     /** @description The id of this request (yours if you sent a sane `X-Request-Id`, else generated): quote it when reporting a problem; audit events record it. */
                     "X-Request-Id"?: string;
