@@ -43,7 +43,10 @@ STATEFUL_FIELDS = {
         ("first_name", "is required for a new user"),
         ("last_name", "is required for a new user"),
         ("copy_from_user_id", "is not a user of this customer"),
+        # Group ids must name groups of this customer.
+        ("group_ids", None),
     },
+    ("PATCH", "/v1/customers/{customer_id}/users/{user_id}"): {("group_ids", None)},
 }
 
 

@@ -387,6 +387,7 @@ fn describe_parameters(operation: &mut Operation) {
             "external_id" => "Only the one with this external id (exact match); leave it out for any.",
             "name" => "Only the one with this name (case-insensitive); leave it out for any.",
             "group_id" => "The group's id.",
+            "types" => "Only events of these types, comma-separated (e.g. `user.status_changed,user.deleted`); leave it out for all.",
             other => panic!("parameter {other} has no description"),
         };
         parameter.description = Some(text.to_string());

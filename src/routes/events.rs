@@ -133,7 +133,7 @@ pub struct EventFeedQuery {
     #[param(value_type = Option<uuid::Uuid>)]
     pub after: Option<String>,
     /// Comma-separated event types; omit for all.
-    #[param(example = "user.status_changed,user.deleted")]
+    #[param(schema_with = crate::openapi::schemas::event_types_query)]
     pub types: Option<String>,
     /// Events per page, 1–200 (default 50).
     #[param(value_type = Option<i64>, minimum = 1, maximum = 200)]

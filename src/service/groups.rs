@@ -47,11 +47,14 @@ pub struct Group {
 
 /// Checks a group name: trimmed, 1 to [`MAX_NAME`] characters, no `;`
 /// (the separator of the import's `groups` column).
+/// Lengths count the characters as sent, blanks around them included, as
+/// the contract's `maxLength` does.
 pub fn valid_name(name: &str) -> Result<String, &'static str> {
+    let too_long = name.chars().count() > MAX_NAME;
     let name = name.trim();
     let problem = if name.is_empty() {
         Some("must not be empty")
-    } else if name.chars().count() > MAX_NAME {
+    } else if too_long {
         Some("must be at most 100 characters")
     } else if name.contains(';') || name.chars().any(char::is_control) {
         Some("must not contain ';' or control characters")

@@ -2842,6 +2842,7 @@ export interface components {
             confirmation_email?: string | null;
         };
         UpdateWebhookEndpoint: {
+            /** @description A new address, under the same rules as on creation. */
             url?: string | null;
             /** @description Replaces the list; empty for all. */
             events?: components["schemas"]["EventType"][] | null;
@@ -12042,10 +12043,7 @@ export interface operations {
                  *     page); omit to start from the oldest kept event.
                  */
                 after?: string;
-                /**
-                 * @description Comma-separated event types; omit for all.
-                 * @example user.status_changed,user.deleted
-                 */
+                /** @description Only events of these types, comma-separated (e.g. `user.status_changed,user.deleted`); leave it out for all. */
                 types?: string;
                 /** @description Events per page, 1–200 (default 50). */
                 limit?: number;
