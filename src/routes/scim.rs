@@ -394,7 +394,8 @@ fn listed(listed: service::Listed, projection: &Projection) -> HttpResponse {
 pub async fn scim_service_provider_config(req: HttpRequest, state: web::Data<AppState>) -> Answer {
     caller(&req, &state).await?;
     let base = base_url(&state);
-    let documentation = format!("{}/docs/scim", state.settings.public_url);
+    // The API reference this instance serves (its SCIM tag).
+    let documentation = format!("{}/docs", state.settings.public_url.trim_end_matches('/'));
     Ok(scim_json(
         StatusCode::OK,
         &schema::service_provider_config(&base, &documentation),
