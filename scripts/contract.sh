@@ -153,6 +153,17 @@ TOKEN="$(curl -fs -X POST "$BASE/v1/auth/token" \
 [ -n "$TOKEN" ] || { echo "could not sign in as $FUZZER_EMAIL" >&2; exit 1; }
 echo "signed in as the platform admin $FUZZER_EMAIL"
 
+# /scim/v2 takes SCIM tokens only (scripts/schemathesis.toml sends this one
+# there): a customer of its own for the fuzzer's SCIM requests.
+SCIM_CUSTOMER="$(curl -fs -X POST "$BASE/v1/customers" -H "Authorization: Bearer $TOKEN" \
+    -H 'Content-Type: application/json' -d '{"name": "SCIM contract"}' |
+    python3 -c 'import json, sys; print(json.load(sys.stdin)["id"])')"
+ROSTER_CONTRACT_SCIM_TOKEN="$(curl -fs -X POST "$BASE/v1/customers/$SCIM_CUSTOMER/scim-tokens" \
+    -H "Authorization: Bearer $TOKEN" -H 'Content-Type: application/json' -d '{}' |
+    python3 -c 'import json, sys; print(json.load(sys.stdin)["token"])')"
+export ROSTER_CONTRACT_SCIM_TOKEN
+[ -n "$ROSTER_CONTRACT_SCIM_TOKEN" ] || { echo "could not make a SCIM token" >&2; exit 1; }
+
 # --- fuzz ---------------------------------------------------------------------------
 section "schemathesis run ${BASE}/openapi.json (all checks, all modes, all phases)"
 seed_args=()

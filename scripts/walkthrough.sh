@@ -90,11 +90,16 @@ CUSTOMER="$(field id)"
 call 201 POST /v1/customers '{"name": "UBM Second Site"}'
 SECOND="$(field id)"
 
-step "Add a new user (Customer Info -> Users -> Add User); the activation email goes out"
+step "The customer's user group tags: create the group East region"
+call 201 POST "/v1/customers/$CUSTOMER/groups" '{"name": "East region", "description": "Sites east of the river"}'
+EAST="$(field id)"
+
+step "Add a new user (Customer Info -> Users -> Add User, with chat and user group tags); the activation email goes out"
 M="$(mark)"
 call 201 POST "/v1/customers/$CUSTOMER/users" \
-    '{"email": "user@email.com", "first_name": "Jane", "last_name": "Doe", "job_title": "Energy Manager", "role": "full_access", "settings": {"chat_tag": true}, "requester_name": "Sam Admin", "confirmation_email": "sam@ubm.example"}'
+    "{\"email\": \"user@email.com\", \"first_name\": \"Jane\", \"last_name\": \"Doe\", \"job_title\": \"Energy Manager\", \"role\": \"full_access\", \"settings\": {\"chat_tag\": true}, \"group_ids\": [\"$EAST\"], \"external_id\": \"E-1001\", \"requester_name\": \"Sam Admin\", \"confirmation_email\": \"sam@ubm.example\"}"
 JANE="$(field id)"
+[ "$(field groups 0 name)" = "East region" ] || fail "the user is not in the East region group"
 call 200 GET "/v1/customers/$CUSTOMER/users"
 [ "$(field items 0 id)" = "$JANE" ] || fail "the new user is not at the top of the list"
 
@@ -160,6 +165,7 @@ call 201 POST "/v1/customers/$CUSTOMER/users" \
     "{\"email\": \"carol@email.com\", \"first_name\": \"Carol\", \"last_name\": \"Kim\", \"copy_from_user_id\": \"$JANE\"}"
 CAROL="$(field id)"
 [ "$(field settings chat_tag)" = True ] || fail "settings were not copied"
+[ "$(field groups 0 name)" = "East region" ] || fail "groups were not copied"
 
 step "The customer is now full: a fourth user is refused"
 call 409 POST "/v1/customers/$CUSTOMER/users" '{"email": "dave@email.com", "first_name": "Dave", "last_name": "Li"}'

@@ -13,6 +13,7 @@ pub enum TokenKind {
     Action,
     Refresh,
     ClientSecret,
+    Scim,
 }
 
 impl TokenKind {
@@ -21,6 +22,7 @@ impl TokenKind {
             TokenKind::Action => "rat_",
             TokenKind::Refresh => "rrt_",
             TokenKind::ClientSecret => "rcs_",
+            TokenKind::Scim => "rst_",
         }
     }
 }

@@ -23,7 +23,13 @@ pub struct ApiClientRow {
     /// The API client that made it through the API. Neither this nor
     /// `created_by`: made with the command line, the platform's.
     pub created_by_client: Option<String>,
+    /// [`KIND_CLIENT`] (client-credentials grant) or [`KIND_SCIM`] (a SCIM
+    /// bearer token: its secret is presented as is).
+    pub kind: String,
 }
+
+pub const KIND_CLIENT: &str = "client";
+pub const KIND_SCIM: &str = "scim";
 
 pub fn insert(conn: &mut DbConnection, client: &ApiClientRow) -> QueryResult<()> {
     diesel::insert_into(api_clients::table)
@@ -42,14 +48,39 @@ pub fn find_live(conn: &mut DbConnection, id: &str) -> QueryResult<Option<ApiCli
         .optional()
 }
 
+/// A live client of `kind`.
+pub fn find_live_of(
+    conn: &mut DbConnection,
+    id: &str,
+    kind: &str,
+) -> QueryResult<Option<ApiClientRow>> {
+    Ok(find_live(conn, id)?.filter(|client| client.kind == kind))
+}
+
+/// The live SCIM token whose secret hashes to `secret_hash`.
+pub fn find_live_scim_token(
+    conn: &mut DbConnection,
+    secret_hash: &str,
+) -> QueryResult<Option<ApiClientRow>> {
+    api_clients::table
+        .filter(api_clients::kind.eq(KIND_SCIM))
+        .filter(api_clients::secret_hash.eq(secret_hash))
+        .filter(api_clients::revoked_at.is_null())
+        .select(ApiClientRow::as_select())
+        .first(conn)
+        .optional()
+}
+
 pub fn list(
     conn: &mut DbConnection,
+    kind: &str,
     only_customers: Option<&[String]>,
     cursor: Option<&Cursor>,
     limit: i64,
 ) -> QueryResult<Vec<ApiClientRow>> {
     let mut query = api_clients::table
         .filter(api_clients::revoked_at.is_null())
+        .filter(api_clients::kind.eq(kind.to_string()))
         .select(ApiClientRow::as_select())
         .into_boxed();
     if let Some(ids) = only_customers {

@@ -149,7 +149,8 @@ pub fn delete(conn: &mut DbConnection, group_id: &str) -> QueryResult<bool> {
     Ok(diesel::delete(customer_groups::table.find(group_id)).execute(conn)? == 1)
 }
 
-/// Adds a member; false if they already were one.
+/// Adds a member; false if they already were one. A membership or group
+/// removed meanwhile is a foreign-key violation.
 pub fn add_member(
     conn: &mut DbConnection,
     group: &GroupRow,
@@ -159,15 +160,23 @@ pub fn add_member(
     if is_member(conn, &group.id, user_id)? {
         return Ok(false);
     }
-    diesel::insert_into(group_members::table)
-        .values((
-            group_members::group_id.eq(&group.id),
-            group_members::customer_id.eq(&group.customer_id),
-            group_members::user_id.eq(user_id),
-            group_members::added_at.eq(now),
-        ))
-        .execute(conn)?;
-    Ok(true)
+    // In a savepoint: a concurrent addition of the same member makes this
+    // insert wait and then fail, which must not abort the caller's work.
+    let inserted = conn.transaction(|conn| {
+        diesel::insert_into(group_members::table)
+            .values((
+                group_members::group_id.eq(&group.id),
+                group_members::customer_id.eq(&group.customer_id),
+                group_members::user_id.eq(user_id),
+                group_members::added_at.eq(now),
+            ))
+            .execute(conn)
+    });
+    match inserted {
+        Ok(_) => Ok(true),
+        Err(err) if super::is_unique_violation(&err) => Ok(false),
+        Err(err) => Err(err),
+    }
 }
 
 /// Removes a member; false if they were not one.
@@ -189,6 +198,20 @@ pub fn member_ids(conn: &mut DbConnection, group_id: &str) -> QueryResult<Vec<St
         .order((group_members::added_at.asc(), group_members::user_id.asc()))
         .select(group_members::user_id)
         .load(conn)
+}
+
+/// How many members each of these groups has (a group with none is left out).
+pub fn member_counts(
+    conn: &mut DbConnection,
+    group_ids: &[String],
+) -> QueryResult<std::collections::HashMap<String, i64>> {
+    Ok(group_members::table
+        .filter(group_members::group_id.eq_any(group_ids))
+        .group_by(group_members::group_id)
+        .select((group_members::group_id, diesel::dsl::count_star()))
+        .load::<(String, i64)>(conn)?
+        .into_iter()
+        .collect())
 }
 
 /// How many members the group has.

@@ -32,6 +32,7 @@ pub mod imports;
 pub mod memberships;
 pub mod outbox;
 pub mod refresh_tokens;
+pub mod scim;
 pub mod signing_keys;
 pub mod types;
 pub mod users;

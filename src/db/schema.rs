@@ -43,6 +43,17 @@ diesel::table! {
 }
 
 diesel::table! {
+    scim_members (customer_id, user_id) {
+        customer_id -> Text,
+        user_id -> Text,
+        user_name -> Nullable<Text>,
+        user_name_key -> Nullable<Text>,
+        email_primary -> Nullable<Bool>,
+        updated_at -> Timestamp,
+    }
+}
+
+diesel::table! {
     memberships (customer_id, user_id) {
         customer_id -> Text,
         user_id -> Text,
@@ -115,6 +126,7 @@ diesel::table! {
         last_used_at -> Nullable<Timestamp>,
         revoked_at -> Nullable<Timestamp>,
         created_by_client -> Nullable<Text>,
+        kind -> Text,
     }
 }
 
@@ -297,6 +309,7 @@ diesel::allow_tables_to_appear_in_same_query!(
     event_customers,
     webhook_endpoints,
     sealing_keys,
+    scim_members,
     user_imports,
     user_import_rows,
     customer_groups,

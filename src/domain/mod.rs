@@ -12,4 +12,5 @@ pub mod password_policy;
 pub mod permissions;
 pub mod profile;
 pub mod roles;
+pub mod scim;
 pub mod seats;

@@ -32,13 +32,14 @@ pub const MAX_EXTERNAL_ID_CHARS: usize = 255;
 /// blank means none; otherwise 1–255 characters without control characters.
 /// Kept as given (trimmed): ids are compared exactly.
 pub fn parse_external_id(raw: Option<&str>) -> Result<Option<String>, &'static str> {
+    // Counted as sent, blanks included, as the contract's `maxLength` does.
+    if raw.is_some_and(|value| value.chars().count() > MAX_EXTERNAL_ID_CHARS) {
+        return Err("is longer than 255 characters");
+    }
     match raw.map(str::trim) {
         None | Some("") => Ok(None),
         Some(value) if value.chars().any(char::is_control) => {
             Err("must not contain control characters or line breaks")
-        }
-        Some(value) if value.chars().count() > MAX_EXTERNAL_ID_CHARS => {
-            Err("is longer than 255 characters")
         }
         Some(value) => Ok(Some(value.to_string())),
     }

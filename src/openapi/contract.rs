@@ -27,16 +27,19 @@ pub enum RequiredRole {
     UserAdmin,
     /// A platform admin or a platform API client.
     PlatformAdmin,
+    /// A SCIM token (`/scim/v2`): it sees and changes its customer only.
+    ScimToken,
 }
 
 impl RequiredRole {
-    pub const ALL: [RequiredRole; 6] = [
+    pub const ALL: [RequiredRole; 7] = [
         RequiredRole::Public,
         RequiredRole::SignedIn,
         RequiredRole::CustomerMember,
         RequiredRole::CustomerAdmin,
         RequiredRole::UserAdmin,
         RequiredRole::PlatformAdmin,
+        RequiredRole::ScimToken,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -47,6 +50,7 @@ impl RequiredRole {
             RequiredRole::CustomerAdmin => "customer_admin",
             RequiredRole::UserAdmin => "user_admin",
             RequiredRole::PlatformAdmin => "platform_admin",
+            RequiredRole::ScimToken => "scim_token",
         }
     }
 
@@ -64,6 +68,9 @@ impl RequiredRole {
                 "an admin of every customer the user belongs to (never for a platform admin as target), or a platform admin"
             }
             RequiredRole::PlatformAdmin => "a platform admin or a platform API client",
+            RequiredRole::ScimToken => {
+                "a SCIM token (`POST /v1/customers/{customer_id}/scim-tokens`), which sees and changes its own customer only"
+            }
         }
     }
 }
@@ -186,6 +193,29 @@ const RULES: &[OperationRule] = &[
         R::CustomerAdmin,
         &[C::NotFailed, C::EndpointDisabled],
     ),
+    rule("create_scim_token", R::CustomerAdmin, &[]),
+    rule("list_scim_tokens", R::CustomerAdmin, &[]),
+    rule("revoke_scim_token", R::CustomerAdmin, &[]),
+    rule("scim_get_service_provider_config", R::ScimToken, &[]),
+    rule("scim_list_resource_types", R::ScimToken, &[]),
+    rule("scim_get_resource_type", R::ScimToken, &[]),
+    rule("scim_list_schemas", R::ScimToken, &[]),
+    rule("scim_get_schema", R::ScimToken, &[]),
+    rule("scim_list_users", R::ScimToken, &[]),
+    rule("scim_search", R::ScimToken, &[]),
+    rule("scim_search_users", R::ScimToken, &[]),
+    rule("scim_create_user", R::ScimToken, &[]),
+    rule("scim_get_user", R::ScimToken, &[]),
+    rule("scim_replace_user", R::ScimToken, &[]),
+    rule("scim_patch_user", R::ScimToken, &[]),
+    rule("scim_delete_user", R::ScimToken, &[]),
+    rule("scim_list_groups", R::ScimToken, &[]),
+    rule("scim_search_groups", R::ScimToken, &[]),
+    rule("scim_create_group", R::ScimToken, &[]),
+    rule("scim_get_group", R::ScimToken, &[]),
+    rule("scim_replace_group", R::ScimToken, &[]),
+    rule("scim_patch_group", R::ScimToken, &[]),
+    rule("scim_delete_group", R::ScimToken, &[]),
 ];
 
 /// The codes any operation answering `status` can carry.
@@ -246,11 +276,13 @@ fn write_prose(operation: &mut Operation, prose: &Prose) {
         if response.description.is_empty() {
             response.description = success_description(status).to_string();
         }
-        if let (Some(example), Some(content)) = (
-            &prose.response_example,
-            response.content.get_mut("application/json"),
-        ) {
-            content.example = Some(example.clone());
+        for media_type in ["application/json", "application/scim+json"] {
+            if let (Some(example), Some(content)) = (
+                &prose.response_example,
+                response.content.get_mut(media_type),
+            ) {
+                content.example = Some(example.clone());
+            }
         }
     }
 }
@@ -355,6 +387,7 @@ fn describe_parameters(operation: &mut Operation) {
             "external_id" => "Only the one with this external id (exact match); leave it out for any.",
             "name" => "Only the one with this name (case-insensitive); leave it out for any.",
             "group_id" => "The group's id.",
+            "types" => "Only events of these types, comma-separated (e.g. `user.status_changed,user.deleted`); leave it out for all.",
             other => panic!("parameter {other} has no description"),
         };
         parameter.description = Some(text.to_string());
@@ -384,6 +417,10 @@ pub fn apply(doc: &mut OpenApi) {
             write_prose(operation, text);
             describe_parameters(operation);
             declare_role(operation, rule.role);
+            if path.starts_with("/scim/v2/") {
+                document_scim(operation);
+                continue;
+            }
             if id == "issue_token" {
                 accept_client_basic(operation);
             }
@@ -612,12 +649,133 @@ fn accept_client_basic(operation: &mut Operation) {
     ]);
 }
 
+/// The SCIM statuses an operation can answer with besides its success, and
+/// what each means (RFC 7644 §3.12).
+const SCIM_ERRORS: &[(&str, &str)] = &[
+    ("400", "Bad input: `scimType` is `invalidFilter`, `invalidPath`, `invalidValue`, `invalidSyntax`, `noTarget` or `mutability`."),
+    ("401", "No SCIM token, or it is unknown or revoked."),
+    ("403", "Not allowed: the user also belongs to another customer (their name, email and status are not this customer's to change), or `seat_limit_reached`."),
+    ("404", "No such resource in the token's customer."),
+    ("409", "`scimType: uniqueness`: the userName, email, externalId or displayName is taken in the customer."),
+    ("412", "`If-Match` does not match the resource's current `ETag` (`meta.version`)."),
+    ("405", "The path exists but not with this method; `Allow` lists the methods it has."),
+    ("413", "The body is larger than 64 KiB."),
+    ("415", "The body is not `application/scim+json` (or `application/json`)."),
+    ("500", "An unexpected error; its cause is logged with the request id."),
+    ("503", "The database is not answering: retry after `Retry-After` seconds."),
+];
+
+/// A `/scim/v2` operation: a SCIM token, and SCIM Error answers
+/// (`application/scim+json`) instead of problem+json.
+fn document_scim(operation: &mut Operation) {
+    use utoipa::openapi::content::ContentBuilder;
+    use utoipa::openapi::security::SecurityRequirement;
+    use utoipa::openapi::{Ref, ResponseBuilder};
+    operation.security = Some(vec![SecurityRequirement::new(
+        "scim_token",
+        Vec::<String>::new(),
+    )]);
+    // Problems the shared passes added (a 422 for query parameters, …):
+    // SCIM answers none of them.
+    operation
+        .responses
+        .responses
+        .retain(|status, _| status.starts_with('2'));
+    for (status, description) in SCIM_ERRORS {
+        let response = ResponseBuilder::new()
+            .description(*description)
+            .content(
+                "application/scim+json",
+                ContentBuilder::new()
+                    .schema(Some(Ref::from_schema_name("ScimError")))
+                    .build(),
+            )
+            .build();
+        operation
+            .responses
+            .responses
+            .entry(status.to_string())
+            .or_insert(RefOr::T(response));
+    }
+    document_headers(operation);
+    if let Some(RefOr::T(response)) = operation.responses.responses.get_mut("401") {
+        response.headers.insert(
+            "WWW-Authenticate".to_string(),
+            string_header("`Bearer realm=\"roster SCIM\"`: send a SCIM token."),
+        );
+    }
+}
+
+fn scim_error_schema() -> utoipa::openapi::schema::Schema {
+    use utoipa::openapi::schema::ArrayBuilder;
+    ObjectBuilder::new()
+        .description(Some("A SCIM error (RFC 7644 §3.12)."))
+        .property(
+            "schemas",
+            ArrayBuilder::new()
+                .items(
+                    ObjectBuilder::new()
+                        .schema_type(Type::String)
+                        .enum_values(Some(["urn:ietf:params:scim:api:messages:2.0:Error"])),
+                )
+                .description(Some("Always the SCIM Error message URI.")),
+        )
+        .required("schemas")
+        .property(
+            "status",
+            ObjectBuilder::new()
+                .schema_type(Type::String)
+                .pattern(Some("^[45][0-9]{2}$"))
+                .description(Some("The HTTP status, as a string.")),
+        )
+        .required("status")
+        .property(
+            "scimType",
+            ObjectBuilder::new()
+                .schema_type(Type::String)
+                .enum_values(Some([
+                    "invalidFilter",
+                    "tooMany",
+                    "uniqueness",
+                    "mutability",
+                    "invalidSyntax",
+                    "invalidPath",
+                    "noTarget",
+                    "invalidValue",
+                    "invalidVers",
+                    "sensitive",
+                ]))
+                .description(Some("The kind of 400 or 409, where RFC 7644 defines one.")),
+        )
+        .property(
+            "detail",
+            ObjectBuilder::new()
+                .schema_type(Type::String)
+                .description(Some("A sentence for a person.")),
+        )
+        .into()
+}
+
 fn add_security_schemes(doc: &mut OpenApi) {
     use utoipa::openapi::security::{
         ClientCredentials, Flow, HttpAuthScheme, HttpBuilder, OAuth2, Password, Scopes,
         SecurityScheme,
     };
     let components = doc.components.get_or_insert_with(Default::default);
+    components
+        .schemas
+        .insert("ScimError".to_string(), RefOr::T(scim_error_schema()));
+    components.add_security_scheme(
+        "scim_token",
+        SecurityScheme::Http(
+            HttpBuilder::new()
+                .scheme(HttpAuthScheme::Bearer)
+                .description(Some(
+                    "A SCIM token (`rst_…`) from `POST /v1/customers/{customer_id}/scim-tokens`, for `/scim/v2` only.",
+                ))
+                .build(),
+        ),
+    );
     components.add_security_scheme(
         "oauth2",
         SecurityScheme::OAuth2(OAuth2::with_description(
@@ -661,6 +819,7 @@ fn property_description(schema: &str, property: &str) -> Option<&'static str> {
         ("UpdateUser", "last_name") => "New family name, 1–100 characters; leave it out to keep it.",
         ("UpdateCustomer", "name") => "New name, unique case-insensitively, at most 200 characters; leave it out to keep it.",
         ("CreateCustomer", "name") => "The customer's name, unique case-insensitively, at most 200 characters.",
+        ("CreateScimToken", "description") => "What the token is for (e.g. `Okta production`), one line of at most 200 characters; blank or null for none.",
         ("CreateApiClient", "name") => "What the client is for, shown in lists (at most 200 characters).",
         ("CreateApiClient", "customer_id") => "The customer the client acts for, as an admin of it; leave it out (platform admins only) for a platform client.",
         ("ApiClientView", "name") => "What the client is for.",

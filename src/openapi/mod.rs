@@ -29,6 +29,8 @@ use utoipa::{Modify, OpenApi};
         (name = "users", description = "Users across the platform, status and lifecycle"),
         (name = "audit", description = "Audit events"),
         (name = "api-clients", description = "Credentials for provisioning scripts"),
+        (name = "scim-tokens", description = "Bearer tokens for identity providers' SCIM connectors"),
+        (name = "SCIM", description = "SCIM 2.0 (RFC 7643, RFC 7644) for identity providers, with a SCIM token: the customer's members and groups (docs/scim.md)"),
         (name = "email", description = "The email outbox"),
         (name = "webhooks", description = "Webhook endpoints, their deliveries and the event feed"),
         (name = "health", description = "Liveness and readiness"),

@@ -225,6 +225,19 @@ pub fn person_name() -> Schema {
 pub fn job_title() -> Schema {
     string(OPTIONAL_TEXT, Some(200), true).into()
 }
+/// The feed's `types`: comma-separated event types (blanks around them and
+/// empty entries are ignored); blank means all.
+pub fn event_types_query() -> Schema {
+    let names: Vec<String> = crate::domain::events::EventType::ALL
+        .iter()
+        .map(|t| t.as_str().replace('.', r"\."))
+        .collect();
+    let one = format!("{}*({})?{}*", ws!(), names.join("|"), ws!());
+    let pattern = format!("^{one}(,{one})*$");
+    string(&pattern, None, false)
+        .examples([serde_json::json!("user.status_changed,user.deleted")])
+        .into()
+}
 /// An external id in a JSON body: at most 255 characters, blank or null for none.
 pub fn external_id() -> Schema {
     string(OPTIONAL_TEXT, Some(255), true).into()

@@ -89,6 +89,10 @@ pub struct EventMembership {
     /// When the user joined the customer; null after `membership.removed`.
     #[serde(with = "time::serde::rfc3339::option")]
     pub added_at: Option<OffsetDateTime>,
+    /// The customer's own id for the user; absent after `membership.removed`.
+    pub external_id: Option<String>,
+    /// The customer's groups the user is in, by name; absent after `membership.removed`.
+    pub groups: Option<Vec<crate::routes::views::GroupRefView>>,
 }
 
 /// `membership.added`, `membership.updated`, `membership.removed`.
@@ -129,7 +133,7 @@ pub struct EventFeedQuery {
     #[param(value_type = Option<uuid::Uuid>)]
     pub after: Option<String>,
     /// Comma-separated event types; omit for all.
-    #[param(example = "user.status_changed,user.deleted")]
+    #[param(schema_with = crate::openapi::schemas::event_types_query)]
     pub types: Option<String>,
     /// Events per page, 1–200 (default 50).
     #[param(value_type = Option<i64>, minimum = 1, maximum = 200)]

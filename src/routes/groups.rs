@@ -115,13 +115,13 @@ pub struct UpdateGroup {
 
 /// A description: blank means none.
 fn parse_description(raw: Option<&str>) -> Result<Option<String>, &'static str> {
+    if raw.is_some_and(|text| text.chars().count() > MAX_DESCRIPTION) {
+        return Err("is longer than 1000 characters");
+    }
     match raw.map(str::trim) {
         None | Some("") => Ok(None),
         Some(text) if text.chars().any(char::is_control) => {
             Err("must not contain control characters or line breaks")
-        }
-        Some(text) if text.chars().count() > MAX_DESCRIPTION => {
-            Err("is longer than 1000 characters")
         }
         Some(text) => Ok(Some(text.to_string())),
     }

@@ -14,6 +14,8 @@ pub mod links;
 pub mod me;
 pub mod memberships;
 pub mod pages;
+pub mod scim;
+pub mod scim_tokens;
 pub mod user_imports;
 pub mod users;
 pub mod views;
@@ -91,5 +93,37 @@ fn register(cfg: &mut ServiceConfig) {
         .service(webhooks::test_webhook_endpoint)
         .service(webhooks::list_webhook_deliveries)
         .service(webhooks::retry_webhook_delivery)
-        .service(events::list_events);
+        .service(events::list_events)
+        .service(scim_tokens::create_scim_token)
+        .service(scim_tokens::list_scim_tokens)
+        .service(scim_tokens::revoke_scim_token);
+    register_scim(cfg);
+}
+
+/// `/scim/v2`: the resources, then SCIM-shaped 404/405 for the rest of it.
+fn register_scim(cfg: &mut ServiceConfig) {
+    cfg.service(scim::scim_service_provider_config)
+        .service(scim::scim_list_resource_types)
+        .service(scim::scim_get_resource_type)
+        .service(scim::scim_list_schemas)
+        .service(scim::scim_get_schema)
+        .service(scim::scim_search)
+        .service(scim::scim_search_users)
+        .service(scim::scim_list_users)
+        .service(scim::scim_create_user)
+        .service(scim::scim_get_user)
+        .service(scim::scim_replace_user)
+        .service(scim::scim_patch_user)
+        .service(scim::scim_delete_user)
+        .service(scim::scim_search_groups)
+        .service(scim::scim_list_groups)
+        .service(scim::scim_create_group)
+        .service(scim::scim_get_group)
+        .service(scim::scim_replace_group)
+        .service(scim::scim_patch_group)
+        .service(scim::scim_delete_group)
+        .route(
+            "/scim/v2/{tail:.*}",
+            actix_web::web::route().to(scim::scim_fallback),
+        );
 }

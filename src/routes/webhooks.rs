@@ -97,7 +97,7 @@ pub struct CreateWebhookEndpoint {
     /// `https` (plain `http` and internal addresses only with
     /// `ROSTER_WEBHOOK_ALLOW_PRIVATE`); its host must resolve to public
     /// addresses only.
-    #[schema(example = "https://hooks.example.com/roster")]
+    #[schema(example = "https://hooks.example.com/roster", pattern = r"^[^\x00]*$")]
     pub url: String,
     /// Event types to receive; omitted or empty for all.
     pub events: Option<Vec<EventType>>,
@@ -117,6 +117,8 @@ pub struct CreateWebhookEndpoint {
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct UpdateWebhookEndpoint {
+    /// A new address, under the same rules as on creation.
+    #[schema(pattern = r"^[^\x00]*$")]
     pub url: Option<String>,
     /// Replaces the list; empty for all.
     pub events: Option<Vec<EventType>>,

@@ -66,7 +66,11 @@ pub async fn create_once(
 
 /// 404 for a customer the actor cannot see (or that does not exist), 403
 /// for one it may not manage clients of, or for platform scope.
-fn may_create(conn: &mut DbConnection, actor: &Actor, scope: Option<&str>) -> Result<(), ApiError> {
+pub(crate) fn may_create(
+    conn: &mut DbConnection,
+    actor: &Actor,
+    scope: Option<&str>,
+) -> Result<(), ApiError> {
     match scope {
         Some(id) => administered(conn, actor, id).map(drop),
         None => require(actor.manage_api_clients(None), "customer"),
@@ -94,6 +98,7 @@ fn create_in(
         created_at: now,
         last_used_at: None,
         revoked_at: None,
+        kind: api_clients::KIND_CLIENT.to_string(),
     };
     api_clients::insert(conn, &row)?;
     Event::new(
@@ -110,7 +115,7 @@ fn create_in(
 /// The client, if it is not revoked and still holds its creator's rights:
 /// what a grant and every request with one of its tokens go by.
 pub fn find_usable(conn: &mut DbConnection, id: &str) -> Result<Option<ApiClientRow>, ApiError> {
-    let Some(client) = api_clients::find_live(conn, id)? else {
+    let Some(client) = api_clients::find_live_of(conn, id, api_clients::KIND_CLIENT)? else {
         return Ok(None);
     };
     Ok(holds_creators_rights(conn, &client)?.then_some(client))
@@ -118,7 +123,10 @@ pub fn find_usable(conn: &mut DbConnection, id: &str) -> Result<Option<ApiClient
 
 /// Whether the client's creator could make it now, and so on up the clients
 /// that made clients to a person or the command line (see [`Creator`]).
-fn holds_creators_rights(conn: &mut DbConnection, client: &ApiClientRow) -> Result<bool, ApiError> {
+pub(crate) fn holds_creators_rights(
+    conn: &mut DbConnection,
+    client: &ApiClientRow,
+) -> Result<bool, ApiError> {
     // The client, the client that made it, …, up to the one a person or the
     // command line made. Ids are never reused, so the chain cannot loop; the
     // set only guards against a hand-edited database.
@@ -186,7 +194,13 @@ pub async fn list(
     };
     state
         .read(move |conn, _| {
-            let rows = api_clients::list(conn, scope.as_deref(), page.cursor.as_ref(), page.limit)?;
+            let rows = api_clients::list(
+                conn,
+                api_clients::KIND_CLIENT,
+                scope.as_deref(),
+                page.cursor.as_ref(),
+                page.limit,
+            )?;
             let page = page.cut(rows, |row| Cursor {
                 at: row.created_at,
                 id: row.id.clone(),
@@ -224,7 +238,8 @@ fn revoke_in(
     context: &AuditContext,
     id: &str,
 ) -> Result<(), ApiError> {
-    let client = api_clients::find_live(conn, id)?.ok_or(ApiError::NotFound("API client"))?;
+    let client = api_clients::find_live_of(conn, id, api_clients::KIND_CLIENT)?
+        .ok_or(ApiError::NotFound("API client"))?;
     require(
         actor.manage_api_clients(client.customer_id.as_deref()),
         "API client",

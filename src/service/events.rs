@@ -20,6 +20,7 @@ use time::PrimitiveDateTime;
 
 use crate::clock::{from_db, span};
 use crate::db::events::{self, EventRow, FeedFilter, NewEvent};
+use crate::db::groups as group_rows;
 use crate::db::users::UserRow;
 use crate::db::webhooks::{self as endpoints, EndpointRow};
 use crate::db::{customers, memberships, outbox, users, DbConnection};
@@ -172,13 +173,21 @@ fn data_of(
             data.insert(
                 "membership".into(),
                 match membership {
-                    Some(row) => json!({
-                        "customer_id": row.customer_id,
-                        "user_id": row.user_id,
-                        "role": row.role,
-                        "settings": row.settings_json(),
-                        "added_at": rfc3339(row.added_at),
-                    }),
+                    Some(row) => {
+                        let groups: Vec<Value> = group_rows::groups_of(conn, customer_id, user_id)?
+                            .into_iter()
+                            .map(|g| json!({"id": g.id, "name": g.name}))
+                            .collect();
+                        json!({
+                            "customer_id": row.customer_id,
+                            "user_id": row.user_id,
+                            "role": row.role,
+                            "settings": row.settings_json(),
+                            "added_at": rfc3339(row.added_at),
+                            "external_id": row.external_id,
+                            "groups": groups,
+                        })
+                    }
                     None => json!({"customer_id": customer_id, "user_id": user_id}),
                 },
             );

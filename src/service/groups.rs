@@ -47,11 +47,14 @@ pub struct Group {
 
 /// Checks a group name: trimmed, 1 to [`MAX_NAME`] characters, no `;`
 /// (the separator of the import's `groups` column).
+/// Lengths count the characters as sent, blanks around them included, as
+/// the contract's `maxLength` does.
 pub fn valid_name(name: &str) -> Result<String, &'static str> {
+    let too_long = name.chars().count() > MAX_NAME;
     let name = name.trim();
     let problem = if name.is_empty() {
         Some("must not be empty")
-    } else if name.chars().count() > MAX_NAME {
+    } else if too_long {
         Some("must be at most 100 characters")
     } else if name.contains(';') || name.chars().any(char::is_control) {
         Some("must not contain ';' or control characters")
@@ -105,15 +108,12 @@ pub async fn list(
                 at: row.created_at,
                 id: row.id.clone(),
             });
-            let mut items = Vec::with_capacity(page.items.len());
-            for row in page.items {
-                let member_count = groups::member_count(conn, &row.id)?;
-                items.push(Group { row, member_count });
-            }
-            Ok(Page {
-                items,
-                next_cursor: page.next_cursor,
-            })
+            let ids: Vec<String> = page.items.iter().map(|row| row.id.clone()).collect();
+            let counts = groups::member_counts(conn, &ids)?;
+            Ok(page.map(|row| Group {
+                member_count: counts.get(&row.id).copied().unwrap_or(0),
+                row,
+            }))
         })
         .await
 }
@@ -401,7 +401,16 @@ pub fn add_member_in(
         return Err(ApiError::NotFound("membership"));
     }
     let now = state.clock.now_db();
-    if !groups::add_member(conn, &group, user_id, now)? {
+    // A removal of the membership (or of the group) that committed since the
+    // checks above leaves nothing to add to.
+    let added = groups::add_member(conn, &group, user_id, now).map_err(|err| match err {
+        diesel::result::Error::DatabaseError(
+            diesel::result::DatabaseErrorKind::ForeignKeyViolation,
+            _,
+        ) => ApiError::NotFound("membership"),
+        other => other.into(),
+    })?;
+    if !added {
         return Ok(false);
     }
     groups::touch(conn, group_id, now)?;

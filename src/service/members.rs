@@ -594,7 +594,8 @@ fn same_ids(before: &[GroupRow], after: &[GroupRow]) -> bool {
     ids(before) == ids(after)
 }
 
-fn remove_in(
+/// [`remove`]'s body, inside the caller's transaction (SCIM uses it).
+pub fn remove_in(
     conn: &mut DbConnection,
     state: &AppState,
     actor: &Actor,

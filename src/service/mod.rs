@@ -24,6 +24,8 @@ pub mod idempotency;
 pub mod keys;
 pub mod maintenance;
 pub mod members;
+pub mod scim;
+pub mod scim_tokens;
 pub mod seats;
 pub mod sessions;
 pub mod user_imports;

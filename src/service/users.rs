@@ -314,6 +314,7 @@ impl ProfileEdit {
     }
 }
 
+/// [`update_profile`]'s body, inside the caller's transaction (imports and SCIM use it).
 pub fn update_profile_in(
     conn: &mut DbConnection,
     state: &AppState,
@@ -402,7 +403,8 @@ pub fn update_profile_in(
     Ok((after, memberships))
 }
 
-fn set_status_in(
+/// [`set_status`]'s body, inside the caller's transaction (SCIM uses it).
+pub fn set_status_in(
     conn: &mut DbConnection,
     state: &AppState,
     actor: &Actor,
@@ -549,7 +551,8 @@ fn send_link_in(
     .record(conn, state, context, now)
 }
 
-const PERSONAL_FIELDS: [&str; 4] = ["email", "first_name", "last_name", "job_title"];
+/// `user_name` is the SCIM userName kept when it is not the email (`scim_member.updated`).
+const PERSONAL_FIELDS: [&str; 5] = ["email", "first_name", "last_name", "job_title", "user_name"];
 
 /// Deletes the user from the platform: personal data, memberships, tokens
 /// and queued emails go; audit events keep the id with personal values redacted.

@@ -374,3 +374,23 @@ async fn an_external_id_is_set_on_add_changed_by_patch_found_by_filter_and_uniqu
     let problem = expect_problem(long, StatusCode::UNPROCESSABLE_ENTITY, "validation_failed").await;
     assert_eq!(error_fields(&problem), ["external_id"]);
 }
+
+#[tokio::test]
+async fn one_user_put_in_one_group_many_times_at_once_joins_once() {
+    let app = spawn_app().await;
+    let cid = app.customer("Acme", None).await;
+    let uid = app.add_new_user(&cid, "pat@acme.test", "full_access").await;
+    let gid = app.group(&cid, "East").await;
+    let puts = (0..8).map(|_| app.put_member(app.admin_token(), &cid, &gid, &uid));
+    for response in futures_util::future::join_all(puts).await {
+        assert_eq!(response.status(), StatusCode::NO_CONTENT);
+    }
+    let group = app
+        .admin_get(&format!("/v1/customers/{cid}/groups/{gid}"))
+        .await;
+    assert_eq!(group["member_ids"], json!([uid]));
+    let added = app
+        .admin_get("/v1/audit-events?action=group.member_added")
+        .await;
+    assert_eq!(items(&added).len(), 1);
+}

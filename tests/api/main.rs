@@ -43,6 +43,7 @@ mod openapi;
 mod pages;
 mod passwords;
 mod races;
+mod scim;
 mod session_lifetime;
 mod sign_in;
 mod signing_keys;

@@ -95,6 +95,18 @@ fn every_4xx_response_names_the_codes_it_can_carry() {
             if !(status.starts_with('4') || status == "default") {
                 continue;
             }
+            // SCIM answers SCIM Errors (`status`, `scimType`, RFC 7644
+            // §3.12), not problems: their description says what each means.
+            let scim_error = &response["content"]["application/scim+json"]["schema"]["$ref"];
+            if scim_error == "#/components/schemas/ScimError" {
+                assert!(
+                    response["description"]
+                        .as_str()
+                        .is_some_and(|d| d.len() >= 20),
+                    "{name} {status}: the SCIM error is not described"
+                );
+                continue;
+            }
             let codes = response["x-problem-codes"]
                 .as_array()
                 .or_else(|| response["x-oauth-errors"].as_array());

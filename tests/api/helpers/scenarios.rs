@@ -172,6 +172,22 @@ impl TestApp {
         )
     }
 
+    /// A SCIM token of customer `cid`, made by the platform admin: (id, token).
+    pub async fn scim_token(&self, cid: &str) -> (String, String) {
+        let response = self
+            .post_json(
+                &format!("/v1/customers/{cid}/scim-tokens"),
+                Some(self.admin_token()),
+                &json!({"description": "identity provider"}),
+            )
+            .await;
+        let created = expect_json(response, StatusCode::CREATED).await;
+        (
+            id_of(&created),
+            created["token"].as_str().unwrap().to_string(),
+        )
+    }
+
     /// An access token of the API client.
     pub async fn client_token(&self, client_id: &str, secret: &str) -> String {
         let response = self.client_credentials(client_id, secret).await;

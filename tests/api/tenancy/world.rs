@@ -196,6 +196,11 @@ impl World {
                 let (id, _) = self.app.api_client(&name, scope.as_deref()).await;
                 values.insert("id", id);
             }
+            Fixture::ScimToken => {
+                let cid = values["cid"].clone();
+                let (id, _) = self.app.scim_token(&cid).await;
+                values.insert("id", id);
+            }
             Fixture::FailedEmail => {
                 let (_, email) = self.invited(object).await;
                 let row = self.app.last_email("activation", &email).await;
@@ -320,7 +325,7 @@ impl World {
     /// The marker a list names the object by.
     fn marker(values: &BTreeMap<&'static str, String>, row: &Row) -> Option<String> {
         match row.fixture {
-            Fixture::Client | Fixture::Webhook => values.get("id").cloned(),
+            Fixture::Client | Fixture::Webhook | Fixture::ScimToken => values.get("id").cloned(),
             Fixture::Group | Fixture::GroupMember => values.get("gid").cloned(),
             Fixture::Active | Fixture::Invited => values.get("email").cloned(),
             Fixture::AuditedThenShared => values.get("marker").cloned(),

@@ -1487,6 +1487,394 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/v1/customers/{customer_id}/scim-tokens": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * List a customer's SCIM tokens
+         * @description The customer's live SCIM tokens, newest first, with who made them and when each was last used (to the minute). The tokens themselves are never shown again.
+         *
+         *     **Who may call:** an admin of the customer concerned (for a user: of one of their customers), an API client of that customer, or a platform admin.
+         *
+         *     **Errors:**
+         *     - 401: `unauthorized`
+         *     - 403: `forbidden`
+         *     - 404: `not_found`
+         *     - 422: `validation_failed`
+         *     - 500: `internal_error`
+         *     - default: `method_not_allowed`, `internal_error`, `service_unavailable`
+         */
+        get: operations["list_scim_tokens"];
+        put?: never;
+        /**
+         * Make a SCIM token
+         * @description Makes a long-lived bearer token for an identity provider's SCIM connector (Okta, Microsoft Entra ID) to call `/scim/v2` with. The token is in this answer only; roster keeps its hash. It acts as an admin of this customer and of nothing else, is the actor of the audit events its changes make (`actor_client_id` is the token's id), and stops working when revoked or when whoever made it can no longer administer the customer. See docs/scim.md.
+         *
+         *     **Who may call:** an admin of the customer concerned (for a user: of one of their customers), an API client of that customer, or a platform admin.
+         *
+         *     **Errors:**
+         *     - 400: `malformed_request`
+         *     - 401: `unauthorized`
+         *     - 403: `forbidden`
+         *     - 404: `not_found`
+         *     - 413: `payload_too_large`
+         *     - 415: `unsupported_media_type`
+         *     - 422: `validation_failed`
+         *     - 500: `internal_error`
+         *     - default: `method_not_allowed`, `internal_error`, `service_unavailable`
+         */
+        post: operations["create_scim_token"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/customers/{customer_id}/scim-tokens/{scim_token_id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        post?: never;
+        /**
+         * Revoke a SCIM token
+         * @description Revokes the token: its next request is answered 401.
+         *
+         *     **Who may call:** an admin of the customer concerned (for a user: of one of their customers), an API client of that customer, or a platform admin.
+         *
+         *     **Errors:**
+         *     - 401: `unauthorized`
+         *     - 403: `forbidden`
+         *     - 404: `not_found`
+         *     - 500: `internal_error`
+         *     - default: `method_not_allowed`, `internal_error`, `service_unavailable`
+         */
+        delete: operations["revoke_scim_token"];
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/scim/v2/ServiceProviderConfig": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * SCIM: ServiceProviderConfig
+         * @description What roster's SCIM service supports (RFC 7643 §5): PATCH, filters (at most 200 results), ETags; not bulk, sort or password changes. Authentication is a SCIM token as a bearer token.
+         *
+         *     **Who may call:** a SCIM token (`POST /v1/customers/{customer_id}/scim-tokens`), which sees and changes its own customer only.
+         */
+        get: operations["scim_get_service_provider_config"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/scim/v2/ResourceTypes": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * SCIM: resource types
+         * @description The resource types roster serves (RFC 7643 §6): User (the customer's members) and Group (the customer's groups).
+         *
+         *     **Who may call:** a SCIM token (`POST /v1/customers/{customer_id}/scim-tokens`), which sees and changes its own customer only.
+         */
+        get: operations["scim_list_resource_types"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/scim/v2/ResourceTypes/{name}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * SCIM: one resource type
+         * @description One of the two resource types roster serves, by name: `User` or `Group`.
+         *
+         *     **Who may call:** a SCIM token (`POST /v1/customers/{customer_id}/scim-tokens`), which sees and changes its own customer only.
+         */
+        get: operations["scim_get_resource_type"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/scim/v2/Schemas": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * SCIM: schemas
+         * @description The core User and Group schemas with the attributes roster serves (RFC 7643 §7).
+         *
+         *     **Who may call:** a SCIM token (`POST /v1/customers/{customer_id}/scim-tokens`), which sees and changes its own customer only.
+         */
+        get: operations["scim_list_schemas"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/scim/v2/Schemas/{uri}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * SCIM: one schema
+         * @description One schema by its URI: `urn:ietf:params:scim:schemas:core:2.0:User` or `…:Group`.
+         *
+         *     **Who may call:** a SCIM token (`POST /v1/customers/{customer_id}/scim-tokens`), which sees and changes its own customer only.
+         */
+        get: operations["scim_get_schema"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/scim/v2/.search": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * SCIM: search every resource type
+         * @description A SearchRequest (RFC 7644 §3.4.3) over the customer's Users and Groups at once.
+         *
+         *     **Who may call:** a SCIM token (`POST /v1/customers/{customer_id}/scim-tokens`), which sees and changes its own customer only.
+         */
+        post: operations["scim_search"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/scim/v2/Users/.search": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * SCIM: search the customer's members
+         * @description The same as the list, with a SearchRequest body (RFC 7644 §3.4.3).
+         *
+         *     **Who may call:** a SCIM token (`POST /v1/customers/{customer_id}/scim-tokens`), which sees and changes its own customer only.
+         */
+        post: operations["scim_search_users"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/scim/v2/Users": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * SCIM: list or filter the customer's members
+         * @description A ListResponse of the token's customer's members. `filter` takes `eq ne co sw ew pr gt ge lt le`, `and or not` and parentheses on `userName` (case-insensitive), `externalId`, `emails.value`, `active`, `meta.lastModified` and the other attributes; paging is `startIndex` (1-based) and `count` (at most 200). No match is `totalResults: 0`.
+         *
+         *     **Who may call:** a SCIM token (`POST /v1/customers/{customer_id}/scim-tokens`), which sees and changes its own customer only.
+         */
+        get: operations["scim_list_users"];
+        put?: never;
+        /**
+         * SCIM: add a person to the customer
+         * @description Adds the person as `POST /v1/customers/{customer_id}/users` does: a new email makes an invited user and sends the activation email; someone who already has a roster account gets a membership; someone already in the customer is 409 `uniqueness`. The email is the primary one of `emails`, else `userName`. A full customer is 403 naming `seat_limit_reached`.
+         *
+         *     **Who may call:** a SCIM token (`POST /v1/customers/{customer_id}/scim-tokens`), which sees and changes its own customer only.
+         */
+        post: operations["scim_create_user"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/scim/v2/Users/{id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * SCIM: one member
+         * @description The member, with its `ETag`. Inactive members are shown too (`active: false`).
+         *
+         *     **Who may call:** a SCIM token (`POST /v1/customers/{customer_id}/scim-tokens`), which sees and changes its own customer only.
+         */
+        get: operations["scim_get_user"];
+        /**
+         * SCIM: replace a member
+         * @description The member becomes what the body says; only what differs is changed, through the REST API's use cases: name, job title and email as `PATCH /v1/users/{user_id}`, `active` as `PUT /v1/users/{user_id}/status`. Those are the user's own and are 403 for someone who also belongs to another customer. Honours `If-Match`.
+         *
+         *     **Who may call:** a SCIM token (`POST /v1/customers/{customer_id}/scim-tokens`), which sees and changes its own customer only.
+         */
+        put: operations["scim_replace_user"];
+        post?: never;
+        /**
+         * SCIM: remove a member from the customer
+         * @description Removes the membership only, as `DELETE /v1/customers/{customer_id}/users/{user_id}` does: the person keeps their account and any other customer.
+         *
+         *     **Who may call:** a SCIM token (`POST /v1/customers/{customer_id}/scim-tokens`), which sees and changes its own customer only.
+         */
+        delete: operations["scim_delete_user"];
+        options?: never;
+        head?: never;
+        /**
+         * SCIM: change a member
+         * @description PatchOp `add`, `replace` and `remove` (any case), with paths such as `name.givenName` or `emails[type eq "work"].value`, or without a path (a value object, as Entra sends). `active` may be the string `"False"`. The operations apply all or nothing. Honours `If-Match`.
+         *
+         *     **Who may call:** a SCIM token (`POST /v1/customers/{customer_id}/scim-tokens`), which sees and changes its own customer only.
+         */
+        patch: operations["scim_patch_user"];
+        trace?: never;
+    };
+    "/scim/v2/Groups/.search": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * SCIM: search the customer's groups
+         * @description The same as the list, with a SearchRequest body.
+         *
+         *     **Who may call:** a SCIM token (`POST /v1/customers/{customer_id}/scim-tokens`), which sees and changes its own customer only.
+         */
+        post: operations["scim_search_groups"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/scim/v2/Groups": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * SCIM: list or filter the customer's groups
+         * @description A ListResponse of the token's customer's groups. Filters as for Users, on `displayName` (case-insensitive), `externalId`, `members.value`, …; `excludedAttributes=members` (as Entra sends) leaves the members out and spares reading them.
+         *
+         *     **Who may call:** a SCIM token (`POST /v1/customers/{customer_id}/scim-tokens`), which sees and changes its own customer only.
+         */
+        get: operations["scim_list_groups"];
+        put?: never;
+        /**
+         * SCIM: make a group
+         * @description Makes a group of the customer, as `POST /v1/customers/{customer_id}/groups` does, with its members (users of the customer; nested groups are not supported). A name taken in the customer (any case) is 409 `uniqueness`.
+         *
+         *     **Who may call:** a SCIM token (`POST /v1/customers/{customer_id}/scim-tokens`), which sees and changes its own customer only.
+         */
+        post: operations["scim_create_group"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/scim/v2/Groups/{id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * SCIM: one group
+         * @description The group with its members (users of the customer) and its `ETag`; `excludedAttributes=members` leaves the members out.
+         *
+         *     **Who may call:** a SCIM token (`POST /v1/customers/{customer_id}/scim-tokens`), which sees and changes its own customer only.
+         */
+        get: operations["scim_get_group"];
+        /**
+         * SCIM: replace a group
+         * @description The group gets the body's name, external id and members (members left out are removed from the group, not from the customer). Honours `If-Match`.
+         *
+         *     **Who may call:** a SCIM token (`POST /v1/customers/{customer_id}/scim-tokens`), which sees and changes its own customer only.
+         */
+        put: operations["scim_replace_group"];
+        post?: never;
+        /**
+         * SCIM: delete a group
+         * @description Deletes the group, as `DELETE /v1/customers/{customer_id}/groups/{group_id}` does; its members stay in the customer.
+         *
+         *     **Who may call:** a SCIM token (`POST /v1/customers/{customer_id}/scim-tokens`), which sees and changes its own customer only.
+         */
+        delete: operations["scim_delete_group"];
+        options?: never;
+        head?: never;
+        /**
+         * SCIM: change a group
+         * @description PatchOp: `add` on `members`, `remove` on `members[value eq "…"]` (or on `members` with a value list, as Entra sends), `replace` of `displayName`, `externalId` or `members`. Honours `If-Match`.
+         *
+         *     **Who may call:** a SCIM token (`POST /v1/customers/{customer_id}/scim-tokens`), which sees and changes its own customer only.
+         */
+        patch: operations["scim_patch_group"];
+        trace?: never;
+    };
 }
 export type webhooks = Record<string, never>;
 export interface components {
@@ -1677,6 +2065,10 @@ export interface components {
             /** @description Send an `action_confirmation` email about this change to this address (at most `ROSTER_CONFIRMATION_EMAILS_PER_HOUR` an hour per caller). Blank or null for none. */
             confirmation_email?: string | null;
         };
+        CreateScimToken: {
+            /** @description What the token is for (e.g. `Okta production`), one line of at most 200 characters; blank or null for none. */
+            description?: string | null;
+        };
         CreateWebhookEndpoint: {
             /**
              * @description `https` (plain `http` and internal addresses only with
@@ -1703,6 +2095,15 @@ export interface components {
         CreatedApiClient: components["schemas"]["ApiClientView"] & {
             /** @description Store it now: only its hash is kept. */
             client_secret: string;
+        };
+        /** @description A new SCIM token with its secret, shown this once. */
+        CreatedScimToken: components["schemas"]["ScimTokenView"] & {
+            /**
+             * @description The bearer token for the identity provider's SCIM connector. Store it
+             *     now: only its hash is kept.
+             * @example rst_0CVh9d2XbL5mQy8cJpW4rT1nKzA6sGfE3uHiOvYwBxM
+             */
+            token: string;
         };
         /** @description `customer.created`, `customer.updated`. */
         CustomerEventData: {
@@ -1904,6 +2305,10 @@ export interface components {
              * @description When the user joined the customer; null after `membership.removed`.
              */
             added_at: string | null;
+            /** @description The customer's own id for the user; absent after `membership.removed`. */
+            external_id: string | null;
+            /** @description The customer's groups the user is in, by name; absent after `membership.removed`. */
+            groups: components["schemas"]["GroupRefView"][] | null;
         };
         /** @enum {string} */
         EventType: "user.invited" | "user.activated" | "user.updated" | "user.status_changed" | "user.locked" | "user.unlocked" | "user.password_changed" | "user.deleted" | "membership.added" | "membership.updated" | "membership.removed" | "customer.created" | "customer.updated" | "ping";
@@ -2152,6 +2557,13 @@ export interface components {
             next_cursor: string | null;
         };
         /** @description A page of a list. */
+        Page_ScimTokenView: {
+            /** @description This page's items, newest first (at most `limit`). */
+            items: components["schemas"]["ScimTokenView"][];
+            /** @description Pass as `?cursor=` for the next page; null on the last page. */
+            next_cursor: string | null;
+        };
+        /** @description A page of a list. */
         Page_UserFields: {
             /** @description This page's items, newest first (at most `limit`). */
             items: components["schemas"]["UserFields"][];
@@ -2220,6 +2632,51 @@ export interface components {
             token: string;
             /** @description `refresh_token` or `access_token`; only refresh tokens are stateful. */
             token_type_hint?: string | null;
+        };
+        /** @description A SCIM error (RFC 7644 §3.12). */
+        ScimError: {
+            /** @description Always the SCIM Error message URI. */
+            schemas: "urn:ietf:params:scim:api:messages:2.0:Error"[];
+            /** @description The HTTP status, as a string. */
+            status: string;
+            /**
+             * @description The kind of 400 or 409, where RFC 7644 defines one.
+             * @enum {string}
+             */
+            scimType?: "invalidFilter" | "tooMany" | "uniqueness" | "mutability" | "invalidSyntax" | "invalidPath" | "noTarget" | "invalidValue" | "invalidVers" | "sensitive";
+            /** @description A sentence for a person. */
+            detail?: string;
+        };
+        ScimTokenView: {
+            /**
+             * Format: uuid
+             * @description The token's id (it is also the audit events' `actor_client_id`).
+             */
+            id: string;
+            /** @description What it is for (e.g. `Okta production`); null when none was given. */
+            description: string | null;
+            /**
+             * Format: uuid
+             * @description The customer whose members and groups the token sees and changes.
+             */
+            customer_id: string;
+            /**
+             * Format: uuid
+             * @description The person who made it; null when an API client did.
+             */
+            created_by: string | null;
+            /**
+             * Format: uuid
+             * @description The API client that made it; null when a person did.
+             */
+            created_by_client_id: string | null;
+            /** Format: date-time */
+            created_at: string;
+            /**
+             * Format: date-time
+             * @description When it was last used, to the minute (it is not written on every request).
+             */
+            last_used_at: string | null;
         };
         SetPasswordRequest: {
             /** @description The token from the emailed link. */
@@ -2385,6 +2842,7 @@ export interface components {
             confirmation_email?: string | null;
         };
         UpdateWebhookEndpoint: {
+            /** @description A new address, under the same rules as on creation. */
             url?: string | null;
             /** @description Replaces the list; empty for all. */
             events?: components["schemas"]["EventType"][] | null;
@@ -11585,10 +12043,7 @@ export interface operations {
                  *     page); omit to start from the oldest kept event.
                  */
                 after?: string;
-                /**
-                 * @description Comma-separated event types; omit for all.
-                 * @example user.status_changed,user.deleted
-                 */
+                /** @description Only events of these types, comma-separated (e.g. `user.status_changed,user.deleted`); leave it out for all. */
                 types?: string;
                 /** @description Events per page, 1–200 (default 50). */
                 limit?: number;
@@ -11738,6 +12193,3879 @@ export interface operations {
                 };
                 content: {
                     "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    list_scim_tokens: {
+        parameters: {
+            query?: {
+                /** @description Items per page, 1–200 (default 50). */
+                limit?: number;
+                /** @description The `next_cursor` of the previous page; leave it out for the first page. */
+                cursor?: string;
+            };
+            header?: never;
+            path: {
+                /** @description Customer id */
+                customer_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description OK */
+            200: {
+                headers: {
+                    /** @description The id of this request (yours if you sent a sane `X-Request-Id`, else generated): quote it when reporting a problem; audit events record it. */
+                    "X-Request-Id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "items": [
+                     *         {
+                     *           "created_at": "2026-12-01T09:00:00Z",
+                     *           "created_by": "0193a5d1-2222-7b3c-8d4e-5f60718293a4",
+                     *           "created_by_client_id": null,
+                     *           "customer_id": "0193a5d1-1111-7b3c-8d4e-5f60718293a4",
+                     *           "description": "Okta production",
+                     *           "id": "0193a5d1-7777-7b3c-8d4e-5f60718293a4",
+                     *           "last_used_at": null
+                     *         }
+                     *       ],
+                     *       "next_cursor": null
+                     *     }
+                     */
+                    "application/json": components["schemas"]["Page_ScimTokenView"];
+                };
+            };
+            /**
+             * @description Unauthorized
+             *
+             *     Codes:
+             *     - `unauthorized`: No access token, or it is expired, revoked or otherwise not valid: sign in again (or refresh).
+             */
+            401: {
+                headers: {
+                    /** @description The scheme to authenticate with: `Bearer realm="roster"` (`Basic realm="roster"` for a client that authenticated with HTTP Basic). */
+                    "WWW-Authenticate"?: string;
+                    /** @description The id of this request (yours if you sent a sane `X-Request-Id`, else generated): quote it when reporting a problem; audit events record it. */
+                    "X-Request-Id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /**
+             * @description Forbidden
+             *
+             *     Codes:
+             *     - `forbidden`: Signed in, but your role does not allow this operation on this resource.
+             */
+            403: {
+                headers: {
+                    /** @description The id of this request (yours if you sent a sane `X-Request-Id`, else generated): quote it when reporting a problem; audit events record it. */
+                    "X-Request-Id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /**
+             * @description Not Found
+             *
+             *     Codes:
+             *     - `not_found`: No resource with that id is visible to you (it does not exist, or it belongs to a customer you cannot see).
+             */
+            404: {
+                headers: {
+                    /** @description The id of this request (yours if you sent a sane `X-Request-Id`, else generated): quote it when reporting a problem; audit events record it. */
+                    "X-Request-Id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /**
+             * @description Unprocessable Entity
+             *
+             *     Codes:
+             *     - `validation_failed`: A field or parameter is invalid: `errors[]` names each one and why.
+             */
+            422: {
+                headers: {
+                    /** @description The id of this request (yours if you sent a sane `X-Request-Id`, else generated): quote it when reporting a problem; audit events record it. */
+                    "X-Request-Id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /**
+             * @description An unexpected error; its cause is logged with the request id, never sent.
+             *
+             *     Codes:
+             *     - `internal_error`: An unexpected error; it was logged with the request id.
+             */
+            500: {
+                headers: {
+                    /** @description The id of this request (yours if you sent a sane `X-Request-Id`, else generated): quote it when reporting a problem; audit events record it. */
+                    "X-Request-Id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /**
+             * @description Any other problem: a wrong method (405) or the database not answering (503).
+             *
+             *     Codes:
+             *     - `method_not_allowed`: The path exists but not with this method; `allow` and the `Allow` header list the methods it has.
+             *     - `internal_error`: An unexpected error; it was logged with the request id.
+             *     - `service_unavailable`: The database is not answering: retry after `Retry-After` seconds.
+             */
+            default: {
+                headers: {
+                    /** @description With 503: seconds to wait before trying again. */
+                    "Retry-After"?: number;
+                    /** @description The id of this request (yours if you sent a sane `X-Request-Id`, else generated): quote it when reporting a problem; audit events record it. */
+                    "X-Request-Id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    create_scim_token: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description Customer id */
+                customer_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                /**
+                 * @example {
+                 *       "description": "Okta production"
+                 *     }
+                 */
+                "application/json": components["schemas"]["CreateScimToken"];
+            };
+        };
+        responses: {
+            /** @description Created */
+            201: {
+                headers: {
+                    /** @description `/v1/customers/{customer_id}/scim-tokens/{scim_token_id}` */
+                    Location?: string;
+                    /** @description The id of this request (yours if you sent a sane `X-Request-Id`, else generated): quote it when reporting a problem; audit events record it. */
+                    "X-Request-Id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "created_at": "2026-12-01T09:00:00Z",
+                     *       "created_by": "0193a5d1-2222-7b3c-8d4e-5f60718293a4",
+                     *       "created_by_client_id": null,
+                     *       "customer_id": "0193a5d1-1111-7b3c-8d4e-5f60718293a4",
+                     *       "description": "Okta production",
+                     *       "id": "0193a5d1-7777-7b3c-8d4e-5f60718293a4",
+                     *       "last_used_at": null,
+                     *       "token": "rst_0CVh9d2XbL5mQy8cJpW4rT1nKzA6sGfE3uHiOvYwBxM"
+                     *     }
+                     */
+                    "application/json": components["schemas"]["CreatedScimToken"];
+                };
+            };
+            /**
+             * @description The body is not valid JSON
+             *
+             *     Codes:
+             *     - `malformed_request`: The request could not be read: the body is not valid JSON for the operation, or a header is malformed.
+             */
+            400: {
+                headers: {
+                    /** @description The id of this request (yours if you sent a sane `X-Request-Id`, else generated): quote it when reporting a problem; audit events record it. */
+                    "X-Request-Id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /**
+             * @description Unauthorized
+             *
+             *     Codes:
+             *     - `unauthorized`: No access token, or it is expired, revoked or otherwise not valid: sign in again (or refresh).
+             */
+            401: {
+                headers: {
+                    /** @description The scheme to authenticate with: `Bearer realm="roster"` (`Basic realm="roster"` for a client that authenticated with HTTP Basic). */
+                    "WWW-Authenticate"?: string;
+                    /** @description The id of this request (yours if you sent a sane `X-Request-Id`, else generated): quote it when reporting a problem; audit events record it. */
+                    "X-Request-Id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /**
+             * @description Forbidden
+             *
+             *     Codes:
+             *     - `forbidden`: Signed in, but your role does not allow this operation on this resource.
+             */
+            403: {
+                headers: {
+                    /** @description The id of this request (yours if you sent a sane `X-Request-Id`, else generated): quote it when reporting a problem; audit events record it. */
+                    "X-Request-Id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /**
+             * @description Not Found
+             *
+             *     Codes:
+             *     - `not_found`: No resource with that id is visible to you (it does not exist, or it belongs to a customer you cannot see).
+             */
+            404: {
+                headers: {
+                    /** @description The id of this request (yours if you sent a sane `X-Request-Id`, else generated): quote it when reporting a problem; audit events record it. */
+                    "X-Request-Id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /**
+             * @description The body is larger than 64 KiB
+             *
+             *     Codes:
+             *     - `payload_too_large`: The request body is larger than the operation accepts: 64 KiB, or `ROSTER_IMPORT_MAX_BYTES` for an import file.
+             */
+            413: {
+                headers: {
+                    /** @description The id of this request (yours if you sent a sane `X-Request-Id`, else generated): quote it when reporting a problem; audit events record it. */
+                    "X-Request-Id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /**
+             * @description The body is not `application/json`
+             *
+             *     Codes:
+             *     - `unsupported_media_type`: The body is not in a media type the operation accepts (usually `application/json`).
+             */
+            415: {
+                headers: {
+                    /** @description The id of this request (yours if you sent a sane `X-Request-Id`, else generated): quote it when reporting a problem; audit events record it. */
+                    "X-Request-Id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /**
+             * @description Unprocessable Entity
+             *
+             *     Codes:
+             *     - `validation_failed`: A field or parameter is invalid: `errors[]` names each one and why.
+             */
+            422: {
+                headers: {
+                    /** @description The id of this request (yours if you sent a sane `X-Request-Id`, else generated): quote it when reporting a problem; audit events record it. */
+                    "X-Request-Id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /**
+             * @description An unexpected error; its cause is logged with the request id, never sent.
+             *
+             *     Codes:
+             *     - `internal_error`: An unexpected error; it was logged with the request id.
+             */
+            500: {
+                headers: {
+                    /** @description The id of this request (yours if you sent a sane `X-Request-Id`, else generated): quote it when reporting a problem; audit events record it. */
+                    "X-Request-Id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /**
+             * @description Any other problem: a wrong method (405) or the database not answering (503).
+             *
+             *     Codes:
+             *     - `method_not_allowed`: The path exists but not with this method; `allow` and the `Allow` header list the methods it has.
+             *     - `internal_error`: An unexpected error; it was logged with the request id.
+             *     - `service_unavailable`: The database is not answering: retry after `Retry-After` seconds.
+             */
+            default: {
+                headers: {
+                    /** @description With 503: seconds to wait before trying again. */
+                    "Retry-After"?: number;
+                    /** @description The id of this request (yours if you sent a sane `X-Request-Id`, else generated): quote it when reporting a problem; audit events record it. */
+                    "X-Request-Id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    revoke_scim_token: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description Customer id */
+                customer_id: string;
+                /** @description SCIM token id */
+                scim_token_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Revoked */
+            204: {
+                headers: {
+                    /** @description The id of this request (yours if you sent a sane `X-Request-Id`, else generated): quote it when reporting a problem; audit events record it. */
+                    "X-Request-Id"?: string;
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /**
+             * @description Unauthorized
+             *
+             *     Codes:
+             *     - `unauthorized`: No access token, or it is expired, revoked or otherwise not valid: sign in again (or refresh).
+             */
+            401: {
+                headers: {
+                    /** @description The scheme to authenticate with: `Bearer realm="roster"` (`Basic realm="roster"` for a client that authenticated with HTTP Basic). */
+                    "WWW-Authenticate"?: string;
+                    /** @description The id of this request (yours if you sent a sane `X-Request-Id`, else generated): quote it when reporting a problem; audit events record it. */
+                    "X-Request-Id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /**
+             * @description Forbidden
+             *
+             *     Codes:
+             *     - `forbidden`: Signed in, but your role does not allow this operation on this resource.
+             */
+            403: {
+                headers: {
+                    /** @description The id of this request (yours if you sent a sane `X-Request-Id`, else generated): quote it when reporting a problem; audit events record it. */
+                    "X-Request-Id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /**
+             * @description Not Found
+             *
+             *     Codes:
+             *     - `not_found`: No resource with that id is visible to you (it does not exist, or it belongs to a customer you cannot see).
+             */
+            404: {
+                headers: {
+                    /** @description The id of this request (yours if you sent a sane `X-Request-Id`, else generated): quote it when reporting a problem; audit events record it. */
+                    "X-Request-Id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /**
+             * @description An unexpected error; its cause is logged with the request id, never sent.
+             *
+             *     Codes:
+             *     - `internal_error`: An unexpected error; it was logged with the request id.
+             */
+            500: {
+                headers: {
+                    /** @description The id of this request (yours if you sent a sane `X-Request-Id`, else generated): quote it when reporting a problem; audit events record it. */
+                    "X-Request-Id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /**
+             * @description Any other problem: a wrong method (405) or the database not answering (503).
+             *
+             *     Codes:
+             *     - `method_not_allowed`: The path exists but not with this method; `allow` and the `Allow` header list the methods it has.
+             *     - `internal_error`: An unexpected error; it was logged with the request id.
+             *     - `service_unavailable`: The database is not answering: retry after `Retry-After` seconds.
+             */
+            default: {
+                headers: {
+                    /** @description With 503: seconds to wait before trying again. */
+                    "Retry-After"?: number;
+                    /** @description The id of this request (yours if you sent a sane `X-Request-Id`, else generated): quote it when reporting a problem; audit events record it. */
+                    "X-Request-Id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    scim_get_service_provider_config: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The ServiceProviderConfig (RFC 7643 §5) */
+            200: {
+                headers: {
+                    /** @description The id of this request (yours if you sent a sane `X-Request-Id`, else generated): quote it when reporting a problem; audit events record it. */
+                    "X-Request-Id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/scim+json": Record<string, never>;
+                };
+            };
+            /** @description Bad input: `scimType` is `invalidFilter`, `invalidPath`, `invalidValue`, `invalidSyntax`, `noTarget` or `mutability`. */
+            400: {
+                headers: {
+                    /** @description The id of this request (yours if you sent a sane `X-Request-Id`, else generated): quote it when reporting a problem; audit events record it. */
+                    "X-Request-Id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/scim+json": components["schemas"]["ScimError"];
+                };
+            };
+            /** @description No SCIM token, or it is unknown or revoked. */
+            401: {
+                headers: {
+                    /** @description `Bearer realm="roster SCIM"`: send a SCIM token. */
+                    "WWW-Authenticate"?: string;
+                    /** @description The id of this request (yours if you sent a sane `X-Request-Id`, else generated): quote it when reporting a problem; audit events record it. */
+                    "X-Request-Id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/scim+json": components["schemas"]["ScimError"];
+                };
+            };
+            /** @description Not allowed: the user also belongs to another customer (their name, email and status are not this customer's to change), or `seat_limit_reached`. */
+            403: {
+                headers: {
+                    /** @description The id of this request (yours if you sent a sane `X-Request-Id`, else generated): quote it when reporting a problem; audit events record it. */
+                    "X-Request-Id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/scim+json": components["schemas"]["ScimError"];
+                };
+            };
+            /** @description No such resource in the token's customer. */
+            404: {
+                headers: {
+                    /** @description The id of this request (yours if you sent a sane `X-Request-Id`, else generated): quote it when reporting a problem; audit events record it. */
+                    "X-Request-Id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/scim+json": components["schemas"]["ScimError"];
+                };
+            };
+            /** @description The path exists but not with this method; `Allow` lists the methods it has. */
+            405: {
+                headers: {
+                    /** @description The id of this request (yours if you sent a sane `X-Request-Id`, else generated): quote it when reporting a problem; audit events record it. */
+                    "X-Request-Id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/scim+json": components["schemas"]["ScimError"];
+                };
+            };
+            /** @description `scimType: uniqueness`: the userName, email, externalId or displayName is taken in the customer. */
+            409: {
+                headers: {
+                    /** @description The id of this request (yours if you sent a sane `X-Request-Id`, else generated): quote it when reporting a problem; audit events record it. */
+                    "X-Request-Id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/scim+json": components["schemas"]["ScimError"];
+                };
+            };
+            /** @description `If-Match` does not match the resource's current `ETag` (`meta.version`). */
+            412: {
+                headers: {
+                    /** @description The id of this request (yours if you sent a sane `X-Request-Id`, else generated): quote it when reporting a problem; audit events record it. */
+                    "X-Request-Id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/scim+json": components["schemas"]["ScimError"];
+                };
+            };
+            /** @description The body is larger than 64 KiB. */
+            413: {
+                headers: {
+                    /** @description The id of this request (yours if you sent a sane `X-Request-Id`, else generated): quote it when reporting a problem; audit events record it. */
+                    "X-Request-Id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/scim+json": components["schemas"]["ScimError"];
+                };
+            };
+            /** @description The body is not `application/scim+json` (or `application/json`). */
+            415: {
+                headers: {
+                    /** @description The id of this request (yours if you sent a sane `X-Request-Id`, else generated): quote it when reporting a problem; audit events record it. */
+                    "X-Request-Id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/scim+json": components["schemas"]["ScimError"];
+                };
+            };
+            /** @description An unexpected error; its cause is logged with the request id. */
+            500: {
+                headers: {
+                    /** @description The id of this request (yours if you sent a sane `X-Request-Id`, else generated): quote it when reporting a problem; audit events record it. */
+                    "X-Request-Id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/scim+json": components["schemas"]["ScimError"];
+                };
+            };
+            /** @description The database is not answering: retry after `Retry-After` seconds. */
+            503: {
+                headers: {
+                    /** @description The id of this request (yours if you sent a sane `X-Request-Id`, else generated): quote it when reporting a problem; audit events record it. */
+                    "X-Request-Id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/scim+json": components["schemas"]["ScimError"];
+                };
+            };
+        };
+    };
+    scim_list_resource_types: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description A ListResponse of ResourceTypes */
+            200: {
+                headers: {
+                    /** @description The id of this request (yours if you sent a sane `X-Request-Id`, else generated): quote it when reporting a problem; audit events record it. */
+                    "X-Request-Id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/scim+json": Record<string, never>;
+                };
+            };
+            /** @description Bad input: `scimType` is `invalidFilter`, `invalidPath`, `invalidValue`, `invalidSyntax`, `noTarget` or `mutability`. */
+            400: {
+                headers: {
+                    /** @description The id of this request (yours if you sent a sane `X-Request-Id`, else generated): quote it when reporting a problem; audit events record it. */
+                    "X-Request-Id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/scim+json": components["schemas"]["ScimError"];
+                };
+            };
+            /** @description No SCIM token, or it is unknown or revoked. */
+            401: {
+                headers: {
+                    /** @description `Bearer realm="roster SCIM"`: send a SCIM token. */
+                    "WWW-Authenticate"?: string;
+                    /** @description The id of this request (yours if you sent a sane `X-Request-Id`, else generated): quote it when reporting a problem; audit events record it. */
+                    "X-Request-Id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/scim+json": components["schemas"]["ScimError"];
+                };
+            };
+            /** @description Not allowed: the user also belongs to another customer (their name, email and status are not this customer's to change), or `seat_limit_reached`. */
+            403: {
+                headers: {
+                    /** @description The id of this request (yours if you sent a sane `X-Request-Id`, else generated): quote it when reporting a problem; audit events record it. */
+                    "X-Request-Id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/scim+json": components["schemas"]["ScimError"];
+                };
+            };
+            /** @description No such resource in the token's customer. */
+            404: {
+                headers: {
+                    /** @description The id of this request (yours if you sent a sane `X-Request-Id`, else generated): quote it when reporting a problem; audit events record it. */
+                    "X-Request-Id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/scim+json": components["schemas"]["ScimError"];
+                };
+            };
+            /** @description The path exists but not with this method; `Allow` lists the methods it has. */
+            405: {
+                headers: {
+                    /** @description The id of this request (yours if you sent a sane `X-Request-Id`, else generated): quote it when reporting a problem; audit events record it. */
+                    "X-Request-Id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/scim+json": components["schemas"]["ScimError"];
+                };
+            };
+            /** @description `scimType: uniqueness`: the userName, email, externalId or displayName is taken in the customer. */
+            409: {
+                headers: {
+                    /** @description The id of this request (yours if you sent a sane `X-Request-Id`, else generated): quote it when reporting a problem; audit events record it. */
+                    "X-Request-Id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/scim+json": components["schemas"]["ScimError"];
+                };
+            };
+            /** @description `If-Match` does not match the resource's current `ETag` (`meta.version`). */
+            412: {
+                headers: {
+                    /** @description The id of this request (yours if you sent a sane `X-Request-Id`, else generated): quote it when reporting a problem; audit events record it. */
+                    "X-Request-Id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/scim+json": components["schemas"]["ScimError"];
+                };
+            };
+            /** @description The body is larger than 64 KiB. */
+            413: {
+                headers: {
+                    /** @description The id of this request (yours if you sent a sane `X-Request-Id`, else generated): quote it when reporting a problem; audit events record it. */
+                    "X-Request-Id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/scim+json": components["schemas"]["ScimError"];
+                };
+            };
+            /** @description The body is not `application/scim+json` (or `application/json`). */
+            415: {
+                headers: {
+                    /** @description The id of this request (yours if you sent a sane `X-Request-Id`, else generated): quote it when reporting a problem; audit events record it. */
+                    "X-Request-Id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/scim+json": components["schemas"]["ScimError"];
+                };
+            };
+            /** @description An unexpected error; its cause is logged with the request id. */
+            500: {
+                headers: {
+                    /** @description The id of this request (yours if you sent a sane `X-Request-Id`, else generated): quote it when reporting a problem; audit events record it. */
+                    "X-Request-Id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/scim+json": components["schemas"]["ScimError"];
+                };
+            };
+            /** @description The database is not answering: retry after `Retry-After` seconds. */
+            503: {
+                headers: {
+                    /** @description The id of this request (yours if you sent a sane `X-Request-Id`, else generated): quote it when reporting a problem; audit events record it. */
+                    "X-Request-Id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/scim+json": components["schemas"]["ScimError"];
+                };
+            };
+        };
+    };
+    scim_get_resource_type: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description `User` or `Group` */
+                name: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The ResourceType */
+            200: {
+                headers: {
+                    /** @description The id of this request (yours if you sent a sane `X-Request-Id`, else generated): quote it when reporting a problem; audit events record it. */
+                    "X-Request-Id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/scim+json": Record<string, never>;
+                };
+            };
+            /** @description Bad input: `scimType` is `invalidFilter`, `invalidPath`, `invalidValue`, `invalidSyntax`, `noTarget` or `mutability`. */
+            400: {
+                headers: {
+                    /** @description The id of this request (yours if you sent a sane `X-Request-Id`, else generated): quote it when reporting a problem; audit events record it. */
+                    "X-Request-Id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/scim+json": components["schemas"]["ScimError"];
+                };
+            };
+            /** @description No SCIM token, or it is unknown or revoked. */
+            401: {
+                headers: {
+                    /** @description `Bearer realm="roster SCIM"`: send a SCIM token. */
+                    "WWW-Authenticate"?: string;
+                    /** @description The id of this request (yours if you sent a sane `X-Request-Id`, else generated): quote it when reporting a problem; audit events record it. */
+                    "X-Request-Id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/scim+json": components["schemas"]["ScimError"];
+                };
+            };
+            /** @description Not allowed: the user also belongs to another customer (their name, email and status are not this customer's to change), or `seat_limit_reached`. */
+            403: {
+                headers: {
+                    /** @description The id of this request (yours if you sent a sane `X-Request-Id`, else generated): quote it when reporting a problem; audit events record it. */
+                    "X-Request-Id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/scim+json": components["schemas"]["ScimError"];
+                };
+            };
+            /** @description No such resource in the token's customer. */
+            404: {
+                headers: {
+                    /** @description The id of this request (yours if you sent a sane `X-Request-Id`, else generated): quote it when reporting a problem; audit events record it. */
+                    "X-Request-Id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/scim+json": components["schemas"]["ScimError"];
+                };
+            };
+            /** @description The path exists but not with this method; `Allow` lists the methods it has. */
+            405: {
+                headers: {
+                    /** @description The id of this request (yours if you sent a sane `X-Request-Id`, else generated): quote it when reporting a problem; audit events record it. */
+                    "X-Request-Id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/scim+json": components["schemas"]["ScimError"];
+                };
+            };
+            /** @description `scimType: uniqueness`: the userName, email, externalId or displayName is taken in the customer. */
+            409: {
+                headers: {
+                    /** @description The id of this request (yours if you sent a sane `X-Request-Id`, else generated): quote it when reporting a problem; audit events record it. */
+                    "X-Request-Id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/scim+json": components["schemas"]["ScimError"];
+                };
+            };
+            /** @description `If-Match` does not match the resource's current `ETag` (`meta.version`). */
+            412: {
+                headers: {
+                    /** @description The id of this request (yours if you sent a sane `X-Request-Id`, else generated): quote it when reporting a problem; audit events record it. */
+                    "X-Request-Id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/scim+json": components["schemas"]["ScimError"];
+                };
+            };
+            /** @description The body is larger than 64 KiB. */
+            413: {
+                headers: {
+                    /** @description The id of this request (yours if you sent a sane `X-Request-Id`, else generated): quote it when reporting a problem; audit events record it. */
+                    "X-Request-Id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/scim+json": components["schemas"]["ScimError"];
+                };
+            };
+            /** @description The body is not `application/scim+json` (or `application/json`). */
+            415: {
+                headers: {
+                    /** @description The id of this request (yours if you sent a sane `X-Request-Id`, else generated): quote it when reporting a problem; audit events record it. */
+                    "X-Request-Id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/scim+json": components["schemas"]["ScimError"];
+                };
+            };
+            /** @description An unexpected error; its cause is logged with the request id. */
+            500: {
+                headers: {
+                    /** @description The id of this request (yours if you sent a sane `X-Request-Id`, else generated): quote it when reporting a problem; audit events record it. */
+                    "X-Request-Id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/scim+json": components["schemas"]["ScimError"];
+                };
+            };
+            /** @description The database is not answering: retry after `Retry-After` seconds. */
+            503: {
+                headers: {
+                    /** @description The id of this request (yours if you sent a sane `X-Request-Id`, else generated): quote it when reporting a problem; audit events record it. */
+                    "X-Request-Id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/scim+json": components["schemas"]["ScimError"];
+                };
+            };
+        };
+    };
+    scim_list_schemas: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description A ListResponse of Schemas */
+            200: {
+                headers: {
+                    /** @description The id of this request (yours if you sent a sane `X-Request-Id`, else generated): quote it when reporting a problem; audit events record it. */
+                    "X-Request-Id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/scim+json": Record<string, never>;
+                };
+            };
+            /** @description Bad input: `scimType` is `invalidFilter`, `invalidPath`, `invalidValue`, `invalidSyntax`, `noTarget` or `mutability`. */
+            400: {
+                headers: {
+                    /** @description The id of this request (yours if you sent a sane `X-Request-Id`, else generated): quote it when reporting a problem; audit events record it. */
+                    "X-Request-Id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/scim+json": components["schemas"]["ScimError"];
+                };
+            };
+            /** @description No SCIM token, or it is unknown or revoked. */
+            401: {
+                headers: {
+                    /** @description `Bearer realm="roster SCIM"`: send a SCIM token. */
+                    "WWW-Authenticate"?: string;
+                    /** @description The id of this request (yours if you sent a sane `X-Request-Id`, else generated): quote it when reporting a problem; audit events record it. */
+                    "X-Request-Id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/scim+json": components["schemas"]["ScimError"];
+                };
+            };
+            /** @description Not allowed: the user also belongs to another customer (their name, email and status are not this customer's to change), or `seat_limit_reached`. */
+            403: {
+                headers: {
+                    /** @description The id of this request (yours if you sent a sane `X-Request-Id`, else generated): quote it when reporting a problem; audit events record it. */
+                    "X-Request-Id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/scim+json": components["schemas"]["ScimError"];
+                };
+            };
+            /** @description No such resource in the token's customer. */
+            404: {
+                headers: {
+                    /** @description The id of this request (yours if you sent a sane `X-Request-Id`, else generated): quote it when reporting a problem; audit events record it. */
+                    "X-Request-Id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/scim+json": components["schemas"]["ScimError"];
+                };
+            };
+            /** @description The path exists but not with this method; `Allow` lists the methods it has. */
+            405: {
+                headers: {
+                    /** @description The id of this request (yours if you sent a sane `X-Request-Id`, else generated): quote it when reporting a problem; audit events record it. */
+                    "X-Request-Id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/scim+json": components["schemas"]["ScimError"];
+                };
+            };
+            /** @description `scimType: uniqueness`: the userName, email, externalId or displayName is taken in the customer. */
+            409: {
+                headers: {
+                    /** @description The id of this request (yours if you sent a sane `X-Request-Id`, else generated): quote it when reporting a problem; audit events record it. */
+                    "X-Request-Id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/scim+json": components["schemas"]["ScimError"];
+                };
+            };
+            /** @description `If-Match` does not match the resource's current `ETag` (`meta.version`). */
+            412: {
+                headers: {
+                    /** @description The id of this request (yours if you sent a sane `X-Request-Id`, else generated): quote it when reporting a problem; audit events record it. */
+                    "X-Request-Id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/scim+json": components["schemas"]["ScimError"];
+                };
+            };
+            /** @description The body is larger than 64 KiB. */
+            413: {
+                headers: {
+                    /** @description The id of this request (yours if you sent a sane `X-Request-Id`, else generated): quote it when reporting a problem; audit events record it. */
+                    "X-Request-Id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/scim+json": components["schemas"]["ScimError"];
+                };
+            };
+            /** @description The body is not `application/scim+json` (or `application/json`). */
+            415: {
+                headers: {
+                    /** @description The id of this request (yours if you sent a sane `X-Request-Id`, else generated): quote it when reporting a problem; audit events record it. */
+                    "X-Request-Id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/scim+json": components["schemas"]["ScimError"];
+                };
+            };
+            /** @description An unexpected error; its cause is logged with the request id. */
+            500: {
+                headers: {
+                    /** @description The id of this request (yours if you sent a sane `X-Request-Id`, else generated): quote it when reporting a problem; audit events record it. */
+                    "X-Request-Id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/scim+json": components["schemas"]["ScimError"];
+                };
+            };
+            /** @description The database is not answering: retry after `Retry-After` seconds. */
+            503: {
+                headers: {
+                    /** @description The id of this request (yours if you sent a sane `X-Request-Id`, else generated): quote it when reporting a problem; audit events record it. */
+                    "X-Request-Id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/scim+json": components["schemas"]["ScimError"];
+                };
+            };
+        };
+    };
+    scim_get_schema: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description The schema URI */
+                uri: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The Schema */
+            200: {
+                headers: {
+                    /** @description The id of this request (yours if you sent a sane `X-Request-Id`, else generated): quote it when reporting a problem; audit events record it. */
+                    "X-Request-Id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/scim+json": Record<string, never>;
+                };
+            };
+            /** @description Bad input: `scimType` is `invalidFilter`, `invalidPath`, `invalidValue`, `invalidSyntax`, `noTarget` or `mutability`. */
+            400: {
+                headers: {
+                    /** @description The id of this request (yours if you sent a sane `X-Request-Id`, else generated): quote it when reporting a problem; audit events record it. */
+                    "X-Request-Id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/scim+json": components["schemas"]["ScimError"];
+                };
+            };
+            /** @description No SCIM token, or it is unknown or revoked. */
+            401: {
+                headers: {
+                    /** @description `Bearer realm="roster SCIM"`: send a SCIM token. */
+                    "WWW-Authenticate"?: string;
+                    /** @description The id of this request (yours if you sent a sane `X-Request-Id`, else generated): quote it when reporting a problem; audit events record it. */
+                    "X-Request-Id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/scim+json": components["schemas"]["ScimError"];
+                };
+            };
+            /** @description Not allowed: the user also belongs to another customer (their name, email and status are not this customer's to change), or `seat_limit_reached`. */
+            403: {
+                headers: {
+                    /** @description The id of this request (yours if you sent a sane `X-Request-Id`, else generated): quote it when reporting a problem; audit events record it. */
+                    "X-Request-Id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/scim+json": components["schemas"]["ScimError"];
+                };
+            };
+            /** @description No such resource in the token's customer. */
+            404: {
+                headers: {
+                    /** @description The id of this request (yours if you sent a sane `X-Request-Id`, else generated): quote it when reporting a problem; audit events record it. */
+                    "X-Request-Id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/scim+json": components["schemas"]["ScimError"];
+                };
+            };
+            /** @description The path exists but not with this method; `Allow` lists the methods it has. */
+            405: {
+                headers: {
+                    /** @description The id of this request (yours if you sent a sane `X-Request-Id`, else generated): quote it when reporting a problem; audit events record it. */
+                    "X-Request-Id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/scim+json": components["schemas"]["ScimError"];
+                };
+            };
+            /** @description `scimType: uniqueness`: the userName, email, externalId or displayName is taken in the customer. */
+            409: {
+                headers: {
+                    /** @description The id of this request (yours if you sent a sane `X-Request-Id`, else generated): quote it when reporting a problem; audit events record it. */
+                    "X-Request-Id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/scim+json": components["schemas"]["ScimError"];
+                };
+            };
+            /** @description `If-Match` does not match the resource's current `ETag` (`meta.version`). */
+            412: {
+                headers: {
+                    /** @description The id of this request (yours if you sent a sane `X-Request-Id`, else generated): quote it when reporting a problem; audit events record it. */
+                    "X-Request-Id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/scim+json": components["schemas"]["ScimError"];
+                };
+            };
+            /** @description The body is larger than 64 KiB. */
+            413: {
+                headers: {
+                    /** @description The id of this request (yours if you sent a sane `X-Request-Id`, else generated): quote it when reporting a problem; audit events record it. */
+                    "X-Request-Id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/scim+json": components["schemas"]["ScimError"];
+                };
+            };
+            /** @description The body is not `application/scim+json` (or `application/json`). */
+            415: {
+                headers: {
+                    /** @description The id of this request (yours if you sent a sane `X-Request-Id`, else generated): quote it when reporting a problem; audit events record it. */
+                    "X-Request-Id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/scim+json": components["schemas"]["ScimError"];
+                };
+            };
+            /** @description An unexpected error; its cause is logged with the request id. */
+            500: {
+                headers: {
+                    /** @description The id of this request (yours if you sent a sane `X-Request-Id`, else generated): quote it when reporting a problem; audit events record it. */
+                    "X-Request-Id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/scim+json": components["schemas"]["ScimError"];
+                };
+            };
+            /** @description The database is not answering: retry after `Retry-After` seconds. */
+            503: {
+                headers: {
+                    /** @description The id of this request (yours if you sent a sane `X-Request-Id`, else generated): quote it when reporting a problem; audit events record it. */
+                    "X-Request-Id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/scim+json": components["schemas"]["ScimError"];
+                };
+            };
+        };
+    };
+    scim_search: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** @description A SearchRequest */
+        requestBody: {
+            content: {
+                /**
+                 * @example {
+                 *       "count": 10,
+                 *       "filter": "externalId pr",
+                 *       "schemas": [
+                 *         "urn:ietf:params:scim:api:messages:2.0:SearchRequest"
+                 *       ]
+                 *     }
+                 */
+                "application/scim+json": Record<string, never>;
+            };
+        };
+        responses: {
+            /** @description A ListResponse of Users and Groups */
+            200: {
+                headers: {
+                    /** @description The id of this request (yours if you sent a sane `X-Request-Id`, else generated): quote it when reporting a problem; audit events record it. */
+                    "X-Request-Id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/scim+json": Record<string, never>;
+                };
+            };
+            /** @description Bad input: `scimType` is `invalidFilter`, `invalidPath`, `invalidValue`, `invalidSyntax`, `noTarget` or `mutability`. */
+            400: {
+                headers: {
+                    /** @description The id of this request (yours if you sent a sane `X-Request-Id`, else generated): quote it when reporting a problem; audit events record it. */
+                    "X-Request-Id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/scim+json": components["schemas"]["ScimError"];
+                };
+            };
+            /** @description No SCIM token, or it is unknown or revoked. */
+            401: {
+                headers: {
+                    /** @description `Bearer realm="roster SCIM"`: send a SCIM token. */
+                    "WWW-Authenticate"?: string;
+                    /** @description The id of this request (yours if you sent a sane `X-Request-Id`, else generated): quote it when reporting a problem; audit events record it. */
+                    "X-Request-Id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/scim+json": components["schemas"]["ScimError"];
+                };
+            };
+            /** @description Not allowed: the user also belongs to another customer (their name, email and status are not this customer's to change), or `seat_limit_reached`. */
+            403: {
+                headers: {
+                    /** @description The id of this request (yours if you sent a sane `X-Request-Id`, else generated): quote it when reporting a problem; audit events record it. */
+                    "X-Request-Id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/scim+json": components["schemas"]["ScimError"];
+                };
+            };
+            /** @description No such resource in the token's customer. */
+            404: {
+                headers: {
+                    /** @description The id of this request (yours if you sent a sane `X-Request-Id`, else generated): quote it when reporting a problem; audit events record it. */
+                    "X-Request-Id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/scim+json": components["schemas"]["ScimError"];
+                };
+            };
+            /** @description The path exists but not with this method; `Allow` lists the methods it has. */
+            405: {
+                headers: {
+                    /** @description The id of this request (yours if you sent a sane `X-Request-Id`, else generated): quote it when reporting a problem; audit events record it. */
+                    "X-Request-Id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/scim+json": components["schemas"]["ScimError"];
+                };
+            };
+            /** @description `scimType: uniqueness`: the userName, email, externalId or displayName is taken in the customer. */
+            409: {
+                headers: {
+                    /** @description The id of this request (yours if you sent a sane `X-Request-Id`, else generated): quote it when reporting a problem; audit events record it. */
+                    "X-Request-Id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/scim+json": components["schemas"]["ScimError"];
+                };
+            };
+            /** @description `If-Match` does not match the resource's current `ETag` (`meta.version`). */
+            412: {
+                headers: {
+                    /** @description The id of this request (yours if you sent a sane `X-Request-Id`, else generated): quote it when reporting a problem; audit events record it. */
+                    "X-Request-Id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/scim+json": components["schemas"]["ScimError"];
+                };
+            };
+            /** @description The body is larger than 64 KiB. */
+            413: {
+                headers: {
+                    /** @description The id of this request (yours if you sent a sane `X-Request-Id`, else generated): quote it when reporting a problem; audit events record it. */
+                    "X-Request-Id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/scim+json": components["schemas"]["ScimError"];
+                };
+            };
+            /** @description The body is not `application/scim+json` (or `application/json`). */
+            415: {
+                headers: {
+                    /** @description The id of this request (yours if you sent a sane `X-Request-Id`, else generated): quote it when reporting a problem; audit events record it. */
+                    "X-Request-Id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/scim+json": components["schemas"]["ScimError"];
+                };
+            };
+            /** @description An unexpected error; its cause is logged with the request id. */
+            500: {
+                headers: {
+                    /** @description The id of this request (yours if you sent a sane `X-Request-Id`, else generated): quote it when reporting a problem; audit events record it. */
+                    "X-Request-Id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/scim+json": components["schemas"]["ScimError"];
+                };
+            };
+            /** @description The database is not answering: retry after `Retry-After` seconds. */
+            503: {
+                headers: {
+                    /** @description The id of this request (yours if you sent a sane `X-Request-Id`, else generated): quote it when reporting a problem; audit events record it. */
+                    "X-Request-Id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/scim+json": components["schemas"]["ScimError"];
+                };
+            };
+        };
+    };
+    scim_search_users: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** @description A SearchRequest */
+        requestBody: {
+            content: {
+                /**
+                 * @example {
+                 *       "count": 10,
+                 *       "filter": "userName eq \"ada@example.com\"",
+                 *       "schemas": [
+                 *         "urn:ietf:params:scim:api:messages:2.0:SearchRequest"
+                 *       ],
+                 *       "startIndex": 1
+                 *     }
+                 */
+                "application/scim+json": Record<string, never>;
+            };
+        };
+        responses: {
+            /** @description A ListResponse of Users */
+            200: {
+                headers: {
+                    /** @description The id of this request (yours if you sent a sane `X-Request-Id`, else generated): quote it when reporting a problem; audit events record it. */
+                    "X-Request-Id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/scim+json": Record<string, never>;
+                };
+            };
+            /** @description Bad input: `scimType` is `invalidFilter`, `invalidPath`, `invalidValue`, `invalidSyntax`, `noTarget` or `mutability`. */
+            400: {
+                headers: {
+                    /** @description The id of this request (yours if you sent a sane `X-Request-Id`, else generated): quote it when reporting a problem; audit events record it. */
+                    "X-Request-Id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/scim+json": components["schemas"]["ScimError"];
+                };
+            };
+            /** @description No SCIM token, or it is unknown or revoked. */
+            401: {
+                headers: {
+                    /** @description `Bearer realm="roster SCIM"`: send a SCIM token. */
+                    "WWW-Authenticate"?: string;
+                    /** @description The id of this request (yours if you sent a sane `X-Request-Id`, else generated): quote it when reporting a problem; audit events record it. */
+                    "X-Request-Id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/scim+json": components["schemas"]["ScimError"];
+                };
+            };
+            /** @description Not allowed: the user also belongs to another customer (their name, email and status are not this customer's to change), or `seat_limit_reached`. */
+            403: {
+                headers: {
+                    /** @description The id of this request (yours if you sent a sane `X-Request-Id`, else generated): quote it when reporting a problem; audit events record it. */
+                    "X-Request-Id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/scim+json": components["schemas"]["ScimError"];
+                };
+            };
+            /** @description No such resource in the token's customer. */
+            404: {
+                headers: {
+                    /** @description The id of this request (yours if you sent a sane `X-Request-Id`, else generated): quote it when reporting a problem; audit events record it. */
+                    "X-Request-Id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/scim+json": components["schemas"]["ScimError"];
+                };
+            };
+            /** @description The path exists but not with this method; `Allow` lists the methods it has. */
+            405: {
+                headers: {
+                    /** @description The id of this request (yours if you sent a sane `X-Request-Id`, else generated): quote it when reporting a problem; audit events record it. */
+                    "X-Request-Id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/scim+json": components["schemas"]["ScimError"];
+                };
+            };
+            /** @description `scimType: uniqueness`: the userName, email, externalId or displayName is taken in the customer. */
+            409: {
+                headers: {
+                    /** @description The id of this request (yours if you sent a sane `X-Request-Id`, else generated): quote it when reporting a problem; audit events record it. */
+                    "X-Request-Id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/scim+json": components["schemas"]["ScimError"];
+                };
+            };
+            /** @description `If-Match` does not match the resource's current `ETag` (`meta.version`). */
+            412: {
+                headers: {
+                    /** @description The id of this request (yours if you sent a sane `X-Request-Id`, else generated): quote it when reporting a problem; audit events record it. */
+                    "X-Request-Id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/scim+json": components["schemas"]["ScimError"];
+                };
+            };
+            /** @description The body is larger than 64 KiB. */
+            413: {
+                headers: {
+                    /** @description The id of this request (yours if you sent a sane `X-Request-Id`, else generated): quote it when reporting a problem; audit events record it. */
+                    "X-Request-Id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/scim+json": components["schemas"]["ScimError"];
+                };
+            };
+            /** @description The body is not `application/scim+json` (or `application/json`). */
+            415: {
+                headers: {
+                    /** @description The id of this request (yours if you sent a sane `X-Request-Id`, else generated): quote it when reporting a problem; audit events record it. */
+                    "X-Request-Id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/scim+json": components["schemas"]["ScimError"];
+                };
+            };
+            /** @description An unexpected error; its cause is logged with the request id. */
+            500: {
+                headers: {
+                    /** @description The id of this request (yours if you sent a sane `X-Request-Id`, else generated): quote it when reporting a problem; audit events record it. */
+                    "X-Request-Id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/scim+json": components["schemas"]["ScimError"];
+                };
+            };
+            /** @description The database is not answering: retry after `Retry-After` seconds. */
+            503: {
+                headers: {
+                    /** @description The id of this request (yours if you sent a sane `X-Request-Id`, else generated): quote it when reporting a problem; audit events record it. */
+                    "X-Request-Id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/scim+json": components["schemas"]["ScimError"];
+                };
+            };
+        };
+    };
+    scim_list_users: {
+        parameters: {
+            query?: {
+                /** @description A SCIM filter on userName, externalId, emails.value, active, meta.lastModified, name.givenName, … */
+                filter?: string;
+                /** @description 1-based index of the first result */
+                startIndex?: number;
+                /** @description At most this many results (at most 200) */
+                count?: number;
+                /** @description Comma-separated attributes to return */
+                attributes?: string;
+                /** @description Comma-separated attributes to leave out */
+                excludedAttributes?: string;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description A ListResponse of Users */
+            200: {
+                headers: {
+                    /** @description The id of this request (yours if you sent a sane `X-Request-Id`, else generated): quote it when reporting a problem; audit events record it. */
+                    "X-Request-Id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "Resources": [
+                     *         {
+                     *           "active": true,
+                     *           "emails": [
+                     *             {
+                     *               "primary": true,
+                     *               "type": "work",
+                     *               "value": "ada@example.com"
+                     *             }
+                     *           ],
+                     *           "externalId": "00u1abcd",
+                     *           "id": "0193a5d1-3333-7b3c-8d4e-5f60718293a4",
+                     *           "meta": {
+                     *             "created": "2026-12-01T09:00:00Z",
+                     *             "lastModified": "2026-12-01T09:00:00Z",
+                     *             "location": "https://roster.example.com/scim/v2/Users/0193a5d1-3333-7b3c-8d4e-5f60718293a4",
+                     *             "resourceType": "User",
+                     *             "version": "W/\"1-5f2a\""
+                     *           },
+                     *           "name": {
+                     *             "familyName": "Lovelace",
+                     *             "givenName": "Ada"
+                     *           },
+                     *           "schemas": [
+                     *             "urn:ietf:params:scim:schemas:core:2.0:User"
+                     *           ],
+                     *           "title": "Analyst",
+                     *           "userName": "ada@example.com"
+                     *         }
+                     *       ],
+                     *       "itemsPerPage": 1,
+                     *       "schemas": [
+                     *         "urn:ietf:params:scim:api:messages:2.0:ListResponse"
+                     *       ],
+                     *       "startIndex": 1,
+                     *       "totalResults": 1
+                     *     }
+                     */
+                    "application/scim+json": Record<string, never>;
+                };
+            };
+            /** @description Bad input: `scimType` is `invalidFilter`, `invalidPath`, `invalidValue`, `invalidSyntax`, `noTarget` or `mutability`. */
+            400: {
+                headers: {
+                    /** @description The id of this request (yours if you sent a sane `X-Request-Id`, else generated): quote it when reporting a problem; audit events record it. */
+                    "X-Request-Id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/scim+json": components["schemas"]["ScimError"];
+                };
+            };
+            /** @description No SCIM token, or it is unknown or revoked. */
+            401: {
+                headers: {
+                    /** @description `Bearer realm="roster SCIM"`: send a SCIM token. */
+                    "WWW-Authenticate"?: string;
+                    /** @description The id of this request (yours if you sent a sane `X-Request-Id`, else generated): quote it when reporting a problem; audit events record it. */
+                    "X-Request-Id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/scim+json": components["schemas"]["ScimError"];
+                };
+            };
+            /** @description Not allowed: the user also belongs to another customer (their name, email and status are not this customer's to change), or `seat_limit_reached`. */
+            403: {
+                headers: {
+                    /** @description The id of this request (yours if you sent a sane `X-Request-Id`, else generated): quote it when reporting a problem; audit events record it. */
+                    "X-Request-Id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/scim+json": components["schemas"]["ScimError"];
+                };
+            };
+            /** @description No such resource in the token's customer. */
+            404: {
+                headers: {
+                    /** @description The id of this request (yours if you sent a sane `X-Request-Id`, else generated): quote it when reporting a problem; audit events record it. */
+                    "X-Request-Id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/scim+json": components["schemas"]["ScimError"];
+                };
+            };
+            /** @description The path exists but not with this method; `Allow` lists the methods it has. */
+            405: {
+                headers: {
+                    /** @description The id of this request (yours if you sent a sane `X-Request-Id`, else generated): quote it when reporting a problem; audit events record it. */
+                    "X-Request-Id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/scim+json": components["schemas"]["ScimError"];
+                };
+            };
+            /** @description `scimType: uniqueness`: the userName, email, externalId or displayName is taken in the customer. */
+            409: {
+                headers: {
+                    /** @description The id of this request (yours if you sent a sane `X-Request-Id`, else generated): quote it when reporting a problem; audit events record it. */
+                    "X-Request-Id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/scim+json": components["schemas"]["ScimError"];
+                };
+            };
+            /** @description `If-Match` does not match the resource's current `ETag` (`meta.version`). */
+            412: {
+                headers: {
+                    /** @description The id of this request (yours if you sent a sane `X-Request-Id`, else generated): quote it when reporting a problem; audit events record it. */
+                    "X-Request-Id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/scim+json": components["schemas"]["ScimError"];
+                };
+            };
+            /** @description The body is larger than 64 KiB. */
+            413: {
+                headers: {
+                    /** @description The id of this request (yours if you sent a sane `X-Request-Id`, else generated): quote it when reporting a problem; audit events record it. */
+                    "X-Request-Id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/scim+json": components["schemas"]["ScimError"];
+                };
+            };
+            /** @description The body is not `application/scim+json` (or `application/json`). */
+            415: {
+                headers: {
+                    /** @description The id of this request (yours if you sent a sane `X-Request-Id`, else generated): quote it when reporting a problem; audit events record it. */
+                    "X-Request-Id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/scim+json": components["schemas"]["ScimError"];
+                };
+            };
+            /** @description An unexpected error; its cause is logged with the request id. */
+            500: {
+                headers: {
+                    /** @description The id of this request (yours if you sent a sane `X-Request-Id`, else generated): quote it when reporting a problem; audit events record it. */
+                    "X-Request-Id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/scim+json": components["schemas"]["ScimError"];
+                };
+            };
+            /** @description The database is not answering: retry after `Retry-After` seconds. */
+            503: {
+                headers: {
+                    /** @description The id of this request (yours if you sent a sane `X-Request-Id`, else generated): quote it when reporting a problem; audit events record it. */
+                    "X-Request-Id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/scim+json": components["schemas"]["ScimError"];
+                };
+            };
+        };
+    };
+    scim_create_user: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** @description A User */
+        requestBody: {
+            content: {
+                /**
+                 * @example {
+                 *       "active": true,
+                 *       "emails": [
+                 *         {
+                 *           "primary": true,
+                 *           "type": "work",
+                 *           "value": "ada@example.com"
+                 *         }
+                 *       ],
+                 *       "externalId": "00u1abcd",
+                 *       "name": {
+                 *         "familyName": "Lovelace",
+                 *         "givenName": "Ada"
+                 *       },
+                 *       "schemas": [
+                 *         "urn:ietf:params:scim:schemas:core:2.0:User"
+                 *       ],
+                 *       "userName": "ada@example.com"
+                 *     }
+                 */
+                "application/scim+json": Record<string, never>;
+            };
+        };
+        responses: {
+            /** @description The member */
+            201: {
+                headers: {
+                    /** @description The id of this request (yours if you sent a sane `X-Request-Id`, else generated): quote it when reporting a problem; audit events record it. */
+                    "X-Request-Id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "active": true,
+                     *       "emails": [
+                     *         {
+                     *           "primary": true,
+                     *           "type": "work",
+                     *           "value": "ada@example.com"
+                     *         }
+                     *       ],
+                     *       "externalId": "00u1abcd",
+                     *       "id": "0193a5d1-3333-7b3c-8d4e-5f60718293a4",
+                     *       "meta": {
+                     *         "created": "2026-12-01T09:00:00Z",
+                     *         "lastModified": "2026-12-01T09:00:00Z",
+                     *         "location": "https://roster.example.com/scim/v2/Users/0193a5d1-3333-7b3c-8d4e-5f60718293a4",
+                     *         "resourceType": "User",
+                     *         "version": "W/\"1-5f2a\""
+                     *       },
+                     *       "name": {
+                     *         "familyName": "Lovelace",
+                     *         "givenName": "Ada"
+                     *       },
+                     *       "schemas": [
+                     *         "urn:ietf:params:scim:schemas:core:2.0:User"
+                     *       ],
+                     *       "title": "Analyst",
+                     *       "userName": "ada@example.com"
+                     *     }
+                     */
+                    "application/scim+json": Record<string, never>;
+                };
+            };
+            /** @description Bad input: `scimType` is `invalidFilter`, `invalidPath`, `invalidValue`, `invalidSyntax`, `noTarget` or `mutability`. */
+            400: {
+                headers: {
+                    /** @description The id of this request (yours if you sent a sane `X-Request-Id`, else generated): quote it when reporting a problem; audit events record it. */
+                    "X-Request-Id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/scim+json": components["schemas"]["ScimError"];
+                };
+            };
+            /** @description No SCIM token, or it is unknown or revoked. */
+            401: {
+                headers: {
+                    /** @description `Bearer realm="roster SCIM"`: send a SCIM token. */
+                    "WWW-Authenticate"?: string;
+                    /** @description The id of this request (yours if you sent a sane `X-Request-Id`, else generated): quote it when reporting a problem; audit events record it. */
+                    "X-Request-Id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/scim+json": components["schemas"]["ScimError"];
+                };
+            };
+            /** @description Not allowed: the user also belongs to another customer (their name, email and status are not this customer's to change), or `seat_limit_reached`. */
+            403: {
+                headers: {
+                    /** @description The id of this request (yours if you sent a sane `X-Request-Id`, else generated): quote it when reporting a problem; audit events record it. */
+                    "X-Request-Id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/scim+json": components["schemas"]["ScimError"];
+                };
+            };
+            /** @description No such resource in the token's customer. */
+            404: {
+                headers: {
+                    /** @description The id of this request (yours if you sent a sane `X-Request-Id`, else generated): quote it when reporting a problem; audit events record it. */
+                    "X-Request-Id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/scim+json": components["schemas"]["ScimError"];
+                };
+            };
+            /** @description The path exists but not with this method; `Allow` lists the methods it has. */
+            405: {
+                headers: {
+                    /** @description The id of this request (yours if you sent a sane `X-Request-Id`, else generated): quote it when reporting a problem; audit events record it. */
+                    "X-Request-Id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/scim+json": components["schemas"]["ScimError"];
+                };
+            };
+            /** @description `scimType: uniqueness`: the userName, email, externalId or displayName is taken in the customer. */
+            409: {
+                headers: {
+                    /** @description The id of this request (yours if you sent a sane `X-Request-Id`, else generated): quote it when reporting a problem; audit events record it. */
+                    "X-Request-Id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/scim+json": components["schemas"]["ScimError"];
+                };
+            };
+            /** @description `If-Match` does not match the resource's current `ETag` (`meta.version`). */
+            412: {
+                headers: {
+                    /** @description The id of this request (yours if you sent a sane `X-Request-Id`, else generated): quote it when reporting a problem; audit events record it. */
+                    "X-Request-Id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/scim+json": components["schemas"]["ScimError"];
+                };
+            };
+            /** @description The body is larger than 64 KiB. */
+            413: {
+                headers: {
+                    /** @description The id of this request (yours if you sent a sane `X-Request-Id`, else generated): quote it when reporting a problem; audit events record it. */
+                    "X-Request-Id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/scim+json": components["schemas"]["ScimError"];
+                };
+            };
+            /** @description The body is not `application/scim+json` (or `application/json`). */
+            415: {
+                headers: {
+                    /** @description The id of this request (yours if you sent a sane `X-Request-Id`, else generated): quote it when reporting a problem; audit events record it. */
+                    "X-Request-Id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/scim+json": components["schemas"]["ScimError"];
+                };
+            };
+            /** @description An unexpected error; its cause is logged with the request id. */
+            500: {
+                headers: {
+                    /** @description The id of this request (yours if you sent a sane `X-Request-Id`, else generated): quote it when reporting a problem; audit events record it. */
+                    "X-Request-Id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/scim+json": components["schemas"]["ScimError"];
+                };
+            };
+            /** @description The database is not answering: retry after `Retry-After` seconds. */
+            503: {
+                headers: {
+                    /** @description The id of this request (yours if you sent a sane `X-Request-Id`, else generated): quote it when reporting a problem; audit events record it. */
+                    "X-Request-Id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/scim+json": components["schemas"]["ScimError"];
+                };
+            };
+        };
+    };
+    scim_get_user: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description The user's id */
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The member */
+            200: {
+                headers: {
+                    /** @description The id of this request (yours if you sent a sane `X-Request-Id`, else generated): quote it when reporting a problem; audit events record it. */
+                    "X-Request-Id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "active": true,
+                     *       "emails": [
+                     *         {
+                     *           "primary": true,
+                     *           "type": "work",
+                     *           "value": "ada@example.com"
+                     *         }
+                     *       ],
+                     *       "externalId": "00u1abcd",
+                     *       "id": "0193a5d1-3333-7b3c-8d4e-5f60718293a4",
+                     *       "meta": {
+                     *         "created": "2026-12-01T09:00:00Z",
+                     *         "lastModified": "2026-12-01T09:00:00Z",
+                     *         "location": "https://roster.example.com/scim/v2/Users/0193a5d1-3333-7b3c-8d4e-5f60718293a4",
+                     *         "resourceType": "User",
+                     *         "version": "W/\"1-5f2a\""
+                     *       },
+                     *       "name": {
+                     *         "familyName": "Lovelace",
+                     *         "givenName": "Ada"
+                     *       },
+                     *       "schemas": [
+                     *         "urn:ietf:params:scim:schemas:core:2.0:User"
+                     *       ],
+                     *       "title": "Analyst",
+                     *       "userName": "ada@example.com"
+                     *     }
+                     */
+                    "application/scim+json": Record<string, never>;
+                };
+            };
+            /** @description Bad input: `scimType` is `invalidFilter`, `invalidPath`, `invalidValue`, `invalidSyntax`, `noTarget` or `mutability`. */
+            400: {
+                headers: {
+                    /** @description The id of this request (yours if you sent a sane `X-Request-Id`, else generated): quote it when reporting a problem; audit events record it. */
+                    "X-Request-Id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/scim+json": components["schemas"]["ScimError"];
+                };
+            };
+            /** @description No SCIM token, or it is unknown or revoked. */
+            401: {
+                headers: {
+                    /** @description `Bearer realm="roster SCIM"`: send a SCIM token. */
+                    "WWW-Authenticate"?: string;
+                    /** @description The id of this request (yours if you sent a sane `X-Request-Id`, else generated): quote it when reporting a problem; audit events record it. */
+                    "X-Request-Id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/scim+json": components["schemas"]["ScimError"];
+                };
+            };
+            /** @description Not allowed: the user also belongs to another customer (their name, email and status are not this customer's to change), or `seat_limit_reached`. */
+            403: {
+                headers: {
+                    /** @description The id of this request (yours if you sent a sane `X-Request-Id`, else generated): quote it when reporting a problem; audit events record it. */
+                    "X-Request-Id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/scim+json": components["schemas"]["ScimError"];
+                };
+            };
+            /** @description No such resource in the token's customer. */
+            404: {
+                headers: {
+                    /** @description The id of this request (yours if you sent a sane `X-Request-Id`, else generated): quote it when reporting a problem; audit events record it. */
+                    "X-Request-Id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/scim+json": components["schemas"]["ScimError"];
+                };
+            };
+            /** @description The path exists but not with this method; `Allow` lists the methods it has. */
+            405: {
+                headers: {
+                    /** @description The id of this request (yours if you sent a sane `X-Request-Id`, else generated): quote it when reporting a problem; audit events record it. */
+                    "X-Request-Id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/scim+json": components["schemas"]["ScimError"];
+                };
+            };
+            /** @description `scimType: uniqueness`: the userName, email, externalId or displayName is taken in the customer. */
+            409: {
+                headers: {
+                    /** @description The id of this request (yours if you sent a sane `X-Request-Id`, else generated): quote it when reporting a problem; audit events record it. */
+                    "X-Request-Id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/scim+json": components["schemas"]["ScimError"];
+                };
+            };
+            /** @description `If-Match` does not match the resource's current `ETag` (`meta.version`). */
+            412: {
+                headers: {
+                    /** @description The id of this request (yours if you sent a sane `X-Request-Id`, else generated): quote it when reporting a problem; audit events record it. */
+                    "X-Request-Id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/scim+json": components["schemas"]["ScimError"];
+                };
+            };
+            /** @description The body is larger than 64 KiB. */
+            413: {
+                headers: {
+                    /** @description The id of this request (yours if you sent a sane `X-Request-Id`, else generated): quote it when reporting a problem; audit events record it. */
+                    "X-Request-Id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/scim+json": components["schemas"]["ScimError"];
+                };
+            };
+            /** @description The body is not `application/scim+json` (or `application/json`). */
+            415: {
+                headers: {
+                    /** @description The id of this request (yours if you sent a sane `X-Request-Id`, else generated): quote it when reporting a problem; audit events record it. */
+                    "X-Request-Id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/scim+json": components["schemas"]["ScimError"];
+                };
+            };
+            /** @description An unexpected error; its cause is logged with the request id. */
+            500: {
+                headers: {
+                    /** @description The id of this request (yours if you sent a sane `X-Request-Id`, else generated): quote it when reporting a problem; audit events record it. */
+                    "X-Request-Id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/scim+json": components["schemas"]["ScimError"];
+                };
+            };
+            /** @description The database is not answering: retry after `Retry-After` seconds. */
+            503: {
+                headers: {
+                    /** @description The id of this request (yours if you sent a sane `X-Request-Id`, else generated): quote it when reporting a problem; audit events record it. */
+                    "X-Request-Id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/scim+json": components["schemas"]["ScimError"];
+                };
+            };
+        };
+    };
+    scim_replace_user: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description The user's id */
+                id: string;
+            };
+            cookie?: never;
+        };
+        /** @description A User */
+        requestBody: {
+            content: {
+                /**
+                 * @example {
+                 *       "active": true,
+                 *       "emails": [
+                 *         {
+                 *           "primary": true,
+                 *           "type": "work",
+                 *           "value": "ada@example.com"
+                 *         }
+                 *       ],
+                 *       "externalId": "00u1abcd",
+                 *       "name": {
+                 *         "familyName": "Lovelace",
+                 *         "givenName": "Ada"
+                 *       },
+                 *       "schemas": [
+                 *         "urn:ietf:params:scim:schemas:core:2.0:User"
+                 *       ],
+                 *       "userName": "ada@example.com"
+                 *     }
+                 */
+                "application/scim+json": Record<string, never>;
+            };
+        };
+        responses: {
+            /** @description The member */
+            200: {
+                headers: {
+                    /** @description The id of this request (yours if you sent a sane `X-Request-Id`, else generated): quote it when reporting a problem; audit events record it. */
+                    "X-Request-Id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "active": true,
+                     *       "emails": [
+                     *         {
+                     *           "primary": true,
+                     *           "type": "work",
+                     *           "value": "ada@example.com"
+                     *         }
+                     *       ],
+                     *       "externalId": "00u1abcd",
+                     *       "id": "0193a5d1-3333-7b3c-8d4e-5f60718293a4",
+                     *       "meta": {
+                     *         "created": "2026-12-01T09:00:00Z",
+                     *         "lastModified": "2026-12-01T09:00:00Z",
+                     *         "location": "https://roster.example.com/scim/v2/Users/0193a5d1-3333-7b3c-8d4e-5f60718293a4",
+                     *         "resourceType": "User",
+                     *         "version": "W/\"1-5f2a\""
+                     *       },
+                     *       "name": {
+                     *         "familyName": "Lovelace",
+                     *         "givenName": "Ada"
+                     *       },
+                     *       "schemas": [
+                     *         "urn:ietf:params:scim:schemas:core:2.0:User"
+                     *       ],
+                     *       "title": "Analyst",
+                     *       "userName": "ada@example.com"
+                     *     }
+                     */
+                    "application/scim+json": Record<string, never>;
+                };
+            };
+            /** @description Bad input: `scimType` is `invalidFilter`, `invalidPath`, `invalidValue`, `invalidSyntax`, `noTarget` or `mutability`. */
+            400: {
+                headers: {
+                    /** @description The id of this request (yours if you sent a sane `X-Request-Id`, else generated): quote it when reporting a problem; audit events record it. */
+                    "X-Request-Id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/scim+json": components["schemas"]["ScimError"];
+                };
+            };
+            /** @description No SCIM token, or it is unknown or revoked. */
+            401: {
+                headers: {
+                    /** @description `Bearer realm="roster SCIM"`: send a SCIM token. */
+                    "WWW-Authenticate"?: string;
+                    /** @description The id of this request (yours if you sent a sane `X-Request-Id`, else generated): quote it when reporting a problem; audit events record it. */
+                    "X-Request-Id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/scim+json": components["schemas"]["ScimError"];
+                };
+            };
+            /** @description Not allowed: the user also belongs to another customer (their name, email and status are not this customer's to change), or `seat_limit_reached`. */
+            403: {
+                headers: {
+                    /** @description The id of this request (yours if you sent a sane `X-Request-Id`, else generated): quote it when reporting a problem; audit events record it. */
+                    "X-Request-Id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/scim+json": components["schemas"]["ScimError"];
+                };
+            };
+            /** @description No such resource in the token's customer. */
+            404: {
+                headers: {
+                    /** @description The id of this request (yours if you sent a sane `X-Request-Id`, else generated): quote it when reporting a problem; audit events record it. */
+                    "X-Request-Id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/scim+json": components["schemas"]["ScimError"];
+                };
+            };
+            /** @description The path exists but not with this method; `Allow` lists the methods it has. */
+            405: {
+                headers: {
+                    /** @description The id of this request (yours if you sent a sane `X-Request-Id`, else generated): quote it when reporting a problem; audit events record it. */
+                    "X-Request-Id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/scim+json": components["schemas"]["ScimError"];
+                };
+            };
+            /** @description `scimType: uniqueness`: the userName, email, externalId or displayName is taken in the customer. */
+            409: {
+                headers: {
+                    /** @description The id of this request (yours if you sent a sane `X-Request-Id`, else generated): quote it when reporting a problem; audit events record it. */
+                    "X-Request-Id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/scim+json": components["schemas"]["ScimError"];
+                };
+            };
+            /** @description `If-Match` does not match the resource's current `ETag` (`meta.version`). */
+            412: {
+                headers: {
+                    /** @description The id of this request (yours if you sent a sane `X-Request-Id`, else generated): quote it when reporting a problem; audit events record it. */
+                    "X-Request-Id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/scim+json": components["schemas"]["ScimError"];
+                };
+            };
+            /** @description The body is larger than 64 KiB. */
+            413: {
+                headers: {
+                    /** @description The id of this request (yours if you sent a sane `X-Request-Id`, else generated): quote it when reporting a problem; audit events record it. */
+                    "X-Request-Id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/scim+json": components["schemas"]["ScimError"];
+                };
+            };
+            /** @description The body is not `application/scim+json` (or `application/json`). */
+            415: {
+                headers: {
+                    /** @description The id of this request (yours if you sent a sane `X-Request-Id`, else generated): quote it when reporting a problem; audit events record it. */
+                    "X-Request-Id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/scim+json": components["schemas"]["ScimError"];
+                };
+            };
+            /** @description An unexpected error; its cause is logged with the request id. */
+            500: {
+                headers: {
+                    /** @description The id of this request (yours if you sent a sane `X-Request-Id`, else generated): quote it when reporting a problem; audit events record it. */
+                    "X-Request-Id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/scim+json": components["schemas"]["ScimError"];
+                };
+            };
+            /** @description The database is not answering: retry after `Retry-After` seconds. */
+            503: {
+                headers: {
+                    /** @description The id of this request (yours if you sent a sane `X-Request-Id`, else generated): quote it when reporting a problem; audit events record it. */
+                    "X-Request-Id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/scim+json": components["schemas"]["ScimError"];
+                };
+            };
+        };
+    };
+    scim_delete_user: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description The user's id */
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Removed from the customer */
+            204: {
+                headers: {
+                    /** @description The id of this request (yours if you sent a sane `X-Request-Id`, else generated): quote it when reporting a problem; audit events record it. */
+                    "X-Request-Id"?: string;
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Bad input: `scimType` is `invalidFilter`, `invalidPath`, `invalidValue`, `invalidSyntax`, `noTarget` or `mutability`. */
+            400: {
+                headers: {
+                    /** @description The id of this request (yours if you sent a sane `X-Request-Id`, else generated): quote it when reporting a problem; audit events record it. */
+                    "X-Request-Id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/scim+json": components["schemas"]["ScimError"];
+                };
+            };
+            /** @description No SCIM token, or it is unknown or revoked. */
+            401: {
+                headers: {
+                    /** @description `Bearer realm="roster SCIM"`: send a SCIM token. */
+                    "WWW-Authenticate"?: string;
+                    /** @description The id of this request (yours if you sent a sane `X-Request-Id`, else generated): quote it when reporting a problem; audit events record it. */
+                    "X-Request-Id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/scim+json": components["schemas"]["ScimError"];
+                };
+            };
+            /** @description Not allowed: the user also belongs to another customer (their name, email and status are not this customer's to change), or `seat_limit_reached`. */
+            403: {
+                headers: {
+                    /** @description The id of this request (yours if you sent a sane `X-Request-Id`, else generated): quote it when reporting a problem; audit events record it. */
+                    "X-Request-Id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/scim+json": components["schemas"]["ScimError"];
+                };
+            };
+            /** @description No such resource in the token's customer. */
+            404: {
+                headers: {
+                    /** @description The id of this request (yours if you sent a sane `X-Request-Id`, else generated): quote it when reporting a problem; audit events record it. */
+                    "X-Request-Id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/scim+json": components["schemas"]["ScimError"];
+                };
+            };
+            /** @description The path exists but not with this method; `Allow` lists the methods it has. */
+            405: {
+                headers: {
+                    /** @description The id of this request (yours if you sent a sane `X-Request-Id`, else generated): quote it when reporting a problem; audit events record it. */
+                    "X-Request-Id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/scim+json": components["schemas"]["ScimError"];
+                };
+            };
+            /** @description `scimType: uniqueness`: the userName, email, externalId or displayName is taken in the customer. */
+            409: {
+                headers: {
+                    /** @description The id of this request (yours if you sent a sane `X-Request-Id`, else generated): quote it when reporting a problem; audit events record it. */
+                    "X-Request-Id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/scim+json": components["schemas"]["ScimError"];
+                };
+            };
+            /** @description `If-Match` does not match the resource's current `ETag` (`meta.version`). */
+            412: {
+                headers: {
+                    /** @description The id of this request (yours if you sent a sane `X-Request-Id`, else generated): quote it when reporting a problem; audit events record it. */
+                    "X-Request-Id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/scim+json": components["schemas"]["ScimError"];
+                };
+            };
+            /** @description The body is larger than 64 KiB. */
+            413: {
+                headers: {
+                    /** @description The id of this request (yours if you sent a sane `X-Request-Id`, else generated): quote it when reporting a problem; audit events record it. */
+                    "X-Request-Id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/scim+json": components["schemas"]["ScimError"];
+                };
+            };
+            /** @description The body is not `application/scim+json` (or `application/json`). */
+            415: {
+                headers: {
+                    /** @description The id of this request (yours if you sent a sane `X-Request-Id`, else generated): quote it when reporting a problem; audit events record it. */
+                    "X-Request-Id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/scim+json": components["schemas"]["ScimError"];
+                };
+            };
+            /** @description An unexpected error; its cause is logged with the request id. */
+            500: {
+                headers: {
+                    /** @description The id of this request (yours if you sent a sane `X-Request-Id`, else generated): quote it when reporting a problem; audit events record it. */
+                    "X-Request-Id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/scim+json": components["schemas"]["ScimError"];
+                };
+            };
+            /** @description The database is not answering: retry after `Retry-After` seconds. */
+            503: {
+                headers: {
+                    /** @description The id of this request (yours if you sent a sane `X-Request-Id`, else generated): quote it when reporting a problem; audit events record it. */
+                    "X-Request-Id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/scim+json": components["schemas"]["ScimError"];
+                };
+            };
+        };
+    };
+    scim_patch_user: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description The user's id */
+                id: string;
+            };
+            cookie?: never;
+        };
+        /** @description A PatchOp */
+        requestBody: {
+            content: {
+                /**
+                 * @example {
+                 *       "Operations": [
+                 *         {
+                 *           "op": "Replace",
+                 *           "path": "active",
+                 *           "value": "False"
+                 *         }
+                 *       ],
+                 *       "schemas": [
+                 *         "urn:ietf:params:scim:api:messages:2.0:PatchOp"
+                 *       ]
+                 *     }
+                 */
+                "application/scim+json": Record<string, never>;
+            };
+        };
+        responses: {
+            /** @description The member */
+            200: {
+                headers: {
+                    /** @description The id of this request (yours if you sent a sane `X-Request-Id`, else generated): quote it when reporting a problem; audit events record it. */
+                    "X-Request-Id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "active": true,
+                     *       "emails": [
+                     *         {
+                     *           "primary": true,
+                     *           "type": "work",
+                     *           "value": "ada@example.com"
+                     *         }
+                     *       ],
+                     *       "externalId": "00u1abcd",
+                     *       "id": "0193a5d1-3333-7b3c-8d4e-5f60718293a4",
+                     *       "meta": {
+                     *         "created": "2026-12-01T09:00:00Z",
+                     *         "lastModified": "2026-12-01T09:00:00Z",
+                     *         "location": "https://roster.example.com/scim/v2/Users/0193a5d1-3333-7b3c-8d4e-5f60718293a4",
+                     *         "resourceType": "User",
+                     *         "version": "W/\"1-5f2a\""
+                     *       },
+                     *       "name": {
+                     *         "familyName": "Lovelace",
+                     *         "givenName": "Ada"
+                     *       },
+                     *       "schemas": [
+                     *         "urn:ietf:params:scim:schemas:core:2.0:User"
+                     *       ],
+                     *       "title": "Analyst",
+                     *       "userName": "ada@example.com"
+                     *     }
+                     */
+                    "application/scim+json": Record<string, never>;
+                };
+            };
+            /** @description Bad input: `scimType` is `invalidFilter`, `invalidPath`, `invalidValue`, `invalidSyntax`, `noTarget` or `mutability`. */
+            400: {
+                headers: {
+                    /** @description The id of this request (yours if you sent a sane `X-Request-Id`, else generated): quote it when reporting a problem; audit events record it. */
+                    "X-Request-Id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/scim+json": components["schemas"]["ScimError"];
+                };
+            };
+            /** @description No SCIM token, or it is unknown or revoked. */
+            401: {
+                headers: {
+                    /** @description `Bearer realm="roster SCIM"`: send a SCIM token. */
+                    "WWW-Authenticate"?: string;
+                    /** @description The id of this request (yours if you sent a sane `X-Request-Id`, else generated): quote it when reporting a problem; audit events record it. */
+                    "X-Request-Id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/scim+json": components["schemas"]["ScimError"];
+                };
+            };
+            /** @description Not allowed: the user also belongs to another customer (their name, email and status are not this customer's to change), or `seat_limit_reached`. */
+            403: {
+                headers: {
+                    /** @description The id of this request (yours if you sent a sane `X-Request-Id`, else generated): quote it when reporting a problem; audit events record it. */
+                    "X-Request-Id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/scim+json": components["schemas"]["ScimError"];
+                };
+            };
+            /** @description No such resource in the token's customer. */
+            404: {
+                headers: {
+                    /** @description The id of this request (yours if you sent a sane `X-Request-Id`, else generated): quote it when reporting a problem; audit events record it. */
+                    "X-Request-Id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/scim+json": components["schemas"]["ScimError"];
+                };
+            };
+            /** @description The path exists but not with this method; `Allow` lists the methods it has. */
+            405: {
+                headers: {
+                    /** @description The id of this request (yours if you sent a sane `X-Request-Id`, else generated): quote it when reporting a problem; audit events record it. */
+                    "X-Request-Id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/scim+json": components["schemas"]["ScimError"];
+                };
+            };
+            /** @description `scimType: uniqueness`: the userName, email, externalId or displayName is taken in the customer. */
+            409: {
+                headers: {
+                    /** @description The id of this request (yours if you sent a sane `X-Request-Id`, else generated): quote it when reporting a problem; audit events record it. */
+                    "X-Request-Id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/scim+json": components["schemas"]["ScimError"];
+                };
+            };
+            /** @description `If-Match` does not match the resource's current `ETag` (`meta.version`). */
+            412: {
+                headers: {
+                    /** @description The id of this request (yours if you sent a sane `X-Request-Id`, else generated): quote it when reporting a problem; audit events record it. */
+                    "X-Request-Id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/scim+json": components["schemas"]["ScimError"];
+                };
+            };
+            /** @description The body is larger than 64 KiB. */
+            413: {
+                headers: {
+                    /** @description The id of this request (yours if you sent a sane `X-Request-Id`, else generated): quote it when reporting a problem; audit events record it. */
+                    "X-Request-Id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/scim+json": components["schemas"]["ScimError"];
+                };
+            };
+            /** @description The body is not `application/scim+json` (or `application/json`). */
+            415: {
+                headers: {
+                    /** @description The id of this request (yours if you sent a sane `X-Request-Id`, else generated): quote it when reporting a problem; audit events record it. */
+                    "X-Request-Id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/scim+json": components["schemas"]["ScimError"];
+                };
+            };
+            /** @description An unexpected error; its cause is logged with the request id. */
+            500: {
+                headers: {
+                    /** @description The id of this request (yours if you sent a sane `X-Request-Id`, else generated): quote it when reporting a problem; audit events record it. */
+                    "X-Request-Id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/scim+json": components["schemas"]["ScimError"];
+                };
+            };
+            /** @description The database is not answering: retry after `Retry-After` seconds. */
+            503: {
+                headers: {
+                    /** @description The id of this request (yours if you sent a sane `X-Request-Id`, else generated): quote it when reporting a problem; audit events record it. */
+                    "X-Request-Id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/scim+json": components["schemas"]["ScimError"];
+                };
+            };
+        };
+    };
+    scim_search_groups: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** @description A SearchRequest */
+        requestBody: {
+            content: {
+                /**
+                 * @example {
+                 *       "filter": "displayName eq \"Billing\"",
+                 *       "schemas": [
+                 *         "urn:ietf:params:scim:api:messages:2.0:SearchRequest"
+                 *       ]
+                 *     }
+                 */
+                "application/scim+json": Record<string, never>;
+            };
+        };
+        responses: {
+            /** @description A ListResponse of Groups */
+            200: {
+                headers: {
+                    /** @description The id of this request (yours if you sent a sane `X-Request-Id`, else generated): quote it when reporting a problem; audit events record it. */
+                    "X-Request-Id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/scim+json": Record<string, never>;
+                };
+            };
+            /** @description Bad input: `scimType` is `invalidFilter`, `invalidPath`, `invalidValue`, `invalidSyntax`, `noTarget` or `mutability`. */
+            400: {
+                headers: {
+                    /** @description The id of this request (yours if you sent a sane `X-Request-Id`, else generated): quote it when reporting a problem; audit events record it. */
+                    "X-Request-Id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/scim+json": components["schemas"]["ScimError"];
+                };
+            };
+            /** @description No SCIM token, or it is unknown or revoked. */
+            401: {
+                headers: {
+                    /** @description `Bearer realm="roster SCIM"`: send a SCIM token. */
+                    "WWW-Authenticate"?: string;
+                    /** @description The id of this request (yours if you sent a sane `X-Request-Id`, else generated): quote it when reporting a problem; audit events record it. */
+                    "X-Request-Id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/scim+json": components["schemas"]["ScimError"];
+                };
+            };
+            /** @description Not allowed: the user also belongs to another customer (their name, email and status are not this customer's to change), or `seat_limit_reached`. */
+            403: {
+                headers: {
+                    /** @description The id of this request (yours if you sent a sane `X-Request-Id`, else generated): quote it when reporting a problem; audit events record it. */
+                    "X-Request-Id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/scim+json": components["schemas"]["ScimError"];
+                };
+            };
+            /** @description No such resource in the token's customer. */
+            404: {
+                headers: {
+                    /** @description The id of this request (yours if you sent a sane `X-Request-Id`, else generated): quote it when reporting a problem; audit events record it. */
+                    "X-Request-Id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/scim+json": components["schemas"]["ScimError"];
+                };
+            };
+            /** @description The path exists but not with this method; `Allow` lists the methods it has. */
+            405: {
+                headers: {
+                    /** @description The id of this request (yours if you sent a sane `X-Request-Id`, else generated): quote it when reporting a problem; audit events record it. */
+                    "X-Request-Id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/scim+json": components["schemas"]["ScimError"];
+                };
+            };
+            /** @description `scimType: uniqueness`: the userName, email, externalId or displayName is taken in the customer. */
+            409: {
+                headers: {
+                    /** @description The id of this request (yours if you sent a sane `X-Request-Id`, else generated): quote it when reporting a problem; audit events record it. */
+                    "X-Request-Id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/scim+json": components["schemas"]["ScimError"];
+                };
+            };
+            /** @description `If-Match` does not match the resource's current `ETag` (`meta.version`). */
+            412: {
+                headers: {
+                    /** @description The id of this request (yours if you sent a sane `X-Request-Id`, else generated): quote it when reporting a problem; audit events record it. */
+                    "X-Request-Id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/scim+json": components["schemas"]["ScimError"];
+                };
+            };
+            /** @description The body is larger than 64 KiB. */
+            413: {
+                headers: {
+                    /** @description The id of this request (yours if you sent a sane `X-Request-Id`, else generated): quote it when reporting a problem; audit events record it. */
+                    "X-Request-Id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/scim+json": components["schemas"]["ScimError"];
+                };
+            };
+            /** @description The body is not `application/scim+json` (or `application/json`). */
+            415: {
+                headers: {
+                    /** @description The id of this request (yours if you sent a sane `X-Request-Id`, else generated): quote it when reporting a problem; audit events record it. */
+                    "X-Request-Id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/scim+json": components["schemas"]["ScimError"];
+                };
+            };
+            /** @description An unexpected error; its cause is logged with the request id. */
+            500: {
+                headers: {
+                    /** @description The id of this request (yours if you sent a sane `X-Request-Id`, else generated): quote it when reporting a problem; audit events record it. */
+                    "X-Request-Id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/scim+json": components["schemas"]["ScimError"];
+                };
+            };
+            /** @description The database is not answering: retry after `Retry-After` seconds. */
+            503: {
+                headers: {
+                    /** @description The id of this request (yours if you sent a sane `X-Request-Id`, else generated): quote it when reporting a problem; audit events record it. */
+                    "X-Request-Id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/scim+json": components["schemas"]["ScimError"];
+                };
+            };
+        };
+    };
+    scim_list_groups: {
+        parameters: {
+            query?: {
+                /** @description A SCIM filter on displayName, externalId, members.value, meta.lastModified, … */
+                filter?: string;
+                /** @description 1-based index of the first result */
+                startIndex?: number;
+                /** @description At most this many results (at most 200) */
+                count?: number;
+                /** @description Comma-separated attributes to return */
+                attributes?: string;
+                /** @description Comma-separated attributes to leave out (`members` spares reading them) */
+                excludedAttributes?: string;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description A ListResponse of Groups */
+            200: {
+                headers: {
+                    /** @description The id of this request (yours if you sent a sane `X-Request-Id`, else generated): quote it when reporting a problem; audit events record it. */
+                    "X-Request-Id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "Resources": [
+                     *         {
+                     *           "displayName": "Billing",
+                     *           "externalId": "00g1abcd",
+                     *           "id": "0193a5d1-4444-7b3c-8d4e-5f60718293a4",
+                     *           "members": [
+                     *             {
+                     *               "type": "User",
+                     *               "value": "0193a5d1-3333-7b3c-8d4e-5f60718293a4"
+                     *             }
+                     *           ],
+                     *           "meta": {
+                     *             "created": "2026-12-01T09:00:00Z",
+                     *             "lastModified": "2026-12-01T09:00:00Z",
+                     *             "location": "https://roster.example.com/scim/v2/Groups/0193a5d1-4444-7b3c-8d4e-5f60718293a4",
+                     *             "resourceType": "Group",
+                     *             "version": "W/\"2-5f2a\""
+                     *           },
+                     *           "schemas": [
+                     *             "urn:ietf:params:scim:schemas:core:2.0:Group"
+                     *           ]
+                     *         }
+                     *       ],
+                     *       "itemsPerPage": 1,
+                     *       "schemas": [
+                     *         "urn:ietf:params:scim:api:messages:2.0:ListResponse"
+                     *       ],
+                     *       "startIndex": 1,
+                     *       "totalResults": 1
+                     *     }
+                     */
+                    "application/scim+json": Record<string, never>;
+                };
+            };
+            /** @description Bad input: `scimType` is `invalidFilter`, `invalidPath`, `invalidValue`, `invalidSyntax`, `noTarget` or `mutability`. */
+            400: {
+                headers: {
+                    /** @description The id of this request (yours if you sent a sane `X-Request-Id`, else generated): quote it when reporting a problem; audit events record it. */
+                    "X-Request-Id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/scim+json": components["schemas"]["ScimError"];
+                };
+            };
+            /** @description No SCIM token, or it is unknown or revoked. */
+            401: {
+                headers: {
+                    /** @description `Bearer realm="roster SCIM"`: send a SCIM token. */
+                    "WWW-Authenticate"?: string;
+                    /** @description The id of this request (yours if you sent a sane `X-Request-Id`, else generated): quote it when reporting a problem; audit events record it. */
+                    "X-Request-Id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/scim+json": components["schemas"]["ScimError"];
+                };
+            };
+            /** @description Not allowed: the user also belongs to another customer (their name, email and status are not this customer's to change), or `seat_limit_reached`. */
+            403: {
+                headers: {
+                    /** @description The id of this request (yours if you sent a sane `X-Request-Id`, else generated): quote it when reporting a problem; audit events record it. */
+                    "X-Request-Id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/scim+json": components["schemas"]["ScimError"];
+                };
+            };
+            /** @description No such resource in the token's customer. */
+            404: {
+                headers: {
+                    /** @description The id of this request (yours if you sent a sane `X-Request-Id`, else generated): quote it when reporting a problem; audit events record it. */
+                    "X-Request-Id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/scim+json": components["schemas"]["ScimError"];
+                };
+            };
+            /** @description The path exists but not with this method; `Allow` lists the methods it has. */
+            405: {
+                headers: {
+                    /** @description The id of this request (yours if you sent a sane `X-Request-Id`, else generated): quote it when reporting a problem; audit events record it. */
+                    "X-Request-Id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/scim+json": components["schemas"]["ScimError"];
+                };
+            };
+            /** @description `scimType: uniqueness`: the userName, email, externalId or displayName is taken in the customer. */
+            409: {
+                headers: {
+                    /** @description The id of this request (yours if you sent a sane `X-Request-Id`, else generated): quote it when reporting a problem; audit events record it. */
+                    "X-Request-Id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/scim+json": components["schemas"]["ScimError"];
+                };
+            };
+            /** @description `If-Match` does not match the resource's current `ETag` (`meta.version`). */
+            412: {
+                headers: {
+                    /** @description The id of this request (yours if you sent a sane `X-Request-Id`, else generated): quote it when reporting a problem; audit events record it. */
+                    "X-Request-Id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/scim+json": components["schemas"]["ScimError"];
+                };
+            };
+            /** @description The body is larger than 64 KiB. */
+            413: {
+                headers: {
+                    /** @description The id of this request (yours if you sent a sane `X-Request-Id`, else generated): quote it when reporting a problem; audit events record it. */
+                    "X-Request-Id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/scim+json": components["schemas"]["ScimError"];
+                };
+            };
+            /** @description The body is not `application/scim+json` (or `application/json`). */
+            415: {
+                headers: {
+                    /** @description The id of this request (yours if you sent a sane `X-Request-Id`, else generated): quote it when reporting a problem; audit events record it. */
+                    "X-Request-Id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/scim+json": components["schemas"]["ScimError"];
+                };
+            };
+            /** @description An unexpected error; its cause is logged with the request id. */
+            500: {
+                headers: {
+                    /** @description The id of this request (yours if you sent a sane `X-Request-Id`, else generated): quote it when reporting a problem; audit events record it. */
+                    "X-Request-Id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/scim+json": components["schemas"]["ScimError"];
+                };
+            };
+            /** @description The database is not answering: retry after `Retry-After` seconds. */
+            503: {
+                headers: {
+                    /** @description The id of this request (yours if you sent a sane `X-Request-Id`, else generated): quote it when reporting a problem; audit events record it. */
+                    "X-Request-Id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/scim+json": components["schemas"]["ScimError"];
+                };
+            };
+        };
+    };
+    scim_create_group: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** @description A Group */
+        requestBody: {
+            content: {
+                /**
+                 * @example {
+                 *       "displayName": "Billing",
+                 *       "externalId": "00g1abcd",
+                 *       "members": [
+                 *         {
+                 *           "value": "0193a5d1-3333-7b3c-8d4e-5f60718293a4"
+                 *         }
+                 *       ],
+                 *       "schemas": [
+                 *         "urn:ietf:params:scim:schemas:core:2.0:Group"
+                 *       ]
+                 *     }
+                 */
+                "application/scim+json": Record<string, never>;
+            };
+        };
+        responses: {
+            /** @description The group */
+            201: {
+                headers: {
+                    /** @description The id of this request (yours if you sent a sane `X-Request-Id`, else generated): quote it when reporting a problem; audit events record it. */
+                    "X-Request-Id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "displayName": "Billing",
+                     *       "externalId": "00g1abcd",
+                     *       "id": "0193a5d1-4444-7b3c-8d4e-5f60718293a4",
+                     *       "members": [
+                     *         {
+                     *           "type": "User",
+                     *           "value": "0193a5d1-3333-7b3c-8d4e-5f60718293a4"
+                     *         }
+                     *       ],
+                     *       "meta": {
+                     *         "created": "2026-12-01T09:00:00Z",
+                     *         "lastModified": "2026-12-01T09:00:00Z",
+                     *         "location": "https://roster.example.com/scim/v2/Groups/0193a5d1-4444-7b3c-8d4e-5f60718293a4",
+                     *         "resourceType": "Group",
+                     *         "version": "W/\"2-5f2a\""
+                     *       },
+                     *       "schemas": [
+                     *         "urn:ietf:params:scim:schemas:core:2.0:Group"
+                     *       ]
+                     *     }
+                     */
+                    "application/scim+json": Record<string, never>;
+                };
+            };
+            /** @description Bad input: `scimType` is `invalidFilter`, `invalidPath`, `invalidValue`, `invalidSyntax`, `noTarget` or `mutability`. */
+            400: {
+                headers: {
+                    /** @description The id of this request (yours if you sent a sane `X-Request-Id`, else generated): quote it when reporting a problem; audit events record it. */
+                    "X-Request-Id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/scim+json": components["schemas"]["ScimError"];
+                };
+            };
+            /** @description No SCIM token, or it is unknown or revoked. */
+            401: {
+                headers: {
+                    /** @description `Bearer realm="roster SCIM"`: send a SCIM token. */
+                    "WWW-Authenticate"?: string;
+                    /** @description The id of this request (yours if you sent a sane `X-Request-Id`, else generated): quote it when reporting a problem; audit events record it. */
+                    "X-Request-Id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/scim+json": components["schemas"]["ScimError"];
+                };
+            };
+            /** @description Not allowed: the user also belongs to another customer (their name, email and status are not this customer's to change), or `seat_limit_reached`. */
+            403: {
+                headers: {
+                    /** @description The id of this request (yours if you sent a sane `X-Request-Id`, else generated): quote it when reporting a problem; audit events record it. */
+                    "X-Request-Id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/scim+json": components["schemas"]["ScimError"];
+                };
+            };
+            /** @description No such resource in the token's customer. */
+            404: {
+                headers: {
+                    /** @description The id of this request (yours if you sent a sane `X-Request-Id`, else generated): quote it when reporting a problem; audit events record it. */
+                    "X-Request-Id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/scim+json": components["schemas"]["ScimError"];
+                };
+            };
+            /** @description The path exists but not with this method; `Allow` lists the methods it has. */
+            405: {
+                headers: {
+                    /** @description The id of this request (yours if you sent a sane `X-Request-Id`, else generated): quote it when reporting a problem; audit events record it. */
+                    "X-Request-Id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/scim+json": components["schemas"]["ScimError"];
+                };
+            };
+            /** @description `scimType: uniqueness`: the userName, email, externalId or displayName is taken in the customer. */
+            409: {
+                headers: {
+                    /** @description The id of this request (yours if you sent a sane `X-Request-Id`, else generated): quote it when reporting a problem; audit events record it. */
+                    "X-Request-Id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/scim+json": components["schemas"]["ScimError"];
+                };
+            };
+            /** @description `If-Match` does not match the resource's current `ETag` (`meta.version`). */
+            412: {
+                headers: {
+                    /** @description The id of this request (yours if you sent a sane `X-Request-Id`, else generated): quote it when reporting a problem; audit events record it. */
+                    "X-Request-Id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/scim+json": components["schemas"]["ScimError"];
+                };
+            };
+            /** @description The body is larger than 64 KiB. */
+            413: {
+                headers: {
+                    /** @description The id of this request (yours if you sent a sane `X-Request-Id`, else generated): quote it when reporting a problem; audit events record it. */
+                    "X-Request-Id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/scim+json": components["schemas"]["ScimError"];
+                };
+            };
+            /** @description The body is not `application/scim+json` (or `application/json`). */
+            415: {
+                headers: {
+                    /** @description The id of this request (yours if you sent a sane `X-Request-Id`, else generated): quote it when reporting a problem; audit events record it. */
+                    "X-Request-Id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/scim+json": components["schemas"]["ScimError"];
+                };
+            };
+            /** @description An unexpected error; its cause is logged with the request id. */
+            500: {
+                headers: {
+                    /** @description The id of this request (yours if you sent a sane `X-Request-Id`, else generated): quote it when reporting a problem; audit events record it. */
+                    "X-Request-Id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/scim+json": components["schemas"]["ScimError"];
+                };
+            };
+            /** @description The database is not answering: retry after `Retry-After` seconds. */
+            503: {
+                headers: {
+                    /** @description The id of this request (yours if you sent a sane `X-Request-Id`, else generated): quote it when reporting a problem; audit events record it. */
+                    "X-Request-Id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/scim+json": components["schemas"]["ScimError"];
+                };
+            };
+        };
+    };
+    scim_get_group: {
+        parameters: {
+            query?: {
+                /** @description Comma-separated attributes to return */
+                attributes?: string;
+                /** @description Comma-separated attributes to leave out */
+                excludedAttributes?: string;
+            };
+            header?: never;
+            path: {
+                /** @description The group's id */
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The group */
+            200: {
+                headers: {
+                    /** @description The id of this request (yours if you sent a sane `X-Request-Id`, else generated): quote it when reporting a problem; audit events record it. */
+                    "X-Request-Id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "displayName": "Billing",
+                     *       "externalId": "00g1abcd",
+                     *       "id": "0193a5d1-4444-7b3c-8d4e-5f60718293a4",
+                     *       "members": [
+                     *         {
+                     *           "type": "User",
+                     *           "value": "0193a5d1-3333-7b3c-8d4e-5f60718293a4"
+                     *         }
+                     *       ],
+                     *       "meta": {
+                     *         "created": "2026-12-01T09:00:00Z",
+                     *         "lastModified": "2026-12-01T09:00:00Z",
+                     *         "location": "https://roster.example.com/scim/v2/Groups/0193a5d1-4444-7b3c-8d4e-5f60718293a4",
+                     *         "resourceType": "Group",
+                     *         "version": "W/\"2-5f2a\""
+                     *       },
+                     *       "schemas": [
+                     *         "urn:ietf:params:scim:schemas:core:2.0:Group"
+                     *       ]
+                     *     }
+                     */
+                    "application/scim+json": Record<string, never>;
+                };
+            };
+            /** @description Bad input: `scimType` is `invalidFilter`, `invalidPath`, `invalidValue`, `invalidSyntax`, `noTarget` or `mutability`. */
+            400: {
+                headers: {
+                    /** @description The id of this request (yours if you sent a sane `X-Request-Id`, else generated): quote it when reporting a problem; audit events record it. */
+                    "X-Request-Id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/scim+json": components["schemas"]["ScimError"];
+                };
+            };
+            /** @description No SCIM token, or it is unknown or revoked. */
+            401: {
+                headers: {
+                    /** @description `Bearer realm="roster SCIM"`: send a SCIM token. */
+                    "WWW-Authenticate"?: string;
+                    /** @description The id of this request (yours if you sent a sane `X-Request-Id`, else generated): quote it when reporting a problem; audit events record it. */
+                    "X-Request-Id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/scim+json": components["schemas"]["ScimError"];
+                };
+            };
+            /** @description Not allowed: the user also belongs to another customer (their name, email and status are not this customer's to change), or `seat_limit_reached`. */
+            403: {
+                headers: {
+                    /** @description The id of this request (yours if you sent a sane `X-Request-Id`, else generated): quote it when reporting a problem; audit events record it. */
+                    "X-Request-Id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/scim+json": components["schemas"]["ScimError"];
+                };
+            };
+            /** @description No such resource in the token's customer. */
+            404: {
+                headers: {
+                    /** @description The id of this request (yours if you sent a sane `X-Request-Id`, else generated): quote it when reporting a problem; audit events record it. */
+                    "X-Request-Id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/scim+json": components["schemas"]["ScimError"];
+                };
+            };
+            /** @description The path exists but not with this method; `Allow` lists the methods it has. */
+            405: {
+                headers: {
+                    /** @description The id of this request (yours if you sent a sane `X-Request-Id`, else generated): quote it when reporting a problem; audit events record it. */
+                    "X-Request-Id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/scim+json": components["schemas"]["ScimError"];
+                };
+            };
+            /** @description `scimType: uniqueness`: the userName, email, externalId or displayName is taken in the customer. */
+            409: {
+                headers: {
+                    /** @description The id of this request (yours if you sent a sane `X-Request-Id`, else generated): quote it when reporting a problem; audit events record it. */
+                    "X-Request-Id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/scim+json": components["schemas"]["ScimError"];
+                };
+            };
+            /** @description `If-Match` does not match the resource's current `ETag` (`meta.version`). */
+            412: {
+                headers: {
+                    /** @description The id of this request (yours if you sent a sane `X-Request-Id`, else generated): quote it when reporting a problem; audit events record it. */
+                    "X-Request-Id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/scim+json": components["schemas"]["ScimError"];
+                };
+            };
+            /** @description The body is larger than 64 KiB. */
+            413: {
+                headers: {
+                    /** @description The id of this request (yours if you sent a sane `X-Request-Id`, else generated): quote it when reporting a problem; audit events record it. */
+                    "X-Request-Id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/scim+json": components["schemas"]["ScimError"];
+                };
+            };
+            /** @description The body is not `application/scim+json` (or `application/json`). */
+            415: {
+                headers: {
+                    /** @description The id of this request (yours if you sent a sane `X-Request-Id`, else generated): quote it when reporting a problem; audit events record it. */
+                    "X-Request-Id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/scim+json": components["schemas"]["ScimError"];
+                };
+            };
+            /** @description An unexpected error; its cause is logged with the request id. */
+            500: {
+                headers: {
+                    /** @description The id of this request (yours if you sent a sane `X-Request-Id`, else generated): quote it when reporting a problem; audit events record it. */
+                    "X-Request-Id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/scim+json": components["schemas"]["ScimError"];
+                };
+            };
+            /** @description The database is not answering: retry after `Retry-After` seconds. */
+            503: {
+                headers: {
+                    /** @description The id of this request (yours if you sent a sane `X-Request-Id`, else generated): quote it when reporting a problem; audit events record it. */
+                    "X-Request-Id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/scim+json": components["schemas"]["ScimError"];
+                };
+            };
+        };
+    };
+    scim_replace_group: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description The group's id */
+                id: string;
+            };
+            cookie?: never;
+        };
+        /** @description A Group */
+        requestBody: {
+            content: {
+                /**
+                 * @example {
+                 *       "displayName": "Billing",
+                 *       "externalId": "00g1abcd",
+                 *       "members": [
+                 *         {
+                 *           "value": "0193a5d1-3333-7b3c-8d4e-5f60718293a4"
+                 *         }
+                 *       ],
+                 *       "schemas": [
+                 *         "urn:ietf:params:scim:schemas:core:2.0:Group"
+                 *       ]
+                 *     }
+                 */
+                "application/scim+json": Record<string, never>;
+            };
+        };
+        responses: {
+            /** @description The group */
+            200: {
+                headers: {
+                    /** @description The id of this request (yours if you sent a sane `X-Request-Id`, else generated): quote it when reporting a problem; audit events record it. */
+                    "X-Request-Id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "displayName": "Billing",
+                     *       "externalId": "00g1abcd",
+                     *       "id": "0193a5d1-4444-7b3c-8d4e-5f60718293a4",
+                     *       "members": [
+                     *         {
+                     *           "type": "User",
+                     *           "value": "0193a5d1-3333-7b3c-8d4e-5f60718293a4"
+                     *         }
+                     *       ],
+                     *       "meta": {
+                     *         "created": "2026-12-01T09:00:00Z",
+                     *         "lastModified": "2026-12-01T09:00:00Z",
+                     *         "location": "https://roster.example.com/scim/v2/Groups/0193a5d1-4444-7b3c-8d4e-5f60718293a4",
+                     *         "resourceType": "Group",
+                     *         "version": "W/\"2-5f2a\""
+                     *       },
+                     *       "schemas": [
+                     *         "urn:ietf:params:scim:schemas:core:2.0:Group"
+                     *       ]
+                     *     }
+                     */
+                    "application/scim+json": Record<string, never>;
+                };
+            };
+            /** @description Bad input: `scimType` is `invalidFilter`, `invalidPath`, `invalidValue`, `invalidSyntax`, `noTarget` or `mutability`. */
+            400: {
+                headers: {
+                    /** @description The id of this request (yours if you sent a sane `X-Request-Id`, else generated): quote it when reporting a problem; audit events record it. */
+                    "X-Request-Id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/scim+json": components["schemas"]["ScimError"];
+                };
+            };
+            /** @description No SCIM token, or it is unknown or revoked. */
+            401: {
+                headers: {
+                    /** @description `Bearer realm="roster SCIM"`: send a SCIM token. */
+                    "WWW-Authenticate"?: string;
+                    /** @description The id of this request (yours if you sent a sane `X-Request-Id`, else generated): quote it when reporting a problem; audit events record it. */
+                    "X-Request-Id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/scim+json": components["schemas"]["ScimError"];
+                };
+            };
+            /** @description Not allowed: the user also belongs to another customer (their name, email and status are not this customer's to change), or `seat_limit_reached`. */
+            403: {
+                headers: {
+                    /** @description The id of this request (yours if you sent a sane `X-Request-Id`, else generated): quote it when reporting a problem; audit events record it. */
+                    "X-Request-Id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/scim+json": components["schemas"]["ScimError"];
+                };
+            };
+            /** @description No such resource in the token's customer. */
+            404: {
+                headers: {
+                    /** @description The id of this request (yours if you sent a sane `X-Request-Id`, else generated): quote it when reporting a problem; audit events record it. */
+                    "X-Request-Id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/scim+json": components["schemas"]["ScimError"];
+                };
+            };
+            /** @description The path exists but not with this method; `Allow` lists the methods it has. */
+            405: {
+                headers: {
+                    /** @description The id of this request (yours if you sent a sane `X-Request-Id`, else generated): quote it when reporting a problem; audit events record it. */
+                    "X-Request-Id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/scim+json": components["schemas"]["ScimError"];
+                };
+            };
+            /** @description `scimType: uniqueness`: the userName, email, externalId or displayName is taken in the customer. */
+            409: {
+                headers: {
+                    /** @description The id of this request (yours if you sent a sane `X-Request-Id`, else generated): quote it when reporting a problem; audit events record it. */
+                    "X-Request-Id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/scim+json": components["schemas"]["ScimError"];
+                };
+            };
+            /** @description `If-Match` does not match the resource's current `ETag` (`meta.version`). */
+            412: {
+                headers: {
+                    /** @description The id of this request (yours if you sent a sane `X-Request-Id`, else generated): quote it when reporting a problem; audit events record it. */
+                    "X-Request-Id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/scim+json": components["schemas"]["ScimError"];
+                };
+            };
+            /** @description The body is larger than 64 KiB. */
+            413: {
+                headers: {
+                    /** @description The id of this request (yours if you sent a sane `X-Request-Id`, else generated): quote it when reporting a problem; audit events record it. */
+                    "X-Request-Id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/scim+json": components["schemas"]["ScimError"];
+                };
+            };
+            /** @description The body is not `application/scim+json` (or `application/json`). */
+            415: {
+                headers: {
+                    /** @description The id of this request (yours if you sent a sane `X-Request-Id`, else generated): quote it when reporting a problem; audit events record it. */
+                    "X-Request-Id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/scim+json": components["schemas"]["ScimError"];
+                };
+            };
+            /** @description An unexpected error; its cause is logged with the request id. */
+            500: {
+                headers: {
+                    /** @description The id of this request (yours if you sent a sane `X-Request-Id`, else generated): quote it when reporting a problem; audit events record it. */
+                    "X-Request-Id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/scim+json": components["schemas"]["ScimError"];
+                };
+            };
+            /** @description The database is not answering: retry after `Retry-After` seconds. */
+            503: {
+                headers: {
+                    /** @description The id of this request (yours if you sent a sane `X-Request-Id`, else generated): quote it when reporting a problem; audit events record it. */
+                    "X-Request-Id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/scim+json": components["schemas"]["ScimError"];
+                };
+            };
+        };
+    };
+    scim_delete_group: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description The group's id */
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Deleted */
+            204: {
+                headers: {
+                    /** @description The id of this request (yours if you sent a sane `X-Request-Id`, else generated): quote it when reporting a problem; audit events record it. */
+                    "X-Request-Id"?: string;
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Bad input: `scimType` is `invalidFilter`, `invalidPath`, `invalidValue`, `invalidSyntax`, `noTarget` or `mutability`. */
+            400: {
+                headers: {
+                    /** @description The id of this request (yours if you sent a sane `X-Request-Id`, else generated): quote it when reporting a problem; audit events record it. */
+                    "X-Request-Id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/scim+json": components["schemas"]["ScimError"];
+                };
+            };
+            /** @description No SCIM token, or it is unknown or revoked. */
+            401: {
+                headers: {
+                    /** @description `Bearer realm="roster SCIM"`: send a SCIM token. */
+                    "WWW-Authenticate"?: string;
+                    /** @description The id of this request (yours if you sent a sane `X-Request-Id`, else generated): quote it when reporting a problem; audit events record it. */
+                    "X-Request-Id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/scim+json": components["schemas"]["ScimError"];
+                };
+            };
+            /** @description Not allowed: the user also belongs to another customer (their name, email and status are not this customer's to change), or `seat_limit_reached`. */
+            403: {
+                headers: {
+                    /** @description The id of this request (yours if you sent a sane `X-Request-Id`, else generated): quote it when reporting a problem; audit events record it. */
+                    "X-Request-Id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/scim+json": components["schemas"]["ScimError"];
+                };
+            };
+            /** @description No such resource in the token's customer. */
+            404: {
+                headers: {
+                    /** @description The id of this request (yours if you sent a sane `X-Request-Id`, else generated): quote it when reporting a problem; audit events record it. */
+                    "X-Request-Id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/scim+json": components["schemas"]["ScimError"];
+                };
+            };
+            /** @description The path exists but not with this method; `Allow` lists the methods it has. */
+            405: {
+                headers: {
+                    /** @description The id of this request (yours if you sent a sane `X-Request-Id`, else generated): quote it when reporting a problem; audit events record it. */
+                    "X-Request-Id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/scim+json": components["schemas"]["ScimError"];
+                };
+            };
+            /** @description `scimType: uniqueness`: the userName, email, externalId or displayName is taken in the customer. */
+            409: {
+                headers: {
+                    /** @description The id of this request (yours if you sent a sane `X-Request-Id`, else generated): quote it when reporting a problem; audit events record it. */
+                    "X-Request-Id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/scim+json": components["schemas"]["ScimError"];
+                };
+            };
+            /** @description `If-Match` does not match the resource's current `ETag` (`meta.version`). */
+            412: {
+                headers: {
+                    /** @description The id of this request (yours if you sent a sane `X-Request-Id`, else generated): quote it when reporting a problem; audit events record it. */
+                    "X-Request-Id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/scim+json": components["schemas"]["ScimError"];
+                };
+            };
+            /** @description The body is larger than 64 KiB. */
+            413: {
+                headers: {
+                    /** @description The id of this request (yours if you sent a sane `X-Request-Id`, else generated): quote it when reporting a problem; audit events record it. */
+                    "X-Request-Id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/scim+json": components["schemas"]["ScimError"];
+                };
+            };
+            /** @description The body is not `application/scim+json` (or `application/json`). */
+            415: {
+                headers: {
+                    /** @description The id of this request (yours if you sent a sane `X-Request-Id`, else generated): quote it when reporting a problem; audit events record it. */
+                    "X-Request-Id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/scim+json": components["schemas"]["ScimError"];
+                };
+            };
+            /** @description An unexpected error; its cause is logged with the request id. */
+            500: {
+                headers: {
+                    /** @description The id of this request (yours if you sent a sane `X-Request-Id`, else generated): quote it when reporting a problem; audit events record it. */
+                    "X-Request-Id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/scim+json": components["schemas"]["ScimError"];
+                };
+            };
+            /** @description The database is not answering: retry after `Retry-After` seconds. */
+            503: {
+                headers: {
+                    /** @description The id of this request (yours if you sent a sane `X-Request-Id`, else generated): quote it when reporting a problem; audit events record it. */
+                    "X-Request-Id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/scim+json": components["schemas"]["ScimError"];
+                };
+            };
+        };
+    };
+    scim_patch_group: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description The group's id */
+                id: string;
+            };
+            cookie?: never;
+        };
+        /** @description A PatchOp */
+        requestBody: {
+            content: {
+                /**
+                 * @example {
+                 *       "Operations": [
+                 *         {
+                 *           "op": "add",
+                 *           "path": "members",
+                 *           "value": [
+                 *             {
+                 *               "value": "0193a5d1-3333-7b3c-8d4e-5f60718293a4"
+                 *             }
+                 *           ]
+                 *         },
+                 *         {
+                 *           "op": "remove",
+                 *           "path": "members[value eq \"0193a5d1-5555-7b3c-8d4e-5f60718293a4\"]"
+                 *         }
+                 *       ],
+                 *       "schemas": [
+                 *         "urn:ietf:params:scim:api:messages:2.0:PatchOp"
+                 *       ]
+                 *     }
+                 */
+                "application/scim+json": Record<string, never>;
+            };
+        };
+        responses: {
+            /** @description The group */
+            200: {
+                headers: {
+                    /** @description The id of this request (yours if you sent a sane `X-Request-Id`, else generated): quote it when reporting a problem; audit events record it. */
+                    "X-Request-Id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "displayName": "Billing",
+                     *       "externalId": "00g1abcd",
+                     *       "id": "0193a5d1-4444-7b3c-8d4e-5f60718293a4",
+                     *       "members": [
+                     *         {
+                     *           "type": "User",
+                     *           "value": "0193a5d1-3333-7b3c-8d4e-5f60718293a4"
+                     *         }
+                     *       ],
+                     *       "meta": {
+                     *         "created": "2026-12-01T09:00:00Z",
+                     *         "lastModified": "2026-12-01T09:00:00Z",
+                     *         "location": "https://roster.example.com/scim/v2/Groups/0193a5d1-4444-7b3c-8d4e-5f60718293a4",
+                     *         "resourceType": "Group",
+                     *         "version": "W/\"2-5f2a\""
+                     *       },
+                     *       "schemas": [
+                     *         "urn:ietf:params:scim:schemas:core:2.0:Group"
+                     *       ]
+                     *     }
+                     */
+                    "application/scim+json": Record<string, never>;
+                };
+            };
+            /** @description Bad input: `scimType` is `invalidFilter`, `invalidPath`, `invalidValue`, `invalidSyntax`, `noTarget` or `mutability`. */
+            400: {
+                headers: {
+                    /** @description The id of this request (yours if you sent a sane `X-Request-Id`, else generated): quote it when reporting a problem; audit events record it. */
+                    "X-Request-Id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/scim+json": components["schemas"]["ScimError"];
+                };
+            };
+            /** @description No SCIM token, or it is unknown or revoked. */
+            401: {
+                headers: {
+                    /** @description `Bearer realm="roster SCIM"`: send a SCIM token. */
+                    "WWW-Authenticate"?: string;
+                    /** @description The id of this request (yours if you sent a sane `X-Request-Id`, else generated): quote it when reporting a problem; audit events record it. */
+                    "X-Request-Id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/scim+json": components["schemas"]["ScimError"];
+                };
+            };
+            /** @description Not allowed: the user also belongs to another customer (their name, email and status are not this customer's to change), or `seat_limit_reached`. */
+            403: {
+                headers: {
+                    /** @description The id of this request (yours if you sent a sane `X-Request-Id`, else generated): quote it when reporting a problem; audit events record it. */
+                    "X-Request-Id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/scim+json": components["schemas"]["ScimError"];
+                };
+            };
+            /** @description No such resource in the token's customer. */
+            404: {
+                headers: {
+                    /** @description The id of this request (yours if you sent a sane `X-Request-Id`, else generated): quote it when reporting a problem; audit events record it. */
+                    "X-Request-Id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/scim+json": components["schemas"]["ScimError"];
+                };
+            };
+            /** @description The path exists but not with this method; `Allow` lists the methods it has. */
+            405: {
+                headers: {
+                    /** @description The id of this request (yours if you sent a sane `X-Request-Id`, else generated): quote it when reporting a problem; audit events record it. */
+                    "X-Request-Id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/scim+json": components["schemas"]["ScimError"];
+                };
+            };
+            /** @description `scimType: uniqueness`: the userName, email, externalId or displayName is taken in the customer. */
+            409: {
+                headers: {
+                    /** @description The id of this request (yours if you sent a sane `X-Request-Id`, else generated): quote it when reporting a problem; audit events record it. */
+                    "X-Request-Id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/scim+json": components["schemas"]["ScimError"];
+                };
+            };
+            /** @description `If-Match` does not match the resource's current `ETag` (`meta.version`). */
+            412: {
+                headers: {
+                    /** @description The id of this request (yours if you sent a sane `X-Request-Id`, else generated): quote it when reporting a problem; audit events record it. */
+                    "X-Request-Id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/scim+json": components["schemas"]["ScimError"];
+                };
+            };
+            /** @description The body is larger than 64 KiB. */
+            413: {
+                headers: {
+                    /** @description The id of this request (yours if you sent a sane `X-Request-Id`, else generated): quote it when reporting a problem; audit events record it. */
+                    "X-Request-Id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/scim+json": components["schemas"]["ScimError"];
+                };
+            };
+            /** @description The body is not `application/scim+json` (or `application/json`). */
+            415: {
+                headers: {
+                    /** @description The id of this request (yours if you sent a sane `X-Request-Id`, else generated): quote it when reporting a problem; audit events record it. */
+                    "X-Request-Id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/scim+json": components["schemas"]["ScimError"];
+                };
+            };
+            /** @description An unexpected error; its cause is logged with the request id. */
+            500: {
+                headers: {
+                    /** @description The id of this request (yours if you sent a sane `X-Request-Id`, else generated): quote it when reporting a problem; audit events record it. */
+                    "X-Request-Id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/scim+json": components["schemas"]["ScimError"];
+                };
+            };
+            /** @description The database is not answering: retry after `Retry-After` seconds. */
+            503: {
+                headers: {
+                    /** @description The id of this request (yours if you sent a sane `X-Request-Id`, else generated): quote it when reporting a problem; audit events record it. */
+                    "X-Request-Id"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/scim+json": components["schemas"]["ScimError"];
                 };
             };
         };
