@@ -6,7 +6,8 @@
 #   bench/run.sh                    # 100k users, 10 s per measurement, 3 rounds
 #   BENCH_USERS=1000000 BENCH_SQLITE=0 bench/run.sh
 #   BENCH_SMOKE=1 bench/run.sh      # tiny data, 1 s each: keeps the harness working
-#   BENCH_SQLITE=0 / BENCH_OUTBOX=0 / BENCH_SCALE_OUT=0  # skip a part
+#   BENCH_SQLITE=0 / BENCH_OUTBOX=0 / BENCH_SCALE_OUT=0 / BENCH_IMPORT=0  # skip a part
+#   BENCH_IMPORT_ROWS=100000        # rows of the bulk import/export phase (smoke: 2000)
 #   BENCH_PROFILE=dev                # debug build (CI's smoke run: no release build)
 #
 # Needs PostgreSQL on 127.0.0.1:5432 (trust auth), pgbench, python3, wrk and
@@ -29,7 +30,8 @@ SIGN_IN_USERS=64
 EMAILS="${BENCH_EMAILS:-5000}"
 MAIL_CONCURRENCY="${BENCH_MAIL_CONCURRENCY:-16}"
 PROVIDER_LATENCY_MS="${BENCH_PROVIDER_LATENCY_MS:-20}"
-if [ -n "$SMOKE" ]; then USERS=2000; SECONDS_EACH=1; ROUNDS=1; EMAILS=200; fi
+IMPORT_ROWS="${BENCH_IMPORT_ROWS:-100000}"
+if [ -n "$SMOKE" ]; then USERS=2000; SECONDS_EACH=1; ROUNDS=1; EMAILS=200; IMPORT_ROWS=2000; fi
 PORT="${BENCH_PORT:-18777}"
 PROVIDER_PORT="$((PORT + 1))"
 BASE="http://127.0.0.1:$PORT"
@@ -53,6 +55,7 @@ need_package() {
         { apt-get install -y -qq "$2" >/dev/null 2>&1 || { apt-get update -qq && apt-get install -y -qq "$2" >/dev/null; }; }
 }
 need_package wrk wrk
+[ -x /usr/bin/time ] || need_package time time
 [ "${BENCH_SCALE_OUT:-1}" = 0 ] || need_package haproxy haproxy
 HAPROXY="$(PATH="$PATH:/usr/sbin" command -v haproxy || true)"
 PROFILE="${BENCH_PROFILE:-release}"
@@ -74,7 +77,8 @@ report() {
     [ -s "$WORK/results" ] || return 0
     printf '\n%-18s %8s %-16s %s\n' metric median spread "raw (last round: measured / baseline)"
     for metric in R_get R_list S_depth R_login refresh_per_core isolation shed_ms get_p99_ms_at_half outbox \
-        scale_out_2 scale_out_3 scale_out_emails sqlite_get_vs_pg sqlite_list_vs_pg sqlite_S_depth; do
+        scale_out_2 scale_out_3 scale_out_emails sqlite_get_vs_pg sqlite_list_vs_pg sqlite_S_depth \
+        import_pg import_sqlite reimport_pg reimport_sqlite export_pg export_sqlite import_rss_mb; do
         values="$(awk -v m="$metric" '$1 == m {print $2}' "$WORK/results")"
         [ -n "$values" ] || continue
         last="$(awk -v m="$metric" '$1 == m {print $3 " / " $4}' "$WORK/results" | tail -1)"
@@ -448,6 +452,58 @@ if [ "${BENCH_SCALE_OUT:-1}" != 0 ]; then
             echo "scale_out_3 $(ratio "$three" "$one") $three $one"
             echo "scale_out_emails $(ratio "$received" "$SCALE_EMAILS") ${received}_sent_once $SCALE_EMAILS"
         } >>"$WORK/results"
+    done
+fi
+
+# --- Bulk import and export (`roster users import/export`, the API's job in-process) ------
+# IMPORT_ROWS new people (invites off) into an empty customer, the same file
+# again (every row unchanged), then the export: rows/s and peak RSS, on each
+# backend. The CLI runs the same batches the outbox worker does.
+# import_once URL LABEL: one round on a fresh database.
+import_once() {
+    local url="$1" label="$2" cid file out secs rss rate
+    cid="$(python3 -c 'import uuid; print(uuid.uuid4())')"
+    file="$WORK/import.csv"; out="$WORK/export.csv"
+    ROSTER_DATABASE_URL="$url" RUST_LOG=warn "$BIN" migrate >/dev/null 2>&1
+    local insert="INSERT INTO customers (id, name, name_lower, created_at, updated_at)
+        VALUES ('$cid', 'Import Bench', 'import bench', '2026-12-01 00:00:00', '2026-12-01 00:00:00')"
+    if [ "$label" = pg ]; then psql -q "$url" -c "$insert"; else
+        python3 -c "import sqlite3,sys; c = sqlite3.connect(sys.argv[1]); c.execute(sys.argv[2]); c.commit()" "$url" "$insert"; fi
+    python3 - "$file" "$IMPORT_ROWS" <<'PY'
+import sys
+with open(sys.argv[1], "w") as f:
+    f.write("email,first_name,last_name,job_title,role,external_id,groups\n")
+    for i in range(int(sys.argv[2])):
+        f.write(f"person{i}@import.bench.test,First{i},Last{i},Title {i % 50},standard_user,HR-{i},\n")
+PY
+    # timed ROWS ARGS…: runs the CLI, appends "rows/s rss_kb" to $WORK/timed.
+    timed() {
+        local rows="$1" start end; shift
+        start="$(date +%s.%N)"
+        ROSTER_DATABASE_URL="$url" RUST_LOG=warn /usr/bin/time -f "%M" -o "$WORK/rss" "$BIN" users "$@" >"$WORK/cli.out" 2>/dev/null
+        end="$(date +%s.%N)"
+        python3 -c "import sys; print(f'{int(sys.argv[1]) / (float(sys.argv[3]) - float(sys.argv[2])):.0f}', open(sys.argv[4]).read().strip())" \
+            "$rows" "$start" "$end" "$WORK/rss"
+    }
+    read -r rate rss < <(timed "$IMPORT_ROWS" import --customer "$cid" "$file" --no-invites)
+    grep -q "$IMPORT_ROWS created, 0 updated, 0 unchanged, 0 failed" "$WORK/cli.out" || { say "import: $(tail -1 "$WORK/cli.out")"; exit 1; }
+    echo "import_$label $rate rows_per_s $IMPORT_ROWS" >>"$WORK/results"
+    echo "import_rss_mb $((rss / 1024)) ${label}_import_peak_MB $IMPORT_ROWS" >>"$WORK/results"
+    read -r rate rss < <(timed "$IMPORT_ROWS" import --customer "$cid" "$file" --no-invites)
+    grep -q "0 created, 0 updated, $IMPORT_ROWS unchanged, 0 failed" "$WORK/cli.out" || { say "re-import: $(tail -1 "$WORK/cli.out")"; exit 1; }
+    echo "reimport_$label $rate rows_per_s $IMPORT_ROWS" >>"$WORK/results"
+    read -r rate rss < <(timed "$IMPORT_ROWS" export --customer "$cid" --output "$out")
+    [ "$(($(wc -l <"$out") - 1))" = "$IMPORT_ROWS" ] || { say "export: $(wc -l <"$out") lines"; exit 1; }
+    echo "export_$label $rate rows_per_s ${rss}_kB_peak" >>"$WORK/results"
+}
+if [ "${BENCH_IMPORT:-1}" != 0 ]; then
+    for round in $(seq 1 "$ROUNDS"); do
+        say "== bulk import and export round $round of $ROUNDS: $IMPORT_ROWS rows"
+        psql -q "$PG_ADMIN" -c "DROP DATABASE IF EXISTS ${DB}_import" -c "CREATE DATABASE ${DB}_import"
+        import_once "postgres://postgres@127.0.0.1:5432/${DB}_import" pg
+        psql -q "$PG_ADMIN" -c "DROP DATABASE IF EXISTS ${DB}_import"
+        rm -f "$WORK/import.db"*
+        import_once "$WORK/import.db" sqlite
     done
 fi
 

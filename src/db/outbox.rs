@@ -216,6 +216,20 @@ pub fn take_request(conn: &mut DbConnection, id: &str) -> QueryResult<bool> {
     Ok(deleted == 1)
 }
 
+/// Removes the requests of `kind` about `recipient` (whoever holds them).
+pub fn take_requests_about(
+    conn: &mut DbConnection,
+    kind: RequestKind,
+    recipient: &str,
+) -> QueryResult<usize> {
+    diesel::delete(
+        email_outbox::table
+            .filter(email_outbox::kind.eq(kind.as_str()))
+            .filter(email_outbox::recipient.eq(recipient)),
+    )
+    .execute(conn)
+}
+
 pub fn mark_sent(
     conn: &mut DbConnection,
     id: &str,

@@ -304,9 +304,9 @@ pub async fn resolve(
 ) -> Result<Claimed, ApiError> {
     let started = Instant::now();
     loop {
-        let (request, job) = (request_id.clone(), job_id.clone());
+        let job = job_id.clone();
         let ran = state
-            .write(move |conn, state| run_batch(conn, state, &job, Some(&request)))
+            .write(move |conn, state| run_batch(conn, state, &job))
             .await;
         match ran {
             Ok(Claimed::Done) => return Ok(Claimed::Done),
@@ -345,7 +345,7 @@ pub async fn run_to_end(
     loop {
         let job = job_id.to_string();
         let ran = state
-            .write(move |conn, state| run_batch(conn, state, &job, None))
+            .write(move |conn, state| run_batch(conn, state, &job))
             .await?;
         let id = job_id.to_string();
         let now = state
@@ -361,18 +361,13 @@ pub async fn run_to_end(
 /// One batch, in the caller's transaction: the job locked and its progress
 /// read again, the next rows applied (each in a savepoint; a dry run's
 /// batch in one it rolls back), the outcomes and the progress recorded.
-fn run_batch(
-    conn: &mut DbConnection,
-    state: &AppState,
-    job_id: &str,
-    request_id: Option<&str>,
-) -> Result<Claimed, ApiError> {
+fn run_batch(conn: &mut DbConnection, state: &AppState, job_id: &str) -> Result<Claimed, ApiError> {
     let Some(job) = imports::lock(conn, job_id)? else {
-        drop_request(conn, request_id)?;
+        drop_request(conn, job_id)?;
         return Ok(Claimed::Done);
     };
     if job.finished_at.is_some() {
-        drop_request(conn, request_id)?;
+        drop_request(conn, job_id)?;
         return Ok(Claimed::Done);
     }
     let now = state.clock.now_db();
@@ -413,17 +408,17 @@ fn run_batch(
     imports::record(conn, job_id, &tally)?;
     if i64::try_from(rows.len()).unwrap_or(0) < BATCH_ROWS {
         imports::finish(conn, job_id, imports::COMPLETED, now)?;
-        drop_request(conn, request_id)?;
+        drop_request(conn, job_id)?;
         return Ok(Claimed::Done);
     }
     Ok(Claimed::More)
 }
 
-fn drop_request(conn: &mut DbConnection, request_id: Option<&str>) -> Result<(), ApiError> {
-    match request_id {
-        Some(id) => outbox::take_request(conn, id).map(drop).map_err(Into::into),
-        None => Ok(()),
-    }
+/// Removes the job's request from the outbox, whoever runs the job (the
+/// worker that claimed it, or the CLI, which leaves it unclaimed).
+fn drop_request(conn: &mut DbConnection, job_id: &str) -> Result<(), ApiError> {
+    outbox::take_requests_about(conn, RequestKind::UserImport, job_id)?;
+    Ok(())
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -9,9 +9,10 @@ use reqwest::StatusCode;
 use serde_json::Value;
 
 use crate::helpers::{TestDatabase, ADMIN_EMAIL, ADMIN_PASSWORD};
-use crate::support::{client, create_customer, sign_in, Inspector, Roster, SERIAL};
+use crate::support::{client, create_customer, run_command, sign_in, Inspector, Roster, SERIAL};
 
-const ROWS: usize = 10_000;
+/// Six batches: the kill lands after the first.
+const ROWS: usize = 3_000;
 
 async fn job(http: &reqwest::Client, roster: &Roster, token: &str, id: &str) -> Option<Value> {
     let response = http
@@ -60,7 +61,7 @@ async fn an_import_killed_mid_job_finishes_after_a_restart_with_every_row_done_o
         .to_string();
 
     // Kill it once some batches, not all, are committed.
-    let deadline = Instant::now() + Duration::from_secs(120);
+    let deadline = Instant::now() + Duration::from_secs(300);
     let killed_at = loop {
         let done = job(&http, &roster, &token, &id)
             .await
@@ -116,5 +117,79 @@ async fn an_import_killed_mid_job_finishes_after_a_restart_with_every_row_done_o
             .iter()
             .all(|row| row.kind != "user_import"),
         "the finished job left the outbox"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_cli_imports_a_file_prints_its_failed_rows_and_exports_it_back() {
+    let _serial = SERIAL.lock().await;
+    let db = TestDatabase::create();
+    let mut roster = Roster::start(&db.url, &[]).await;
+    let http = client();
+    let token = sign_in(&http, &roster, ADMIN_EMAIL, ADMIN_PASSWORD).await;
+    let customer = create_customer(&http, &roster, &token, "Command Line Co").await;
+    roster.sigterm();
+    roster.wait_exit(Duration::from_secs(30)).await;
+
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("people.csv");
+    std::fs::write(
+        &file,
+        "email,first_name,last_name,role\nada@cli.test,Ada,Byron,admin\nnot-an-email,X,Y,\n",
+    )
+    .unwrap();
+    let file = file.to_str().unwrap();
+    let (ok, out, err) = run_command(
+        &db.url,
+        &[
+            "users",
+            "import",
+            "--customer",
+            &customer,
+            file,
+            "--no-invites",
+        ],
+    );
+    assert!(ok, "{err}");
+    assert!(
+        out.contains("2 rows, 1 created, 0 updated, 0 unchanged, 1 failed"),
+        "{out}"
+    );
+    assert!(out.contains("row 3: not-an-email email:"), "{out}");
+    let inspector = Inspector::open(&db.url);
+    assert!(
+        inspector
+            .outbox()
+            .iter()
+            .all(|row| row.kind != "user_import"),
+        "the finished job left the outbox"
+    );
+    assert_eq!(inspector.count_audit("membership.added"), 1);
+
+    let (ok, exported, err) = run_command(&db.url, &["users", "export", "--customer", &customer]);
+    assert!(ok, "{err}");
+    let lines: Vec<&str> = exported.lines().collect();
+    assert_eq!(lines.len(), 2, "{exported}");
+    assert!(
+        lines[1].starts_with("ada@cli.test,Ada,Byron,,admin,,,"),
+        "{exported}"
+    );
+    let exported_file = dir.path().join("export.csv");
+    std::fs::write(&exported_file, &exported).unwrap();
+    let (ok, out, err) = run_command(
+        &db.url,
+        &[
+            "users",
+            "import",
+            "--customer",
+            &customer,
+            exported_file.to_str().unwrap(),
+            "--dry-run",
+        ],
+    );
+    assert!(ok, "{err}");
+    assert!(
+        out.contains("(dry run): 1 rows, 0 created, 0 updated, 1 unchanged, 0 failed"),
+        "{out}"
     );
 }
