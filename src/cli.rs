@@ -23,7 +23,9 @@ const EXPORT_CHUNK: i64 = 1000;
 /// Whoever runs the CLI on the server: the platform, acting as the service.
 pub fn operator() -> Actor {
     Actor {
-        kind: ActorKind::Client { id: "cli".into() },
+        kind: ActorKind::Client {
+            id: user_imports::OPERATOR.into(),
+        },
         platform_admin: true,
         member_of: Default::default(),
         admin_of: Default::default(),

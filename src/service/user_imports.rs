@@ -34,6 +34,7 @@ use crate::domain::imports::{
     parse, FileError, Format, ImportRow, ParsedRow, RowError, COLUMNS, EXPORT_ONLY_COLUMNS,
     GROUP_SEPARATOR,
 };
+use crate::domain::lifecycle::Standing;
 use crate::domain::pagination::{Cursor, Page, PageRequest};
 use crate::domain::permissions::{Actor, ActorKind};
 use crate::email::{self, RequestKind};
@@ -190,9 +191,7 @@ impl StartedBy {
         let kind = match (by.actor_user_id, by.actor_client_id) {
             (Some(id), _) => ActorKind::User { id },
             (None, Some(id)) => ActorKind::Client { id },
-            (None, None) => ActorKind::Client {
-                id: "system".into(),
-            },
+            (None, None) => ActorKind::Client { id: SYSTEM.into() },
         };
         let actor = Actor {
             kind,
@@ -212,6 +211,41 @@ impl StartedBy {
             acting_for: by.acting_for,
         };
         Ok((actor, context))
+    }
+}
+
+/// The client id of whoever runs the command line on the server (a
+/// platform admin acting as the service; see `cli::operator`).
+pub const OPERATOR: &str = "cli";
+/// The actor of a job that names no one.
+const SYSTEM: &str = "system";
+
+/// The uploader as they are now, not as they were at upload: each batch
+/// acts with the rights they still have. Someone who left, was locked out
+/// or lost their admin role (or a revoked client) has none, so the rows
+/// that remain fail as their REST calls would.
+fn rights_now(conn: &mut DbConnection, started_by: Actor) -> Result<Actor, ApiError> {
+    let nobody = |kind: ActorKind| Actor {
+        kind,
+        platform_admin: false,
+        member_of: BTreeSet::new(),
+        admin_of: BTreeSet::new(),
+    };
+    match started_by.kind.clone() {
+        ActorKind::User { id } => Ok(match crate::db::users::find_with_roles(conn, &id)? {
+            Some((user, roles)) if user.standing() == Standing::Usable => {
+                crate::service::callers::person(user, roles)
+            }
+            _ => nobody(ActorKind::User { id }),
+        }),
+        // The command line (and the service itself) keep their standing.
+        ActorKind::Client { id } if id == OPERATOR || id == SYSTEM => Ok(started_by),
+        ActorKind::Client { id } => {
+            Ok(match crate::service::api_clients::find_usable(conn, &id)? {
+                Some(client) => Actor::client(&client.id, client.customer_id.as_deref()),
+                None => nobody(ActorKind::Client { id }),
+            })
+        }
     }
 }
 
@@ -477,7 +511,8 @@ fn apply_rows(
     job: &JobRow,
     rows: &[FileRow],
 ) -> Result<Vec<Outcome>, ApiError> {
-    let (actor, context) = StartedBy::parse(&job.started_by)?;
+    let (started_by, context) = StartedBy::parse(&job.started_by)?;
+    let actor = rights_now(conn, started_by)?;
     let parsed: Vec<Option<ImportRow>> = rows
         .iter()
         .map(|row| {

@@ -496,6 +496,36 @@ async fn a_customer_admin_imports_into_their_own_customer() {
 }
 
 #[tokio::test]
+async fn an_import_acts_with_the_rights_its_uploader_still_has_when_it_runs() {
+    let app = spawn_app().await;
+    let cid = app.customer("Acme", None).await;
+    let (admin_id, admin) = app
+        .invite_and_activate(&cid, "boss@acme.test", "admin")
+        .await;
+    let csv = format!("{HEADER}\nnew@acme.test,N,E,,,,\nother@acme.test,O,T,,,,\n");
+    let response = app.upload(&admin, &cid, "", "text/csv", &csv).await;
+    let id = id_of(&expect_json(response, StatusCode::ACCEPTED).await);
+    // Demoted before the job runs: the upload's rights are gone with the role.
+    let demoted = app
+        .update_customer_user(
+            app.admin_token(),
+            &cid,
+            &admin_id,
+            &json!({"role": "full_access"}),
+        )
+        .await;
+    assert_eq!(demoted.status(), StatusCode::OK);
+    let job = app.finish(&id).await;
+    assert_eq!(counts(&job), [2, 0, 0, 0, 2], "{job}");
+    let errors = app.import_errors(&id).await;
+    assert!(
+        errors.iter().all(|e| e["code"] == "forbidden"),
+        "{errors:?}"
+    );
+    assert_eq!(app.named_users(&cid).await, 1, "nobody was added");
+}
+
+#[tokio::test]
 async fn an_export_lists_every_member_as_csv_or_ndjson_and_refuses_other_types() {
     let app = spawn_app().await;
     let cid = app.customer("Acme", None).await;
