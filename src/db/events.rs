@@ -41,16 +41,23 @@ const EVENT_WRITERS_LOCK: i64 = 0x726f_7374_6576;
 /// The feed is read by `seq`, so `seq` must follow commit order. SQLite
 /// has one writer at a time; on PostgreSQL the writer takes a lock held
 /// until its transaction ends, so a later `seq` cannot commit first and
-/// be read (and passed by a consumer's cursor) before an earlier one.
+/// be read (and passed by a consumer's cursor) before an earlier one. The
+/// lock is taken once per transaction, however many events it writes.
 pub fn insert(
     conn: &mut DbConnection,
     event: &NewEvent,
     customers: &BTreeSet<String>,
 ) -> QueryResult<i64> {
-    if let DbConnection::Postgres(pg) = conn {
-        diesel::sql_query("SELECT pg_advisory_xact_lock($1)")
-            .bind::<diesel::sql_types::BigInt, _>(EVENT_WRITERS_LOCK)
-            .execute(pg)?;
+    if matches!(conn, DbConnection::Postgres(_)) {
+        super::hold_once(conn, "event writers", |conn| {
+            let DbConnection::Postgres(pg) = conn else {
+                return Ok(());
+            };
+            diesel::sql_query("SELECT pg_advisory_xact_lock($1)")
+                .bind::<diesel::sql_types::BigInt, _>(EVENT_WRITERS_LOCK)
+                .execute(pg)
+                .map(drop)
+        })?;
     }
     let seq: i64 = diesel::insert_into(events::table)
         .values(event)

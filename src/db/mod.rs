@@ -265,10 +265,50 @@ where
 
 type DeferredWork = Box<dyn FnOnce(&mut DbConnection) -> QueryResult<()>>;
 
+/// The write transaction running on this thread: its number, the work it
+/// deferred to its end, and the locks it already holds (see [`hold_once`]).
+struct Pending {
+    id: u64,
+    work: Vec<DeferredWork>,
+    held: Vec<&'static str>,
+}
+
 thread_local! {
-    /// The work deferred to the end of the write transaction running on
-    /// this thread, if one is.
-    static DEFERRED: RefCell<Option<Vec<DeferredWork>>> = const { RefCell::new(None) };
+    static DEFERRED: RefCell<Option<Pending>> = const { RefCell::new(None) };
+}
+
+/// Numbers write transactions, so per-transaction memos can tell them apart.
+static TRANSACTIONS: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+
+/// The number of the write transaction running on this thread, if one is.
+pub fn write_transaction_id() -> Option<u64> {
+    DEFERRED.with_borrow(|deferred| deferred.as_ref().map(|pending| pending.id))
+}
+
+/// Takes a transaction-scoped lock named `name` with `take`, once per write
+/// transaction (outside one, every time). Only for locks taken at the top
+/// level of the transaction (work deferred with [`at_commit`] is): a
+/// savepoint rolled back would release the lock but not this memory of it.
+pub fn hold_once(
+    conn: &mut DbConnection,
+    name: &'static str,
+    take: impl FnOnce(&mut DbConnection) -> QueryResult<()>,
+) -> QueryResult<()> {
+    let held = DEFERRED.with_borrow(|deferred| {
+        deferred
+            .as_ref()
+            .is_some_and(|pending| pending.held.contains(&name))
+    });
+    if held {
+        return Ok(());
+    }
+    take(conn)?;
+    DEFERRED.with_borrow_mut(|deferred| {
+        if let Some(pending) = deferred {
+            pending.held.push(name);
+        }
+    });
+    Ok(())
 }
 
 /// Runs `work` at the end of the write transaction running on this thread,
@@ -285,8 +325,8 @@ pub fn at_commit(
 ) -> QueryResult<()> {
     let work: DeferredWork = Box::new(work);
     let now = DEFERRED.with_borrow_mut(|deferred| match deferred {
-        Some(queue) => {
-            queue.push(work);
+        Some(pending) => {
+            pending.work.push(work);
             None
         }
         None => Some(work),
@@ -306,12 +346,12 @@ pub fn savepoint<T, E>(
 where
     E: From<diesel::result::Error>,
 {
-    let mark = DEFERRED.with_borrow(|deferred| deferred.as_ref().map(Vec::len));
+    let mark = DEFERRED.with_borrow(|deferred| deferred.as_ref().map(|p| p.work.len()));
     let done = conn.transaction(work);
     if let (Err(_), Some(mark)) = (&done, mark) {
         DEFERRED.with_borrow_mut(|deferred| {
-            if let Some(queue) = deferred {
-                queue.truncate(mark);
+            if let Some(pending) = deferred {
+                pending.work.truncate(mark);
             }
         });
     }
@@ -329,7 +369,11 @@ impl Deferred {
         let owner = DEFERRED.with_borrow_mut(|deferred| {
             let free = deferred.is_none();
             if free {
-                *deferred = Some(Vec::new());
+                *deferred = Some(Pending {
+                    id: TRANSACTIONS.fetch_add(1, std::sync::atomic::Ordering::Relaxed),
+                    work: Vec::new(),
+                    held: Vec::new(),
+                });
             }
             free
         });
@@ -344,7 +388,10 @@ impl Deferred {
         }
         loop {
             let batch = DEFERRED.with_borrow_mut(|deferred| {
-                deferred.as_mut().map(std::mem::take).unwrap_or_default()
+                deferred
+                    .as_mut()
+                    .map(|pending| std::mem::take(&mut pending.work))
+                    .unwrap_or_default()
             });
             if batch.is_empty() {
                 return Ok(());

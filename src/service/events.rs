@@ -102,13 +102,47 @@ impl Told {
             user_id: self.user_id.as_deref(),
             payload: &self.payload,
         };
-        for endpoint in endpoints::receivers(conn, &customer_ids)? {
+        for endpoint in receivers(conn, &customer_ids)? {
             if endpoint.wants(self.event_type.as_str()) {
                 queue(conn, &endpoint, &queued, self.occurred_at)?;
             }
         }
         Ok(())
     }
+}
+
+type Receivers = std::collections::HashMap<Vec<String>, Vec<EndpointRow>>;
+
+thread_local! {
+    /// The endpoints that receive events of a set of customers, as read in
+    /// one write transaction (its number first): a transaction that writes
+    /// many events (an import's batch) reads them once per set.
+    static RECEIVERS: std::cell::RefCell<(Option<u64>, Receivers)> =
+        std::cell::RefCell::new((None, Receivers::new()));
+}
+
+/// The enabled endpoints that may receive events of `customer_ids`.
+fn receivers(conn: &mut DbConnection, customer_ids: &[String]) -> QueryResult<Vec<EndpointRow>> {
+    let Some(transaction) = crate::db::write_transaction_id() else {
+        return endpoints::receivers(conn, customer_ids);
+    };
+    let known = RECEIVERS.with_borrow(|(of, memo)| {
+        (*of == Some(transaction))
+            .then(|| memo.get(customer_ids).cloned())
+            .flatten()
+    });
+    if let Some(found) = known {
+        return Ok(found);
+    }
+    let found = endpoints::receivers(conn, customer_ids)?;
+    RECEIVERS.with_borrow_mut(|(of, memo)| {
+        if *of != Some(transaction) {
+            *of = Some(transaction);
+            memo.clear();
+        }
+        memo.insert(customer_ids.to_vec(), found.clone());
+    });
+    Ok(found)
 }
 
 /// One event on its way to an endpoint.

@@ -589,6 +589,35 @@ pub fn replace_member_groups(
     Ok((names(&current), names(wanted)))
 }
 
+/// Puts a member who has just joined the customer (and so is in none of
+/// its groups) in `wanted`; returns their names, sorted.
+pub fn join_new_member(
+    conn: &mut DbConnection,
+    user_id: &str,
+    wanted: &[GroupRow],
+    now: PrimitiveDateTime,
+) -> Result<Vec<String>, ApiError> {
+    for group in wanted {
+        if groups::add_member(conn, group, user_id, now)? {
+            groups::touch(conn, &group.id, now)?;
+        }
+    }
+    Ok(refs_by_name(wanted).into_iter().map(|g| g.name).collect())
+}
+
+/// Groups as a membership lists them: by name, each once.
+pub fn refs_by_name(rows: &[GroupRow]) -> Vec<GroupRef> {
+    let mut rows: Vec<&GroupRow> = rows.iter().collect();
+    rows.sort_by(|a, b| a.name_key.cmp(&b.name_key));
+    rows.dedup_by(|a, b| a.id == b.id);
+    rows.into_iter()
+        .map(|g| GroupRef {
+            id: g.id.clone(),
+            name: g.name.clone(),
+        })
+        .collect()
+}
+
 /// A member's groups in the customer, by name.
 pub fn refs_of(
     conn: &mut DbConnection,

@@ -186,8 +186,8 @@ pub fn add_user_in(
             err.into()
         }
     })?;
-    let (_, group_names) =
-        groups::replace_member_groups(conn, customer_id, &user.id, &groups, now)?;
+    // A new membership is in no group yet: only the wanted ones are written.
+    let group_names = groups::join_new_member(conn, &user.id, &groups, now)?;
     if !is_new {
         email::enqueue(
             conn,
@@ -217,7 +217,7 @@ pub fn add_user_in(
     .changed("external_id", Value::Null, &membership.external_id)
     .changed("groups", Vec::<String>::new(), &group_names)
     .record(conn, state, context, now)?;
-    let groups = groups::refs_of(conn, customer_id, &user.id)?;
+    let groups = groups::refs_by_name(&groups);
     Ok(Member {
         membership,
         user,
