@@ -12,7 +12,7 @@ use secrecy::ExposeSecret;
 use tracing_actix_web::TracingLogger;
 use utoipa::OpenApi;
 use utoipa_actix_web::AppExt;
-use utoipa_swagger_ui::SwaggerUi;
+use utoipa_swagger_ui::{Config as SwaggerConfig, SwaggerUi};
 
 use crate::auth::jwt::{self, JwtKeys, KeyError};
 use crate::auth::passwords::PasswordHasher;
@@ -240,6 +240,15 @@ async fn load_keys(settings: &Settings, db: &Db, clock: &Clock) -> Result<JwtKey
     )?)
 }
 
+/// The OpenAPI document, as served at `/openapi.json`.
+struct OpenApiJson(web::Bytes);
+
+async fn serve_openapi(document: web::Data<OpenApiJson>) -> actix_web::HttpResponse {
+    actix_web::HttpResponse::Ok()
+        .content_type("application/json")
+        .body(document.0.clone())
+}
+
 fn serve(
     listener: TcpListener,
     state: web::Data<AppState>,
@@ -249,6 +258,12 @@ fn serve(
 ) -> std::io::Result<Server> {
     let document = openapi::document();
     let routes = web::Data::new(RouteTable::from_openapi(&document));
+    // Serialized once and shared by every worker: the document is large,
+    // and Swagger UI's own handler keeps a copy per worker and serializes it
+    // on every request.
+    let document = web::Data::new(OpenApiJson(web::Bytes::from(
+        serde_json::to_vec(&document).map_err(std::io::Error::other)?,
+    )));
     let trusted_proxies = TrustedProxies::new(&state.settings.trusted_proxies);
     let pool_size = state.settings.database_pool_size as usize;
     let throttle = web::Data::new(auth_limit.clone());
@@ -262,7 +277,9 @@ fn serve(
             .app_data(routes.clone())
             .app_data(trusted_proxies.clone())
             .app_data(throttle.clone())
-            .service(SwaggerUi::new("/docs/{_:.*}").url("/openapi.json", document.clone()))
+            .app_data(document.clone())
+            .route("/openapi.json", web::get().to(serve_openapi))
+            .service(SwaggerUi::new("/docs/{_:.*}").config(SwaggerConfig::from("/openapi.json")))
             .route("/docs", web::get().to(redirect_to_docs))
             .configure(crate::routes::pages::configure(
                 &state.pages,
