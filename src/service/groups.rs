@@ -581,10 +581,7 @@ pub fn replace_member_groups(
         }
     }
     let names = |rows: &[GroupRow]| -> Vec<String> {
-        let mut names: Vec<String> = rows.iter().map(|g| g.name.clone()).collect();
-        names.sort_by_key(|name| name.to_lowercase());
-        names.dedup();
-        names
+        refs_by_name(rows).into_iter().map(|g| g.name).collect()
     };
     Ok((names(&current), names(wanted)))
 }

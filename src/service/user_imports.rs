@@ -580,7 +580,7 @@ fn look_up(
         .load(conn)?;
     let by_external_id = members
         .iter()
-        .filter_map(|m| external_id_of(m).map(|id| (id, m.user_id.clone())))
+        .filter_map(|m| m.external_id.clone().map(|id| (id, m.user_id.clone())))
         .collect();
     let groups = group_names_of(conn, customer_id, &user_ids)?;
     Ok(Known {
@@ -697,7 +697,7 @@ fn update(
     let external_id = row
         .external_id
         .clone()
-        .filter(|id| *id != external_id_of(membership));
+        .filter(|id| *id != membership.external_id);
     let groups_change = row
         .groups
         .as_ref()
@@ -733,8 +733,9 @@ fn update(
 }
 
 fn same_groups(wanted: &[String], current: &[String]) -> bool {
-    let key =
-        |names: &[String]| -> BTreeSet<String> { names.iter().map(|n| n.to_lowercase()).collect() };
+    let key = |names: &[String]| -> BTreeSet<String> {
+        names.iter().map(|n| group_rows::name_key(n)).collect()
+    };
     key(wanted) == key(current)
 }
 
@@ -768,10 +769,6 @@ fn row_error(err: ApiError) -> Result<RowError, ApiError> {
         }
         other => return Err(other),
     })
-}
-
-fn external_id_of(membership: &MembershipRow) -> Option<String> {
-    membership.external_id.clone()
 }
 
 /// The members of the customer with these external ids.
@@ -885,7 +882,7 @@ pub fn export_chunk_in(
     let exported = rows
         .into_iter()
         .map(|(membership, user)| ExportedUser {
-            external_id: external_id_of(&membership),
+            external_id: membership.external_id.clone(),
             groups: groups.remove(&user.id).unwrap_or_default(),
             id: user.id,
             email: user.email,
