@@ -7,12 +7,13 @@ use diesel::prelude::*;
 use sha2::{Digest, Sha256};
 use time::PrimitiveDateTime;
 
+use super::events::ROWS_PER_INSERT;
 use super::schema::{audit_event_customers, audit_events};
 use super::DbConnection;
 use crate::domain::pagination::Cursor;
 
 #[derive(Debug, Clone, Queryable, Selectable, Insertable)]
-#[diesel(table_name = audit_events)]
+#[diesel(table_name = audit_events, treat_none_as_default_value = false)]
 pub struct AuditRow {
     pub id: String,
     pub occurred_at: PrimitiveDateTime,
@@ -29,30 +30,45 @@ pub struct AuditRow {
     pub client_ip: Option<String>,
 }
 
-pub fn insert(conn: &mut DbConnection, event: &AuditRow) -> QueryResult<()> {
-    diesel::insert_into(audit_events::table)
-        .values(event)
-        .execute(conn)
-        .map(drop)
+/// An audit row with the customers it belongs to (none: the platform's
+/// alone), as a transaction stages it (`super::stage`).
+pub struct AuditEntry {
+    pub row: AuditRow,
+    pub customers: BTreeSet<String>,
 }
 
-/// Records which customers an event belongs to (none: the platform's alone).
-pub fn insert_customers(
-    conn: &mut DbConnection,
-    event_id: &str,
-    customer_ids: &BTreeSet<String>,
-    occurred_at: PrimitiveDateTime,
-) -> QueryResult<()> {
-    for customer_id in customer_ids {
-        diesel::insert_into(audit_event_customers::table)
-            .values((
-                audit_event_customers::event_id.eq(event_id),
-                audit_event_customers::customer_id.eq(customer_id),
-                audit_event_customers::occurred_at.eq(occurred_at),
-            ))
-            .execute(conn)?;
+impl super::Staged for AuditEntry {
+    /// The rows in one insert, their customers in another (per thousand).
+    fn write_all(conn: &mut DbConnection, entries: Vec<Self>) -> QueryResult<()> {
+        for chunk in entries.chunks(ROWS_PER_INSERT) {
+            let rows: Vec<&AuditRow> = chunk.iter().map(|entry| &entry.row).collect();
+            on_backend!(&mut *conn, |backend| diesel::insert_into(
+                audit_events::table
+            )
+            .values(rows)
+            .execute(backend))?;
+            let belongs: Vec<_> = chunk
+                .iter()
+                .flat_map(|entry| {
+                    entry.customers.iter().map(|customer_id| {
+                        (
+                            audit_event_customers::event_id.eq(&entry.row.id),
+                            audit_event_customers::customer_id.eq(customer_id),
+                            audit_event_customers::occurred_at.eq(entry.row.occurred_at),
+                        )
+                    })
+                })
+                .collect();
+            for part in belongs.chunks(ROWS_PER_INSERT) {
+                on_backend!(&mut *conn, |backend| diesel::insert_into(
+                    audit_event_customers::table
+                )
+                .values(part)
+                .execute(backend))?;
+            }
+        }
+        Ok(())
     }
-    Ok(())
 }
 
 #[derive(Debug, Default, Clone)]

@@ -1,7 +1,7 @@
 //! Events (`service::events`): one row per change worth telling, written in
 //! the change's transaction, with the customers it belongs to.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeSet, HashMap};
 
 use diesel::prelude::*;
 use time::PrimitiveDateTime;
@@ -23,7 +23,7 @@ pub struct EventRow {
 }
 
 #[derive(Debug, Clone, Insertable)]
-#[diesel(table_name = events)]
+#[diesel(table_name = events, treat_none_as_default_value = false)]
 pub struct NewEvent<'a> {
     pub id: &'a str,
     pub event_type: &'a str,
@@ -36,18 +36,32 @@ pub struct NewEvent<'a> {
 /// An arbitrary constant: the lock that serialises event writers.
 const EVENT_WRITERS_LOCK: i64 = 0x726f_7374_6576;
 
-/// Inserts an event and the customers it belongs to; returns its `seq`.
+/// Rows per insert statement: well under both backends' limits on bound
+/// parameters (SQLite's is 32,766).
+pub(crate) const ROWS_PER_INSERT: usize = 1_000;
+
+/// Inserts one event (see [`insert_all`]); returns its `seq`.
+pub fn insert(
+    conn: &mut DbConnection,
+    event: NewEvent,
+    customers: &BTreeSet<String>,
+) -> QueryResult<i64> {
+    let seqs = insert_all(conn, &[(event, customers)])?;
+    seqs.first().copied().ok_or(diesel::result::Error::NotFound)
+}
+
+/// Inserts events, each with the customers it belongs to, in a few
+/// statements; returns their `seq`s, in the order given.
 ///
 /// The feed is read by `seq`, so `seq` must follow commit order. SQLite
 /// has one writer at a time; on PostgreSQL the writer takes a lock held
 /// until its transaction ends, so a later `seq` cannot commit first and
 /// be read (and passed by a consumer's cursor) before an earlier one. The
 /// lock is taken once per transaction, however many events it writes.
-pub fn insert(
+pub fn insert_all(
     conn: &mut DbConnection,
-    event: &NewEvent,
-    customers: &BTreeSet<String>,
-) -> QueryResult<i64> {
+    new_events: &[(NewEvent, &BTreeSet<String>)],
+) -> QueryResult<Vec<i64>> {
     if matches!(conn, DbConnection::Postgres(_)) {
         super::hold_once(conn, "event writers", |conn| {
             let DbConnection::Postgres(pg) = conn else {
@@ -59,19 +73,44 @@ pub fn insert(
                 .map(drop)
         })?;
     }
-    let seq: i64 = diesel::insert_into(events::table)
-        .values(event)
-        .returning(events::seq)
-        .get_result(conn)?;
-    for customer_id in customers {
-        diesel::insert_into(event_customers::table)
-            .values((
-                event_customers::event_seq.eq(seq),
-                event_customers::customer_id.eq(customer_id),
-            ))
-            .execute(conn)?;
+    let mut seqs = Vec::with_capacity(new_events.len());
+    for chunk in new_events.chunks(ROWS_PER_INSERT) {
+        let rows: Vec<&NewEvent> = chunk.iter().map(|(event, _)| event).collect();
+        let written: HashMap<String, i64> = on_backend!(&mut *conn, |backend| {
+            diesel::insert_into(events::table)
+                .values(rows)
+                .returning((events::id, events::seq))
+                .get_results::<(String, i64)>(backend)
+        })?
+        .into_iter()
+        .collect();
+        let chunk_seqs: Vec<i64> = chunk
+            .iter()
+            .map(|(event, _)| written.get(event.id).copied())
+            .collect::<Option<_>>()
+            .ok_or(diesel::result::Error::NotFound)?;
+        let belongs: Vec<_> = chunk
+            .iter()
+            .zip(&chunk_seqs)
+            .flat_map(|((_, customers), seq)| {
+                customers.iter().map(move |customer_id| {
+                    (
+                        event_customers::event_seq.eq(*seq),
+                        event_customers::customer_id.eq(customer_id),
+                    )
+                })
+            })
+            .collect();
+        for part in belongs.chunks(ROWS_PER_INSERT) {
+            on_backend!(&mut *conn, |backend| diesel::insert_into(
+                event_customers::table
+            )
+            .values(part)
+            .execute(backend))?;
+        }
+        seqs.extend(chunk_seqs);
     }
-    Ok(seq)
+    Ok(seqs)
 }
 
 pub fn find(conn: &mut DbConnection, id: &str) -> QueryResult<Option<EventRow>> {

@@ -55,6 +55,22 @@ pub fn find(
         .optional()
 }
 
+/// The customer's groups with these ids, in no special order.
+pub fn find_all(
+    conn: &mut DbConnection,
+    customer_id: &str,
+    ids: &[String],
+) -> QueryResult<Vec<GroupRow>> {
+    if ids.is_empty() {
+        return Ok(Vec::new());
+    }
+    customer_groups::table
+        .filter(customer_groups::customer_id.eq(customer_id))
+        .filter(customer_groups::id.eq_any(ids))
+        .select(GroupRow::as_select())
+        .load(conn)
+}
+
 /// The customer's groups with these names (any case), in no special order.
 pub fn find_by_names(
     conn: &mut DbConnection,
@@ -177,6 +193,34 @@ pub fn add_member(
         Err(err) if super::is_unique_violation(&err) => Ok(false),
         Err(err) => Err(err),
     }
+}
+
+/// Puts new members in groups, `(group, user_id)` pairs none of which is
+/// there yet (their memberships were just made), in a few statements.
+pub fn add_new_members(
+    conn: &mut DbConnection,
+    pairs: &[(&GroupRow, &str)],
+    now: PrimitiveDateTime,
+) -> QueryResult<()> {
+    let rows: Vec<_> = pairs
+        .iter()
+        .map(|(group, user_id)| {
+            (
+                group_members::group_id.eq(&group.id),
+                group_members::customer_id.eq(&group.customer_id),
+                group_members::user_id.eq(*user_id),
+                group_members::added_at.eq(now),
+            )
+        })
+        .collect();
+    for chunk in rows.chunks(super::events::ROWS_PER_INSERT) {
+        on_backend!(&mut *conn, |backend| diesel::insert_into(
+            group_members::table
+        )
+        .values(chunk)
+        .execute(backend))?;
+    }
+    Ok(())
 }
 
 /// Removes a member; false if they were not one.

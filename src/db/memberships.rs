@@ -11,7 +11,7 @@ use crate::domain::pagination::Cursor;
 use crate::domain::roles::MembershipRole;
 
 #[derive(Debug, Clone, Queryable, Selectable, Insertable)]
-#[diesel(table_name = memberships)]
+#[diesel(table_name = memberships, treat_none_as_default_value = false)]
 pub struct MembershipRow {
     pub customer_id: String,
     pub user_id: String,
@@ -44,6 +44,18 @@ pub fn insert(conn: &mut DbConnection, membership: &MembershipRow) -> QueryResul
         .values(membership)
         .execute(conn)
         .map(drop)
+}
+
+/// Inserts many memberships in a few statements (a thousand a statement).
+pub fn insert_all(conn: &mut DbConnection, rows: &[MembershipRow]) -> QueryResult<()> {
+    for chunk in rows.chunks(super::events::ROWS_PER_INSERT) {
+        on_backend!(&mut *conn, |backend| diesel::insert_into(
+            memberships::table
+        )
+        .values(chunk)
+        .execute(backend))?;
+    }
+    Ok(())
 }
 
 pub fn find(

@@ -21,6 +21,18 @@ macro_rules! newest_first {
     }};
 }
 
+/// Runs `$body` with `$conn` bound to the concrete connection. Diesel's
+/// multi-row inserts exist for each backend but not through
+/// `MultiConnection`, so the set-based writers (`Staged`) use this.
+macro_rules! on_backend {
+    ($conn:expr, |$backend:ident| $body:expr) => {
+        match $conn {
+            $crate::db::DbConnection::Postgres($backend) => $body,
+            $crate::db::DbConnection::Sqlite($backend) => $body,
+        }
+    };
+}
+
 pub mod action_tokens;
 pub mod api_clients;
 pub mod audit;
@@ -38,6 +50,7 @@ pub mod types;
 pub mod users;
 pub mod webhooks;
 
+use std::any::{Any, TypeId};
 use std::cell::RefCell;
 use std::ops::{Deref, DerefMut};
 use std::time::{Duration, Instant};
@@ -263,13 +276,35 @@ where
     }
 }
 
-type DeferredWork = Box<dyn FnOnce(&mut DbConnection) -> QueryResult<()>>;
+/// Rows a write transaction writes at its very end, all of a kind together
+/// (see [`stage`]).
+pub trait Staged: Sized + 'static {
+    /// Writes the rows of this kind one transaction staged, in the order it
+    /// staged them: in a few statements, however many there are.
+    fn write_all(conn: &mut DbConnection, rows: Vec<Self>) -> QueryResult<()>;
+}
 
-/// The write transaction running on this thread: its number, the work it
-/// deferred to its end, and the locks it already holds (see [`hold_once`]).
+type WriteAll = fn(&mut DbConnection, Vec<Box<dyn Any>>) -> QueryResult<()>;
+
+/// One staged row, with the writer of its kind.
+struct StagedRow {
+    kind: TypeId,
+    row: Box<dyn Any>,
+    write_all: WriteAll,
+}
+
+/// The staged rows of one kind, in the order they were staged.
+struct StagedKind {
+    kind: TypeId,
+    write_all: WriteAll,
+    rows: Vec<Box<dyn Any>>,
+}
+
+/// The write transaction running on this thread: its number, the rows it
+/// staged, and the locks it already holds (see [`hold_once`]).
 struct Pending {
     id: u64,
-    work: Vec<DeferredWork>,
+    staged: Vec<StagedRow>,
     held: Vec<&'static str>,
 }
 
@@ -287,8 +322,8 @@ pub fn write_transaction_id() -> Option<u64> {
 
 /// Takes a transaction-scoped lock named `name` with `take`, once per write
 /// transaction (outside one, every time). Only for locks taken at the top
-/// level of the transaction (work deferred with [`at_commit`] is): a
-/// savepoint rolled back would release the lock but not this memory of it.
+/// level of the transaction (rows written by [`stage`] are): a savepoint
+/// rolled back would release the lock but not this memory of it.
 pub fn hold_once(
     conn: &mut DbConnection,
     name: &'static str,
@@ -311,34 +346,47 @@ pub fn hold_once(
     Ok(())
 }
 
-/// Runs `work` at the end of the write transaction running on this thread,
-/// after everything else it does and just before it commits; outside one
-/// (a read), runs it now.
+/// Writes `row` at the end of the write transaction running on this thread,
+/// after everything else it does and just before it commits, together with
+/// every other row of its kind the transaction staged; outside one (a
+/// read), writes it now.
 ///
-/// Event rows are written this way: on PostgreSQL they take the lock that
-/// keeps the feed in commit order, and a transaction that holds it must not
-/// then wait for a row lock, or it can deadlock with one that holds the row
-/// and waits for the event lock.
-pub fn at_commit(
-    conn: &mut DbConnection,
-    work: impl FnOnce(&mut DbConnection) -> QueryResult<()> + 'static,
-) -> QueryResult<()> {
-    let work: DeferredWork = Box::new(work);
+/// Audit rows and events are written this way. An import's batch stages
+/// thousands, and writes them in a few statements instead of one or two
+/// each. And on PostgreSQL an event takes the lock that keeps the feed in
+/// commit order: a transaction that holds it must not then wait for a row
+/// lock, or it can deadlock with one that holds the row and waits for the
+/// event lock.
+pub fn stage<T: Staged>(conn: &mut DbConnection, row: T) -> QueryResult<()> {
+    let staged = StagedRow {
+        kind: TypeId::of::<T>(),
+        row: Box::new(row),
+        write_all: write_boxed::<T>,
+    };
     let now = DEFERRED.with_borrow_mut(|deferred| match deferred {
         Some(pending) => {
-            pending.work.push(work);
+            pending.staged.push(staged);
             None
         }
-        None => Some(work),
+        None => Some(staged),
     });
     match now {
-        Some(work) => work(conn),
+        Some(staged) => (staged.write_all)(conn, vec![staged.row]),
         None => Ok(()),
     }
 }
 
+fn write_boxed<T: Staged>(conn: &mut DbConnection, rows: Vec<Box<dyn Any>>) -> QueryResult<()> {
+    let rows = rows
+        .into_iter()
+        .filter_map(|row| row.downcast::<T>().ok())
+        .map(|row| *row)
+        .collect();
+    T::write_all(conn, rows)
+}
+
 /// Runs `work` in a savepoint of the transaction under way: when it fails,
-/// its changes are rolled back and so is the work it deferred to the commit.
+/// its changes are rolled back and so are the rows it staged.
 pub fn savepoint<T, E>(
     conn: &mut DbConnection,
     work: impl FnOnce(&mut DbConnection) -> Result<T, E>,
@@ -346,19 +394,19 @@ pub fn savepoint<T, E>(
 where
     E: From<diesel::result::Error>,
 {
-    let mark = DEFERRED.with_borrow(|deferred| deferred.as_ref().map(|p| p.work.len()));
+    let mark = DEFERRED.with_borrow(|deferred| deferred.as_ref().map(|p| p.staged.len()));
     let done = conn.transaction(work);
     if let (Err(_), Some(mark)) = (&done, mark) {
         DEFERRED.with_borrow_mut(|deferred| {
             if let Some(pending) = deferred {
-                pending.work.truncate(mark);
+                pending.staged.truncate(mark);
             }
         });
     }
     done
 }
 
-/// The deferred work of one write transaction; dropped (whatever happened)
+/// The staged rows of one write transaction; dropped (whatever happened)
 /// when the transaction ends.
 struct Deferred {
     owner: bool,
@@ -371,7 +419,7 @@ impl Deferred {
             if free {
                 *deferred = Some(Pending {
                     id: TRANSACTIONS.fetch_add(1, std::sync::atomic::Ordering::Relaxed),
-                    work: Vec::new(),
+                    staged: Vec::new(),
                     held: Vec::new(),
                 });
             }
@@ -380,24 +428,44 @@ impl Deferred {
         Deferred { owner }
     }
 
-    /// Runs the deferred work in order, including work it defers in turn;
-    /// an inner transaction leaves it to the outer one.
+    /// Writes the staged rows, a kind at a time in the order each kind was
+    /// first staged, including rows staged while writing; an inner
+    /// transaction leaves them to the outer one.
     fn run(&self, conn: &mut DbConnection) -> QueryResult<()> {
         if !self.owner {
             return Ok(());
         }
         loop {
-            let batch = DEFERRED.with_borrow_mut(|deferred| {
+            let staged = DEFERRED.with_borrow_mut(|deferred| {
                 deferred
                     .as_mut()
-                    .map(|pending| std::mem::take(&mut pending.work))
+                    .map(|pending| std::mem::take(&mut pending.staged))
                     .unwrap_or_default()
             });
-            if batch.is_empty() {
+            if staged.is_empty() {
                 return Ok(());
             }
-            for work in batch {
-                work(conn)?;
+            let mut kinds: Vec<StagedKind> = Vec::new();
+            for StagedRow {
+                kind,
+                row,
+                write_all,
+            } in staged
+            {
+                match kinds.iter_mut().find(|known| known.kind == kind) {
+                    Some(known) => known.rows.push(row),
+                    None => kinds.push(StagedKind {
+                        kind,
+                        write_all,
+                        rows: vec![row],
+                    }),
+                }
+            }
+            for StagedKind {
+                write_all, rows, ..
+            } in kinds
+            {
+                write_all(conn, rows)?;
             }
         }
     }

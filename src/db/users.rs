@@ -52,7 +52,7 @@ impl UserRow {
 }
 
 #[derive(Debug, Insertable)]
-#[diesel(table_name = users)]
+#[diesel(table_name = users, treat_none_as_default_value = false)]
 pub struct NewUser {
     pub id: String,
     pub email: String,
@@ -78,6 +78,30 @@ pub fn insert(conn: &mut DbConnection, user: &NewUser) -> QueryResult<()> {
         .values(user)
         .execute(conn)
         .map(drop)
+}
+
+/// Inserts many users in a few statements (a thousand a statement).
+pub fn insert_all(conn: &mut DbConnection, new_users: &[&NewUser]) -> QueryResult<()> {
+    for chunk in new_users.chunks(super::events::ROWS_PER_INSERT) {
+        on_backend!(&mut *conn, |backend| diesel::insert_into(users::table)
+            .values(chunk.to_vec())
+            .execute(backend))?;
+    }
+    Ok(())
+}
+
+/// The users with these ids, in no special order.
+pub fn find_all(conn: &mut DbConnection, ids: &[String]) -> QueryResult<Vec<UserRow>> {
+    let mut found = Vec::with_capacity(ids.len());
+    for chunk in ids.chunks(super::events::ROWS_PER_INSERT) {
+        found.extend(
+            users::table
+                .filter(users::id.eq_any(chunk))
+                .select(UserRow::as_select())
+                .load(conn)?,
+        );
+    }
+    Ok(found)
 }
 
 pub fn find(conn: &mut DbConnection, id: &str) -> QueryResult<Option<UserRow>> {

@@ -7,14 +7,16 @@ use serde::Serialize;
 use serde_json::{json, Map, Value};
 use time::PrimitiveDateTime;
 
-use crate::db::audit::{self, AuditFilter, AuditRow, ConfirmationsOf};
+use crate::db::audit::{self, AuditEntry, AuditFilter, AuditRow, ConfirmationsOf};
+use crate::db::groups::GroupRow;
+use crate::db::memberships::MembershipRow;
 use crate::db::users::UserRow;
-use crate::db::{memberships, DbConnection};
+use crate::db::{memberships, DbConnection, Staged};
 use crate::domain::pagination::{Cursor, Page, PageRequest};
 use crate::domain::permissions::{event_customers, Actor, AuditScope};
 use crate::email::{self, EmailKind, Message};
 use crate::error::ApiError;
-use crate::service::events::{self, Audited};
+use crate::service::events::{self, Audited, Shown};
 use crate::state::AppState;
 
 /// Where a request came from: its id and the client's address.
@@ -109,6 +111,8 @@ pub struct Event {
     users_customers: Option<Vec<String>>,
     /// `{"field": {"before": …, "after": …}}`.
     changes: Map<String, Value>,
+    /// What the event shows, when the caller has it in hand as it now is.
+    shown: Shown,
 }
 
 impl Event {
@@ -121,6 +125,7 @@ impl Event {
             customer_name: None,
             users_customers: None,
             changes: Map::new(),
+            shown: Shown::default(),
         }
     }
 
@@ -148,6 +153,22 @@ impl Event {
     /// memberships are gone). Otherwise they are read when recording.
     pub fn while_in(mut self, customer_ids: &[String]) -> Self {
         self.users_customers = Some(customer_ids.to_vec());
+        self
+    }
+
+    /// The user as they now are, just written or read by the caller: the
+    /// event's body shows it without reading it again.
+    pub fn showing_user(mut self, user: &UserRow) -> Self {
+        self.shown.user = Some(user.clone());
+        self
+    }
+
+    /// The membership and its groups as they now are (see [`Self::showing_user`]).
+    pub fn showing_membership(mut self, membership: &MembershipRow, groups: &[GroupRow]) -> Self {
+        let mut groups = groups.to_vec();
+        groups.sort_by(|a, b| a.name_key.cmp(&b.name_key));
+        groups.dedup_by(|a, b| a.id == b.id);
+        self.shown.membership = Some((membership.clone(), groups));
         self
     }
 
@@ -198,10 +219,9 @@ impl Event {
         );
         let id = crate::db::new_id();
         let changes = Value::Object(self.changes);
-        audit::insert(
-            conn,
-            &AuditRow {
-                id: id.clone(),
+        let entry = AuditEntry {
+            row: AuditRow {
+                id,
                 occurred_at: now,
                 action: self.action.to_string(),
                 actor_user_id: context.actor_user_id.clone(),
@@ -214,13 +234,21 @@ impl Event {
                 client_ip: context.client_ip.map(|ip| ip.to_string()),
                 changes: changes.to_string(),
             },
-        )?;
-        audit::insert_customers(conn, &id, &customers, now)?;
+            customers: customers.clone(),
+        };
+        // The hourly cap counts rows with a confirmation address, so those
+        // are written at once; the rest at the end of the transaction.
+        if context.confirmation_email.is_some() {
+            AuditEntry::write_all(conn, vec![entry])?;
+        } else {
+            crate::db::stage(conn, entry)?;
+        }
         let audited = Audited {
             action: self.action,
             user_id: self.target_user_id.as_deref(),
             customer_id: self.customer_id.as_deref(),
             changes: &changes,
+            shown: &self.shown,
         };
         events::publish(conn, &audited, context, &customers, now)?;
         let Some(address) = &context.confirmation_email else {

@@ -20,7 +20,8 @@ use time::PrimitiveDateTime;
 
 use crate::clock::{from_db, span};
 use crate::db::events::{self, EventRow, FeedFilter, NewEvent};
-use crate::db::groups as group_rows;
+use crate::db::groups::{self as group_rows, GroupRow};
+use crate::db::memberships::MembershipRow;
 use crate::db::users::UserRow;
 use crate::db::webhooks::{self as endpoints, EndpointRow};
 use crate::db::{customers, memberships, outbox, users, DbConnection};
@@ -39,6 +40,15 @@ pub struct Audited<'a> {
     pub customer_id: Option<&'a str>,
     /// `{"field": {"before": …, "after": …}}`.
     pub changes: &'a Value,
+    pub shown: &'a Shown,
+}
+
+/// The user and membership as an event's body shows them, when the change
+/// has them in hand as they now are (otherwise they are read).
+#[derive(Debug, Default)]
+pub struct Shown {
+    pub user: Option<UserRow>,
+    pub membership: Option<(MembershipRow, Vec<GroupRow>)>,
 }
 
 /// Writes the event of an audited change, if it is one that is told, with
@@ -46,7 +56,7 @@ pub struct Audited<'a> {
 /// enabled endpoint that asked for it and may see it.
 ///
 /// The body shows the resource as it is now; the rows are written at the
-/// end of the transaction (see `db::at_commit`), after its row locks.
+/// end of the transaction (see `db::stage`), after its row locks.
 pub fn publish(
     conn: &mut DbConnection,
     audited: &Audited,
@@ -66,7 +76,7 @@ pub fn publish(
         customers: customers.clone(),
         occurred_at: now,
     };
-    crate::db::at_commit(conn, move |conn| event.write(conn))?;
+    crate::db::stage(conn, event)?;
     Ok(())
 }
 
@@ -80,31 +90,38 @@ struct Told {
     occurred_at: PrimitiveDateTime,
 }
 
-impl Told {
-    fn write(self, conn: &mut DbConnection) -> QueryResult<()> {
-        let seq = events::insert(
-            conn,
-            &NewEvent {
-                id: &self.id,
-                event_type: self.event_type.as_str(),
-                occurred_at: self.occurred_at,
-                user_id: self.user_id.as_deref(),
-                endpoint_id: None,
-                payload: &self.payload,
-            },
-            &self.customers,
-        )?;
-        let customer_ids: Vec<String> = self.customers.iter().cloned().collect();
-        let queued = Queued {
-            event_id: &self.id,
-            event_type: self.event_type,
-            seq,
-            user_id: self.user_id.as_deref(),
-            payload: &self.payload,
-        };
-        for endpoint in receivers(conn, &customer_ids)? {
-            if endpoint.wants(self.event_type.as_str()) {
-                queue(conn, &endpoint, &queued, self.occurred_at)?;
+impl crate::db::Staged for Told {
+    /// The transaction's events in one insert (with one more for their
+    /// customers), then an outbox row for every endpoint that receives each.
+    fn write_all(conn: &mut DbConnection, told: Vec<Self>) -> QueryResult<()> {
+        let rows: Vec<(NewEvent, &BTreeSet<String>)> = told
+            .iter()
+            .map(|event| {
+                let row = NewEvent {
+                    id: &event.id,
+                    event_type: event.event_type.as_str(),
+                    occurred_at: event.occurred_at,
+                    user_id: event.user_id.as_deref(),
+                    endpoint_id: None,
+                    payload: &event.payload,
+                };
+                (row, &event.customers)
+            })
+            .collect();
+        let seqs = events::insert_all(conn, &rows)?;
+        for (event, seq) in told.iter().zip(seqs) {
+            let customer_ids: Vec<String> = event.customers.iter().cloned().collect();
+            let queued = Queued {
+                event_id: &event.id,
+                event_type: event.event_type,
+                seq,
+                user_id: event.user_id.as_deref(),
+                payload: &event.payload,
+            };
+            for endpoint in receivers(conn, &customer_ids)? {
+                if endpoint.wants(event.event_type.as_str()) {
+                    queue(conn, &endpoint, &queued, event.occurred_at)?;
+                }
             }
         }
         Ok(())
@@ -194,7 +211,10 @@ fn data_of(
 ) -> Result<Value, ApiError> {
     let mut data = Map::new();
     if let Some(user_id) = audited.user_id {
-        let user = users::find(conn, user_id)?;
+        let user = match &audited.shown.user {
+            Some(user) => Some(user.clone()),
+            None => users::find(conn, user_id)?,
+        };
         data.insert(
             "user".into(),
             user.as_ref()
@@ -203,25 +223,17 @@ fn data_of(
     }
     if event_type.is_about_membership() {
         if let (Some(customer_id), Some(user_id)) = (audited.customer_id, audited.user_id) {
-            let membership = memberships::find(conn, customer_id, user_id)?;
+            let membership = match &audited.shown.membership {
+                Some(shown) => Some(shown.clone()),
+                None => match memberships::find(conn, customer_id, user_id)? {
+                    Some(row) => Some((row, group_rows::groups_of(conn, customer_id, user_id)?)),
+                    None => None,
+                },
+            };
             data.insert(
                 "membership".into(),
                 match membership {
-                    Some(row) => {
-                        let groups: Vec<Value> = group_rows::groups_of(conn, customer_id, user_id)?
-                            .into_iter()
-                            .map(|g| json!({"id": g.id, "name": g.name}))
-                            .collect();
-                        json!({
-                            "customer_id": row.customer_id,
-                            "user_id": row.user_id,
-                            "role": row.role,
-                            "settings": row.settings_json(),
-                            "added_at": rfc3339(row.added_at),
-                            "external_id": row.external_id,
-                            "groups": groups,
-                        })
-                    }
+                    Some((row, groups)) => membership_json(&row, &groups),
                     None => json!({"customer_id": customer_id, "user_id": user_id}),
                 },
             );
@@ -258,6 +270,22 @@ fn data_of(
     data.insert("actor".into(), actor_json(context));
     data.insert("request_id".into(), json!(context.request_id));
     Ok(Value::Object(data))
+}
+
+fn membership_json(row: &MembershipRow, groups: &[GroupRow]) -> Value {
+    let groups: Vec<Value> = groups
+        .iter()
+        .map(|g| json!({"id": g.id, "name": g.name}))
+        .collect();
+    json!({
+        "customer_id": row.customer_id,
+        "user_id": row.user_id,
+        "role": row.role,
+        "settings": row.settings_json(),
+        "added_at": rfc3339(row.added_at),
+        "external_id": row.external_id,
+        "groups": groups,
+    })
 }
 
 /// A user as User Info shows it, memberships aside.

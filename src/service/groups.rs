@@ -517,20 +517,30 @@ pub fn resolve_names(
     field: &str,
 ) -> Result<Vec<GroupRow>, ApiError> {
     let found = groups::find_by_names(conn, customer_id, names)?;
-    let mut resolved = Vec::with_capacity(names.len());
-    for name in names {
-        let key = groups::name_key(name.trim());
-        match found.iter().find(|group| group.name_key == key) {
-            Some(group) => resolved.push(group.clone()),
-            None => {
-                return Err(ApiError::invalid(
-                    field,
-                    format!("\"{name}\" is not a group of this customer"),
-                ))
-            }
-        }
-    }
-    Ok(resolved)
+    pick_names(&found, names, field)
+}
+
+/// The groups with these names (any case) among `found` (the customer's,
+/// read at once), in the order given; a name not among them is a 422 on
+/// `field`.
+pub fn pick_names(
+    found: &[GroupRow],
+    names: &[String],
+    field: &str,
+) -> Result<Vec<GroupRow>, ApiError> {
+    names
+        .iter()
+        .map(|name| {
+            let key = groups::name_key(name.trim());
+            found
+                .iter()
+                .find(|group| group.name_key == key)
+                .cloned()
+                .ok_or_else(|| {
+                    ApiError::invalid(field, format!("\"{name}\" is not a group of this customer"))
+                })
+        })
+        .collect()
 }
 
 /// The customer's groups with these ids, in the order given; an unknown id
@@ -541,19 +551,28 @@ pub fn resolve_ids(
     ids: &[String],
     field: &str,
 ) -> Result<Vec<GroupRow>, ApiError> {
-    let mut resolved = Vec::with_capacity(ids.len());
-    for id in ids {
-        match groups::find(conn, customer_id, id)? {
-            Some(group) => resolved.push(group),
-            None => {
-                return Err(ApiError::invalid(
-                    field,
-                    format!("{id} is not a group of this customer"),
-                ))
-            }
-        }
-    }
-    Ok(resolved)
+    let found = groups::find_all(conn, customer_id, ids)?;
+    pick_ids(&found, ids, field)
+}
+
+/// The groups with these ids among `found` (the customer's, read at once),
+/// in the order given; an id not among them is a 422 on `field`.
+pub fn pick_ids(
+    found: &[GroupRow],
+    ids: &[String],
+    field: &str,
+) -> Result<Vec<GroupRow>, ApiError> {
+    ids.iter()
+        .map(|id| {
+            found
+                .iter()
+                .find(|group| group.id == *id)
+                .cloned()
+                .ok_or_else(|| {
+                    ApiError::invalid(field, format!("{id} is not a group of this customer"))
+                })
+        })
+        .collect()
 }
 
 /// Makes a member's groups in the customer exactly `wanted` (rows written

@@ -18,6 +18,7 @@ use crate::domain::pagination::{Cursor, Page, PageRequest};
 use crate::domain::permissions::Actor;
 use crate::domain::profile::search_key;
 use crate::domain::roles::{MembershipRole, PlatformRole};
+use crate::domain::seats::seats_left;
 use crate::email::{self, EmailKind, Message};
 use crate::error::ApiError;
 use crate::service::accounts::send_action_email;
@@ -27,7 +28,7 @@ use crate::service::customers::administered;
 use crate::service::groups;
 use crate::service::guard::lock_user;
 use crate::service::idempotency::{self, Answer, Created, Once};
-use crate::service::seats::{free_seat, take_seat};
+use crate::service::seats::{free_seat, seat_limit, take_seat, take_seats};
 use crate::state::AppState;
 
 /// A validated "add user" request.
@@ -187,7 +188,7 @@ pub fn add_user_in(
         }
     })?;
     // A new membership is in no group yet: only the wanted ones are written.
-    let group_names = groups::join_new_member(conn, &user.id, &groups, now)?;
+    groups::join_new_member(conn, &user.id, &groups, now)?;
     if !is_new {
         email::enqueue(
             conn,
@@ -206,17 +207,14 @@ pub fn add_user_in(
             now,
         )?;
     }
-    Event::new(
-        "membership.added",
-        format!("{} was added to {}", describe(&user), customer.name),
-    )
-    .about(&user.id)
-    .in_customer(customer_id, &customer.name)
-    .change("role", Value::Null, membership.role)
-    .change("settings", Value::Null, parse(&membership.settings))
-    .changed("external_id", Value::Null, &membership.external_id)
-    .changed("groups", Vec::<String>::new(), &group_names)
-    .record(conn, state, context, now)?;
+    record_added(
+        conn,
+        state,
+        context,
+        &customer,
+        (&user, &membership, &groups),
+        now,
+    )?;
     let groups = groups::refs_by_name(&groups);
     Ok(Member {
         membership,
@@ -347,6 +345,30 @@ fn create_invited(
     customer: &CustomerRow,
     now: time::PrimitiveDateTime,
 ) -> Result<Option<UserRow>, ApiError> {
+    let new = invited_user(input, now)?;
+    // In a savepoint: on PostgreSQL a concurrent insert of the same email
+    // waits for the other transaction and then fails, and the failure must
+    // not abort ours, so the caller can add the now existing user instead.
+    match conn.transaction(|conn| users::insert(conn, &new)) {
+        Ok(()) => {}
+        Err(err) if is_unique_violation(&err) => return Ok(None),
+        Err(err) => return Err(err.into()),
+    }
+    let user = users::find(conn, &new.id)?.ok_or(ApiError::NotFound("user"))?;
+    invite(
+        conn,
+        state,
+        context,
+        &user,
+        input.send_invite,
+        customer,
+        now,
+    )?;
+    Ok(Some(user))
+}
+
+/// The row of a user invited by `input`, or why there can be none.
+fn invited_user(input: &AddUser, now: time::PrimitiveDateTime) -> Result<NewUser, ApiError> {
     let (Some(first_name), Some(last_name)) = (&input.first_name, &input.last_name) else {
         let mut errors = Vec::new();
         for (field, value) in [
@@ -362,7 +384,7 @@ fn create_invited(
         }
         return Err(ApiError::Validation(errors));
     };
-    let new = NewUser {
+    Ok(NewUser {
         id: crate::db::new_id(),
         email: input.email.to_string(),
         email_lower: input.email.key(),
@@ -380,21 +402,25 @@ fn create_invited(
         status_changed_at: now,
         created_at: now,
         updated_at: now,
-    };
-    // In a savepoint: on PostgreSQL a concurrent insert of the same email
-    // waits for the other transaction and then fails, and the failure must
-    // not abort ours, so the caller can add the now existing user instead.
-    match conn.transaction(|conn| users::insert(conn, &new)) {
-        Ok(()) => {}
-        Err(err) if is_unique_violation(&err) => return Ok(None),
-        Err(err) => return Err(err.into()),
-    }
-    let user = users::find(conn, &new.id)?.ok_or(ApiError::NotFound("user"))?;
-    if input.send_invite {
+    })
+}
+
+/// Sends a just created user their activation email (when asked) and
+/// records the invitation.
+fn invite(
+    conn: &mut DbConnection,
+    state: &AppState,
+    context: &AuditContext,
+    user: &UserRow,
+    send_invite: bool,
+    customer: &CustomerRow,
+    now: time::PrimitiveDateTime,
+) -> Result<(), ApiError> {
+    if send_invite {
         send_action_email(
             conn,
             state,
-            &user,
+            user,
             Purpose::Activation,
             Some(&customer.name),
             now,
@@ -405,16 +431,171 @@ fn create_invited(
         confirmation_email: None,
         ..context.clone()
     };
-    Event::new("user.invited", format!("{} was invited", describe(&user)))
+    Event::new("user.invited", format!("{} was invited", describe(user)))
         .about(&user.id)
         .in_customer(&customer.id, &customer.name)
+        .showing_user(user)
         .change("email", Value::Null, &user.email)
         .change("first_name", Value::Null, &user.first_name)
         .change("last_name", Value::Null, &user.last_name)
         .change("job_title", Value::Null, &user.job_title)
         .change("status", Value::Null, "invited")
-        .record(conn, state, &quiet, now)?;
-    Ok(Some(user))
+        .record(conn, state, &quiet, now)
+}
+
+/// Records a membership just made, as its user, membership and groups are.
+fn record_added(
+    conn: &mut DbConnection,
+    state: &AppState,
+    context: &AuditContext,
+    customer: &CustomerRow,
+    (user, membership, groups): (&UserRow, &MembershipRow, &[GroupRow]),
+    now: time::PrimitiveDateTime,
+) -> Result<(), ApiError> {
+    let group_names: Vec<String> = groups::refs_by_name(groups)
+        .into_iter()
+        .map(|group| group.name)
+        .collect();
+    Event::new(
+        "membership.added",
+        format!("{} was added to {}", describe(user), customer.name),
+    )
+    .about(&user.id)
+    .in_customer(&customer.id, &customer.name)
+    .showing_user(user)
+    .showing_membership(membership, groups)
+    .change("role", Value::Null, membership.role)
+    .change("settings", Value::Null, parse(&membership.settings))
+    .changed("external_id", Value::Null, &membership.external_id)
+    .changed("groups", Vec::<String>::new(), &group_names)
+    .record(conn, state, context, now)
+}
+
+/// Adds people new to the platform to a customer, many at once (an
+/// import's batch): for each, what [`add_user_in`] does for a new email
+/// (the invited user, their membership and groups, a seat, the activation
+/// email when asked, both audit events), in a few statements for them all.
+/// Returns each input's outcome, in order: one refused (no name, a group
+/// that is not the customer's, no seat left) adds nothing.
+///
+/// Inputs name no `copy_from_user_id` or `settings`. Fails as a whole when
+/// another request added one of the emails or external ids, or took a
+/// seat, since the caller looked: the caller then rolls back and adds them
+/// one at a time with [`add_user_in`].
+pub fn add_new_users_in(
+    conn: &mut DbConnection,
+    state: &AppState,
+    actor: &Actor,
+    context: &AuditContext,
+    customer_id: &str,
+    inputs: &[AddUser],
+) -> Result<Vec<Result<(), ApiError>>, ApiError> {
+    let customer = administered(conn, actor, customer_id)?;
+    let now = state.clock.now_db();
+    let group_ids: Vec<String> = inputs
+        .iter()
+        .flat_map(|input| input.group_ids.iter().flatten().cloned())
+        .collect();
+    let customer_groups = group_rows::find_all(conn, customer_id, &group_ids)?;
+    let mut seats_left = seats_left(customer.licensed_seats, customer.named_users);
+    let mut outcomes = Vec::with_capacity(inputs.len());
+    let mut planned = Vec::new();
+    for input in inputs {
+        let prepared = invited_user(input, now).and_then(|user| {
+            let wanted = input.group_ids.as_deref().unwrap_or_default();
+            Ok((
+                user,
+                groups::pick_ids(&customer_groups, wanted, "group_ids")?,
+            ))
+        });
+        let outcome = match prepared {
+            Ok(_) if seats_left == Some(0) => Err(()),
+            Ok((user, groups)) => {
+                seats_left = seats_left.map(|left| left - 1);
+                planned.push((input, user, groups));
+                Ok(Ok(()))
+            }
+            Err(refused) => Ok(Err(refused)),
+        };
+        outcomes.push(outcome);
+    }
+    users::insert_all(
+        conn,
+        &planned.iter().map(|(_, user, _)| user).collect::<Vec<_>>(),
+    )?;
+    let taken = i64::try_from(planned.len()).unwrap_or(i64::MAX);
+    let customer = take_seats(conn, customer_id, taken)?;
+    let members: Vec<MembershipRow> = planned
+        .iter()
+        .map(|(input, user, _)| MembershipRow {
+            customer_id: customer_id.to_string(),
+            user_id: user.id.clone(),
+            role: input.role.unwrap_or_default(),
+            settings: "{}".to_string(),
+            added_at: now,
+            updated_at: now,
+            external_id: input.external_id.clone(),
+        })
+        .collect();
+    memberships::insert_all(conn, &members)?;
+    join_new_members(conn, &planned, now)?;
+    let ids: Vec<String> = planned.iter().map(|(_, user, _)| user.id.clone()).collect();
+    let mut written: std::collections::HashMap<String, UserRow> = users::find_all(conn, &ids)?
+        .into_iter()
+        .map(|user| (user.id.clone(), user))
+        .collect();
+    for ((input, new, groups), membership) in planned.iter().zip(&members) {
+        let user = written.remove(&new.id).ok_or(ApiError::NotFound("user"))?;
+        invite(
+            conn,
+            state,
+            context,
+            &user,
+            input.send_invite,
+            &customer,
+            now,
+        )?;
+        record_added(
+            conn,
+            state,
+            context,
+            &customer,
+            (&user, membership, groups),
+            now,
+        )?;
+    }
+    let full = CustomerRow {
+        named_users: customer.named_users + taken,
+        ..customer
+    };
+    Ok(outcomes
+        .into_iter()
+        .map(|outcome| match outcome {
+            Ok(outcome) => outcome,
+            Err(()) => Err(seat_limit(&full)),
+        })
+        .collect())
+}
+
+/// Puts just added members in their groups, and marks each group changed.
+fn join_new_members(
+    conn: &mut DbConnection,
+    planned: &[(&AddUser, NewUser, Vec<GroupRow>)],
+    now: time::PrimitiveDateTime,
+) -> Result<(), ApiError> {
+    let mut pairs: Vec<(&GroupRow, &str)> = planned
+        .iter()
+        .flat_map(|(_, user, groups)| groups.iter().map(|group| (group, user.id.as_str())))
+        .collect();
+    pairs.sort_by(|a, b| (&a.0.id, a.1).cmp(&(&b.0.id, b.1)));
+    pairs.dedup_by(|a, b| a.0.id == b.0.id && a.1 == b.1);
+    group_rows::add_new_members(conn, &pairs, now)?;
+    let mut touched: Vec<&str> = pairs.iter().map(|(group, _)| group.id.as_str()).collect();
+    touched.dedup();
+    for group_id in touched {
+        group_rows::touch(conn, group_id, now)?;
+    }
+    Ok(())
 }
 
 /// Filters of a customer's user list.

@@ -8,7 +8,7 @@
 use crate::db::customers::{self, CustomerRow, SeatCount};
 use crate::db::DbConnection;
 use crate::domain::lifecycle::UserStatus;
-use crate::domain::seats::{has_free_seat, seat_delta, takes_seat};
+use crate::domain::seats::{has_free_seats, seat_delta, takes_seat};
 use crate::error::ApiError;
 use crate::state::AppState;
 
@@ -16,12 +16,22 @@ use crate::state::AppState;
 /// `seat_limit_reached`. The customer's row stays locked until the
 /// transaction ends, so two requests cannot both take the last seat.
 pub fn take_seat(conn: &mut DbConnection, customer_id: &str) -> Result<CustomerRow, ApiError> {
+    take_seats(conn, customer_id, 1)
+}
+
+/// Takes `wanted` seats at once (an import's new members), or none and
+/// refuses with `seat_limit_reached`; the customer's row stays locked.
+pub fn take_seats(
+    conn: &mut DbConnection,
+    customer_id: &str,
+    wanted: i64,
+) -> Result<CustomerRow, ApiError> {
     customers::lock(conn, customer_id)?;
     let customer = customers::find(conn, customer_id)?.ok_or(ApiError::NotFound("customer"))?;
-    if !has_free_seat(customer.licensed_seats, customer.named_users) {
+    if !has_free_seats(customer.licensed_seats, customer.named_users, wanted) {
         return Err(seat_limit(&customer));
     }
-    customers::add_named_users(conn, customer_id, 1)?;
+    customers::add_named_users(conn, customer_id, wanted)?;
     Ok(customer)
 }
 
@@ -69,7 +79,8 @@ pub async fn miscounted(state: &AppState) -> Result<Vec<SeatCount>, ApiError> {
         .collect())
 }
 
-fn seat_limit(customer: &CustomerRow) -> ApiError {
+/// The refusal of a seat in `customer`, its count as it stands.
+pub fn seat_limit(customer: &CustomerRow) -> ApiError {
     ApiError::conflict(
         crate::error::ErrorCode::SeatLimitReached,
         format!(

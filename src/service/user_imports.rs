@@ -505,6 +505,19 @@ struct Known {
     groups: HashMap<String, Vec<String>>,
 }
 
+impl Known {
+    /// Whether the row is about someone new to the platform: no user has
+    /// its email, and no member its external id.
+    fn is_new(&self, row: &ImportRow) -> bool {
+        let matched_by_external_id = row
+            .external_id
+            .as_ref()
+            .and_then(Option::as_ref)
+            .is_some_and(|id| self.by_external_id.contains_key(id));
+        !matched_by_external_id && !self.users_by_email.contains_key(&normalize(&row.email))
+    }
+}
+
 fn apply_rows(
     conn: &mut DbConnection,
     state: &AppState,
@@ -523,21 +536,103 @@ fn apply_rows(
         })
         .collect();
     let known = look_up(conn, &job.customer_id, &parsed)?;
-    let mut outcomes = Vec::with_capacity(rows.len());
-    for row in &parsed {
-        let Some(row) = row else {
-            outcomes.push(Outcome::Failed(None));
-            continue;
-        };
-        let applied = savepoint(conn, |conn| {
-            apply_row(conn, state, &actor, &context, job, row, &known)
-        });
-        outcomes.push(match applied {
-            Ok(outcome) => outcome,
-            Err(err) => Outcome::Failed(Some(row_error(err)?)),
-        });
+    let new_people: Vec<usize> = (0..parsed.len())
+        .filter(|&index| parsed[index].as_ref().is_some_and(|row| known.is_new(row)))
+        .collect();
+    let mut outcomes: Vec<Option<Outcome>> = vec![None; parsed.len()];
+    let together = add_together(conn, state, (&actor, &context), job, &parsed, &new_people)?;
+    for (index, outcome) in together.into_iter().flatten() {
+        outcomes[index] = Some(outcome);
     }
-    Ok(outcomes)
+    parsed
+        .iter()
+        .zip(outcomes)
+        .map(|(row, outcome)| {
+            let Some(row) = row else {
+                return Ok(Outcome::Failed(None));
+            };
+            if let Some(outcome) = outcome {
+                return Ok(outcome);
+            }
+            let applied = savepoint(conn, |conn| {
+                apply_row(conn, state, &actor, &context, job, row, &known)
+            });
+            Ok(match applied {
+                Ok(outcome) => outcome,
+                Err(err) => Outcome::Failed(Some(row_error(err)?)),
+            })
+        })
+        .collect()
+}
+
+/// Adds the batch's people who are new to the platform all at once
+/// (`members::add_new_users_in`), in a savepoint; `None` when that failed
+/// (another request took one of their emails or a seat meanwhile), and the
+/// rows are then applied one at a time like the others.
+fn add_together(
+    conn: &mut DbConnection,
+    state: &AppState,
+    (actor, context): (&Actor, &AuditContext),
+    job: &JobRow,
+    parsed: &[Option<ImportRow>],
+    new_people: &[usize],
+) -> Result<Option<Vec<(usize, Outcome)>>, ApiError> {
+    if new_people.is_empty() {
+        return Ok(None);
+    }
+    let rows: Vec<&ImportRow> = new_people
+        .iter()
+        .filter_map(|&index| parsed[index].as_ref())
+        .collect();
+    let names: Vec<String> = rows
+        .iter()
+        .flat_map(|row| row.groups.iter().flatten().cloned())
+        .collect();
+    let named = group_rows::find_by_names(conn, &job.customer_id, &names)?;
+    let mut valid = Vec::with_capacity(rows.len());
+    let mut refused = Vec::with_capacity(rows.len());
+    for row in &rows {
+        let input = row
+            .groups
+            .as_ref()
+            .map(|names| groups::pick_names(&named, names, "groups"))
+            .transpose()
+            .and_then(|found| {
+                let group_ids =
+                    found.map(|found| found.into_iter().map(|group| group.id).collect());
+                new_member(job, row, group_ids)
+            });
+        match input {
+            Ok(input) => {
+                valid.push(input);
+                refused.push(None);
+            }
+            Err(err) => refused.push(Some(err)),
+        }
+    }
+    let added = savepoint(conn, |conn| {
+        members::add_new_users_in(conn, state, actor, context, &job.customer_id, &valid)
+    });
+    let mut added = match added {
+        Ok(added) => added.into_iter(),
+        Err(err) => {
+            tracing::info!(import = %job.id, error = %err, "a batch's new people are added one at a time");
+            return Ok(None);
+        }
+    };
+    let mut outcomes = Vec::with_capacity(new_people.len());
+    for (&index, refusal) in new_people.iter().zip(refused) {
+        let result = match refusal {
+            Some(err) => Err(err),
+            None => added.next().unwrap_or(Err(ApiError::NotFound("user"))),
+        };
+        let outcome = match result {
+            Ok(()) => Outcome::Created,
+            Err(err) => Outcome::Failed(Some(row_error(err)?)),
+        };
+        outcomes.push((index, outcome));
+    }
+    Ok(Some(outcomes))
 }
 
 /// Reads the batch's existing users and members in a few statements, and
@@ -645,8 +740,23 @@ fn add(
     job: &JobRow,
     row: &ImportRow,
 ) -> Result<Outcome, ApiError> {
+    let input = new_member(
+        job,
+        row,
+        group_ids(conn, &job.customer_id, row.groups.as_ref())?,
+    )?;
+    members::add_user_in(conn, state, actor, context, &job.customer_id, input)?;
+    Ok(Outcome::Created)
+}
+
+/// The REST add a row asks for, its groups resolved to `group_ids`.
+fn new_member(
+    job: &JobRow,
+    row: &ImportRow,
+    group_ids: Option<Vec<String>>,
+) -> Result<AddUser, ApiError> {
     let email = EmailAddress::parse(&row.email).map_err(|why| ApiError::invalid("email", why))?;
-    let input = AddUser {
+    Ok(AddUser {
         email,
         first_name: row.first_name.clone(),
         last_name: row.last_name.clone(),
@@ -656,10 +766,8 @@ fn add(
         copy_from_user_id: None,
         send_invite: job.send_invites,
         external_id: row.external_id.clone().flatten(),
-        group_ids: group_ids(conn, &job.customer_id, row.groups.as_ref())?,
-    };
-    members::add_user_in(conn, state, actor, context, &job.customer_id, input)?;
-    Ok(Outcome::Created)
+        group_ids,
+    })
 }
 
 #[allow(clippy::too_many_arguments)]

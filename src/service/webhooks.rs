@@ -317,7 +317,7 @@ pub async fn send_test(
             let customers: BTreeSet<String> = endpoint.customer_id.iter().cloned().collect();
             let seq = event_rows::insert(
                 conn,
-                &NewEvent {
+                NewEvent {
                     id: &event_id,
                     event_type: EventType::Ping.as_str(),
                     occurred_at: now,

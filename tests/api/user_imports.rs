@@ -657,3 +657,116 @@ async fn the_export_path_is_never_taken_for_a_user() {
         .await;
     }
 }
+
+/// What an audit event or a feed event says, without what differs from
+/// one person to the next (ids, addresses, names, times).
+fn shape(value: &Value) -> Value {
+    match value {
+        Value::Object(fields) => Value::Object(
+            fields
+                .iter()
+                .map(|(key, value)| (key.clone(), shape(value)))
+                .collect(),
+        ),
+        Value::Array(items) => Value::Array(items.iter().map(shape).collect()),
+        Value::String(_) => json!("…"),
+        other => other.clone(),
+    }
+}
+
+#[tokio::test]
+async fn people_new_to_the_platform_are_recorded_and_told_as_the_rest_add_records_them() {
+    let app = spawn_app().await;
+    let cid = app.customer("Acme", None).await;
+    app.import_group(&cid, "Ops").await;
+    let groups = app.admin_get(&format!("/v1/customers/{cid}/groups")).await;
+    let ops = id_of(&items(&groups)[0]);
+    let by_rest = json!({
+        "email": "rest@acme.test", "first_name": "Re", "last_name": "St", "job_title": "Clerk",
+        "role": "admin", "external_id": "E-1", "group_ids": [ops], "send_invite": false,
+    });
+    let rest = expect_json(
+        app.add_customer_user(app.admin_token(), &cid, &by_rest)
+            .await,
+        StatusCode::CREATED,
+    )
+    .await;
+    let csv = format!("{HEADER}\nfile@acme.test,Fi,Le,Clerk,admin,E-2,ops\n");
+    let job = app.import_csv(&cid, "?send_invites=false", &csv).await;
+    assert_eq!(counts(&job), [1, 1, 0, 0, 0]);
+    let members = app.members(&cid).await;
+    let imported = members
+        .iter()
+        .find(|m| m["email"] == "file@acme.test")
+        .unwrap();
+    assert_eq!(
+        (&imported["external_id"], &imported["groups"][0]["name"]),
+        (&json!("E-2"), &json!("Ops"))
+    );
+
+    for action in ["user.invited", "membership.added"] {
+        let audit = app.audit_events(&format!("action={action}")).await;
+        let [by_file, by_rest] = &audit[..] else {
+            panic!("{audit:?}")
+        };
+        assert_eq!(by_rest["target_user_id"], rest["id"]);
+        assert_eq!(shape(&by_file["changes"]), shape(&by_rest["changes"]));
+    }
+    let feed = app.admin_get("/v1/events?limit=100").await;
+    let told: Vec<&Value> = items(&feed)
+        .iter()
+        .filter(|e| e["type"] == "user.invited" || e["type"] == "membership.added")
+        .collect();
+    let types: Vec<&str> = told.iter().map(|e| e["type"].as_str().unwrap()).collect();
+    assert_eq!(
+        types,
+        [
+            "user.invited",
+            "membership.added",
+            "user.invited",
+            "membership.added"
+        ]
+    );
+    for (by_rest, by_file) in [(told[0], told[2]), (told[1], told[3])] {
+        let (rest_data, file_data) = (&by_rest["data"], &by_file["data"]);
+        assert_eq!(
+            shape(rest_data),
+            shape(file_data),
+            "{rest_data} / {file_data}"
+        );
+        assert_eq!(file_data["user"]["email"], "file@acme.test");
+    }
+    assert_eq!(told[3]["data"]["membership"]["groups"][0]["id"], ops);
+}
+
+#[tokio::test]
+async fn new_people_beyond_the_seats_left_fail_alone_in_file_order() {
+    let app = spawn_app().await;
+    let cid = app.customer("Acme", Some(3)).await;
+    app.add_new_user(&cid, "old@acme.test", "full_access").await;
+    let csv = format!(
+        "{HEADER}\na@acme.test,A,B,,,,\nnameless@acme.test,,,,,,\nb@acme.test,A,B,,,,nowhere\nc@acme.test,A,B,,,,\nd@acme.test,A,B,,,,\n"
+    );
+    let job = app.import_csv(&cid, "", &csv).await;
+    assert_eq!(counts(&job), [5, 2, 0, 0, 3]);
+    let errors = app.import_errors(&id_of(&job)).await;
+    assert_eq!(
+        codes(&errors),
+        [
+            (3, "first_name".into(), "validation_failed".into()),
+            (4, "groups".into(), "validation_failed".into()),
+            (6, "email".into(), "seat_limit_reached".into()),
+        ]
+    );
+    let mut emails: Vec<String> = app
+        .members(&cid)
+        .await
+        .iter()
+        .map(|m| m["email"].as_str().unwrap().to_string())
+        .collect();
+    emails.sort();
+    assert_eq!(emails, ["a@acme.test", "c@acme.test", "old@acme.test"]);
+    let customer = app.admin_get(&format!("/v1/customers/{cid}")).await;
+    assert_eq!(customer["named_users"], 3, "{customer}");
+    assert_eq!(app.audit_events("action=user.invited").await.len(), 3);
+}
