@@ -509,3 +509,73 @@ async fn seat_counters_stay_right_while_members_are_added_removed_retired_and_de
         "{in_a} {in_b}"
     );
 }
+
+#[tokio::test]
+async fn an_import_racing_rest_adds_of_its_people_invites_each_person_once() {
+    let app = spawn_app().await;
+    let a = app.customer("A", None).await;
+    let b = app.customer("B", None).await;
+    let people = 300;
+    let mut csv = String::from("email,first_name,last_name\n");
+    for n in 0..people {
+        csv.push_str(&format!("person{n}@acme.test,Pat,Lee\n"));
+    }
+    let upload = app
+        .request(
+            reqwest::Method::POST,
+            &format!("/v1/customers/{a}/user-imports"),
+            Some(app.admin_token()),
+        )
+        .header("content-type", "text/csv")
+        .body(csv)
+        .send()
+        .await
+        .unwrap();
+    let job = id_of(&expect_json(upload, StatusCode::ACCEPTED).await);
+    // Every tenth person is also added to B by hand while the import runs:
+    // either one may create the user, and the other then adds a membership.
+    let (app, b) = (&app, &b);
+    let by_hand = (0..people).step_by(10).map(|n| async move {
+        let add = json!({"email": format!("person{n}@acme.test"), "first_name": "Pat", "last_name": "Lee"});
+        app.add_customer_user(app.admin_token(), b, &add)
+            .await
+            .status()
+    });
+    let (statuses, ()) = tokio::join!(join_all(by_hand), app.resolve_requests());
+    assert!(
+        statuses.iter().all(|s| *s == StatusCode::CREATED),
+        "{statuses:?}"
+    );
+
+    let job = app.admin_get(&format!("/v1/user-imports/{job}")).await;
+    assert_eq!(
+        (&job["status"], &job["created"], &job["failed"]),
+        (&json!("completed"), &json!(people), &json!(0)),
+        "{job}"
+    );
+    assert_eq!(app.named_users(&a).await, people as i64);
+    assert_eq!(app.named_users(b).await, (people / 10) as i64);
+    assert_eq!(
+        told(app, "user.invited").await,
+        people,
+        "each person is invited once"
+    );
+    assert_eq!(told(app, "membership.added").await, people + people / 10);
+}
+
+/// How many events of one type the feed holds, read page by page.
+async fn told(app: &TestApp, event_type: &str) -> usize {
+    let mut after = String::new();
+    let mut total = 0;
+    loop {
+        let page = app
+            .admin_get(&format!("/v1/events?types={event_type}&limit=200{after}"))
+            .await;
+        let read = items(&page).len();
+        total += read;
+        if read < 200 {
+            return total;
+        }
+        after = format!("&after={}", page["next_after"].as_str().unwrap());
+    }
+}
