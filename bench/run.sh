@@ -281,14 +281,22 @@ IDLE_ANON_KB="$(rss_kb RssAnon)"
 TOKEN="$(sign_in | json_field access_token)"
 pick_targets pg_query
 # The statements the list handler runs for its data: the customer (with its
-# seats in use, a kept counter) and the page.
+# seats in use, a kept counter), the page, and the groups of the page's
+# members (roster reads its caller in the customer's statement).
+FIRST_PAGE_IDS="$(psql -Atq "$DB_URL" -c "SELECT string_agg(quote_literal(user_id), ',') FROM (
+    SELECT user_id FROM memberships WHERE customer_id = '$CUSTOMER_ID'
+    ORDER BY added_at DESC, user_id DESC LIMIT 51) page")"
 cat >"$WORK/list.sql" <<SQL
 SELECT * FROM customers WHERE id = '$CUSTOMER_ID';
 SELECT memberships.customer_id, memberships.user_id, memberships.role, memberships.settings, memberships.added_at,
-       memberships.updated_at, users.*
+       memberships.updated_at, memberships.external_id, users.*
 FROM memberships INNER JOIN users ON users.id = memberships.user_id
 WHERE memberships.customer_id = '$CUSTOMER_ID'
 ORDER BY memberships.added_at DESC, memberships.user_id DESC LIMIT 51;
+SELECT group_members.user_id, customer_groups.id, customer_groups.name
+FROM group_members INNER JOIN customer_groups ON customer_groups.id = group_members.group_id
+WHERE group_members.customer_id = '$CUSTOMER_ID' AND group_members.user_id IN ($FIRST_PAGE_IDS)
+ORDER BY customer_groups.name_key;
 SQL
 
 for round in $(seq 1 "$ROUNDS"); do

@@ -385,6 +385,34 @@ fn write_boxed<T: Staged>(conn: &mut DbConnection, rows: Vec<Box<dyn Any>>) -> Q
     T::write_all(conn, rows)
 }
 
+/// Runs `work` with PostgreSQL planning each of its statements for the
+/// values it is given, instead of reusing a plan made once for all values.
+///
+/// For reads of tables that grow fast (an import's lookups): a plan cached
+/// while a table was small stays in use until the table's statistics are
+/// next gathered, and a scan that suited a hundred rows then reads every
+/// one of a hundred thousand, batch after batch. Only around such reads:
+/// the foreign-key checks of inserts use cached plans too, and planning
+/// those for every row costs more than it saves.
+pub fn planned_for_their_values<T, E>(
+    conn: &mut DbConnection,
+    work: impl FnOnce(&mut DbConnection) -> Result<T, E>,
+) -> Result<T, E>
+where
+    E: From<diesel::result::Error>,
+{
+    let set = |conn: &mut DbConnection, mode: &str| match conn {
+        DbConnection::Postgres(pg) => {
+            pg.batch_execute(&format!("SET LOCAL plan_cache_mode = {mode}"))
+        }
+        DbConnection::Sqlite(_) => Ok(()),
+    };
+    set(conn, "force_custom_plan")?;
+    let done = work(conn)?;
+    set(conn, "auto")?;
+    Ok(done)
+}
+
 /// Runs `work` in a savepoint of the transaction under way: when it fails,
 /// its changes are rolled back and so are the rows it staged.
 pub fn savepoint<T, E>(

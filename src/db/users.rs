@@ -4,7 +4,8 @@
 use diesel::prelude::*;
 use time::PrimitiveDateTime;
 
-use super::schema::{memberships, refresh_tokens, users};
+use super::customers::CustomerRow;
+use super::schema::{customers, memberships, refresh_tokens, users};
 use super::DbConnection;
 use crate::domain::lifecycle::{standing, Standing, UserStatus};
 use crate::domain::pagination::Cursor;
@@ -125,8 +126,11 @@ pub fn lock(conn: &mut DbConnection, id: &str) -> QueryResult<bool> {
     Ok(found.is_some())
 }
 
+/// `(customer_id, role)` of one of a user's memberships.
+pub type Role = (String, MembershipRole);
+
 /// `(customer_id, role)` of each of a user's memberships.
-pub type Roles = Vec<(String, MembershipRole)>;
+pub type Roles = Vec<Role>;
 
 /// The user with their roles, in one round trip (the request extractor runs
 /// this on every authenticated request).
@@ -148,6 +152,35 @@ pub fn find_with_roles(conn: &mut DbConnection, id: &str) -> QueryResult<Option<
         .chain(rows.filter_map(|(_, role)| role))
         .collect();
     Ok(Some((user, roles)))
+}
+
+/// [`find_with_roles`], and the customer `customer_id` (if it exists) in
+/// the same statement: a list of a customer's users re-checks its caller
+/// and reads the customer in one round trip.
+pub fn find_with_roles_and_customer(
+    conn: &mut DbConnection,
+    id: &str,
+    customer_id: &str,
+) -> QueryResult<Option<(UserRow, Roles, Option<CustomerRow>)>> {
+    let rows: Vec<(UserRow, Option<Role>, Option<CustomerRow>)> = users::table
+        .left_join(memberships::table)
+        .left_join(customers::table.on(customers::id.eq(customer_id)))
+        .filter(users::id.eq(id))
+        .select((
+            UserRow::as_select(),
+            (memberships::customer_id, memberships::role).nullable(),
+            Option::<CustomerRow>::as_select(),
+        ))
+        .load(conn)?;
+    let mut rows = rows.into_iter();
+    let Some((user, first, customer)) = rows.next() else {
+        return Ok(None);
+    };
+    let roles = first
+        .into_iter()
+        .chain(rows.filter_map(|(_, role, _)| role))
+        .collect();
+    Ok(Some((user, roles, customer)))
 }
 
 pub fn find_by_email(conn: &mut DbConnection, email_key: &str) -> QueryResult<Option<UserRow>> {

@@ -195,8 +195,20 @@ pub fn administered(
 ) -> Result<CustomerRow, ApiError> {
     match actor.administer_customer(id) {
         Access::Hidden => Err(ApiError::NotFound("customer")),
+        _ => administered_of(actor, id, customers::find(conn, id)?),
+    }
+}
+
+/// [`administered`], with the customer `id` already read (`found`).
+pub fn administered_of(
+    actor: &Actor,
+    id: &str,
+    found: Option<CustomerRow>,
+) -> Result<CustomerRow, ApiError> {
+    match actor.administer_customer(id) {
+        Access::Hidden => Err(ApiError::NotFound("customer")),
         access => {
-            let row = customers::find(conn, id)?.ok_or(ApiError::NotFound("customer"))?;
+            let row = found.ok_or(ApiError::NotFound("customer"))?;
             require(access, "customer")?;
             Ok(row)
         }

@@ -24,7 +24,7 @@ use crate::error::ApiError;
 use crate::service::accounts::send_action_email;
 use crate::service::audit::{describe, AuditContext, Event};
 use crate::service::callers;
-use crate::service::customers::administered;
+use crate::service::customers::{administered, administered_of};
 use crate::service::groups;
 use crate::service::guard::lock_user;
 use crate::service::idempotency::{self, Answer, Created, Once};
@@ -623,8 +623,9 @@ pub async fn list(
 ) -> Result<CustomerUsers, ApiError> {
     let (actor, found) = state
         .read(move |conn, _| {
-            let actor = callers::caller(conn, &claims)?.ok_or_else(callers::ended)?;
-            let found = list_in(conn, &actor, &customer_id, query);
+            let (actor, customer) = callers::caller_and_customer(conn, &claims, &customer_id)?;
+            let found = administered_of(&actor, &customer_id, customer)
+                .and_then(|customer| list_in(conn, customer, query));
             Ok((actor, found))
         })
         .await?;
@@ -634,11 +635,10 @@ pub async fn list(
 
 fn list_in(
     conn: &mut DbConnection,
-    actor: &Actor,
-    customer_id: &str,
+    customer: CustomerRow,
     query: CustomerUserList,
 ) -> Result<CustomerUsers, ApiError> {
-    let customer = administered(conn, actor, customer_id)?;
+    let customer_id = customer.id.as_str();
     let filter = memberships::MemberFilter {
         users: &query.filter,
         role: query.role,

@@ -535,7 +535,8 @@ fn apply_rows(
                 .flatten()
         })
         .collect();
-    let known = look_up(conn, &job.customer_id, &parsed)?;
+    let known =
+        crate::db::planned_for_their_values(conn, |conn| look_up(conn, &job.customer_id, &parsed))?;
     let new_people: Vec<usize> = (0..parsed.len())
         .filter(|&index| parsed[index].as_ref().is_some_and(|row| known.is_new(row)))
         .collect();
