@@ -17,7 +17,7 @@ use actix_web::body::MessageBody;
 use actix_web::dev::{ServiceRequest, ServiceResponse};
 use actix_web::http::Method;
 use actix_web::middleware::Next;
-use actix_web::{get, web, HttpResponse};
+use actix_web::{get, web, HttpMessage, HttpResponse};
 use metrics_exporter_prometheus::{Matcher, PrometheusBuilder, PrometheusHandle};
 
 use crate::rate_limit::AuthRateLimit;
@@ -50,9 +50,53 @@ pub fn method_label(method: &Method) -> &'static str {
     }
 }
 
+/// The matched route template of a request (or `unmatched`), found once by
+/// [`note_route`]: finding it walks every route, as routing itself does.
+#[derive(Clone)]
+struct RouteLabel(String);
+
+/// Finds the request's route template once, for its log span, its metrics
+/// and the client-error window ([`route_label`]).
+pub fn note_route(req: &ServiceRequest) {
+    static TEMPLATES: OnceLock<quick_cache::sync::Cache<String, String>> = OnceLock::new();
+    let templates = TEMPLATES.get_or_init(|| quick_cache::sync::Cache::new(ROUTE_SHAPES));
+    let shape = path_shape(req.path());
+    let route = match templates.get(&shape) {
+        Some(route) => route,
+        None => {
+            let route = req.match_pattern().unwrap_or_else(|| "unmatched".into());
+            templates.insert(shape, route.clone());
+            route
+        }
+    };
+    req.extensions_mut().insert(RouteLabel(route));
+}
+
+/// Path shapes whose route template is remembered (a few per route).
+const ROUTE_SHAPES: usize = 1_024;
+
+/// The path with its ids and other long segments blanked: every path of a
+/// shape has the same route template (no route has such a segment as a
+/// literal), and the shape holds no id or token.
+fn path_shape(path: &str) -> String {
+    path.split('/')
+        .map(|segment| {
+            if segment.len() > 24 || uuid::Uuid::try_parse(segment).is_ok() {
+                "*"
+            } else {
+                segment
+            }
+        })
+        .collect::<Vec<_>>()
+        .join("/")
+}
+
 /// The `route` label: the matched route template, or `unmatched`.
 pub fn route_label(req: &actix_web::HttpRequest) -> String {
-    req.match_pattern().unwrap_or_else(|| "unmatched".into())
+    match req.extensions().get::<RouteLabel>() {
+        Some(RouteLabel(route)) => route.clone(),
+        None => req.match_pattern().unwrap_or_else(|| "unmatched".into()),
+    }
 }
 
 /// The process-wide recorder (installed once, shared by every app instance),
@@ -137,6 +181,23 @@ pub async fn metrics_endpoint(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_path_shape_blanks_ids_and_long_segments_and_keeps_the_rest() {
+        assert_eq!(
+            path_shape("/v1/customers/0193a5c2-7f61-7c7e-a4a1-7f1b2f5e3c11/users/me"),
+            "/v1/customers/*/users/me"
+        );
+        assert_eq!(
+            path_shape("/scim/v2/ServiceProviderConfig"),
+            "/scim/v2/ServiceProviderConfig"
+        );
+        assert_eq!(
+            path_shape("/activate/abcdefghijklmnopqrstuvwxyz0123"),
+            "/activate/*"
+        );
+        assert_eq!(path_shape("/v1/users/not-an-id"), "/v1/users/not-an-id");
+    }
 
     #[test]
     fn made_up_methods_share_one_label() {

@@ -291,7 +291,7 @@ pub fn groups_of_members(
     if user_ids.is_empty() {
         return Ok(Vec::new());
     }
-    group_members::table
+    on_backend!(conn, |backend| group_members::table
         .inner_join(customer_groups::table)
         .filter(group_members::customer_id.eq(customer_id))
         .filter(group_members::user_id.eq_any(user_ids))
@@ -300,7 +300,7 @@ pub fn groups_of_members(
             group_members::user_id,
             (customer_groups::id, customer_groups::name),
         ))
-        .load(conn)
+        .load(backend))
 }
 
 /// Whether the user is a member of the customer (a group takes members of

@@ -153,7 +153,10 @@ pub fn user_with_memberships(
     conn: &mut DbConnection,
     user_id: &str,
 ) -> QueryResult<Option<UserWithMemberships>> {
-    let rows: Vec<Joined> = users_with_memberships!(users::id.eq(user_id)).load(conn)?;
+    let rows: Vec<Joined> = on_backend!(conn, |backend| users_with_memberships!(
+        users::id.eq(user_id)
+    )
+    .load(backend))?;
     Ok(by_user(rows).pop())
 }
 
@@ -165,8 +168,10 @@ pub fn two_users_with_memberships(
     first: &str,
     second: &str,
 ) -> QueryResult<Vec<UserWithMemberships>> {
-    let rows: Vec<Joined> =
-        users_with_memberships!(users::id.eq(first).or(users::id.eq(second))).load(conn)?;
+    let rows: Vec<Joined> = on_backend!(conn, |backend| users_with_memberships!(users::id
+        .eq(first)
+        .or(users::id.eq(second)))
+    .load(backend))?;
     Ok(by_user(rows))
 }
 

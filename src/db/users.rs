@@ -135,14 +135,14 @@ pub type Roles = Vec<Role>;
 /// The user with their roles, in one round trip (the request extractor runs
 /// this on every authenticated request).
 pub fn find_with_roles(conn: &mut DbConnection, id: &str) -> QueryResult<Option<(UserRow, Roles)>> {
-    let rows: Vec<(UserRow, Option<(String, MembershipRole)>)> = users::table
+    let rows: Vec<(UserRow, Option<Role>)> = on_backend!(conn, |backend| users::table
         .left_join(memberships::table)
         .filter(users::id.eq(id))
         .select((
             UserRow::as_select(),
             (memberships::customer_id, memberships::role).nullable(),
         ))
-        .load(conn)?;
+        .load(backend))?;
     let mut rows = rows.into_iter();
     let Some((user, first)) = rows.next() else {
         return Ok(None);
@@ -162,16 +162,17 @@ pub fn find_with_roles_and_customer(
     id: &str,
     customer_id: &str,
 ) -> QueryResult<Option<(UserRow, Roles, Option<CustomerRow>)>> {
-    let rows: Vec<(UserRow, Option<Role>, Option<CustomerRow>)> = users::table
-        .left_join(memberships::table)
-        .left_join(customers::table.on(customers::id.eq(customer_id)))
-        .filter(users::id.eq(id))
-        .select((
-            UserRow::as_select(),
-            (memberships::customer_id, memberships::role).nullable(),
-            Option::<CustomerRow>::as_select(),
-        ))
-        .load(conn)?;
+    let rows: Vec<(UserRow, Option<Role>, Option<CustomerRow>)> =
+        on_backend!(conn, |backend| users::table
+            .left_join(memberships::table)
+            .left_join(customers::table.on(customers::id.eq(customer_id)))
+            .filter(users::id.eq(id))
+            .select((
+                UserRow::as_select(),
+                (memberships::customer_id, memberships::role).nullable(),
+                Option::<CustomerRow>::as_select(),
+            ))
+            .load(backend))?;
     let mut rows = rows.into_iter();
     let Some((user, first, customer)) = rows.next() else {
         return Ok(None);

@@ -67,6 +67,7 @@ pub async fn request_id_middleware(
         .unwrap_or_else(|| uuid::Uuid::new_v4().to_string());
     let client = client_ip(&req.extensions());
     req.extensions_mut().insert(RequestId(id.clone(), client));
+    crate::metrics::note_route(&req);
     let mut response = next.call(req).await?;
     if let Ok(value) = HeaderValue::from_str(&id) {
         response
@@ -87,9 +88,7 @@ impl RootSpanBuilder for RosterRootSpan {
             .get::<RequestId>()
             .map(|r| r.0.clone())
             .unwrap_or_default();
-        let route = request
-            .match_pattern()
-            .unwrap_or_else(|| "unmatched".into());
+        let route = crate::metrics::route_label(request.request());
         let client_ip = client_ip(&request.extensions()).map(|ip| ip.to_string());
         tracing::info_span!(
             "request",
