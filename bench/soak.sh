@@ -135,8 +135,8 @@ done = function(summary, latency, requests)
   local o, s, b = 0, 0, 0
   for _, t in ipairs(threads) do o = o + t:get("ok"); s = s + t:get("shed"); b = b + t:get("bad") end
   local e = summary.errors
-  io.write(string.format("answers ok=%d shed=%d bad=%d socket_errors=%d\n", o, s, b,
-    e.connect + e.read + e.write + e.timeout))
+  io.write(string.format("answers ok=%d shed=%d bad=%d socket_errors=%d (connect %d, read %d, write %d, timeout %d)\n",
+    o, s, b, e.connect + e.read + e.write + e.timeout, e.connect, e.read, e.write, e.timeout))
 end
 LUA
 # Correct sign-ins over the users with a password; a shed one waits 1 s.
@@ -305,18 +305,20 @@ answers = {}
 for path in sorted(glob.glob(os.path.join(work, "wrk-*.out"))):
     name = re.sub(r"-\d+$", "", os.path.basename(path)[4:-4])
     text = open(path).read()
-    m = re.search(r"answers ok=(\d+) shed=(\d+) bad=(\d+) socket_errors=(\d+)", text)
+    m = re.search(r"answers ok=(\d+) shed=(\d+) bad=(\d+) socket_errors=(\d+) \(connect (\d+), read (\d+), "
+                  r"write (\d+), timeout (\d+)\)", text)
     if not m:
         checks.append((f"{name}: wrk finished", False, text.strip()[-300:], True))
         continue
-    total = answers.setdefault(name, [0, 0, 0, 0])
+    total = answers.setdefault(name, [0] * 8)
     for i, v in enumerate(m.groups()):
         total[i] += int(v)
-for name, (ok, shed, bad, socket_errors) in answers.items():
+for name, (ok, shed, bad, socket_errors, connect, read, write, timeout) in answers.items():
     allowed_shed = name in ("login", "flood")
     passed = bad == 0 and socket_errors == 0 and (allowed_shed or shed == 0) and ok > 0
     checks.append((f"{name}: no error but the sign-ins' 429s", passed,
-                   f"{ok} ok, {shed} shed (429), {bad} other errors, {socket_errors} socket errors", True))
+                   f"{ok} ok, {shed} shed (429), {bad} other errors, {socket_errors} socket errors "
+                   f"(connect {connect}, read {read}, write {write}, timeout {timeout})", True))
 outbox = [r["outbox_pending"] for r in after]
 print(f"\nsoak over {rows[-1]['t']} s, {len(rows)} samples; emails received by the fake provider: {sent}")
 print(f"outbox backlog after warm-up: {min(outbox)}..{max(outbox)}, last {outbox[-1]}")

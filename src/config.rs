@@ -147,6 +147,8 @@ pub struct Settings {
     pub reset_email_cooldown: Duration,
     pub hash_concurrency: usize,
     pub hash_queue: usize,
+    /// The longest a password request waits for a hashing slot.
+    pub hash_queue_wait: Duration,
     /// The largest user-import file, in bytes.
     pub import_max_bytes: u64,
     pub auth_rate_limit: u32,
@@ -291,6 +293,7 @@ impl Settings {
             reset_email_cooldown: env.duration(&vars::RESET_EMAIL_COOLDOWN, None)?,
             hash_concurrency,
             hash_queue: env.count(&vars::HASH_QUEUE, Some(hash_queue_default))?,
+            hash_queue_wait: env.duration(&vars::HASH_QUEUE_WAIT, None)?,
             import_max_bytes: env.count(&vars::IMPORT_MAX_BYTES, None)?,
             auth_rate_limit: env.count(&vars::AUTH_RATE_LIMIT, None)?,
             confirmation_emails_per_hour: env.count(&vars::CONFIRMATION_EMAILS_PER_HOUR, None)?,

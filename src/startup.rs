@@ -157,7 +157,11 @@ pub async fn build_state(
     Ok(web::Data::new(AppState {
         db,
         keys,
-        hasher: PasswordHasher::new(settings.hash_concurrency, settings.hash_queue),
+        hasher: PasswordHasher::new(
+            settings.hash_concurrency,
+            settings.hash_queue,
+            settings.hash_queue_wait,
+        ),
         templates,
         pages,
         clock,

@@ -1,8 +1,10 @@
 //! argon2id hashing on its own pool of `ROSTER_HASH_CONCURRENCY` threads, so
 //! sign-in floods queue here instead of starving the async workers. The
-//! queue is bounded (`ROSTER_HASH_QUEUE`): a sign-in beyond it is refused at
-//! once with a 429 rather than waiting seconds for a slot it would time out
-//! on anyway.
+//! queue is bounded twice: a sign-in beyond `ROSTER_HASH_QUEUE` is refused
+//! at once with a 429 rather than waiting seconds for a slot it would time
+//! out on anyway, and one that has waited `ROSTER_HASH_QUEUE_WAIT` for a slot
+//! (other work kept the low-priority hashing threads from the cores) gets
+//! the same 429 instead of an answer its client has stopped waiting for.
 //!
 //! Memory: each hash needs 19 MiB of working memory. Left to the allocator,
 //! those buffers end up in whichever glibc arena a thread happens to use and
@@ -52,6 +54,8 @@ pub struct PasswordHasher {
     shared: Arc<Shared>,
     /// Callers that may be running or waiting at once.
     admit_limit: usize,
+    /// The longest an admitted caller waits for a hashing slot.
+    max_wait: Duration,
     /// Verified against when the account is unknown, so timing does not tell.
     dummy_hash: Arc<String>,
 }
@@ -66,7 +70,7 @@ struct Shared {
 }
 
 impl PasswordHasher {
-    pub fn new(concurrency: usize, queue: usize) -> Self {
+    pub fn new(concurrency: usize, queue: usize, max_wait: Duration) -> Self {
         keep_large_buffers_out_of_arenas();
         let dummy = hash_now("roster dummy password for constant-time misses")
             .expect("hashing a constant cannot fail");
@@ -85,6 +89,7 @@ impl PasswordHasher {
                 scratchpads: Mutex::new(Vec::new()),
             }),
             admit_limit: concurrency.max(1) + queue,
+            max_wait,
             dummy_hash: Arc::new(dummy),
         }
     }
@@ -122,10 +127,7 @@ impl PasswordHasher {
             shared: self.shared.clone(),
         };
         if before >= self.admit_limit {
-            metrics::counter!("roster_password_hash_shed_total").increment(1);
-            return Err(HashError::Busy {
-                retry_after_secs: 1,
-            });
+            return Err(shed());
         }
         Ok(admission)
     }
@@ -152,11 +154,10 @@ impl PasswordHasher {
         _admission: Admission,
         work: impl FnOnce(&mut Scratchpad) -> T + Send + 'static,
     ) -> Result<T, HashError> {
-        let _permit = self
-            .permits
-            .clone()
-            .acquire_owned()
+        let slot = self.permits.clone().acquire_owned();
+        let _permit = tokio::time::timeout(self.max_wait, slot)
             .await
+            .map_err(|_| shed())?
             .map_err(HashError::failed)?;
         let (done, result) = tokio::sync::oneshot::channel();
         let shared = self.shared.clone();
@@ -167,6 +168,14 @@ impl PasswordHasher {
             let _ = done.send(outcome);
         });
         result.await.map_err(HashError::failed)
+    }
+}
+
+/// A request turned away: counted, and told to come back in a second.
+fn shed() -> HashError {
+    metrics::counter!("roster_password_hash_shed_total").increment(1);
+    HashError::Busy {
+        retry_after_secs: 1,
     }
 }
 
@@ -342,6 +351,8 @@ pub fn verify_now(password: &str, hash: &str) -> bool {
 mod tests {
     use super::*;
 
+    const WAIT: Duration = Duration::from_secs(3);
+
     #[test]
     fn a_hash_is_an_argon2id_phc_string_that_verifies() {
         let hash = hash_now("correct horse battery").unwrap();
@@ -376,7 +387,7 @@ mod tests {
             libc::getpriority(libc::PRIO_PROCESS, tid)
         };
         let before = own();
-        let hasher = PasswordHasher::new(2, 0);
+        let hasher = PasswordHasher::new(2, 0, WAIT);
         let niceness: Vec<libc::c_int> = (0..2).map(|_| hasher.pool.install(own)).collect();
         assert_eq!(niceness, [HASHING_NICE, HASHING_NICE]);
         assert_eq!(own(), before, "only the hashing threads yield");
@@ -384,7 +395,7 @@ mod tests {
 
     #[tokio::test]
     async fn a_caller_beyond_the_queue_is_refused_at_once() {
-        let hasher = PasswordHasher::new(1, 1);
+        let hasher = PasswordHasher::new(1, 1, WAIT);
         let hash = hash_now("correct horse battery").unwrap();
         let attempt = || hasher.verify("correct horse battery".into(), Some(hash.clone()));
         let (first, second, third) = tokio::join!(attempt(), attempt(), attempt());
@@ -401,9 +412,28 @@ mod tests {
             .unwrap());
     }
 
+    #[tokio::test]
+    async fn a_caller_kept_from_a_slot_too_long_is_refused() {
+        let hasher = PasswordHasher::new(1, 4, Duration::from_millis(20));
+        let hash = hash_now("correct horse battery").unwrap();
+        let busy = hasher.permits.clone().acquire_owned().await.unwrap();
+        let waited = hasher.verify("correct horse battery".into(), Some(hash.clone()));
+        assert!(matches!(
+            waited.await,
+            Err(HashError::Busy {
+                retry_after_secs: 1
+            })
+        ));
+        drop(busy);
+        assert!(hasher
+            .verify("correct horse battery".into(), Some(hash))
+            .await
+            .unwrap());
+    }
+
     #[tokio::test(start_paused = true)]
     async fn scratchpads_are_kept_under_load_and_released_when_idle() {
-        let hasher = PasswordHasher::new(1, 4);
+        let hasher = PasswordHasher::new(1, 4, WAIT);
         let hash = hasher.hash("correct horse battery".into()).await.unwrap();
         assert_eq!(
             hasher.shared.scratchpads().len(),

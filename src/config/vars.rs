@@ -497,6 +497,16 @@ pub const HASH_QUEUE: Var = var(
     "password requests that may wait for a hashing slot; beyond it a 429 at once",
     |s| Some(s.hash_queue.to_string()),
 );
+pub const HASH_QUEUE_WAIT: Var = var(
+    "ROSTER_HASH_QUEUE_WAIT",
+    Value("3s"),
+    Kind::Duration {
+        min: "10ms",
+        max: "1m",
+    },
+    "longest a password request waits in that queue for a slot (when other work keeps the low-priority hashing threads from the cores); then a 429 with `Retry-After: 1`",
+    |s| duration(s.hash_queue_wait),
+);
 pub const IMPORT_MAX_BYTES: Var = var(
     "ROSTER_IMPORT_MAX_BYTES",
     Value("52428800"),
@@ -564,6 +574,7 @@ pub static ALL: &[&Var] = &[
     &RESET_EMAIL_COOLDOWN,
     &HASH_CONCURRENCY,
     &HASH_QUEUE,
+    &HASH_QUEUE_WAIT,
     &IMPORT_MAX_BYTES,
     &LOG_FORMAT,
 ];
