@@ -7,7 +7,6 @@ use diesel::prelude::*;
 use sha2::{Digest, Sha256};
 use time::PrimitiveDateTime;
 
-use super::events::ROWS_PER_INSERT;
 use super::schema::{audit_event_customers, audit_events};
 use super::DbConnection;
 use crate::domain::pagination::Cursor;
@@ -38,36 +37,27 @@ pub struct AuditEntry {
 }
 
 impl super::Staged for AuditEntry {
-    /// The rows in one insert, their customers in another (per thousand).
+    /// The rows in a few inserts, then their customers in a few more.
     fn write_all(conn: &mut DbConnection, entries: Vec<Self>) -> QueryResult<()> {
-        for chunk in entries.chunks(ROWS_PER_INSERT) {
-            let rows: Vec<&AuditRow> = chunk.iter().map(|entry| &entry.row).collect();
-            on_backend!(&mut *conn, |backend| diesel::insert_into(
-                audit_events::table
-            )
-            .values(rows)
-            .execute(backend))?;
-            let belongs: Vec<_> = chunk
-                .iter()
-                .flat_map(|entry| {
-                    entry.customers.iter().map(|customer_id| {
-                        (
-                            audit_event_customers::event_id.eq(&entry.row.id),
-                            audit_event_customers::customer_id.eq(customer_id),
-                            audit_event_customers::occurred_at.eq(entry.row.occurred_at),
-                        )
-                    })
+        let (rows, customers): (Vec<AuditRow>, Vec<BTreeSet<String>>) = entries
+            .into_iter()
+            .map(|entry| (entry.row, entry.customers))
+            .unzip();
+        insert_in_chunks!(&mut *conn, audit_events::table, rows)?;
+        let belongs: Vec<_> = rows
+            .iter()
+            .zip(&customers)
+            .flat_map(|(row, customers)| {
+                customers.iter().map(|customer_id| {
+                    (
+                        audit_event_customers::event_id.eq(&row.id),
+                        audit_event_customers::customer_id.eq(customer_id),
+                        audit_event_customers::occurred_at.eq(row.occurred_at),
+                    )
                 })
-                .collect();
-            for part in belongs.chunks(ROWS_PER_INSERT) {
-                on_backend!(&mut *conn, |backend| diesel::insert_into(
-                    audit_event_customers::table
-                )
-                .values(part)
-                .execute(backend))?;
-            }
-        }
-        Ok(())
+            })
+            .collect();
+        insert_in_chunks!(conn, audit_event_customers::table, belongs)
     }
 }
 

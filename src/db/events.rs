@@ -36,10 +36,6 @@ pub struct NewEvent<'a> {
 /// An arbitrary constant: the lock that serialises event writers.
 const EVENT_WRITERS_LOCK: i64 = 0x726f_7374_6576;
 
-/// Rows per insert statement: well under both backends' limits on bound
-/// parameters (SQLite's is 32,766).
-pub(crate) const ROWS_PER_INSERT: usize = 1_000;
-
 /// Inserts one event (see [`insert_all`]); returns its `seq`.
 pub fn insert(
     conn: &mut DbConnection,
@@ -74,7 +70,7 @@ pub fn insert_all(
         })?;
     }
     let mut seqs = Vec::with_capacity(new_events.len());
-    for chunk in new_events.chunks(ROWS_PER_INSERT) {
+    for chunk in new_events.chunks(super::ROWS_PER_INSERT) {
         let rows: Vec<&NewEvent> = chunk.iter().map(|(event, _)| event).collect();
         let written: HashMap<String, i64> = on_backend!(&mut *conn, |backend| {
             diesel::insert_into(events::table)
@@ -101,13 +97,7 @@ pub fn insert_all(
                 })
             })
             .collect();
-        for part in belongs.chunks(ROWS_PER_INSERT) {
-            on_backend!(&mut *conn, |backend| diesel::insert_into(
-                event_customers::table
-            )
-            .values(part)
-            .execute(backend))?;
-        }
+        insert_in_chunks!(&mut *conn, event_customers::table, belongs)?;
         seqs.extend(chunk_seqs);
     }
     Ok(seqs)

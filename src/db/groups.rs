@@ -213,14 +213,7 @@ pub fn add_new_members(
             )
         })
         .collect();
-    for chunk in rows.chunks(super::events::ROWS_PER_INSERT) {
-        on_backend!(&mut *conn, |backend| diesel::insert_into(
-            group_members::table
-        )
-        .values(chunk)
-        .execute(backend))?;
-    }
-    Ok(())
+    insert_in_chunks!(conn, group_members::table, rows)
 }
 
 /// Removes a member; false if they were not one.

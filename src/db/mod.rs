@@ -37,6 +37,27 @@ macro_rules! on_backend {
     };
 }
 
+/// Rows per multi-row insert: well under both backends' limits on bound
+/// parameters (SQLite's is 32,766).
+pub(crate) const ROWS_PER_INSERT: usize = 1_000;
+
+/// Inserts a slice of rows into a table in a few statements, a thousand
+/// rows each; evaluates to a `QueryResult<()>`. A multi-row insert needs
+/// the concrete connection, hence a macro over [`on_backend!`].
+macro_rules! insert_in_chunks {
+    ($conn:expr, $table:expr, $rows:expr) => {{
+        let conn: &mut $crate::db::DbConnection = $conn;
+        $rows
+            .chunks($crate::db::ROWS_PER_INSERT)
+            .try_for_each(|chunk| -> diesel::QueryResult<()> {
+                on_backend!(&mut *conn, |backend| diesel::insert_into($table)
+                    .values(chunk)
+                    .execute(backend))?;
+                Ok(())
+            })
+    }};
+}
+
 pub mod action_tokens;
 pub mod api_clients;
 pub mod audit;

@@ -82,19 +82,14 @@ pub fn insert(conn: &mut DbConnection, user: &NewUser) -> QueryResult<()> {
 }
 
 /// Inserts many users in a few statements (a thousand a statement).
-pub fn insert_all(conn: &mut DbConnection, new_users: &[&NewUser]) -> QueryResult<()> {
-    for chunk in new_users.chunks(super::events::ROWS_PER_INSERT) {
-        on_backend!(&mut *conn, |backend| diesel::insert_into(users::table)
-            .values(chunk.to_vec())
-            .execute(backend))?;
-    }
-    Ok(())
+pub fn insert_all(conn: &mut DbConnection, new_users: &[NewUser]) -> QueryResult<()> {
+    insert_in_chunks!(conn, users::table, new_users)
 }
 
 /// The users with these ids, in no special order.
 pub fn find_all(conn: &mut DbConnection, ids: &[String]) -> QueryResult<Vec<UserRow>> {
     let mut found = Vec::with_capacity(ids.len());
-    for chunk in ids.chunks(super::events::ROWS_PER_INSERT) {
+    for chunk in ids.chunks(super::ROWS_PER_INSERT) {
         found.extend(
             users::table
                 .filter(users::id.eq_any(chunk))

@@ -80,11 +80,17 @@ pub fn caller_and_customer(
     }
     let (user, roles, customer) =
         users::find_with_roles_and_customer(conn, &claims.sub, customer_id)?.ok_or_else(ended)?;
-    let usable = user.standing() == Standing::Usable && user.session_version == claims.sv;
-    if !usable {
+    if !may_use_tokens(&user, claims.sv) {
         return Err(ended());
     }
     Ok((person(user, roles), customer))
+}
+
+/// Whether `user`'s tokens of session version `session_version` still work:
+/// the account is usable and its session version (moved on by a password
+/// change, a reset and the like) is still theirs.
+fn may_use_tokens(user: &UserRow, session_version: i32) -> bool {
+    user.standing() == Standing::Usable && user.session_version == session_version
 }
 
 /// The person a token with session version `session_version` stands for, if
@@ -94,8 +100,7 @@ fn standing_person(
     memberships: &[memberships::MembershipInfo],
     session_version: i32,
 ) -> Option<Actor> {
-    let usable = user.standing() == Standing::Usable && user.session_version == session_version;
-    usable.then(|| {
+    may_use_tokens(user, session_version).then(|| {
         let roles = memberships
             .iter()
             .map(|m| (m.membership.customer_id.clone(), m.membership.role))
@@ -118,11 +123,7 @@ fn load_actor(
     let Some((user, roles)) = users::find_with_roles(conn, subject)? else {
         return Ok(None);
     };
-    let usable = user.standing() == Standing::Usable && user.session_version == session_version;
-    if !usable {
-        return Ok(None);
-    }
-    Ok(Some(person(user, roles)))
+    Ok(may_use_tokens(&user, session_version).then(|| person(user, roles)))
 }
 
 /// A person as a caller, with the customers they belong to and administer.

@@ -612,13 +612,13 @@ pub fn join_new_member(
     user_id: &str,
     wanted: &[GroupRow],
     now: PrimitiveDateTime,
-) -> Result<Vec<String>, ApiError> {
+) -> Result<(), ApiError> {
     for group in wanted {
         if groups::add_member(conn, group, user_id, now)? {
             groups::touch(conn, &group.id, now)?;
         }
     }
-    Ok(refs_by_name(wanted).into_iter().map(|g| g.name).collect())
+    Ok(())
 }
 
 /// Groups as a membership lists them: by name, each once.

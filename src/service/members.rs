@@ -2,6 +2,8 @@
 //! edit, remove. Each public function opens its own transaction; a private
 //! `…_in` function is its body inside that transaction.
 
+use std::collections::HashMap;
+
 use diesel::Connection;
 use serde_json::{json, Value};
 
@@ -499,7 +501,9 @@ pub fn add_new_users_in(
     let customer_groups = group_rows::find_all(conn, customer_id, &group_ids)?;
     let mut seats_left = seats_left(customer.licensed_seats, customer.named_users);
     let mut outcomes = Vec::with_capacity(inputs.len());
-    let mut planned = Vec::new();
+    // Each accepted input and its groups, beside the user it invites.
+    let mut planned: Vec<(&AddUser, Vec<GroupRow>)> = Vec::new();
+    let mut new_users: Vec<NewUser> = Vec::new();
     for input in inputs {
         let prepared = invited_user(input, now).and_then(|user| {
             let wanted = input.group_ids.as_deref().unwrap_or_default();
@@ -512,22 +516,21 @@ pub fn add_new_users_in(
             Ok(_) if seats_left == Some(0) => Err(()),
             Ok((user, groups)) => {
                 seats_left = seats_left.map(|left| left - 1);
-                planned.push((input, user, groups));
+                planned.push((input, groups));
+                new_users.push(user);
                 Ok(Ok(()))
             }
             Err(refused) => Ok(Err(refused)),
         };
         outcomes.push(outcome);
     }
-    users::insert_all(
-        conn,
-        &planned.iter().map(|(_, user, _)| user).collect::<Vec<_>>(),
-    )?;
+    users::insert_all(conn, &new_users)?;
     let taken = i64::try_from(planned.len()).unwrap_or(i64::MAX);
     let customer = take_seats(conn, customer_id, taken)?;
     let members: Vec<MembershipRow> = planned
         .iter()
-        .map(|(input, user, _)| MembershipRow {
+        .zip(&new_users)
+        .map(|((input, _), user)| MembershipRow {
             customer_id: customer_id.to_string(),
             user_id: user.id.clone(),
             role: input.role.unwrap_or_default(),
@@ -538,13 +541,13 @@ pub fn add_new_users_in(
         })
         .collect();
     memberships::insert_all(conn, &members)?;
-    join_new_members(conn, &planned, now)?;
-    let ids: Vec<String> = planned.iter().map(|(_, user, _)| user.id.clone()).collect();
-    let mut written: std::collections::HashMap<String, UserRow> = users::find_all(conn, &ids)?
+    join_new_members(conn, &planned, &new_users, now)?;
+    let ids: Vec<String> = new_users.iter().map(|user| user.id.clone()).collect();
+    let mut written: HashMap<String, UserRow> = users::find_all(conn, &ids)?
         .into_iter()
         .map(|user| (user.id.clone(), user))
         .collect();
-    for ((input, new, groups), membership) in planned.iter().zip(&members) {
+    for (((input, groups), new), membership) in planned.iter().zip(&new_users).zip(&members) {
         let user = written.remove(&new.id).ok_or(ApiError::NotFound("user"))?;
         invite(
             conn,
@@ -580,12 +583,14 @@ pub fn add_new_users_in(
 /// Puts just added members in their groups, and marks each group changed.
 fn join_new_members(
     conn: &mut DbConnection,
-    planned: &[(&AddUser, NewUser, Vec<GroupRow>)],
+    planned: &[(&AddUser, Vec<GroupRow>)],
+    new_users: &[NewUser],
     now: time::PrimitiveDateTime,
 ) -> Result<(), ApiError> {
     let mut pairs: Vec<(&GroupRow, &str)> = planned
         .iter()
-        .flat_map(|(_, user, groups)| groups.iter().map(|group| (group, user.id.as_str())))
+        .zip(new_users)
+        .flat_map(|((_, groups), user)| groups.iter().map(|group| (group, user.id.as_str())))
         .collect();
     pairs.sort_by(|a, b| (&a.0.id, a.1).cmp(&(&b.0.id, b.1)));
     pairs.dedup_by(|a, b| a.0.id == b.0.id && a.1 == b.1);
@@ -656,15 +661,14 @@ fn list_in(
         id: membership.user_id.clone(),
     });
     let user_ids: Vec<String> = page.items.iter().map(|(m, _)| m.user_id.clone()).collect();
-    let mut groups = group_rows::groups_of_members(conn, customer_id, &user_ids)?;
-    let rows = page.map(|(membership, user)| {
-        let (mine, others) = groups.drain(..).partition(|(id, _)| *id == user.id);
-        groups = others;
-        Member {
-            membership,
-            user,
-            groups: mine.into_iter().map(|(_, group)| group).collect(),
-        }
+    let mut groups: HashMap<String, Vec<GroupRef>> = HashMap::new();
+    for (user_id, group) in group_rows::groups_of_members(conn, customer_id, &user_ids)? {
+        groups.entry(user_id).or_default().push(group);
+    }
+    let rows = page.map(|(membership, user)| Member {
+        groups: groups.remove(&user.id).unwrap_or_default(),
+        membership,
+        user,
     });
     Ok(CustomerUsers {
         named_users: customer.named_users,
