@@ -9,6 +9,7 @@ pub mod domain;
 pub mod email;
 pub mod error;
 pub mod http;
+pub mod memory;
 pub mod metrics;
 pub mod openapi;
 pub mod pages;

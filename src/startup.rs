@@ -92,6 +92,7 @@ impl Application {
             form_limit.clone(),
             settings.workers,
         )?;
+        crate::memory::return_free_pages();
         let (shutdown, stopped) = tokio::sync::watch::channel(false);
         let mut jobs = vec![
             auth_limit.spawn_pruning(stopped.clone()),

@@ -11,7 +11,8 @@
 //! stay there (a sign-in burst once left 400 MiB behind). So buffers are
 //! kept in a small pool of at most `concurrency` scratchpads, reused under
 //! load, and handed back to the system (they are always mmapped) once
-//! hashing has been idle for a moment.
+//! hashing has been idle for a moment, with whatever else the burst left
+//! free in malloc's arenas (`crate::memory`).
 
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
@@ -71,7 +72,7 @@ struct Shared {
 
 impl PasswordHasher {
     pub fn new(concurrency: usize, queue: usize, max_wait: Duration) -> Self {
-        keep_large_buffers_out_of_arenas();
+        crate::memory::map_large_buffers_on_their_own();
         let dummy = hash_now("roster dummy password for constant-time misses")
             .expect("hashing a constant cannot fail");
         let pool = rayon::ThreadPoolBuilder::new()
@@ -215,6 +216,7 @@ impl Shared {
             && self.admissions.load(Ordering::Acquire) == admissions;
         if idle {
             self.scratchpads().clear();
+            crate::memory::return_free_pages();
         }
     }
 }
@@ -251,18 +253,6 @@ fn yield_to_other_work() {
     unsafe {
         let tid = libc::syscall(libc::SYS_gettid) as libc::id_t;
         libc::setpriority(libc::PRIO_PROCESS, tid, HASHING_NICE);
-    }
-}
-
-/// Makes glibc map every allocation of 4 MiB or more on its own, so freeing a
-/// scratchpad returns it to the system. (By default glibc raises that
-/// threshold after the first large free and then keeps such buffers in its
-/// arenas for good.)
-fn keep_large_buffers_out_of_arenas() {
-    #[cfg(all(target_os = "linux", target_env = "gnu"))]
-    // SAFETY: mallopt only changes allocator tuning; it is thread-safe.
-    unsafe {
-        libc::mallopt(libc::M_MMAP_THRESHOLD, 4 << 20);
     }
 }
 
