@@ -223,15 +223,6 @@ pub struct MemberFilter<'a> {
     pub external_id: Option<&'a str>,
 }
 
-impl MemberFilter<'_> {
-    fn is_empty(&self) -> bool {
-        self.users.status.is_none()
-            && self.users.prefix.is_none()
-            && self.role.is_none()
-            && self.external_id.is_none()
-    }
-}
-
 /// One customer's users, newest membership first.
 pub fn list_customer_users(
     conn: &mut DbConnection,
@@ -240,9 +231,6 @@ pub fn list_customer_users(
     cursor: Option<&Cursor>,
     limit: i64,
 ) -> QueryResult<Vec<(MembershipRow, UserRow)>> {
-    if filter.is_empty() {
-        return list_all_customer_users(conn, customer_id, cursor, limit);
-    }
     let mut query = memberships::table
         .inner_join(users::table)
         .filter(memberships::customer_id.eq(customer_id.to_string()))
@@ -275,39 +263,6 @@ pub fn list_customer_users(
         limit
     )
     .load(conn)
-}
-
-/// [`list_customer_users`] without filters, the page a console opens with:
-/// static queries on the concrete connection, so each backend finds its
-/// prepared statement by the query's type instead of writing its SQL.
-fn list_all_customer_users(
-    conn: &mut DbConnection,
-    customer_id: &str,
-    cursor: Option<&Cursor>,
-    limit: i64,
-) -> QueryResult<Vec<(MembershipRow, UserRow)>> {
-    // A macro, not a value: the selection's type names its backend.
-    macro_rules! members {
-        () => {
-            memberships::table
-                .inner_join(users::table)
-                .filter(memberships::customer_id.eq(customer_id))
-                .select((MembershipRow::as_select(), UserRow::as_select()))
-                .order((memberships::added_at.desc(), memberships::user_id.desc()))
-                .limit(limit + 1)
-        };
-    }
-    match cursor {
-        None => on_backend!(conn, |backend| members!().load(backend)),
-        Some(cursor) => {
-            let after = memberships::added_at.le(cursor.at).and(
-                memberships::added_at
-                    .lt(cursor.at)
-                    .or(memberships::user_id.lt(&cursor.id)),
-            );
-            on_backend!(conn, |backend| members!().filter(after).load(backend))
-        }
-    }
 }
 
 /// What a membership edit writes.
