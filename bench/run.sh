@@ -76,7 +76,7 @@ stop_server() {
 report() {
     [ -s "$WORK/results" ] || return 0
     printf '\n%-18s %8s %-16s %s\n' metric median spread "raw (last round: measured / baseline)"
-    for metric in R_get R_list S_depth R_login refresh_per_core isolation shed_ms get_p99_ms_at_half outbox \
+    for metric in R_get R_list get_cpu_ms_roster list_cpu_ms_roster S_depth R_login refresh_per_core isolation shed_ms get_p99_ms_at_half outbox \
         scale_out_2 scale_out_3 scale_out_emails sqlite_get_vs_pg sqlite_list_vs_pg sqlite_S_depth \
         import_pg import_sqlite reimport_pg reimport_sqlite export_pg export_sqlite import_rss_mb; do
         values="$(awk -v m="$metric" '$1 == m {print $2}' "$WORK/results")"
@@ -133,6 +133,33 @@ wrk_rps() {
 wrk_latency_ms() {
     wrk -t1 -c1 -d"${SECONDS_EACH}s" -H "Authorization: Bearer $TOKEN" "$1" |
         awk '/Latency/ {v=$2; if (v ~ /us$/) {sub(/us/,"",v); v/=1000} else if (v ~ /ms$/) {sub(/ms/,"",v)} else {sub(/s/,"",v); v*=1000}; print v}'
+}
+# Where a load's CPU went: user+system clock ticks of roster and of the bench
+# database's PostgreSQL backends ("pid ticks" lines), before and after it.
+cpu_snapshot() {
+    local pid
+    for pid in "$SERVER" $(pgrep -f "postgres: .* $DB " || true); do
+        awk -v p="$pid" -v s="$SERVER" '{print (p == s ? "roster" : "pg"), p, $14 + $15}' "/proc/$pid/stat" 2>/dev/null || true
+    done
+}
+# cpu_split BEFORE AFTER REQUESTS → "roster_ms pg_ms": CPU per request of each
+# (a backend that started during the load counts from zero).
+cpu_split() {
+    awk -v n="$3" -v hz="$(getconf CLK_TCK)" '
+        FNR == NR {before[$2] = $3; next}
+        {used[$1] += $3 - before[$2]}
+        END {printf "%.3f %.3f\n", used["roster"] * 1000 / hz / n, used["pg"] * 1000 / hz / n}' "$1" "$2"
+}
+# wrk_rps_cpu URL → "requests/s roster_ms pg_ms", as wrk_rps, with the CPU
+# each request cost roster and PostgreSQL.
+wrk_rps_cpu() {
+    local out requests
+    cpu_snapshot >"$WORK/cpu.before"
+    out="$(wrk -t"$THREADS" -c"$CONNECTIONS" -d"${SECONDS_EACH}s" -H "Authorization: Bearer $TOKEN" "$1")"
+    cpu_snapshot >"$WORK/cpu.after"
+    if grep -q "Non-2xx" <<<"$out"; then say "$out"; say "non-2xx answers from $1"; exit 1; fi
+    requests="$(awk '/requests in/ {print $1}' <<<"$out")"
+    echo "$(awk '/Requests\/sec/ {print $2}' <<<"$out") $(cpu_split "$WORK/cpu.before" "$WORK/cpu.after" "$requests")"
 }
 pgbench_tps() {
     pgbench -n -M prepared -c "$CONNECTIONS" -j "$THREADS" -T "$SECONDS_EACH" "$@" "$DB_URL" 2>/dev/null |
@@ -301,9 +328,9 @@ SQL
 
 for round in $(seq 1 "$ROUNDS"); do
     say "== PostgreSQL round $round of $ROUNDS"
-    get="$(wrk_rps "$BASE/v1/users/$USER_ID")"
+    read -r get get_roster_ms get_pg_ms < <(wrk_rps_cpu "$BASE/v1/users/$USER_ID")
     select_tps="$(pgbench_tps -S)"
-    list="$(wrk_rps "$BASE/v1/customers/$CUSTOMER_ID/users?limit=50")"
+    read -r list list_roster_ms list_pg_ms < <(wrk_rps_cpu "$BASE/v1/customers/$CUSTOMER_ID/users?limit=50")
     list_tps="$(pgbench_tps -f "$WORK/list.sql")"
     first_ms="$(wrk_latency_ms "$BASE/v1/customers/$CUSTOMER_ID/users?limit=50")"
     deep_ms="$(wrk_latency_ms "$BASE/v1/customers/$CUSTOMER_ID/users?limit=50&cursor=$DEEP_CURSOR")"
@@ -315,6 +342,8 @@ for round in $(seq 1 "$ROUNDS"); do
     {
         echo "R_get $(ratio "$get" "$select_tps") $get $select_tps"
         echo "R_list $(ratio "$list" "$list_tps") $list $list_tps"
+        echo "get_cpu_ms_roster $get_roster_ms $get_roster_ms ${get_pg_ms}_in_PostgreSQL"
+        echo "list_cpu_ms_roster $list_roster_ms $list_roster_ms ${list_pg_ms}_in_PostgreSQL"
         echo "S_depth $(ratio "$deep_ms" "$first_ms") $deep_ms $first_ms"
         echo "R_login $(ratio "$login" "$argon") $login $argon"
         echo "refresh_per_core $(ratio "$refresh" "$THREADS") $refresh $THREADS"

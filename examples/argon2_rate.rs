@@ -19,7 +19,11 @@ fn main() {
             }
         }
     }
-    let hash = roster::auth::passwords::hash_now("correct horse battery staple").expect("hash");
+    let hash = roster::auth::passwords::hash_now(
+        "correct horse battery staple",
+        roster::config::HashMemory::default(),
+    )
+    .expect("hash");
     let deadline = Instant::now() + Duration::from_secs(seconds);
     let started = Instant::now();
     let verified: u64 = std::thread::scope(|scope| {

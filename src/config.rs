@@ -43,6 +43,50 @@ impl LogFormat {
     }
 }
 
+/// How much memory each argon2id hash takes, one of OWASP's five settings of
+/// equal strength (Password Storage Cheat Sheet): less memory is paired with
+/// more passes over it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum HashMemory {
+    #[default]
+    Mib7,
+    Mib9,
+    Mib12,
+    Mib19,
+    Mib46,
+}
+
+impl HashMemory {
+    pub const ALL: [HashMemory; 5] = [
+        HashMemory::Mib7,
+        HashMemory::Mib9,
+        HashMemory::Mib12,
+        HashMemory::Mib19,
+        HashMemory::Mib46,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            HashMemory::Mib7 => "7MiB",
+            HashMemory::Mib9 => "9MiB",
+            HashMemory::Mib12 => "12MiB",
+            HashMemory::Mib19 => "19MiB",
+            HashMemory::Mib46 => "46MiB",
+        }
+    }
+
+    /// OWASP's pairing: memory in KiB and the passes over it (parallelism 1).
+    pub fn kib_and_passes(self) -> (u32, u32) {
+        match self {
+            HashMemory::Mib7 => (7 * 1024, 5),
+            HashMemory::Mib9 => (9 * 1024, 4),
+            HashMemory::Mib12 => (12 * 1024, 3),
+            HashMemory::Mib19 => (19 * 1024, 2),
+            HashMemory::Mib46 => (46 * 1024, 1),
+        }
+    }
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum MailProvider {
     Log,
@@ -149,6 +193,8 @@ pub struct Settings {
     pub hash_queue: usize,
     /// The longest a password request waits for a hashing slot.
     pub hash_queue_wait: Duration,
+    /// argon2id's memory (and so passes) for new hashes.
+    pub hash_memory: HashMemory,
     /// The largest user-import file, in bytes.
     pub import_max_bytes: u64,
     pub auth_rate_limit: u32,
@@ -294,6 +340,7 @@ impl Settings {
             hash_concurrency,
             hash_queue: env.count(&vars::HASH_QUEUE, Some(hash_queue_default))?,
             hash_queue_wait: env.duration(&vars::HASH_QUEUE_WAIT, None)?,
+            hash_memory: word_of(&vars::HASH_MEMORY, env, HashMemory::ALL, HashMemory::as_str)?,
             import_max_bytes: env.count(&vars::IMPORT_MAX_BYTES, None)?,
             auth_rate_limit: env.count(&vars::AUTH_RATE_LIMIT, None)?,
             confirmation_emails_per_hour: env.count(&vars::CONFIRMATION_EMAILS_PER_HOUR, None)?,

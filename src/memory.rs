@@ -5,7 +5,7 @@
 //! more than everything roster keeps alive when idle. Two calls fix that.
 
 /// Makes glibc map every allocation of 4 MiB or more on its own, so freeing
-/// one (an argon2 scratchpad, 19 MiB) returns it to the system. (By default
+/// one (an argon2 scratchpad, 7 MiB or more) returns it to the system. (By default
 /// glibc raises that threshold after the first large free and then keeps
 /// such buffers in its arenas for good.)
 pub fn map_large_buffers_on_their_own() {

@@ -162,6 +162,7 @@ pub async fn build_state(
             settings.hash_concurrency,
             settings.hash_queue,
             settings.hash_queue_wait,
+            settings.hash_memory,
         ),
         templates,
         pages,

@@ -6,7 +6,13 @@
 //! (other work kept the low-priority hashing threads from the cores) gets
 //! the same 429 instead of an answer its client has stopped waiting for.
 //!
-//! Memory: each hash needs 19 MiB of working memory. Left to the allocator,
+//! Parameters: argon2id in one of OWASP's equally strong settings
+//! (`ROSTER_HASH_MEMORY`: 7 MiB and five passes by default, up to 46 MiB and
+//! one). A stored hash made with other parameters still verifies, and is
+//! redone with the current ones at its owner's next sign-in
+//! ([`PasswordHasher::is_current`]).
+//!
+//! Memory: each hash needs that much working memory. Left to the allocator,
 //! those buffers end up in whichever glibc arena a thread happens to use and
 //! stay there (a sign-in burst once left 400 MiB behind). So buffers are
 //! kept in a small pool of at most `concurrency` scratchpads, reused under
@@ -25,6 +31,8 @@ use argon2::password_hash::{
 use argon2::{Algorithm, Argon2, Block, Params, Version};
 use secrecy::{ExposeSecret, SecretString};
 use tokio::sync::Semaphore;
+
+use crate::config::HashMemory;
 
 /// How long hashing must be idle before its scratchpads are released.
 const RELEASE_SCRATCH_AFTER: Duration = Duration::from_secs(2);
@@ -57,6 +65,8 @@ pub struct PasswordHasher {
     admit_limit: usize,
     /// The longest an admitted caller waits for a hashing slot.
     max_wait: Duration,
+    /// argon2id's parameters for new hashes.
+    params: Params,
     /// Verified against when the account is unknown, so timing does not tell.
     dummy_hash: Arc<String>,
 }
@@ -71,9 +81,9 @@ struct Shared {
 }
 
 impl PasswordHasher {
-    pub fn new(concurrency: usize, queue: usize, max_wait: Duration) -> Self {
+    pub fn new(concurrency: usize, queue: usize, max_wait: Duration, memory: HashMemory) -> Self {
         crate::memory::map_large_buffers_on_their_own();
-        let dummy = hash_now("roster dummy password for constant-time misses")
+        let dummy = hash_now("roster dummy password for constant-time misses", memory)
             .expect("hashing a constant cannot fail");
         let pool = rayon::ThreadPoolBuilder::new()
             .num_threads(concurrency.max(1))
@@ -91,8 +101,26 @@ impl PasswordHasher {
             }),
             admit_limit: concurrency.max(1) + queue,
             max_wait,
+            params: params_of(memory),
             dummy_hash: Arc::new(dummy),
         }
+    }
+
+    /// Whether `hash` was made with the current parameters; a password
+    /// verified against one that was not is worth hashing again.
+    pub fn is_current(&self, hash: &str) -> bool {
+        PasswordHash::new(hash).is_ok_and(|parsed| {
+            parsed.algorithm == Algorithm::Argon2id.ident()
+                && parsed.version == Some(Version::V0x13.into())
+                && Params::try_from(&parsed).is_ok_and(|params| {
+                    (params.m_cost(), params.t_cost(), params.p_cost())
+                        == (
+                            self.params.m_cost(),
+                            self.params.t_cost(),
+                            self.params.p_cost(),
+                        )
+                })
+        })
     }
 
     /// How many hashing slots are free right now.
@@ -102,8 +130,9 @@ impl PasswordHasher {
 
     pub async fn hash(&self, password: SecretString) -> Result<String, HashError> {
         let admission = self.reserve()?;
+        let params = self.params.clone();
         self.run_admitted(admission, move |scratch| {
-            hash_with(password.expose_secret(), scratch)
+            hash_with(password.expose_secret(), &params, scratch)
         })
         .await?
         .map_err(HashError::failed)
@@ -256,10 +285,19 @@ fn yield_to_other_work() {
     }
 }
 
-/// argon2id with OWASP's minimum parameters (19 MiB, t=2, p=1), as a PHC
-/// string, in `scratch` (grown as needed and kept for the next hash).
-fn hash_with(password: &str, scratch: &mut Scratchpad) -> argon2::password_hash::Result<String> {
-    let params = Params::default();
+/// argon2id's parameters for one of OWASP's settings.
+fn params_of(memory: HashMemory) -> Params {
+    let (kib, passes) = memory.kib_and_passes();
+    Params::new(kib, passes, 1, None).expect("OWASP's settings are valid argon2 parameters")
+}
+
+/// argon2id with `params`, as a PHC string, in `scratch` (grown as needed
+/// and kept for the next hash).
+fn hash_with(
+    password: &str,
+    params: &Params,
+    scratch: &mut Scratchpad,
+) -> argon2::password_hash::Result<String> {
     let salt = SaltString::generate(&mut OsRng);
     let mut salt_bytes = [0u8; 64];
     let salt_bytes = salt.as_salt().decode_b64(&mut salt_bytes)?;
@@ -274,7 +312,7 @@ fn hash_with(password: &str, scratch: &mut Scratchpad) -> argon2::password_hash:
     let phc = PasswordHash {
         algorithm: Algorithm::Argon2id.ident(),
         version: Some(Version::V0x13.into()),
-        params: ParamsString::try_from(&params)?,
+        params: ParamsString::try_from(params)?,
         salt: Some(salt.as_salt()),
         hash: Some(Output::new(&out)?),
     };
@@ -317,14 +355,18 @@ fn sized(scratch: &mut Scratchpad, blocks: usize) -> &mut [Block] {
     &mut scratch[..blocks]
 }
 
-/// argon2id with OWASP's minimum parameters (19 MiB, t=2, p=1), as a PHC
-/// string, through the argon2 crate's own API (start-up, tests and the
-/// `argon2_rate` baseline).
-pub fn hash_now(password: &str) -> Result<String, argon2::password_hash::Error> {
+/// argon2id with one of OWASP's settings, as a PHC string, through the
+/// argon2 crate's own API (start-up, tests and the `argon2_rate` baseline).
+pub fn hash_now(
+    password: &str,
+    memory: HashMemory,
+) -> Result<String, argon2::password_hash::Error> {
     let salt = SaltString::generate(&mut OsRng);
-    Ok(Argon2::default()
-        .hash_password(password.as_bytes(), &salt)?
-        .to_string())
+    Ok(
+        Argon2::new(Algorithm::Argon2id, Version::V0x13, params_of(memory))
+            .hash_password(password.as_bytes(), &salt)?
+            .to_string(),
+    )
 }
 
 pub fn verify_now(password: &str, hash: &str) -> bool {
@@ -345,20 +387,42 @@ mod tests {
 
     #[test]
     fn a_hash_is_an_argon2id_phc_string_that_verifies() {
-        let hash = hash_now("correct horse battery").unwrap();
-        assert!(hash.starts_with("$argon2id$v=19$m=19456,t=2,p=1$"));
+        let hash = hash_now("correct horse battery", HashMemory::default()).unwrap();
+        assert!(hash.starts_with("$argon2id$v=19$m=7168,t=5,p=1$"));
         assert!(verify_now("correct horse battery", &hash));
         assert!(!verify_now("correct horse batterY", &hash));
         assert!(!verify_now("anything", "not a hash"));
     }
 
     #[test]
+    fn each_memory_setting_is_owasps_pairing_of_memory_and_passes() {
+        let prefixes: Vec<String> = HashMemory::ALL
+            .into_iter()
+            .map(|memory| {
+                let hash = hash_now("pw", memory).unwrap();
+                hash.split('$').nth(3).unwrap().to_string()
+            })
+            .collect();
+        assert_eq!(
+            prefixes,
+            [
+                "m=7168,t=5,p=1",
+                "m=9216,t=4,p=1",
+                "m=12288,t=3,p=1",
+                "m=19456,t=2,p=1",
+                "m=47104,t=1,p=1"
+            ]
+        );
+    }
+
+    #[test]
     fn hashing_in_a_reused_scratchpad_agrees_with_the_argon2_crate() {
         let mut scratch = Scratchpad::new();
-        let ours = hash_with("correct horse battery", &mut scratch).unwrap();
-        assert!(ours.starts_with("$argon2id$v=19$m=19456,t=2,p=1$"));
+        let params = params_of(HashMemory::Mib9);
+        let ours = hash_with("correct horse battery", &params, &mut scratch).unwrap();
+        assert!(ours.starts_with("$argon2id$v=19$m=9216,t=4,p=1$"));
         assert!(verify_now("correct horse battery", &ours));
-        let theirs = hash_now("correct horse battery").unwrap();
+        let theirs = hash_now("correct horse battery", HashMemory::Mib19).unwrap();
         for _ in 0..2 {
             assert!(verify_with("correct horse battery", &theirs, &mut scratch));
             assert!(verify_with("correct horse battery", &ours, &mut scratch));
@@ -369,6 +433,17 @@ mod tests {
         assert!(!verify_with("anything", "not a hash", &mut scratch));
     }
 
+    #[test]
+    fn only_a_hash_of_the_current_setting_is_current() {
+        let hasher = PasswordHasher::new(1, 0, WAIT, HashMemory::Mib7);
+        let current = hash_now("pw", HashMemory::Mib7).unwrap();
+        assert!(hasher.is_current(&current));
+        assert!(!hasher.is_current(&hash_now("pw", HashMemory::Mib19).unwrap()));
+        let argon2i = current.replacen("$argon2id$", "$argon2i$", 1);
+        assert!(!hasher.is_current(&argon2i));
+        assert!(!hasher.is_current("not a hash"));
+    }
+
     #[cfg(all(target_os = "linux", target_env = "gnu"))]
     #[test]
     fn hashing_threads_run_at_a_low_priority_and_callers_keep_theirs() {
@@ -377,7 +452,7 @@ mod tests {
             libc::getpriority(libc::PRIO_PROCESS, tid)
         };
         let before = own();
-        let hasher = PasswordHasher::new(2, 0, WAIT);
+        let hasher = PasswordHasher::new(2, 0, WAIT, HashMemory::default());
         let niceness: Vec<libc::c_int> = (0..2).map(|_| hasher.pool.install(own)).collect();
         assert_eq!(niceness, [HASHING_NICE, HASHING_NICE]);
         assert_eq!(own(), before, "only the hashing threads yield");
@@ -385,8 +460,8 @@ mod tests {
 
     #[tokio::test]
     async fn a_caller_beyond_the_queue_is_refused_at_once() {
-        let hasher = PasswordHasher::new(1, 1, WAIT);
-        let hash = hash_now("correct horse battery").unwrap();
+        let hasher = PasswordHasher::new(1, 1, WAIT, HashMemory::default());
+        let hash = hash_now("correct horse battery", HashMemory::default()).unwrap();
         let attempt = || hasher.verify("correct horse battery".into(), Some(hash.clone()));
         let (first, second, third) = tokio::join!(attempt(), attempt(), attempt());
         assert!(first.unwrap() && second.unwrap());
@@ -404,8 +479,8 @@ mod tests {
 
     #[tokio::test]
     async fn a_caller_kept_from_a_slot_too_long_is_refused() {
-        let hasher = PasswordHasher::new(1, 4, Duration::from_millis(20));
-        let hash = hash_now("correct horse battery").unwrap();
+        let hasher = PasswordHasher::new(1, 4, Duration::from_millis(20), HashMemory::default());
+        let hash = hash_now("correct horse battery", HashMemory::default()).unwrap();
         let busy = hasher.permits.clone().acquire_owned().await.unwrap();
         let waited = hasher.verify("correct horse battery".into(), Some(hash.clone()));
         assert!(matches!(
@@ -423,7 +498,7 @@ mod tests {
 
     #[tokio::test(start_paused = true)]
     async fn scratchpads_are_kept_under_load_and_released_when_idle() {
-        let hasher = PasswordHasher::new(1, 4, WAIT);
+        let hasher = PasswordHasher::new(1, 4, WAIT, HashMemory::default());
         let hash = hasher.hash("correct horse battery".into()).await.unwrap();
         assert_eq!(
             hasher.shared.scratchpads().len(),

@@ -52,6 +52,10 @@ fn every_declared_word_is_handled() {
             vec!["log", "postmark", "sendgrid", "resend"],
         ),
         (&vars::LOG_FORMAT, vec!["text", "json"]),
+        (
+            &vars::HASH_MEMORY,
+            vec!["7MiB", "9MiB", "12MiB", "19MiB", "46MiB"],
+        ),
     ] {
         let vars::Kind::OneOf(declared) = var.kind else {
             panic!("{} is a choice", var.name)

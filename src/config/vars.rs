@@ -507,6 +507,13 @@ pub const HASH_QUEUE_WAIT: Var = var(
     "longest a password request waits in that queue for a slot (when other work keeps the low-priority hashing threads from the cores); then a 429 with `Retry-After: 1`",
     |s| duration(s.hash_queue_wait),
 );
+pub const HASH_MEMORY: Var = var(
+    "ROSTER_HASH_MEMORY",
+    Value("7MiB"),
+    Kind::OneOf(&["7MiB", "9MiB", "12MiB", "19MiB", "46MiB"]),
+    "argon2id memory per hash, one of OWASP's equally strong settings (passes 5, 4, 3, 2, 1); stored hashes of another setting are redone at their next sign-in",
+    |s| Some(s.hash_memory.as_str().to_string()),
+);
 pub const IMPORT_MAX_BYTES: Var = var(
     "ROSTER_IMPORT_MAX_BYTES",
     Value("52428800"),
@@ -575,6 +582,7 @@ pub static ALL: &[&Var] = &[
     &HASH_CONCURRENCY,
     &HASH_QUEUE,
     &HASH_QUEUE_WAIT,
+    &HASH_MEMORY,
     &IMPORT_MAX_BYTES,
     &LOG_FORMAT,
 ];

@@ -380,6 +380,15 @@ pub fn record_login(conn: &mut DbConnection, id: &str, now: PrimitiveDateTime) -
         .map(drop)
 }
 
+/// Stores a new hash of the same password (made with other parameters):
+/// nothing else about the account changes, its sessions included.
+pub fn replace_password_hash(conn: &mut DbConnection, id: &str, hash: &str) -> QueryResult<()> {
+    diesel::update(users::table.find(id))
+        .set(users::password_hash.eq(hash))
+        .execute(conn)
+        .map(drop)
+}
+
 /// The user a refresh token (by its hash) belongs to, read and row-locked
 /// (as [`lock`]) in one statement: a refresh grant's first.
 pub fn lock_refresh_token_owner(

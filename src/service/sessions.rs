@@ -131,17 +131,36 @@ pub async fn password_grant(
     let verified_hash = user.as_ref().and_then(|u| u.password_hash.clone());
     let matches = state
         .hasher
-        .verify_reserved(place, password, verified_hash.clone())
+        .verify_reserved(place, password.clone(), verified_hash.clone())
         .await?;
+    let rehashed = match &verified_hash {
+        Some(hash) if matches && !state.hasher.is_current(hash) => rehash(state, password).await,
+        _ => None,
+    };
     let check = PasswordCheck {
+        session_version: user.as_ref().map_or(0, |u| u.session_version),
         user_id: user.map(|u| u.id),
         verified_hash,
         matches,
+        rehashed,
     };
     let grant = state
         .write(move |conn, state| finish_password_grant(conn, state, check))
         .await?;
     Ok(count_grant("password", grant))
+}
+
+/// The right password hashed again with the current parameters, for a hash
+/// made with others (`ROSTER_HASH_MEMORY` changed since). Best effort: when
+/// hashing is busy the sign-in goes ahead and the next one tries again.
+async fn rehash(state: &AppState, password: SecretString) -> Option<String> {
+    match state.hasher.hash(password).await {
+        Ok(hash) => Some(hash),
+        Err(cause) => {
+            tracing::info!(%cause, "password hash left for a later sign-in to redo");
+            None
+        }
+    }
 }
 
 /// `grant_type=refresh_token`: rotates the refresh token.
@@ -198,11 +217,15 @@ pub async fn revoke(state: &AppState, presented: String) -> Result<(), ApiError>
 }
 
 /// What the password check found, before any write: the user it was
-/// checked for, the hash it was checked against, and whether it matched.
+/// checked for, the hash it was checked against and the account's session
+/// version then, whether it matched, and the password hashed with the
+/// current parameters if that one was not.
 struct PasswordCheck {
     user_id: Option<String>,
     verified_hash: Option<String>,
+    session_version: i32,
     matches: bool,
+    rehashed: Option<String>,
 }
 
 /// Decides a password sign-in under the user's row lock, from the account
@@ -215,13 +238,13 @@ fn finish_password_grant(
     state: &AppState,
     check: PasswordCheck,
 ) -> Result<Grant, ApiError> {
-    let Some(id) = check.user_id else {
+    let Some(id) = &check.user_id else {
         return Ok(Err(GrantError::InvalidGrant));
     };
-    let Some(user) = locked_user(conn, &id)? else {
+    let Some(user) = locked_user(conn, id)? else {
         return Ok(Err(GrantError::InvalidGrant));
     };
-    let right = check.matches && user.password_hash == check.verified_hash;
+    let right = check.matches && same_password(&user, &check);
     if !right {
         count_failure(conn, state, &user)?;
         return Ok(Err(GrantError::InvalidGrant));
@@ -232,6 +255,9 @@ fn finish_password_grant(
         Standing::Usable => {
             let now = state.clock.now_db();
             users::record_login(conn, &user.id, now)?;
+            if let Some(hash) = &check.rehashed {
+                users::replace_password_hash(conn, &user.id, hash)?;
+            }
             Ok(Ok(issue_pair(
                 conn,
                 state,
@@ -242,6 +268,15 @@ fn finish_password_grant(
             )?))
         }
     }
+}
+
+/// Whether the account still has the password that was checked: the same
+/// hash, or one a concurrent sign-in stored re-hashing it. A password
+/// change always ends the sessions (bumps the session version); a re-hash
+/// never does.
+fn same_password(user: &UserRow, check: &PasswordCheck) -> bool {
+    user.password_hash == check.verified_hash
+        || (user.password_hash.is_some() && user.session_version == check.session_version)
 }
 
 /// The user, re-read after taking their row lock (`None` if deleted).

@@ -3,6 +3,7 @@
 use std::time::Duration;
 
 use reqwest::StatusCode;
+use roster::config::HashMemory;
 
 use crate::helpers::{expect_json, expect_problem, spawn_app, spawn_app_with, GOOD_PASSWORD};
 
@@ -301,4 +302,67 @@ async fn wrong_current_passwords_lock_the_account_like_failed_sign_ins() {
         "unauthorized",
     )
     .await;
+}
+
+/// The stored password hash of `uid`, read straight from the database.
+async fn stored_hash(app: &crate::helpers::TestApp, uid: &str) -> String {
+    let id = uid.to_string();
+    app.state
+        .read(move |conn, _| Ok(roster::db::users::find(conn, &id)?))
+        .await
+        .unwrap()
+        .and_then(|user| user.password_hash)
+        .expect("a password")
+}
+
+#[tokio::test]
+async fn a_password_hashed_with_other_parameters_is_hashed_again_at_sign_in_and_sessions_stay() {
+    let app = spawn_app().await;
+    let (_, uid, before) = app.active_member("pat@acme.test").await;
+    let old = roster::auth::passwords::hash_now(GOOD_PASSWORD, HashMemory::Mib19).unwrap();
+    let (id, hash) = (uid.clone(), old.clone());
+    app.state
+        .write(move |conn, _| Ok(roster::db::users::replace_password_hash(conn, &id, &hash)?))
+        .await
+        .unwrap();
+
+    let wrong = app.sign_in_outcome("pat@acme.test", NEW_PASSWORD).await;
+    assert_eq!(wrong, "invalid_grant");
+    assert_eq!(
+        stored_hash(&app, &uid).await,
+        old,
+        "a wrong password changes nothing"
+    );
+
+    // Signed in at once, each finds the old hash: none may count as wrong
+    // because another stored the new one meanwhile.
+    let at_once = (0..6).map(|_| app.sign_in_outcome("pat@acme.test", GOOD_PASSWORD));
+    let outcomes = futures_util::future::join_all(at_once).await;
+    assert_eq!(outcomes, vec!["ok"; 6]);
+    let upgraded = stored_hash(&app, &uid).await;
+    assert!(
+        upgraded.starts_with("$argon2id$v=19$m=7168,t=5,p=1$"),
+        "{upgraded}"
+    );
+    assert!(roster::auth::passwords::verify_now(
+        GOOD_PASSWORD,
+        &upgraded
+    ));
+    app.sign_in("pat@acme.test", GOOD_PASSWORD).await;
+    assert_eq!(stored_hash(&app, &uid).await, upgraded, "hashed again once");
+    let refreshed = app.refresh(&before.refresh_token()).await;
+    expect_json(refreshed, StatusCode::OK).await;
+}
+
+#[tokio::test]
+async fn the_configured_hash_memory_is_what_new_passwords_are_stored_with() {
+    let app = spawn_app_with(&[("ROSTER_HASH_MEMORY", "19MiB")]).await;
+    let (_, uid, _) = app.active_member("pat@acme.test").await;
+    let stored = stored_hash(&app, &uid).await;
+    assert!(
+        stored.starts_with("$argon2id$v=19$m=19456,t=2,p=1$"),
+        "{stored}"
+    );
+    app.sign_in("pat@acme.test", GOOD_PASSWORD).await;
+    assert_eq!(stored_hash(&app, &uid).await, stored, "already current");
 }
